@@ -1,0 +1,365 @@
+//! The one authorization policy. Every handler asks it; nothing else decides.
+//!
+//! Two questions, always in this order:
+//! 1. May the caller *see* the record? If not, the answer is [`Decision::NotFound`]:
+//!    a caller outside a record's reach learns nothing, not even that it exists.
+//! 2. May they do *this* to it? If not, [`Decision::Forbidden`].
+
+use crate::identity::{Principal, Role, Scope};
+
+/// The outcome of asking the policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Allow,
+    /// Visible, but this action is not the caller's to take (HTTP 403).
+    Forbidden,
+    /// Outside the caller's reach; indistinguishable from absent (HTTP 404).
+    NotFound,
+}
+
+impl Decision {
+    pub fn is_allowed(self) -> bool {
+        self == Decision::Allow
+    }
+}
+
+/// What a caregiver was granted by the client who invited them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum CaregiverPermission {
+    /// Follow progress: read only.
+    #[serde(rename = "view")]
+    View,
+    /// Also take part: comment, agree to goals, record caregiver reports.
+    #[serde(rename = "contribute")]
+    Contribute,
+}
+
+impl CaregiverPermission {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::View => "view",
+            Self::Contribute => "contribute",
+        }
+    }
+
+    pub fn parse(field: &str, s: &str) -> Result<Self, crate::Invalid> {
+        match s {
+            "view" => Ok(Self::View),
+            "contribute" => Ok(Self::Contribute),
+            _ => Err(crate::Invalid::field(field, "must be one of: view, contribute")),
+        }
+    }
+}
+
+/// What the caller is to one client record, as storage found it. Built fresh for
+/// every request, so a revoked link or a removed team member loses access at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ClientRelation {
+    /// The record exists and belongs to the caller's organization.
+    pub in_organization: bool,
+    /// The caller is this client, logged in.
+    pub is_self: bool,
+    /// The caller is a therapist currently on this client's care team.
+    pub on_care_team: bool,
+    /// The caller holds an active caregiver link to this client.
+    pub caregiver: Option<CaregiverPermission>,
+}
+
+/// Things one can do to a client's record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ClientAction {
+    /// Read the record and everything under it that the caller's role may see.
+    View,
+    /// Change demographics, identifiers or status (discharge).
+    UpdateDemographics,
+    /// Assign or remove therapists.
+    ManageCareTeam,
+    /// Invite, change or revoke caregivers.
+    ManageCaregivers,
+    /// Give the client a login.
+    InviteClient,
+    /// See who has viewed or changed the record.
+    ViewAccessLog,
+    /// Take part in care as the client's side: comments, agreement, self-reports.
+    Participate,
+    /// Clinical documentation: goals, measurements, team notes.
+    Document,
+}
+
+impl ClientAction {
+    pub const ALL: &'static [ClientAction] = &[
+        ClientAction::View,
+        ClientAction::UpdateDemographics,
+        ClientAction::ManageCareTeam,
+        ClientAction::ManageCaregivers,
+        ClientAction::InviteClient,
+        ClientAction::ViewAccessLog,
+        ClientAction::Participate,
+        ClientAction::Document,
+    ];
+
+    /// Whether the action changes data; used to pick a write transaction.
+    pub fn writes(self) -> bool {
+        !matches!(self, ClientAction::View | ClientAction::ViewAccessLog)
+    }
+
+    /// The scope an integration needs for this action.
+    fn scope(self) -> Option<Scope> {
+        match self {
+            ClientAction::View => Some(Scope::ClientsRead),
+            ClientAction::UpdateDemographics => Some(Scope::ClientsWrite),
+            ClientAction::Document => Some(Scope::ClinicalWrite),
+            ClientAction::ViewAccessLog => Some(Scope::AuditRead),
+            // Relationships, invitations and the client's own voice are people's business.
+            ClientAction::ManageCareTeam
+            | ClientAction::ManageCaregivers
+            | ClientAction::InviteClient
+            | ClientAction::Participate => None,
+        }
+    }
+}
+
+/// Decides whether `who` may do `action` to a client record they stand in `relation` to.
+pub fn decide(who: &Principal, relation: ClientRelation, action: ClientAction) -> Decision {
+    if !relation.in_organization {
+        return Decision::NotFound;
+    }
+    let visible = match who.role {
+        Role::Admin => true,
+        Role::Therapist => relation.on_care_team,
+        Role::Client => relation.is_self,
+        Role::Caregiver => relation.caregiver.is_some(),
+        // An integration sees its organization; what it may do is held to its scopes.
+        Role::Service => true,
+    };
+    if !visible {
+        return Decision::NotFound;
+    }
+    let allowed = match who.role {
+        Role::Admin => !matches!(action, ClientAction::Participate | ClientAction::Document),
+        Role::Therapist => matches!(
+            action,
+            ClientAction::View | ClientAction::UpdateDemographics | ClientAction::Document | ClientAction::Participate
+        ),
+        Role::Client => matches!(
+            action,
+            ClientAction::View | ClientAction::ManageCaregivers | ClientAction::ViewAccessLog | ClientAction::Participate
+        ),
+        Role::Caregiver => match action {
+            ClientAction::View => true,
+            ClientAction::Participate => relation.caregiver == Some(CaregiverPermission::Contribute),
+            _ => false,
+        },
+        Role::Service => action.scope().is_some_and(|scope| who.scopes.contains(scope)),
+    };
+    if allowed {
+        Decision::Allow
+    } else {
+        Decision::Forbidden
+    }
+}
+
+/// Organization-wide actions, not about one client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OrgAction {
+    /// List the clients the caller may see (the list itself is scoped).
+    ListClients,
+    /// Register a new client.
+    CreateClient,
+    /// Create, change or deactivate accounts.
+    ManageUsers,
+    /// See the organization's staff directory.
+    ListUsers,
+    /// Search the organization's audit trail.
+    SearchAudit,
+}
+
+impl OrgAction {
+    pub const ALL: &'static [OrgAction] = &[
+        OrgAction::ListClients,
+        OrgAction::CreateClient,
+        OrgAction::ManageUsers,
+        OrgAction::ListUsers,
+        OrgAction::SearchAudit,
+    ];
+}
+
+/// Decides an organization-wide action. Never [`Decision::NotFound`]: the caller's
+/// own organization is always visible to them.
+pub fn decide_org(who: &Principal, action: OrgAction) -> Decision {
+    let allowed = match (who.role, action) {
+        (Role::Admin, _) => true,
+        (_, OrgAction::ListClients) if who.role != Role::Service => true,
+        (Role::Therapist, OrgAction::ListUsers) => true,
+        (Role::Service, OrgAction::ListClients) => who.scopes.contains(Scope::ClientsRead),
+        (Role::Service, OrgAction::CreateClient) => who.scopes.contains(Scope::ClientsWrite),
+        (Role::Service, OrgAction::SearchAudit) => who.scopes.contains(Scope::AuditRead),
+        _ => false,
+    };
+    if allowed {
+        Decision::Allow
+    } else {
+        Decision::Forbidden
+    }
+}
+
+/// Which clients a list query may return for this caller. Storage turns this into
+/// a WHERE clause, so a list can never show what `decide` would hide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientScope {
+    /// Every client of the organization.
+    Organization,
+    /// Clients whose care team the therapist is on.
+    CareTeamOf(uuid::Uuid),
+    /// Only this client record.
+    Only(uuid::Uuid),
+    /// Clients who hold an active caregiver link to this user.
+    CaregiverOf(uuid::Uuid),
+    /// Nothing at all.
+    Nothing,
+}
+
+pub fn client_scope(who: &Principal) -> ClientScope {
+    match who.role {
+        Role::Admin => ClientScope::Organization,
+        Role::Service if who.scopes.contains(Scope::ClientsRead) => ClientScope::Organization,
+        Role::Service => ClientScope::Nothing,
+        Role::Therapist => ClientScope::CareTeamOf(who.user_id),
+        Role::Client => who.client_id.map_or(ClientScope::Nothing, ClientScope::Only),
+        Role::Caregiver => ClientScope::CaregiverOf(who.user_id),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::Scopes;
+    use proptest::prelude::*;
+    use uuid::Uuid;
+
+    fn principal(role: Role, scopes: Scopes) -> Principal {
+        Principal {
+            user_id: Uuid::from_u128(1),
+            organization_id: Uuid::from_u128(2),
+            role,
+            client_id: (role == Role::Client).then(|| Uuid::from_u128(3)),
+            scopes,
+        }
+    }
+
+    fn any_role() -> impl Strategy<Value = Role> {
+        proptest::sample::select(Role::ALL.to_vec())
+    }
+    fn any_action() -> impl Strategy<Value = ClientAction> {
+        proptest::sample::select(ClientAction::ALL.to_vec())
+    }
+    fn any_scopes() -> impl Strategy<Value = Scopes> {
+        proptest::sample::subsequence(Scope::ALL.to_vec(), 0..=Scope::ALL.len()).prop_map(Scopes::from_iter)
+    }
+    fn any_permission() -> impl Strategy<Value = Option<CaregiverPermission>> {
+        prop_oneof![
+            Just(None),
+            Just(Some(CaregiverPermission::View)),
+            Just(Some(CaregiverPermission::Contribute))
+        ]
+    }
+    fn any_relation() -> impl Strategy<Value = ClientRelation> {
+        (any::<bool>(), any::<bool>(), any::<bool>(), any_permission()).prop_map(|(o, s, t, c)| ClientRelation {
+            in_organization: o,
+            is_self: s,
+            on_care_team: t,
+            caregiver: c,
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn another_organization_is_always_invisible(role in any_role(), scopes in any_scopes(), mut rel in any_relation(), action in any_action()) {
+            rel.in_organization = false;
+            prop_assert_eq!(decide(&principal(role, scopes), rel, action), Decision::NotFound);
+        }
+
+        #[test]
+        fn whoever_may_act_may_also_view(role in any_role(), scopes in any_scopes(), rel in any_relation(), action in any_action()) {
+            let who = principal(role, scopes);
+            if decide(&who, rel, action).is_allowed() && role != Role::Service {
+                prop_assert!(decide(&who, rel, ClientAction::View).is_allowed());
+            }
+        }
+
+        #[test]
+        fn visibility_does_not_depend_on_the_action(role in any_role(), scopes in any_scopes(), rel in any_relation(), a in any_action(), b in any_action()) {
+            let who = principal(role, scopes);
+            prop_assert_eq!(decide(&who, rel, a) == Decision::NotFound, decide(&who, rel, b) == Decision::NotFound);
+        }
+
+        #[test]
+        fn a_client_reaches_only_their_own_record(scopes in any_scopes(), mut rel in any_relation(), action in any_action()) {
+            rel.is_self = false;
+            prop_assert_eq!(decide(&principal(Role::Client, scopes), rel, action), Decision::NotFound);
+        }
+
+        #[test]
+        fn a_therapist_off_the_team_sees_nothing(scopes in any_scopes(), mut rel in any_relation(), action in any_action()) {
+            rel.on_care_team = false;
+            prop_assert_eq!(decide(&principal(Role::Therapist, scopes), rel, action), Decision::NotFound);
+        }
+
+        #[test]
+        fn a_caregiver_needs_a_live_link_and_never_documents(scopes in any_scopes(), rel in any_relation(), action in any_action()) {
+            let who = principal(Role::Caregiver, scopes);
+            let decision = decide(&who, rel, action);
+            if rel.caregiver.is_none() || !rel.in_organization {
+                prop_assert_eq!(decision, Decision::NotFound);
+            }
+            if decision.is_allowed() {
+                prop_assert!(matches!(action, ClientAction::View | ClientAction::Participate));
+            }
+            if rel.in_organization && action == ClientAction::Participate && rel.caregiver == Some(CaregiverPermission::View) {
+                prop_assert_eq!(decision, Decision::Forbidden);
+            }
+        }
+
+        #[test]
+        fn a_service_account_is_held_to_its_scopes(scopes in any_scopes(), mut rel in any_relation(), action in any_action()) {
+            rel.in_organization = true;
+            let decision = decide(&principal(Role::Service, scopes.clone()), rel, action);
+            match action.scope() {
+                Some(needed) => prop_assert_eq!(decision.is_allowed(), scopes.contains(needed)),
+                None => prop_assert_eq!(decision, Decision::Forbidden),
+            }
+        }
+
+        #[test]
+        fn org_actions_are_never_hidden(role in any_role(), scopes in any_scopes(), action in proptest::sample::select(OrgAction::ALL.to_vec())) {
+            prop_assert_ne!(decide_org(&principal(role, scopes), action), Decision::NotFound);
+        }
+
+        #[test]
+        fn only_admins_manage_users(role in any_role(), scopes in any_scopes()) {
+            prop_assert_eq!(decide_org(&principal(role, scopes), OrgAction::ManageUsers).is_allowed(), role == Role::Admin);
+        }
+    }
+
+    #[test]
+    fn relations_grant_what_the_clinic_expects() {
+        let rel = |is_self, team, cg| ClientRelation { in_organization: true, is_self, on_care_team: team, caregiver: cg };
+        let none = Scopes::default();
+        let admin = principal(Role::Admin, none.clone());
+        assert_eq!(decide(&admin, rel(false, false, None), ClientAction::ManageCareTeam), Decision::Allow);
+        assert_eq!(decide(&admin, rel(false, false, None), ClientAction::Document), Decision::Forbidden);
+        let therapist = principal(Role::Therapist, none.clone());
+        assert_eq!(decide(&therapist, rel(false, true, None), ClientAction::Document), Decision::Allow);
+        assert_eq!(decide(&therapist, rel(false, true, None), ClientAction::ManageCareTeam), Decision::Forbidden);
+        let client = principal(Role::Client, none.clone());
+        assert_eq!(decide(&client, rel(true, false, None), ClientAction::ManageCaregivers), Decision::Allow);
+        assert_eq!(decide(&client, rel(true, false, None), ClientAction::UpdateDemographics), Decision::Forbidden);
+        let caregiver = principal(Role::Caregiver, none);
+        assert_eq!(decide(&caregiver, rel(false, false, Some(CaregiverPermission::View)), ClientAction::View), Decision::Allow);
+        assert_eq!(
+            decide(&caregiver, rel(false, false, Some(CaregiverPermission::Contribute)), ClientAction::Participate),
+            Decision::Allow
+        );
+        assert_eq!(client_scope(&principal(Role::Service, Scopes::default())), ClientScope::Nothing);
+    }
+}
