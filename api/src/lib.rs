@@ -1,1 +1,47 @@
-pub fn x(){}
+//! Headway's HTTP API: actix-web handlers over the persistence gate, documented
+//! with utoipa, errors as RFC 9457 problem details.
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod extract;
+pub mod middleware;
+pub mod openapi;
+pub mod routes;
+pub mod state;
+pub mod telemetry;
+
+use persistence::{db, Backend};
+
+pub use app::{openapi, serve};
+pub use config::Config;
+pub use state::AppState;
+
+/// Opens the database (migrating it) and prepares keys. Fails without a signing
+/// secret unless `allow_throwaway_key` (demo mode), which warns loudly.
+pub fn prepare(mut config: Config, allow_throwaway_key: bool) -> Result<AppState, String> {
+    let backend = Backend::from_url(&config.database_url).map_err(|e| e.to_string())?;
+    let pool = db::open_pool(&backend, config.db_pool_size).map_err(|e| e.to_string())?;
+    {
+        let mut conn = pool.get().map_err(|e| format!("cannot connect to the database: {e}"))?;
+        let applied = db::migrate(&mut conn).map_err(|e| e.to_string())?;
+        for name in applied {
+            tracing::info!(migration = %name, "applied migration");
+        }
+    }
+    let secret = match (&config.jwt_secret, allow_throwaway_key) {
+        (Some(s), _) => s.clone(),
+        (None, true) => {
+            tracing::warn!("!!! DEMO MODE: HEADWAY_JWT_SECRET is not set; using a throwaway signing key. Tokens die with this process. Never use this for real data. !!!");
+            let key = auth::tokens::throwaway_key();
+            config.jwt_secret = Some(key.clone());
+            key
+        }
+        (None, false) => return Err("HEADWAY_JWT_SECRET is required (at least 32 bytes); only `headway demo` may run without one".into()),
+    };
+    let tokens = auth::tokens::TokenKeys::new(secret.as_bytes(), &config.jwt_issuer, &config.jwt_audience, config.access_token_ttl_secs);
+    let dummy_hash = auth::passwords::hash("headway-timing-equaliser").map_err(|e| e.to_string())?;
+    Ok(AppState { pool, tokens, config, dummy_hash })
+}

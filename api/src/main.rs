@@ -1,1 +1,122 @@
-fn main(){}
+//! The `headway` command: serve, migrate, create-org, demo, openapi.
+
+use std::{net::TcpListener, process::ExitCode};
+
+use domain::identity::{check_new_password, parse_email, Role, Scopes};
+use headway_api::{auth::passwords, config, demo, prepare, serve, telemetry, Config};
+use persistence::{accounts, db, now};
+
+const USAGE: &str = "usage: headway <command>
+
+commands:
+  serve                 serve the API (needs HEADWAY_JWT_SECRET)
+  demo                  serve, seeding a demo clinic into an empty database; a
+                        throwaway signing key is used if none is configured
+  migrate               apply pending database migrations and exit
+  create-org NAME EMAIL ADMIN_NAME
+                        create a clinic and its first admin; the admin's password
+                        is read from HEADWAY_ADMIN_PASSWORD
+  openapi               print the OpenAPI document
+  env                   list the configuration variables";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let command = args.first().map_or("serve", String::as_str);
+    let result = match command {
+        "openapi" => print(&serde_json::to_string_pretty(&headway_api::openapi()).unwrap_or_default()),
+        "env" => print(
+            &config::VARIABLES
+                .iter()
+                .map(|(n, d, m)| format!("{n:<28} {d:<22} {m}"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ),
+        "serve" => run(false),
+        "demo" => run(true),
+        "migrate" => migrate(),
+        "create-org" => create_org(&args[1..]),
+        "-h" | "--help" | "help" => print(USAGE),
+        other => Err(format!("unknown command `{other}`\n\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("headway: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[allow(clippy::print_stdout)]
+fn print(text: &str) -> Result<(), String> {
+    println!("{text}");
+    Ok(())
+}
+
+fn config() -> Result<Config, String> {
+    let config = Config::from_env()?;
+    telemetry::init(&config.log_format);
+    Ok(config)
+}
+
+fn run(demo_mode: bool) -> Result<(), String> {
+    let config = config()?;
+    tracing::info!(database = %config::redact_url(&config.database_url), listen = %config.listen, "starting");
+    let state = prepare(config, demo_mode)?;
+    if demo_mode {
+        let mut conn = state.pool.get().map_err(|e| e.to_string())?;
+        match demo::seed_if_empty(&mut conn)? {
+            Some(seeded) => print(&demo::welcome(&seeded, &format!("http://{}", state.config.listen)))?,
+            None => tracing::info!("database already holds data; demo seeding skipped"),
+        }
+    }
+    let listener = TcpListener::bind(state.config.listen).map_err(|e| format!("cannot listen on {}: {e}", state.config.listen))?;
+    tracing::info!(address = %state.config.listen, "serving; docs at /docs/");
+    actix_web::rt::System::new().block_on(async move {
+        let server = serve(state, listener, None).map_err(|e| e.to_string())?;
+        server.await.map_err(|e| e.to_string())
+    })
+}
+
+fn migrate() -> Result<(), String> {
+    let config = config()?;
+    let backend = persistence::Backend::from_url(&config.database_url).map_err(|e| e.to_string())?;
+    let pool = db::open_pool(&backend, 1).map_err(|e| e.to_string())?;
+    let mut conn = pool.get().map_err(|e| e.to_string())?;
+    let applied = db::migrate(&mut conn).map_err(|e| e.to_string())?;
+    print(&format!("{} migration(s) applied", applied.len()))
+}
+
+fn create_org(args: &[String]) -> Result<(), String> {
+    let [name, email, admin_name] = args else { return Err(format!("create-org takes NAME EMAIL ADMIN_NAME\n\n{USAGE}")) };
+    let password = std::env::var("HEADWAY_ADMIN_PASSWORD").map_err(|_| "set HEADWAY_ADMIN_PASSWORD to the admin's password".to_owned())?;
+    check_new_password("HEADWAY_ADMIN_PASSWORD", &password).map_err(|e| e.to_string())?;
+    let email = parse_email("EMAIL", email).map_err(|e| e.to_string())?;
+    let config = config()?;
+    let backend = persistence::Backend::from_url(&config.database_url).map_err(|e| e.to_string())?;
+    let pool = db::open_pool(&backend, 1).map_err(|e| e.to_string())?;
+    let mut conn = pool.get().map_err(|e| e.to_string())?;
+    db::migrate(&mut conn).map_err(|e| e.to_string())?;
+    let hash = passwords::hash(&password)?;
+    let (org, admin) = db::write(&mut conn, |c| {
+        let org = accounts::create_organization(c, domain::new_id(), name.trim(), now())?;
+        let admin = accounts::insert_user(
+            c,
+            accounts::NewUser {
+                id: domain::new_id(),
+                organization_id: org.id,
+                email: Some(email.clone()),
+                display_name: admin_name.trim().to_owned(),
+                role: Role::Admin,
+                discipline: None,
+                client_id: None,
+                password_hash: Some(hash.clone()),
+                scopes: Scopes::default(),
+            },
+            now(),
+        )?;
+        Ok::<_, persistence::StoreError>((org, admin))
+    })
+    .map_err(|e| e.to_string())?;
+    print(&format!("organization {} ({}) created; admin {} ({})", org.name, org.id, email, admin.id))
+}

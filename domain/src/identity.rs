@@ -2,6 +2,7 @@
 
 use std::{collections::BTreeSet, fmt};
 
+
 use uuid::Uuid;
 
 macro_rules! text_enum {
@@ -199,5 +200,39 @@ mod tests {
         assert!(check_new_password("password", "short").is_err());
         assert!(check_new_password("password", "correct horse battery").is_ok());
         assert!(check_new_password("password", &"x".repeat(300)).is_err());
+    }
+}
+
+/// An account: a person at a clinic, or an integration.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct User {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub email: Option<String>,
+    pub display_name: String,
+    pub role: Role,
+    pub discipline: Option<Discipline>,
+    /// For a client's login: their client record.
+    pub client_id: Option<Uuid>,
+    /// For service accounts: what they may be granted.
+    pub scopes: Scopes,
+    pub active: bool,
+    /// Whether the person has set a password yet (an invitation may be pending).
+    pub has_password: bool,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A clinic.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Organization {
+    pub id: Uuid,
+    pub name: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl serde::Serialize for Scopes {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
     }
 }

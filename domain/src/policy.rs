@@ -182,6 +182,11 @@ impl OrgAction {
         OrgAction::ListUsers,
         OrgAction::SearchAudit,
     ];
+
+    /// Whether the action changes data; used to pick a write transaction.
+    pub fn writes(self) -> bool {
+        matches!(self, OrgAction::CreateClient | OrgAction::ManageUsers)
+    }
 }
 
 /// Decides an organization-wide action. Never [`Decision::NotFound`]: the caller's

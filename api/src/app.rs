@@ -1,0 +1,165 @@
+//! Assembling the application: routes, the OpenAPI document, middleware, server.
+
+use std::{net::TcpListener, time::Instant};
+
+use actix_web::{
+    body::MessageBody,
+    dev::{ResourceDef, ServiceRequest, ServiceResponse},
+    http::header,
+    middleware::{from_fn, DefaultHeaders, ErrorHandlers},
+    web, App, HttpMessage, HttpRequest, HttpServer,
+};
+use tracing::Span;
+use tracing_actix_web::{RootSpanBuilder, TracingLogger};
+use utoipa::{openapi::OpenApi as Doc, Modify, OpenApi};
+use utoipa_actix_web::{scope, service_config::ServiceConfig, AppExt};
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::{
+    error::{ApiError, FieldProblem},
+    middleware::{self, RequestId},
+    openapi::{ApiDoc, Shared},
+    routes::{audit, auth, care, clients, health, me, users},
+    state::AppState,
+};
+
+/// Every documented route. Anything served must be registered here, so it is in
+/// the OpenAPI document by construction.
+fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(health::healthz).service(health::readyz).service(
+        scope("/api/v1")
+            .service(auth::token)
+            .service(auth::revoke)
+            .service(auth::accept_invitation)
+            .service(me::me)
+            .service(users::create_user)
+            .service(users::list_users)
+            .service(users::get_user)
+            .service(users::update_user)
+            .service(clients::list_clients)
+            .service(clients::create_client)
+            .service(clients::get_client)
+            .service(clients::update_client)
+            .service(clients::client_versions)
+            .service(clients::invite_client)
+            .service(care::care_team)
+            .service(care::add_member)
+            .service(care::remove_member)
+            .service(care::caregivers)
+            .service(care::add_caregiver)
+            .service(care::revoke_caregiver)
+            .service(audit::search)
+            .service(audit::access_log),
+    );
+}
+
+/// The OpenAPI document the server serves (and `openapi/openapi.json` holds).
+pub fn openapi() -> Doc {
+    let (_, mut doc) = App::new().into_utoipa_app().openapi(ApiDoc::openapi()).configure(routes).split_for_parts();
+    Shared.modify(&mut doc);
+    doc
+}
+
+/// Known paths and their methods, to answer 405 (with Allow) rather than 404.
+#[derive(Clone)]
+struct KnownRoutes(std::sync::Arc<Vec<(ResourceDef, Vec<String>)>>);
+
+impl KnownRoutes {
+    fn from_doc(doc: &Doc) -> Self {
+        let routes = doc
+            .paths
+            .paths
+            .iter()
+            .map(|(path, item)| {
+                let methods = [
+                    ("GET", item.get.is_some()),
+                    ("POST", item.post.is_some()),
+                    ("PUT", item.put.is_some()),
+                    ("PATCH", item.patch.is_some()),
+                    ("DELETE", item.delete.is_some()),
+                ]
+                .into_iter()
+                .filter(|(_, has)| *has)
+                .map(|(m, _)| m.to_owned())
+                .collect();
+                (ResourceDef::new(path.as_str()), methods)
+            })
+            .collect();
+        KnownRoutes(std::sync::Arc::new(routes))
+    }
+}
+
+async fn fallback(req: HttpRequest, known: web::Data<KnownRoutes>) -> Result<actix_web::HttpResponse, ApiError> {
+    let path = req.path();
+    Err(match known.0.iter().find(|(def, _)| def.is_match(path)) {
+        Some((_, methods)) => ApiError::MethodNotAllowed(methods.clone()),
+        None => ApiError::NotFound,
+    })
+}
+
+/// Spans carry the request id and the route pattern, never the raw path or query
+/// (which could carry identifiers), and never headers or bodies.
+pub struct RequestSpan;
+
+#[derive(Clone, Copy)]
+struct Started(Instant);
+
+impl RootSpanBuilder for RequestSpan {
+    fn on_request_start(request: &ServiceRequest) -> Span {
+        request.extensions_mut().insert(Started(Instant::now()));
+        let request_id = request.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
+        let route = request.match_pattern().unwrap_or_else(|| "unmatched".into());
+        tracing::info_span!("request", method = %request.method(), route = %route, request_id = %request_id)
+    }
+
+    fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, actix_web::Error>) {
+        let _entered = span.enter();
+        match outcome {
+            Ok(res) => {
+                let elapsed = res.request().extensions().get::<Started>().map(|s| s.0.elapsed());
+                let ms = elapsed.map_or(0.0, |e| e.as_secs_f64() * 1000.0);
+                let status = res.status().as_u16();
+                if status >= 500 {
+                    tracing::error!(status, latency_ms = ms, "request failed");
+                } else {
+                    tracing::info!(status, latency_ms = ms, "request");
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "request error"),
+        }
+    }
+}
+
+fn path_error(err: actix_web::error::PathError, _: &HttpRequest) -> actix_web::Error {
+    let detail = match &err {
+        actix_web::error::PathError::Deserialize(e) => format!("is not valid ({e}); ids are UUIDs"),
+        _ => "is not valid".to_owned(),
+    };
+    ApiError::Malformed(vec![FieldProblem::new("path", detail)]).into()
+}
+
+/// Starts serving on `listener`. Call inside an actix (tokio) runtime.
+pub fn serve(state: AppState, listener: TcpListener, workers: Option<usize>) -> std::io::Result<actix_web::dev::Server> {
+    let doc = openapi();
+    let known = web::Data::new(KnownRoutes::from_doc(&doc));
+    let limit = state.config.max_body_bytes;
+    let state = web::Data::new(state);
+    let mut server = HttpServer::new(move || {
+        let (app, _) = App::new().into_utoipa_app().configure(routes).split_for_parts();
+        app.app_data(state.clone())
+            .app_data(known.clone())
+            .app_data(web::PayloadConfig::new(limit))
+            .app_data(web::PathConfig::default().error_handler(path_error))
+            .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", doc.clone()))
+            .default_service(web::to(fallback))
+            .wrap(DefaultHeaders::new().add((header::CACHE_CONTROL, "no-store")).add((header::X_CONTENT_TYPE_OPTIONS, "nosniff")))
+            .wrap(ErrorHandlers::new().default_handler(middleware::problem_for_plain_errors))
+            .wrap(TracingLogger::<RequestSpan>::new())
+            .wrap(from_fn(middleware::request_id))
+    })
+    .listen(listener)?;
+    if let Some(n) = workers {
+        server = server.workers(n);
+    }
+    Ok(server.run())
+}

@@ -1,0 +1,152 @@
+//! Access tokens (short-lived JWTs) and opaque secrets (refresh tokens, invitations).
+//!
+//! Access tokens: HS256 only (the algorithm is pinned, so `alg: none` or a swapped
+//! algorithm fails), header `typ: at+jwt` (RFC 9068), and `iss`, `aud`, `exp`, `nbf`,
+//! `sub` all required and checked, with 30 seconds of leeway for clock skew.
+
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use chrono::Utc;
+use domain::identity::{Role, Scopes};
+use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::error::ApiError;
+
+pub const TOKEN_TYPE: &str = "at+jwt";
+const LEEWAY_SECS: u64 = 30;
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    iss: String,
+    aud: String,
+    sub: String,
+    exp: i64,
+    nbf: i64,
+    iat: i64,
+    jti: String,
+    /// Login session (refresh-token family); absent for service tokens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sid: Option<String>,
+    scope: String,
+    role: String,
+    org: String,
+}
+
+/// What a verified token says; the database still decides whether it is live.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    pub user_id: Uuid,
+    pub session_id: Option<Uuid>,
+    pub scopes: Scopes,
+}
+
+pub struct TokenKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    issuer: String,
+    audience: String,
+    pub access_ttl_secs: i64,
+}
+
+/// What a token is issued for.
+pub struct Subject<'a> {
+    pub user_id: Uuid,
+    pub organization_id: Uuid,
+    pub role: Role,
+    pub session_id: Option<Uuid>,
+    pub scopes: &'a Scopes,
+}
+
+impl TokenKeys {
+    pub fn new(secret: &[u8], issuer: &str, audience: &str, access_ttl_secs: i64) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[issuer]);
+        validation.set_audience(&[audience]);
+        validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
+        validation.validate_nbf = true;
+        validation.validate_exp = true;
+        validation.leeway = LEEWAY_SECS;
+        TokenKeys {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+            issuer: issuer.to_owned(),
+            audience: audience.to_owned(),
+            access_ttl_secs,
+        }
+    }
+
+    /// Signs an access token; returns it with its lifetime in seconds.
+    pub fn issue(&self, subject: &Subject<'_>) -> Result<(String, i64), ApiError> {
+        let now = Utc::now().timestamp();
+        let claims = Claims {
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            sub: subject.user_id.to_string(),
+            exp: now + self.access_ttl_secs,
+            nbf: now,
+            iat: now,
+            jti: Uuid::now_v7().to_string(),
+            sid: subject.session_id.map(|s| s.to_string()),
+            scope: subject.scopes.to_string(),
+            role: subject.role.as_str().to_owned(),
+            org: subject.organization_id.to_string(),
+        };
+        let mut header = Header::new(Algorithm::HS256);
+        header.typ = Some(TOKEN_TYPE.to_owned());
+        let token = encode(&header, &claims, &self.encoding).map_err(|e| ApiError::Internal(e.to_string()))?;
+        Ok((token, self.access_ttl_secs))
+    }
+
+    pub fn verify(&self, token: &str) -> Result<Verified, ApiError> {
+        let refuse = |why: &str| ApiError::Unauthorized(format!("The access token is not valid: {why}."));
+        let data = decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| {
+            use jsonwebtoken::errors::ErrorKind::*;
+            match e.kind() {
+                ExpiredSignature => refuse("it has expired"),
+                ImmatureSignature => refuse("it is not valid yet"),
+                InvalidIssuer => refuse("wrong issuer"),
+                InvalidAudience => refuse("wrong audience"),
+                MissingRequiredClaim(c) => refuse(&format!("the `{c}` claim is missing")),
+                InvalidAlgorithm => refuse("wrong algorithm"),
+                InvalidSignature => refuse("bad signature"),
+                _ => refuse("malformed"),
+            }
+        })?;
+        if data.header.typ.as_deref().map(str::to_ascii_lowercase).as_deref() != Some(TOKEN_TYPE) {
+            return Err(refuse("not an access token (typ)"));
+        }
+        let claims = data.claims;
+        let user_id = Uuid::parse_str(&claims.sub).map_err(|_| refuse("malformed subject"))?;
+        let session_id = claims
+            .sid
+            .as_deref()
+            .map(Uuid::parse_str)
+            .transpose()
+            .map_err(|_| refuse("malformed session"))?;
+        let scopes = Scopes::parse(&claims.scope).map_err(|_| refuse("malformed scope"))?;
+        Ok(Verified { user_id, session_id, scopes })
+    }
+}
+
+/// A fresh opaque secret (refresh token, invitation, client secret): 256 random bits.
+pub fn opaque_secret() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// How opaque secrets are stored: a SHA-256 digest. They carry 256 random bits, so a
+/// fast hash is enough; only a database reader could try, and they cannot invert it.
+pub fn digest(secret: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// A random secret for demo mode, which says so loudly when it uses one.
+pub fn throwaway_key() -> String {
+    opaque_secret()
+}

@@ -1,0 +1,134 @@
+//! Configuration from environment variables, with defaults that suit a laptop.
+
+use std::{env, net::SocketAddr};
+
+/// Everything the server reads at start.
+#[derive(Clone)]
+pub struct Config {
+    /// `sqlite://path` or `postgres://...`.
+    pub database_url: String,
+    pub listen: SocketAddr,
+    /// Connections per instance (SQLite caps this at 8).
+    pub db_pool_size: u32,
+    /// HS256 signing secret (at least 32 bytes). `None` only in demo mode.
+    pub jwt_secret: Option<String>,
+    pub jwt_issuer: String,
+    pub jwt_audience: String,
+    pub access_token_ttl_secs: i64,
+    pub refresh_token_ttl_secs: i64,
+    pub invitation_ttl_secs: i64,
+    pub login_max_failures: i32,
+    pub login_window_secs: i64,
+    /// `pretty` (human) or `json`.
+    pub log_format: String,
+    pub max_body_bytes: usize,
+}
+
+impl std::fmt::Debug for Config {
+    // Never print the secret.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("database_url", &redact_url(&self.database_url))
+            .field("listen", &self.listen)
+            .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "<set>"))
+            .finish_non_exhaustive()
+    }
+}
+
+/// Drops a password from a database URL before it reaches a log.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => format!("{}://***@{}", &url[..scheme], &url[at + 1..]),
+        _ => url.to_owned(),
+    }
+}
+
+/// The variables, their defaults and meaning; the README lists the same.
+pub const VARIABLES: &[(&str, &str, &str)] = &[
+    ("DATABASE_URL", "sqlite://headway.db", "sqlite://<file> or postgres://user:pass@host/db"),
+    ("HEADWAY_LISTEN", "127.0.0.1:8080", "address and port to serve on"),
+    ("HEADWAY_DB_POOL_SIZE", "16", "database connections per instance (SQLite: at most 8)"),
+    ("HEADWAY_JWT_SECRET", "(none)", "HS256 signing secret, at least 32 bytes; required except in demo mode"),
+    ("HEADWAY_JWT_ISSUER", "headway", "`iss` of access tokens"),
+    ("HEADWAY_JWT_AUDIENCE", "headway-api", "`aud` of access tokens"),
+    ("HEADWAY_ACCESS_TOKEN_TTL", "900", "access token lifetime, seconds"),
+    ("HEADWAY_REFRESH_TOKEN_TTL", "2592000", "refresh token lifetime, seconds"),
+    ("HEADWAY_INVITATION_TTL", "604800", "invitation lifetime, seconds"),
+    ("HEADWAY_LOGIN_MAX_FAILURES", "5", "failed sign-ins before a login is locked"),
+    ("HEADWAY_LOGIN_WINDOW", "900", "window for counting failures and lock length, seconds"),
+    ("HEADWAY_LOG_FORMAT", "pretty", "pretty or json"),
+    ("HEADWAY_MAX_BODY_BYTES", "262144", "largest request body accepted"),
+    ("RUST_LOG", "info", "log filter"),
+];
+
+fn var(name: &str) -> Option<String> {
+    env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn default_of(name: &str) -> &'static str {
+    VARIABLES.iter().find(|(n, _, _)| *n == name).map_or("", |(_, d, _)| d)
+}
+
+fn parsed<T: std::str::FromStr>(name: &str) -> Result<T, String> {
+    let raw = var(name).unwrap_or_else(|| default_of(name).to_owned());
+    raw.parse().map_err(|_| format!("{name}: cannot parse `{raw}`"))
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, String> {
+        let config = Config {
+            database_url: var("DATABASE_URL").unwrap_or_else(|| default_of("DATABASE_URL").to_owned()),
+            listen: parsed("HEADWAY_LISTEN")?,
+            db_pool_size: parsed("HEADWAY_DB_POOL_SIZE")?,
+            jwt_secret: var("HEADWAY_JWT_SECRET"),
+            jwt_issuer: parsed("HEADWAY_JWT_ISSUER")?,
+            jwt_audience: parsed("HEADWAY_JWT_AUDIENCE")?,
+            access_token_ttl_secs: parsed("HEADWAY_ACCESS_TOKEN_TTL")?,
+            refresh_token_ttl_secs: parsed("HEADWAY_REFRESH_TOKEN_TTL")?,
+            invitation_ttl_secs: parsed("HEADWAY_INVITATION_TTL")?,
+            login_max_failures: parsed("HEADWAY_LOGIN_MAX_FAILURES")?,
+            login_window_secs: parsed("HEADWAY_LOGIN_WINDOW")?,
+            log_format: parsed("HEADWAY_LOG_FORMAT")?,
+            max_body_bytes: parsed("HEADWAY_MAX_BODY_BYTES")?,
+        };
+        if let Some(secret) = &config.jwt_secret {
+            if secret.len() < 32 {
+                return Err("HEADWAY_JWT_SECRET must be at least 32 bytes".into());
+            }
+        }
+        if !matches!(config.log_format.as_str(), "pretty" | "json") {
+            return Err("HEADWAY_LOG_FORMAT must be pretty or json".into());
+        }
+        Ok(config)
+    }
+
+    /// A configuration for tests and embedding: defaults, this database and secret.
+    pub fn for_database(database_url: &str, jwt_secret: &str) -> Self {
+        Config {
+            database_url: database_url.to_owned(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            db_pool_size: 8,
+            jwt_secret: Some(jwt_secret.to_owned()),
+            jwt_issuer: "headway".into(),
+            jwt_audience: "headway-api".into(),
+            access_token_ttl_secs: 900,
+            refresh_token_ttl_secs: 2_592_000,
+            invitation_ttl_secs: 604_800,
+            login_max_failures: 5,
+            login_window_secs: 900,
+            log_format: "pretty".into(),
+            max_body_bytes: 262_144,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_reach_logs() {
+        assert_eq!(redact_url("postgres://headway:s3cret@db:5432/headway"), "postgres://***@db:5432/headway");
+        assert_eq!(redact_url("sqlite://headway.db"), "sqlite://headway.db");
+    }
+}

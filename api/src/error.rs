@@ -1,0 +1,249 @@
+//! The API's one error type and its one mapping to RFC 9457 problem details.
+//!
+//! Policy: every error has its true status and a stable `type` URI that clients may
+//! match on (`urn:headway:problem:<slug>`); `title` is fixed per type, `detail` is
+//! for humans. Validation errors list every bad field. Internal details (SQL, paths,
+//! panics) are logged with the request id and never sent.
+
+use actix_web::{
+    http::{header, StatusCode},
+    HttpResponse, ResponseError,
+};
+use persistence::StoreError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// One invalid field.
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
+pub struct FieldProblem {
+    /// The field as the caller wrote it, e.g. `identifiers[0].system`.
+    pub field: String,
+    /// JSON Pointer (RFC 6901) to the field in the request body, as a URI fragment.
+    pub pointer: String,
+    pub detail: String,
+}
+
+impl FieldProblem {
+    pub fn new(field: &str, detail: impl Into<String>) -> Self {
+        FieldProblem { field: field.to_owned(), pointer: pointer_of(field), detail: detail.into() }
+    }
+}
+
+/// `identifiers[0].system` -> `#/identifiers/0/system`.
+fn pointer_of(field: &str) -> String {
+    let mut out = String::from("#");
+    for part in field.split('.').filter(|p| !p.is_empty()) {
+        let mut rest = part;
+        while let Some(open) = rest.find('[') {
+            let (name, tail) = rest.split_at(open);
+            if !name.is_empty() {
+                out.push('/');
+                out.push_str(&name.replace('~', "~0").replace('/', "~1"));
+            }
+            let close = tail.find(']').unwrap_or(tail.len());
+            out.push('/');
+            out.push_str(&tail[1..close]);
+            rest = tail.get(close + 1..).unwrap_or("");
+        }
+        if !rest.is_empty() {
+            out.push('/');
+            out.push_str(&rest.replace('~', "~0").replace('/', "~1"));
+        }
+    }
+    out
+}
+
+/// An RFC 9457 problem details object.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Problem {
+    /// Stable identifier of the problem type: `urn:headway:problem:<slug>`.
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// Every invalid field, for validation problems.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub errors: Vec<FieldProblem>,
+    /// OAuth 2.0 error code (RFC 6749 §5.2), on token endpoint errors.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// OAuth 2.0 error description, on token endpoint errors.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_description: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    /// The body or query could not be read as the operation's type.
+    #[error("malformed request")]
+    Malformed(Vec<FieldProblem>),
+    /// Well-formed, but breaks a rule.
+    #[error("invalid input")]
+    Invalid(Vec<FieldProblem>),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("forbidden")]
+    Forbidden,
+    #[error("not found")]
+    NotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed(Vec<String>),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("request body too large")]
+    PayloadTooLarge(usize),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("too many requests")]
+    TooManyRequests { retry_after_secs: i64 },
+    /// An OAuth 2.0 token endpoint error (RFC 6749 §5.2).
+    #[error("{description}")]
+    OAuth { status: StatusCode, error: &'static str, description: String },
+    #[error("service unavailable")]
+    Unavailable,
+    /// Never shown; logged.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    fn parts(&self) -> (StatusCode, &'static str, &'static str) {
+        use ApiError::*;
+        match self {
+            BadRequest(_) => (StatusCode::BAD_REQUEST, "bad-request", "Bad request"),
+            Malformed(_) => (StatusCode::BAD_REQUEST, "malformed-request", "Malformed request"),
+            Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation", "Invalid input"),
+            Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized", "Authentication required"),
+            Forbidden => (StatusCode::FORBIDDEN, "forbidden", "Not allowed"),
+            NotFound => (StatusCode::NOT_FOUND, "not-found", "Not found"),
+            MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed"),
+            Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
+            PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "Request body too large"),
+            UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "Unsupported media type"),
+            TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "too-many-requests", "Too many requests"),
+            OAuth { status, .. } => (*status, "oauth", "OAuth error"),
+            Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable"),
+            Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal server error"),
+        }
+    }
+
+    pub fn problem(&self) -> Problem {
+        let (status, slug, title) = self.parts();
+        let detail = match self {
+            ApiError::Malformed(e) | ApiError::Invalid(e) => {
+                e.iter().map(|f| format!("{}: {}", f.field, f.detail)).collect::<Vec<_>>().join("; ")
+            }
+            ApiError::Forbidden => "You may see this record but not do this to it.".into(),
+            ApiError::NotFound => "No such resource, or it is not yours to see.".into(),
+            ApiError::MethodNotAllowed(allowed) => format!("Allowed methods: {}", allowed.join(", ")),
+            ApiError::PayloadTooLarge(limit) => format!("The body exceeds the limit of {limit} bytes."),
+            ApiError::TooManyRequests { retry_after_secs } => {
+                format!("Too many failed attempts; try again in {retry_after_secs} seconds.")
+            }
+            ApiError::Unavailable => "The database is not reachable; try again shortly.".into(),
+            ApiError::Internal(_) => "Something went wrong on our side. Quote the X-Request-Id when reporting it.".into(),
+            other => other.to_string(),
+        };
+        let (error, error_description) = match self {
+            ApiError::OAuth { error, description, .. } => (Some((*error).to_owned()), Some(description.clone())),
+            _ => (None, None),
+        };
+        Problem {
+            problem_type: format!("urn:headway:problem:{slug}"),
+            title: title.to_owned(),
+            status: status.as_u16(),
+            detail,
+            errors: match self {
+                ApiError::Malformed(e) | ApiError::Invalid(e) => e.clone(),
+                _ => vec![],
+            },
+            error,
+            error_description,
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.parts().0
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let ApiError::Internal(detail) = self {
+            tracing::error!(error = %detail, "internal error");
+        }
+        let mut response = HttpResponse::build(self.status_code());
+        response.insert_header((header::CONTENT_TYPE, PROBLEM_JSON));
+        response.insert_header((header::CACHE_CONTROL, "no-store"));
+        match self {
+            ApiError::Unauthorized(_) => {
+                response.insert_header((header::WWW_AUTHENTICATE, r#"Bearer realm="headway", error="invalid_token""#));
+            }
+            ApiError::TooManyRequests { retry_after_secs } => {
+                response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+            }
+            ApiError::MethodNotAllowed(allowed) => {
+                response.insert_header((header::ALLOW, allowed.join(", ")));
+            }
+            ApiError::OAuth { status, .. } if *status == StatusCode::UNAUTHORIZED => {
+                response.insert_header((header::WWW_AUTHENTICATE, r#"Basic realm="headway""#));
+            }
+            _ => {}
+        }
+        response.body(serde_json::to_string(&self.problem()).unwrap_or_default())
+    }
+}
+
+impl From<domain::Invalid> for ApiError {
+    fn from(e: domain::Invalid) -> Self {
+        ApiError::Invalid(e.0.iter().map(|f| FieldProblem::new(&f.field, &f.message)).collect())
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => ApiError::NotFound,
+            StoreError::Forbidden => ApiError::Forbidden,
+            StoreError::Conflict(what) => ApiError::Conflict(what),
+            StoreError::Invalid(invalid) => invalid.into(),
+            StoreError::Unavailable(why) => {
+                tracing::warn!(error = %why, "database unavailable");
+                ApiError::Unavailable
+            }
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<actix_web::error::BlockingError> for ApiError {
+    fn from(_: actix_web::error::BlockingError) -> Self {
+        ApiError::Internal("blocking task was cancelled".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pointers_follow_rfc_6901() {
+        assert_eq!(pointer_of("name"), "#/name");
+        assert_eq!(pointer_of("identifiers[0].system"), "#/identifiers/0/system");
+        assert_eq!(pointer_of("a/b"), "#/a~1b");
+    }
+
+    #[test]
+    fn internal_errors_do_not_leak() {
+        let p = ApiError::Internal("SELECT secret FROM users".into()).problem();
+        assert!(!p.detail.contains("SELECT"));
+        assert_eq!(p.status, 500);
+    }
+}

@@ -1,0 +1,235 @@
+//! Reading requests at the edge: bodies and queries become typed values or a
+//! problem that names every bad field. Nothing past here sees raw input.
+
+use std::{borrow::Cow, collections::BTreeMap};
+
+use actix_web::{dev::Payload, http::header, web, FromRequest, HttpRequest};
+use futures_util::future::LocalBoxFuture;
+use serde::{de::DeserializeOwned, Deserialize};
+use utoipa::IntoParams;
+use validator::{Validate, ValidationErrors, ValidationErrorsKind};
+
+use crate::error::{ApiError, FieldProblem};
+
+/// A JSON request body, deserialized with field paths in its errors and validated.
+pub struct Body<T>(pub T);
+
+fn is_json(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|mime| {
+            let mime = mime.trim().to_ascii_lowercase();
+            mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+        })
+        .unwrap_or(false)
+}
+
+/// Deserializes JSON, naming the field that failed.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." { "body" } else { path.as_str() };
+        let inner = e.into_inner();
+        let detail = if inner.is_syntax() || inner.is_eof() {
+            format!("is not valid JSON ({inner})")
+        } else {
+            inner.to_string()
+        };
+        ApiError::Malformed(vec![FieldProblem::new(field, detail)])
+    })?;
+    de.end().map_err(|e| ApiError::Malformed(vec![FieldProblem::new("body", format!("is not valid JSON ({e})"))]))?;
+    Ok(value)
+}
+
+impl<T: DeserializeOwned + Validate + 'static> FromRequest for Body<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let json = is_json(req);
+        let limit = crate::state::body_limit(req);
+        let bytes = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            if !json {
+                return Err(ApiError::UnsupportedMediaType("Send the body as application/json.".into()));
+            }
+            let bytes = bytes.await.map_err(|e| {
+                if e.as_response_error().status_code() == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::PayloadTooLarge(limit)
+                } else {
+                    ApiError::BadRequest("The request body could not be read.".into())
+                }
+            })?;
+            let value: T = parse_json(&bytes)?;
+            value.validate().map_err(|e| ApiError::Invalid(flatten(&e)))?;
+            Ok(Body(value))
+        })
+    }
+}
+
+/// Query parameters, deserialized with the failing parameter named, and validated.
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned + Validate + 'static> FromRequest for Query<T> {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(parse_query(req.query_string()))
+    }
+}
+
+fn parse_query<T: DeserializeOwned + Validate>(query: &str) -> Result<Query<T>, ApiError> {
+    let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+    let value: T = serde_path_to_error::deserialize(de).map_err(|e| {
+        let field = e.path().to_string();
+        let field = if field == "." { "query".to_owned() } else { field };
+        ApiError::Malformed(vec![FieldProblem::new(&field, e.into_inner().to_string())])
+    })?;
+    value.validate().map_err(|e| ApiError::Invalid(flatten(&e)).into_malformed())?;
+    Ok(Query(value))
+}
+
+impl ApiError {
+    /// Query problems are the caller's syntax, reported as 400 like other malformed input.
+    fn into_malformed(self) -> ApiError {
+        match self {
+            ApiError::Invalid(e) => ApiError::Malformed(e),
+            other => other,
+        }
+    }
+}
+
+/// Flattens validator's nested errors into one list of field paths, sorted.
+pub fn flatten(errors: &ValidationErrors) -> Vec<FieldProblem> {
+    let mut out = Vec::new();
+    walk(errors, "", &mut out);
+    out.sort_by(|a, b| a.field.cmp(&b.field));
+    out
+}
+
+fn walk(errors: &ValidationErrors, prefix: &str, out: &mut Vec<FieldProblem>) {
+    for (field, kind) in errors.errors() {
+        let path = if prefix.is_empty() { field.to_string() } else { format!("{prefix}.{field}") };
+        match kind {
+            ValidationErrorsKind::Field(list) => {
+                for e in list {
+                    out.push(FieldProblem::new(&path, describe(e)));
+                }
+            }
+            ValidationErrorsKind::Struct(inner) => walk(inner, &path, out),
+            ValidationErrorsKind::List(items) => {
+                let items: &BTreeMap<usize, Box<ValidationErrors>> = items;
+                for (i, inner) in items {
+                    walk(inner, &format!("{path}[{i}]"), out);
+                }
+            }
+        }
+    }
+}
+
+fn describe(e: &validator::ValidationError) -> String {
+    if let Some(message) = &e.message {
+        return message.to_string();
+    }
+    let param = |name: &str| e.params.get(name).map(|v| v.to_string());
+    match e.code.as_ref() {
+        "length" => match (param("min"), param("max"), param("equal")) {
+            (_, _, Some(eq)) => format!("must have length {eq}"),
+            (Some(min), Some(max), _) => format!("must have length between {min} and {max}"),
+            (Some(min), None, _) => format!("must have length at least {min}"),
+            (None, Some(max), _) => format!("must have length at most {max}"),
+            _ => "has the wrong length".into(),
+        },
+        "range" => match (param("min"), param("max")) {
+            (Some(min), Some(max)) => format!("must be between {min} and {max}"),
+            (Some(min), None) => format!("must be at least {min}"),
+            (None, Some(max)) => format!("must be at most {max}"),
+            _ => "is out of range".into(),
+        },
+        "email" => "must be an e-mail address".into(),
+        other => Cow::from(other).replace('_', " "),
+    }
+}
+
+/// Cursor pagination: `limit` items after the item whose id is `after`.
+#[derive(Debug, Deserialize, Validate, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// Items per page, 1 to 100 (default 50).
+    #[validate(range(min = 1, max = 100))]
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub after: Option<uuid::Uuid>,
+}
+
+impl PageParams {
+    pub fn page(&self) -> persistence::PageRequest {
+        persistence::PageRequest { after: self.after, limit: self.limit.unwrap_or(50) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Deserialize, Validate)]
+    #[serde(deny_unknown_fields)]
+    struct Sample {
+        #[validate(length(min = 1, max = 3))]
+        name: String,
+        #[validate(nested)]
+        items: Vec<Item>,
+    }
+
+    #[derive(Debug, Deserialize, Validate)]
+    #[serde(deny_unknown_fields)]
+    struct Item {
+        #[validate(range(min = 1, max = 10))]
+        n: u8,
+    }
+
+    fn fields(e: ApiError) -> Vec<String> {
+        match e {
+            ApiError::Malformed(f) | ApiError::Invalid(f) => f.into_iter().map(|f| f.field).collect(),
+            other => vec![other.to_string()],
+        }
+    }
+
+    #[test]
+    fn type_errors_name_the_field() {
+        let e = parse_json::<Sample>(br#"{"name":"a","items":[{"n":"x"}]}"#).err().map(fields);
+        assert_eq!(e, Some(vec!["items[0].n".to_owned()]));
+        let e = parse_json::<Sample>(br#"{"name":"a","items":[],"role":"admin"}"#).err().map(fields);
+        assert_eq!(e, Some(vec!["role".to_owned()]));
+        let e = parse_json::<Sample>(br#"{"name":"a""#).err().map(fields);
+        assert_eq!(e, Some(vec!["body".to_owned()]));
+        let e = parse_json::<Sample>(br#"{"name":"a","items":[]} trailing"#).err().map(fields);
+        assert_eq!(e, Some(vec!["body".to_owned()]));
+    }
+
+    #[test]
+    fn rule_errors_are_flattened_with_paths() {
+        let s: Sample = parse_json(br#"{"name":"toolong","items":[{"n":1},{"n":11}]}"#).unwrap_or_else(|e| panic!("{e}"));
+        let e = s.validate().err().map(|e| flatten(&e).into_iter().map(|f| (f.field, f.detail)).collect::<Vec<_>>());
+        assert_eq!(
+            e,
+            Some(vec![
+                ("items[1].n".to_owned(), "must be between 1 and 10".to_owned()),
+                ("name".to_owned(), "must have length between 1 and 3".to_owned()),
+            ])
+        );
+    }
+
+    #[test]
+    fn absurd_page_sizes_are_refused() {
+        assert!(parse_query::<PageParams>("limit=100000").is_err());
+        assert!(parse_query::<PageParams>("limit=-1").is_err());
+        assert!(parse_query::<PageParams>("limit=10&after=nope").is_err());
+        assert!(parse_query::<PageParams>("limit=10").is_ok());
+    }
+}

@@ -1,0 +1,85 @@
+//! The OpenAPI document: built from the handlers' annotations, with the bearer
+//! scheme and the error responses every operation shares.
+
+use utoipa::{
+    openapi::{
+        security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+        ContentBuilder, OpenApi as Doc, Ref, RefOr, ResponseBuilder,
+    },
+    Modify, OpenApi,
+};
+
+use crate::error::{Problem, PROBLEM_JSON};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Headway",
+        description = "Client-centred occupational therapy: goals set together, outcomes measured, progress seen by the client.\n\nErrors are RFC 9457 problem details (`application/problem+json`) with a stable `type`.",
+        license(name = "Apache-2.0")
+    ),
+    components(schemas(Problem)),
+    tags(
+        (name = "auth", description = "Tokens, sign-in, invitations"),
+        (name = "me", description = "The caller"),
+        (name = "users", description = "Accounts of a clinic"),
+        (name = "clients", description = "Client records"),
+        (name = "care", description = "Care teams and caregivers"),
+        (name = "audit", description = "Who did what"),
+        (name = "health", description = "Liveness and readiness"),
+    )
+)]
+pub struct ApiDoc;
+
+/// Adds what every operation shares. Applied after the routes are collected.
+pub struct Shared;
+
+/// The responses every operation can give, added where an operation did not say more.
+const SHARED: &[(&str, &str)] = &[
+    ("400", "Malformed request: bad JSON, wrong types, unknown fields, bad query or path."),
+    ("413", "Request body too large."),
+    ("415", "Body is not application/json."),
+    ("500", "Internal error; quote the X-Request-Id."),
+    ("503", "Database unreachable."),
+];
+
+fn problem(description: &str) -> RefOr<utoipa::openapi::Response> {
+    RefOr::T(
+        ResponseBuilder::new()
+            .description(description)
+            .content(PROBLEM_JSON, ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build())
+            .build(),
+    )
+}
+
+impl Modify for Shared {
+    fn modify(&self, doc: &mut Doc) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+        for item in doc.paths.paths.values_mut() {
+            let ops = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ];
+            for op in ops.into_iter().flatten() {
+                let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+                let responses = &mut op.responses.responses;
+                for (code, description) in SHARED {
+                    responses.entry((*code).to_owned()).or_insert_with(|| problem(description));
+                }
+                if secured {
+                    responses
+                        .entry("401".to_owned())
+                        .or_insert_with(|| problem("Missing, invalid or expired access token, or inactive account."));
+                }
+            }
+        }
+    }
+}
+

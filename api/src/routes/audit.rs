@@ -1,0 +1,153 @@
+//! The audit trail, for admins, and each client's own access log.
+
+use actix_web::{get, web, HttpResponse};
+use chrono::{DateTime, Utc};
+use domain::{
+    audit::{AuditEvent, Outcome},
+    identity::Role,
+    policy::{ClientAction, OrgAction},
+};
+use persistence::audit::{self, AccessEntry, AuditFilter};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+use validator::Validate;
+
+use super::{clients::ClientPath, subject, subject_of_many, Page};
+use crate::{
+    auth::Caller,
+    error::{ApiError, ApiResult, FieldProblem, Problem},
+    extract::{PageParams, Query},
+    state::State,
+};
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditEventView {
+    pub id: Uuid,
+    pub occurred_at: DateTime<Utc>,
+    pub actor_id: Option<Uuid>,
+    #[schema(schema_with = super::role_schema)]
+    pub actor_role: Option<Role>,
+    pub action: String,
+    pub resource_type: String,
+    pub resource_id: Option<String>,
+    pub client_id: Option<Uuid>,
+    #[schema(schema_with = super::outcome_schema)]
+    pub outcome: Outcome,
+    pub request_id: Option<String>,
+    pub source_ip: Option<String>,
+}
+
+impl From<AuditEvent> for AuditEventView {
+    fn from(e: AuditEvent) -> Self {
+        AuditEventView {
+            id: e.id,
+            occurred_at: e.occurred_at,
+            actor_id: e.actor_id,
+            actor_role: e.actor_role,
+            action: e.action,
+            resource_type: e.resource_type,
+            resource_id: e.resource_id,
+            client_id: e.client_id,
+            outcome: e.outcome,
+            request_id: e.request_id,
+            source_ip: e.source_ip,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Validate, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    pub client_id: Option<Uuid>,
+    pub actor_id: Option<Uuid>,
+    /// e.g. `client.read`, `auth.login`.
+    pub action: Option<String>,
+    /// `success`, `denied`, `not-found` or `failed`.
+    pub outcome: Option<String>,
+    /// From this time (inclusive), RFC 3339.
+    pub from: Option<DateTime<Utc>>,
+    /// Until this time (exclusive), RFC 3339.
+    pub to: Option<DateTime<Utc>>,
+    #[validate(range(min = 1, max = 100))]
+    pub limit: Option<u32>,
+    pub after: Option<Uuid>,
+}
+
+/// Search the clinic's audit trail, newest first (admins, integrations with audit:read).
+#[utoipa::path(
+    tag = "audit",
+    params(AuditQuery),
+    responses(
+        (status = 200, body = Page<AuditEventView>),
+        (status = 403, description = "Only admins search the audit trail", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/audit-events")]
+pub async fn search(caller: Caller, query: Query<AuditQuery>, state: State) -> ApiResult<HttpResponse> {
+    let q = query.0;
+    let outcome = q
+        .outcome
+        .as_deref()
+        .map(|o| Outcome::parse("outcome", o))
+        .transpose()
+        .map_err(|e| ApiError::Malformed(e.0.iter().map(|f| FieldProblem::new(&f.field, &f.message)).collect()))?;
+    let filter = AuditFilter { client_id: q.client_id, actor_id: q.actor_id, action: q.action, outcome, from: q.from, to: q.to };
+    let page = PageParams { limit: q.limit, after: q.after }.page();
+    let events = state
+        .db(move |conn| {
+            let org = caller.who.organization_id;
+            Ok(caller.on_organization(conn, OrgAction::SearchAudit, subject_of_many("audit.search", "audit_event"), |c| {
+                audit::search(c, org, &filter, page)
+            })?)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(Page::from(events, AuditEventView::from)))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccessEntryView {
+    pub id: Uuid,
+    pub occurred_at: DateTime<Utc>,
+    /// The person's name as the clinic knows it.
+    pub actor_name: Option<String>,
+    #[schema(schema_with = super::role_schema)]
+    pub actor_role: Option<Role>,
+    pub action: String,
+    #[schema(schema_with = super::outcome_schema)]
+    pub outcome: Outcome,
+}
+
+impl From<AccessEntry> for AccessEntryView {
+    fn from(e: AccessEntry) -> Self {
+        AccessEntryView { id: e.id, occurred_at: e.occurred_at, actor_name: e.actor_name, actor_role: e.actor_role, action: e.action, outcome: e.outcome }
+    }
+}
+
+/// Who has viewed or changed this client's record, newest first (the client, admins).
+#[utoipa::path(
+    tag = "audit",
+    params(ClientPath, PageParams),
+    responses(
+        (status = 200, body = Page<AccessEntryView>),
+        (status = 403, description = "Visible, but the access log is the client's and the clinic's", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such client, or not yours to see", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/clients/{client_id}/access-log")]
+pub async fn access_log(caller: Caller, path: web::Path<ClientPath>, query: Query<PageParams>, state: State) -> ApiResult<HttpResponse> {
+    let client_id = path.client_id;
+    let page = query.0.page();
+    let entries = state
+        .db(move |conn| {
+            let org = caller.who.organization_id;
+            Ok(caller.on_client(conn, client_id, ClientAction::ViewAccessLog, subject("client.access_log", "client", client_id), |c| {
+                audit::access_log(c, org, client_id, page)
+            })?)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(Page::from(entries, AccessEntryView::from)))
+}

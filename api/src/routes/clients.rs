@@ -1,0 +1,386 @@
+//! Client records.
+
+use actix_web::{get, post, put, web, HttpResponse};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use domain::{
+    client::{Client, ClientStatus, Demographics, DemographicsInput, ExternalIdentifier},
+    identity::{parse_email, Role, Scopes},
+    policy::{client_scope, ClientAction, OrgAction},
+    Invalid,
+};
+use persistence::{
+    accounts::{self, NewUser},
+    audit::Subject,
+    clients::{self, ClientFilter, ClientVersion},
+    now,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+use validator::Validate;
+
+use super::{created, subject, subject_of_many, users::Invitation, Page};
+use crate::{
+    auth::{tokens, Caller},
+    error::{ApiError, ApiResult, Problem},
+    extract::{Body, PageParams, Query},
+    state::State,
+};
+
+#[derive(Debug, Serialize, Deserialize, Validate, ToSchema, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct Identifier {
+    /// The issuing system, e.g. `urn:oid:2.16.840.1.113883.19.5` or an EHR's URL.
+    #[validate(length(min = 1, max = 255))]
+    pub system: String,
+    #[validate(length(min = 1, max = 255))]
+    pub value: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClientView {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub name: String,
+    pub preferred_name: Option<String>,
+    pub date_of_birth: Option<NaiveDate>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    #[schema(schema_with = super::client_status_schema)]
+    pub status: ClientStatus,
+    pub identifiers: Vec<Identifier>,
+    /// Increases with every change; earlier versions are at `/versions`.
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Client> for ClientView {
+    fn from(c: Client) -> Self {
+        ClientView {
+            id: c.id,
+            organization_id: c.organization_id,
+            name: c.name,
+            preferred_name: c.preferred_name,
+            date_of_birth: c.date_of_birth,
+            email: c.email,
+            phone: c.phone,
+            status: c.status,
+            identifiers: c.identifiers.into_iter().map(|i| Identifier { system: i.system, value: i.value }).collect(),
+            version: c.version,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        }
+    }
+}
+
+/// Demographics as sent when registering a client.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewClientInput {
+    #[validate(length(min = 1, max = 200))]
+    pub name: String,
+    #[validate(length(min = 1, max = 100))]
+    pub preferred_name: Option<String>,
+    pub date_of_birth: Option<NaiveDate>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    #[serde(default)]
+    #[validate(length(max = 20), nested)]
+    pub identifiers: Vec<Identifier>,
+}
+
+/// A client record's full new state: a correction is a new version, never an overwrite.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClientUpdate {
+    #[validate(length(min = 1, max = 200))]
+    pub name: String,
+    #[validate(length(min = 1, max = 100))]
+    pub preferred_name: Option<String>,
+    pub date_of_birth: Option<NaiveDate>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    #[serde(default)]
+    #[validate(length(max = 20), nested)]
+    pub identifiers: Vec<Identifier>,
+    #[schema(schema_with = super::client_status_schema)]
+    pub status: String,
+}
+
+fn demographics(
+    name: &str,
+    preferred_name: Option<&str>,
+    date_of_birth: Option<NaiveDate>,
+    email: Option<&str>,
+    phone: Option<&str>,
+    identifiers: &[Identifier],
+) -> Result<Demographics, Invalid> {
+    Demographics::parse(
+        DemographicsInput {
+            name,
+            preferred_name,
+            date_of_birth,
+            email,
+            phone,
+            identifiers: identifiers.iter().map(|i| (i.system.as_str(), i.value.as_str())).collect(),
+        },
+        Utc::now().date_naive(),
+    )
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ClientPath {
+    pub client_id: Uuid,
+}
+
+#[derive(Debug, Deserialize, Validate, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ClientQuery {
+    /// `active` or `discharged`.
+    pub status: Option<String>,
+    /// Find by external identifier: `system|value`.
+    pub identifier: Option<String>,
+    #[validate(range(min = 1, max = 100))]
+    pub limit: Option<u32>,
+    pub after: Option<Uuid>,
+}
+
+/// List the clients the caller may see: all of the clinic's for admins, the care
+/// team's for therapists, their own for clients, the inviting clients' for caregivers.
+#[utoipa::path(
+    tag = "clients",
+    params(ClientQuery),
+    responses(
+        (status = 200, body = Page<ClientView>),
+        (status = 403, description = "An integration without clients:read", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/clients")]
+pub async fn list_clients(caller: Caller, query: Query<ClientQuery>, state: State) -> ApiResult<HttpResponse> {
+    let q = query.0;
+    let bad = |field: &str, detail: &str| ApiError::Malformed(vec![crate::error::FieldProblem::new(field, detail)]);
+    let status = q
+        .status
+        .as_deref()
+        .map(|s| ClientStatus::parse("status", s).map_err(|_| bad("status", "must be one of: active, discharged")))
+        .transpose()?;
+    let identifier = q
+        .identifier
+        .as_deref()
+        .map(|i| {
+            i.split_once('|')
+                .map(|(system, value)| ExternalIdentifier { system: system.to_owned(), value: value.to_owned() })
+                .ok_or_else(|| bad("identifier", "must be written system|value"))
+        })
+        .transpose()?;
+    let page = PageParams { limit: q.limit, after: q.after }.page();
+    let filter = ClientFilter { status, identifier };
+    let clients = state
+        .db(move |conn| {
+            let (org, scope) = (caller.who.organization_id, client_scope(&caller.who));
+            Ok(caller.on_organization(conn, OrgAction::ListClients, subject_of_many("client.list", "client"), |c| {
+                clients::list(c, org, scope, &filter, page)
+            })?)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(Page::from(clients, ClientView::from)))
+}
+
+/// Register a client (admins, integrations with clients:write).
+#[utoipa::path(
+    tag = "clients",
+    request_body = NewClientInput,
+    responses(
+        (status = 201, body = ClientView, headers(("Location" = String, description = "The new client's URL"))),
+        (status = 403, description = "Not allowed to register clients", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "An identifier already belongs to another client", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field breaks a rule", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/clients")]
+pub async fn create_client(caller: Caller, body: Body<NewClientInput>, state: State) -> ApiResult<HttpResponse> {
+    let i = body.0;
+    let d = demographics(&i.name, i.preferred_name.as_deref(), i.date_of_birth, i.email.as_deref(), i.phone.as_deref(), &i.identifiers)?;
+    let client_id = domain::new_id();
+    let client = state
+        .db(move |conn| {
+            let org = caller.who.organization_id;
+            let subject = Subject { client_id: Some(client_id), ..subject("client.create", "client", client_id) };
+            Ok(caller.on_organization(conn, OrgAction::CreateClient, subject, |c| clients::create(c, org, client_id, d, now()))?)
+        })
+        .await?;
+    Ok(created(format!("/api/v1/clients/{client_id}"), &ClientView::from(client)))
+}
+
+/// One client record.
+#[utoipa::path(
+    tag = "clients",
+    params(ClientPath),
+    responses(
+        (status = 200, body = ClientView),
+        (status = 403, description = "An integration without clients:read", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such client, or not yours to see", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/clients/{client_id}")]
+pub async fn get_client(caller: Caller, path: web::Path<ClientPath>, state: State) -> ApiResult<HttpResponse> {
+    let client_id = path.client_id;
+    let client = state
+        .db(move |conn| {
+            let org = caller.who.organization_id;
+            Ok(caller.on_client(conn, client_id, ClientAction::View, subject("client.read", "client", client_id), |c| {
+                clients::get(c, org, client_id)
+            })?)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(ClientView::from(client)))
+}
+
+/// Correct or update a client record (admins, the care team, integrations with
+/// clients:write). The previous state is kept as a version.
+#[utoipa::path(
+    tag = "clients",
+    params(ClientPath),
+    request_body = ClientUpdate,
+    responses(
+        (status = 200, body = ClientView),
+        (status = 403, description = "Visible, but not yours to change", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such client, or not yours to see", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "An identifier already belongs to another client", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field breaks a rule", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[put("/clients/{client_id}")]
+pub async fn update_client(caller: Caller, path: web::Path<ClientPath>, body: Body<ClientUpdate>, state: State) -> ApiResult<HttpResponse> {
+    let client_id = path.client_id;
+    let i = body.0;
+    let mut problems = domain::error::Problems::default();
+    let status = problems.check(ClientStatus::parse("status", &i.status));
+    let d = problems.check(demographics(&i.name, i.preferred_name.as_deref(), i.date_of_birth, i.email.as_deref(), i.phone.as_deref(), &i.identifiers));
+    problems.finish()?;
+    let (Some(status), Some(d)) = (status, d) else { return Err(ApiError::Internal("parsed input missing".into())) };
+    let client = state
+        .db(move |conn| {
+            let (org, actor) = (caller.who.organization_id, caller.who.user_id);
+            Ok(caller.on_client(conn, client_id, ClientAction::UpdateDemographics, subject("client.update", "client", client_id), |c| {
+                clients::update(c, org, client_id, d, status, actor, now())
+            })?)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(ClientView::from(client)))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClientVersionView {
+    pub version: i32,
+    /// Who replaced this version, and when.
+    pub superseded_by: Uuid,
+    pub superseded_at: DateTime<Utc>,
+    /// The record as it was.
+    #[schema(value_type = Object)]
+    pub record: serde_json::Value,
+}
+
+impl From<ClientVersion> for ClientVersionView {
+    fn from(v: ClientVersion) -> Self {
+        ClientVersionView { version: v.version, superseded_by: v.recorded_by, superseded_at: v.recorded_at, record: v.record }
+    }
+}
+
+/// Earlier versions of a client record, oldest first.
+#[utoipa::path(
+    tag = "clients",
+    params(ClientPath),
+    responses(
+        (status = 200, body = Vec<ClientVersionView>),
+        (status = 404, description = "No such client, or not yours to see", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/clients/{client_id}/versions")]
+pub async fn client_versions(caller: Caller, path: web::Path<ClientPath>, state: State) -> ApiResult<HttpResponse> {
+    let client_id = path.client_id;
+    let versions = state
+        .db(move |conn| {
+            Ok(caller.on_client(conn, client_id, ClientAction::View, subject("client.versions", "client", client_id), |c| {
+                clients::versions(c, client_id)
+            })?)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(versions.into_iter().map(ClientVersionView::from).collect::<Vec<_>>()))
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClientInvitationInput {
+    /// The e-mail the client will sign in with.
+    pub email: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClientInvitation {
+    pub user_id: Uuid,
+    pub invitation: Invitation,
+}
+
+/// Invite a client to their own login (admins).
+#[utoipa::path(
+    tag = "clients",
+    params(ClientPath),
+    request_body = ClientInvitationInput,
+    responses(
+        (status = 201, body = ClientInvitation),
+        (status = 403, description = "Only admins invite clients", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such client, or not yours to see", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The client already has a login", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "E-mail invalid or already registered", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/clients/{client_id}/invitation")]
+pub async fn invite_client(caller: Caller, path: web::Path<ClientPath>, body: Body<ClientInvitationInput>, state: State) -> ApiResult<HttpResponse> {
+    let client_id = path.client_id;
+    let email = parse_email("email", &body.0.email)?;
+    let token = tokens::opaque_secret();
+    let token_hash = tokens::digest(&token);
+    let ttl = Duration::seconds(state.config.invitation_ttl_secs);
+    let user_id = domain::new_id();
+    let (user, expires_at) = state
+        .db(move |conn| {
+            let (org, actor) = (caller.who.organization_id, caller.who.user_id);
+            Ok(caller.on_client(conn, client_id, ClientAction::InviteClient, subject("client.invite", "user", user_id), |c| {
+                let client = clients::get(c, org, client_id)?;
+                if accounts::client_login(c, client_id)?.is_some() {
+                    return Err(persistence::StoreError::Conflict("this client already has a login".into()));
+                }
+                let user = accounts::insert_user(
+                    c,
+                    NewUser {
+                        id: user_id,
+                        organization_id: org,
+                        email: Some(email),
+                        display_name: client.preferred_name.unwrap_or(client.name),
+                        role: Role::Client,
+                        discipline: None,
+                        client_id: Some(client_id),
+                        password_hash: None,
+                        scopes: Scopes::default(),
+                    },
+                    now(),
+                )?;
+                let expires = accounts::create_invitation(c, org, user_id, &token_hash, Some(actor), now(), ttl)?;
+                Ok((user, expires))
+            })?)
+        })
+        .await?;
+    Ok(created(
+        format!("/api/v1/users/{}", user.id),
+        &ClientInvitation { user_id: user.id, invitation: Invitation { token, expires_at } },
+    ))
+}

@@ -1,0 +1,14 @@
+DROP TRIGGER audit_events_no_delete;
+DROP TRIGGER audit_events_no_update;
+DROP TABLE audit_events;
+DROP TABLE login_throttle;
+DROP TABLE refresh_tokens;
+DROP TABLE sessions;
+DROP TABLE invitations;
+DROP TABLE caregiver_links;
+DROP TABLE care_team_members;
+DROP TABLE client_versions;
+DROP TABLE client_identifiers;
+DROP TABLE users;
+DROP TABLE clients;
+DROP TABLE organizations;

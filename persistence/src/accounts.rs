@@ -1,0 +1,447 @@
+//! Organizations, accounts, invitations, login sessions and sign-in throttling.
+
+use chrono::{DateTime, Duration, Utc};
+use diesel::prelude::*;
+use domain::identity::{Discipline, Organization, Principal, Role, Scopes, User};
+use uuid::Uuid;
+
+use crate::{
+    rows::{id, utc, UserRow},
+    schema::{invitations, login_throttle, organizations, refresh_tokens, sessions, users},
+    Conn, Page, PageRequest, StoreError, StoreResult,
+};
+
+/// An account to create. The password hash is computed by the caller (the API owns
+/// hashing policy); `None` means the person must accept an invitation first.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub email: Option<String>,
+    pub display_name: String,
+    pub role: Role,
+    pub discipline: Option<Discipline>,
+    pub client_id: Option<Uuid>,
+    pub password_hash: Option<String>,
+    pub scopes: Scopes,
+}
+
+pub fn create_organization(conn: &mut Conn, org_id: Uuid, name: &str, now: DateTime<Utc>) -> StoreResult<Organization> {
+    diesel::insert_into(organizations::table)
+        .values((
+            organizations::id.eq(org_id.to_string()),
+            organizations::name.eq(name),
+            organizations::created_at.eq(now.naive_utc()),
+        ))
+        .execute(conn)?;
+    Ok(Organization { id: org_id, name: name.to_owned(), created_at: now })
+}
+
+pub fn organization(conn: &mut Conn, org_id: Uuid) -> StoreResult<Organization> {
+    let (oid, name, created_at) = organizations::table
+        .find(org_id.to_string())
+        .select((organizations::id, organizations::name, organizations::created_at))
+        .first::<(String, String, chrono::NaiveDateTime)>(conn)?;
+    Ok(Organization { id: id(&oid)?, name, created_at: utc(created_at) })
+}
+
+/// Whether the database holds any organization at all (demo seeding checks this).
+pub fn is_empty(conn: &mut Conn) -> StoreResult<bool> {
+    let count: i64 = organizations::table.count().get_result(conn)?;
+    Ok(count == 0)
+}
+
+pub fn insert_user(conn: &mut Conn, new: NewUser, now: DateTime<Utc>) -> StoreResult<User> {
+    if let Some(email) = &new.email {
+        let taken: i64 = users::table.filter(users::email.eq(email)).count().get_result(conn)?;
+        if taken > 0 {
+            return Err(StoreError::Invalid(domain::Invalid::field("email", "is already registered")));
+        }
+    }
+    let row = UserRow {
+        id: new.id.to_string(),
+        organization_id: new.organization_id.to_string(),
+        email: new.email,
+        display_name: new.display_name,
+        role: new.role.as_str().to_owned(),
+        discipline: new.discipline.map(|d| d.as_str().to_owned()),
+        client_id: new.client_id.map(|c| c.to_string()),
+        password_hash: new.password_hash,
+        scopes: new.scopes.to_string(),
+        active: true,
+        created_at: now.naive_utc(),
+        updated_at: now.naive_utc(),
+    };
+    diesel::insert_into(users::table).values(&row).execute(conn)?;
+    row.into_user()
+}
+
+/// A user by id, within one organization.
+pub fn user(conn: &mut Conn, org_id: Uuid, user_id: Uuid) -> StoreResult<User> {
+    users::table
+        .filter(users::id.eq(user_id.to_string()))
+        .filter(users::organization_id.eq(org_id.to_string()))
+        .select(UserRow::as_select())
+        .first(conn)?
+        .into_user()
+}
+
+/// The account behind a login name, with its password hash, for sign-in.
+pub fn credentials_by_email(conn: &mut Conn, email: &str) -> StoreResult<Option<(User, Option<String>)>> {
+    credentials(conn, users::table.filter(users::email.eq(email)).into_boxed())
+}
+
+/// A service account by its client id (its user id), with its secret hash.
+pub fn credentials_by_id(conn: &mut Conn, user_id: Uuid) -> StoreResult<Option<(User, Option<String>)>> {
+    credentials(conn, users::table.filter(users::id.eq(user_id.to_string())).into_boxed())
+}
+
+fn credentials<'a>(
+    conn: &mut Conn,
+    query: users::BoxedQuery<'a, crate::db::MultiBackend>,
+) -> StoreResult<Option<(User, Option<String>)>> {
+    let row: Option<UserRow> = query.select(UserRow::as_select()).first(conn).optional()?;
+    row.map(|r| {
+        let hash = r.password_hash.clone();
+        r.into_user().map(|u| (u, hash))
+    })
+    .transpose()
+}
+
+/// Replaces a stored password hash (set by invitation, or rehashed with new parameters).
+pub fn set_password_hash(conn: &mut Conn, user_id: Uuid, hash: &str, now: DateTime<Utc>) -> StoreResult<()> {
+    diesel::update(users::table.find(user_id.to_string()))
+        .set((users::password_hash.eq(hash), users::updated_at.eq(now.naive_utc())))
+        .execute(conn)?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct UserFilter {
+    pub role: Option<Role>,
+    pub active: Option<bool>,
+}
+
+pub fn list_users(conn: &mut Conn, org_id: Uuid, filter: &UserFilter, page: PageRequest) -> StoreResult<Page<User>> {
+    let mut q = users::table
+        .filter(users::organization_id.eq(org_id.to_string()))
+        .select(UserRow::as_select())
+        .order(users::id.asc())
+        .limit(i64::from(page.limit) + 1)
+        .into_boxed();
+    if let Some(role) = filter.role {
+        q = q.filter(users::role.eq(role.as_str()));
+    }
+    if let Some(active) = filter.active {
+        q = q.filter(users::active.eq(active));
+    }
+    if let Some(after) = page.after {
+        q = q.filter(users::id.gt(after.to_string()));
+    }
+    let items = q.load(conn)?.into_iter().map(UserRow::into_user).collect::<StoreResult<Vec<_>>>()?;
+    Ok(Page::from_rows(items, page.limit, |u| u.id))
+}
+
+/// Changes to an account; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct UserChanges {
+    pub display_name: Option<String>,
+    pub discipline: Option<Discipline>,
+    pub scopes: Option<Scopes>,
+    pub active: Option<bool>,
+}
+
+#[derive(AsChangeset)]
+#[diesel(table_name = users)]
+struct UserChangeset {
+    display_name: Option<String>,
+    discipline: Option<String>,
+    scopes: Option<String>,
+    active: Option<bool>,
+    updated_at: chrono::NaiveDateTime,
+}
+
+pub fn update_user(conn: &mut Conn, org_id: Uuid, user_id: Uuid, changes: UserChanges, now: DateTime<Utc>) -> StoreResult<User> {
+    let deactivating = changes.active == Some(false);
+    let changed = diesel::update(
+        users::table
+            .filter(users::id.eq(user_id.to_string()))
+            .filter(users::organization_id.eq(org_id.to_string())),
+    )
+    .set(UserChangeset {
+        display_name: changes.display_name,
+        discipline: changes.discipline.map(|d| d.as_str().to_owned()),
+        scopes: changes.scopes.map(|s| s.to_string()),
+        active: changes.active,
+        updated_at: now.naive_utc(),
+    })
+    .execute(conn)?;
+    if changed == 0 {
+        return Err(StoreError::NotFound);
+    }
+    if deactivating {
+        // Deactivation ends every session now, not when tokens expire.
+        revoke_sessions_of(conn, user_id, "account deactivated", now)?;
+    }
+    user(conn, org_id, user_id)
+}
+
+/// Who a verified access token speaks for, now: `None` when the account is gone or
+/// inactive, or the token's session was revoked.
+pub fn principal(conn: &mut Conn, user_id: Uuid, session_id: Option<Uuid>, token_scopes: &Scopes) -> StoreResult<Option<Principal>> {
+    let row: Option<UserRow> = users::table
+        .find(user_id.to_string())
+        .filter(users::active.eq(true))
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()?;
+    let Some(row) = row else { return Ok(None) };
+    if let Some(session_id) = session_id {
+        let live: i64 = sessions::table
+            .filter(sessions::id.eq(session_id.to_string()))
+            .filter(sessions::user_id.eq(user_id.to_string()))
+            .filter(sessions::revoked_at.is_null())
+            .count()
+            .get_result(conn)?;
+        if live == 0 {
+            return Ok(None);
+        }
+    }
+    let user = row.into_user()?;
+    Ok(Some(Principal {
+        user_id: user.id,
+        organization_id: user.organization_id,
+        role: user.role,
+        client_id: user.client_id,
+        scopes: token_scopes.intersection(&user.scopes),
+    }))
+}
+
+// --- Invitations ---------------------------------------------------------------
+
+pub fn create_invitation(
+    conn: &mut Conn,
+    org_id: Uuid,
+    user_id: Uuid,
+    token_hash: &str,
+    created_by: Option<Uuid>,
+    now: DateTime<Utc>,
+    valid_for: Duration,
+) -> StoreResult<DateTime<Utc>> {
+    let expires = now + valid_for;
+    diesel::insert_into(invitations::table)
+        .values((
+            invitations::id.eq(domain::new_id().to_string()),
+            invitations::organization_id.eq(org_id.to_string()),
+            invitations::user_id.eq(user_id.to_string()),
+            invitations::token_hash.eq(token_hash),
+            invitations::created_by.eq(created_by.map(|c| c.to_string())),
+            invitations::created_at.eq(now.naive_utc()),
+            invitations::expires_at.eq(expires.naive_utc()),
+        ))
+        .execute(conn)?;
+    Ok(expires)
+}
+
+/// Spends an invitation: returns the invited account, or `None` if the token is
+/// unknown, spent or expired. Call inside a write transaction.
+pub fn accept_invitation(conn: &mut Conn, token_hash: &str, now: DateTime<Utc>) -> StoreResult<Option<User>> {
+    let found: Option<(String, String)> = invitations::table
+        .filter(invitations::token_hash.eq(token_hash))
+        .filter(invitations::accepted_at.is_null())
+        .filter(invitations::expires_at.gt(now.naive_utc()))
+        .select((invitations::id, invitations::user_id))
+        .first(conn)
+        .optional()?;
+    let Some((inv_id, user_id)) = found else { return Ok(None) };
+    diesel::update(invitations::table.find(&inv_id))
+        .set(invitations::accepted_at.eq(now.naive_utc()))
+        .execute(conn)?;
+    let row: UserRow = users::table.find(&user_id).select(UserRow::as_select()).first(conn)?;
+    if !row.active {
+        return Ok(None);
+    }
+    row.into_user().map(Some)
+}
+
+// --- Sessions and refresh tokens -----------------------------------------------
+
+/// Starts a login session with its first refresh token.
+pub fn start_session(
+    conn: &mut Conn,
+    user_id: Uuid,
+    scope: &Scopes,
+    refresh_hash: &str,
+    now: DateTime<Utc>,
+    refresh_ttl: Duration,
+) -> StoreResult<Uuid> {
+    let session_id = domain::new_id();
+    diesel::insert_into(sessions::table)
+        .values((
+            sessions::id.eq(session_id.to_string()),
+            sessions::user_id.eq(user_id.to_string()),
+            sessions::scope.eq(scope.to_string()),
+            sessions::created_at.eq(now.naive_utc()),
+        ))
+        .execute(conn)?;
+    insert_refresh(conn, session_id, refresh_hash, now, refresh_ttl)?;
+    Ok(session_id)
+}
+
+fn insert_refresh(conn: &mut Conn, session_id: Uuid, hash: &str, now: DateTime<Utc>, ttl: Duration) -> StoreResult<()> {
+    diesel::insert_into(refresh_tokens::table)
+        .values((
+            refresh_tokens::id.eq(domain::new_id().to_string()),
+            refresh_tokens::session_id.eq(session_id.to_string()),
+            refresh_tokens::token_hash.eq(hash),
+            refresh_tokens::issued_at.eq(now.naive_utc()),
+            refresh_tokens::expires_at.eq((now + ttl).naive_utc()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// What presenting a refresh token led to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refresh {
+    /// Rotated: the old token is spent, the new one stored.
+    Rotated { user_id: Uuid, session_id: Uuid, scope: String },
+    /// A spent token came back: someone holds a copy. The whole session is revoked.
+    ReuseDetected { user_id: Uuid },
+    /// Unknown, expired, or its session is over.
+    Invalid,
+}
+
+/// Spends a refresh token and stores its successor. Call inside a write transaction.
+pub fn rotate_refresh(conn: &mut Conn, presented_hash: &str, next_hash: &str, now: DateTime<Utc>, ttl: Duration) -> StoreResult<Refresh> {
+    type Found = (String, String, chrono::NaiveDateTime, Option<chrono::NaiveDateTime>, String, Option<chrono::NaiveDateTime>, String);
+    let found: Option<Found> = refresh_tokens::table
+        .inner_join(sessions::table)
+        .filter(refresh_tokens::token_hash.eq(presented_hash))
+        .select((
+            refresh_tokens::id,
+            refresh_tokens::session_id,
+            refresh_tokens::expires_at,
+            refresh_tokens::used_at,
+            sessions::user_id,
+            sessions::revoked_at,
+            sessions::scope,
+        ))
+        .first(conn)
+        .optional()?;
+    let Some((token_id, session_id, expires_at, used_at, user_id, revoked_at, scope)) = found else {
+        return Ok(Refresh::Invalid);
+    };
+    let session_uuid = id(&session_id)?;
+    let user_uuid = id(&user_id)?;
+    if used_at.is_some() {
+        revoke_session(conn, session_uuid, "refresh token reused", now)?;
+        return Ok(Refresh::ReuseDetected { user_id: user_uuid });
+    }
+    if revoked_at.is_some() || utc(expires_at) <= now {
+        return Ok(Refresh::Invalid);
+    }
+    diesel::update(refresh_tokens::table.find(&token_id))
+        .set(refresh_tokens::used_at.eq(now.naive_utc()))
+        .execute(conn)?;
+    insert_refresh(conn, session_uuid, next_hash, now, ttl)?;
+    Ok(Refresh::Rotated { user_id: user_uuid, session_id: session_uuid, scope })
+}
+
+/// The session a refresh token belongs to, if any (for revocation).
+pub fn session_of_refresh(conn: &mut Conn, hash: &str) -> StoreResult<Option<(Uuid, Uuid)>> {
+    let found: Option<(String, String)> = refresh_tokens::table
+        .inner_join(sessions::table)
+        .filter(refresh_tokens::token_hash.eq(hash))
+        .select((sessions::id, sessions::user_id))
+        .first(conn)
+        .optional()?;
+    found.map(|(s, u)| Ok((id(&s)?, id(&u)?))).transpose()
+}
+
+pub fn revoke_session(conn: &mut Conn, session_id: Uuid, reason: &str, now: DateTime<Utc>) -> StoreResult<()> {
+    diesel::update(sessions::table.find(session_id.to_string()).filter(sessions::revoked_at.is_null()))
+        .set((sessions::revoked_at.eq(now.naive_utc()), sessions::revoked_reason.eq(reason)))
+        .execute(conn)?;
+    Ok(())
+}
+
+fn revoke_sessions_of(conn: &mut Conn, user_id: Uuid, reason: &str, now: DateTime<Utc>) -> StoreResult<()> {
+    diesel::update(
+        sessions::table
+            .filter(sessions::user_id.eq(user_id.to_string()))
+            .filter(sessions::revoked_at.is_null()),
+    )
+    .set((sessions::revoked_at.eq(now.naive_utc()), sessions::revoked_reason.eq(reason)))
+    .execute(conn)?;
+    Ok(())
+}
+
+// --- Sign-in throttling ---------------------------------------------------------
+
+/// Throttling rules: after `max_failures` within `window`, the login is locked until
+/// the window ends. Kept in the database so every API instance enforces the same count.
+#[derive(Debug, Clone, Copy)]
+pub struct ThrottlePolicy {
+    pub max_failures: i32,
+    pub window: Duration,
+}
+
+/// When the login is locked, until when.
+pub fn locked_until(conn: &mut Conn, login: &str, now: DateTime<Utc>) -> StoreResult<Option<DateTime<Utc>>> {
+    let until: Option<Option<chrono::NaiveDateTime>> = login_throttle::table
+        .find(login)
+        .select(login_throttle::locked_until)
+        .first(conn)
+        .optional()?;
+    Ok(until.flatten().map(utc).filter(|u| *u > now))
+}
+
+/// Counts a failed sign-in; returns the lock's end when this failure locks the login.
+/// Call inside a write transaction.
+pub fn record_failure(conn: &mut Conn, login: &str, now: DateTime<Utc>, policy: ThrottlePolicy) -> StoreResult<Option<DateTime<Utc>>> {
+    let current: Option<(i32, chrono::NaiveDateTime)> = login_throttle::table
+        .find(login)
+        .select((login_throttle::failures, login_throttle::window_started_at))
+        .first(conn)
+        .optional()?;
+    let (failures, started) = match current {
+        Some((n, started)) if utc(started) + policy.window > now => (n + 1, utc(started)),
+        _ => (1, now),
+    };
+    let locked = (failures >= policy.max_failures).then(|| started + policy.window);
+    if current.is_some() {
+        diesel::update(login_throttle::table.find(login))
+            .set((
+                login_throttle::failures.eq(failures),
+                login_throttle::window_started_at.eq(started.naive_utc()),
+                login_throttle::locked_until.eq(locked.map(|l| l.naive_utc())),
+            ))
+            .execute(conn)?;
+    } else {
+        diesel::insert_into(login_throttle::table)
+            .values((
+                login_throttle::login.eq(login),
+                login_throttle::failures.eq(failures),
+                login_throttle::window_started_at.eq(started.naive_utc()),
+                login_throttle::locked_until.eq(locked.map(|l| l.naive_utc())),
+            ))
+            .execute(conn)?;
+    }
+    Ok(locked)
+}
+
+pub fn clear_failures(conn: &mut Conn, login: &str) -> StoreResult<()> {
+    diesel::delete(login_throttle::table.find(login)).execute(conn)?;
+    Ok(())
+}
+
+/// The login account of a client record, if it has one.
+pub fn client_login(conn: &mut Conn, client_id: Uuid) -> StoreResult<Option<Uuid>> {
+    let found: Option<String> = users::table
+        .filter(users::client_id.eq(client_id.to_string()))
+        .select(users::id)
+        .first(conn)
+        .optional()?;
+    found.map(|u| id(&u)).transpose()
+}

@@ -1,0 +1,49 @@
+//! Storage errors. Callers see kinds, never SQL text.
+
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The row asked for does not exist (or is outside the caller's organization).
+    #[error("not found")]
+    NotFound,
+    /// The caller may see the record but not do this to it.
+    #[error("forbidden")]
+    Forbidden,
+    /// A uniqueness rule would be broken; the text names what clashed.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// Input broke a domain rule discovered while storing.
+    #[error(transparent)]
+    Invalid(#[from] domain::Invalid),
+    /// The database could not be reached, or the pool is exhausted.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("migration failed: {0}")]
+    Migration(String),
+    /// Anything else the database said; logged, never shown.
+    #[error("database error: {0}")]
+    Database(DieselError),
+}
+
+impl From<DieselError> for StoreError {
+    fn from(e: DieselError) -> Self {
+        match e {
+            DieselError::NotFound => StoreError::NotFound,
+            DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
+                StoreError::Conflict(info.message().to_owned())
+            }
+            other => StoreError::Database(other),
+        }
+    }
+}
+
+impl From<r2d2::Error> for StoreError {
+    fn from(e: r2d2::Error) -> Self {
+        StoreError::Unavailable(e.to_string())
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
