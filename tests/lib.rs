@@ -1,1 +1,281 @@
+//! The black-box test harness: the real server, on a random port, against a real
+//! database — a temporary SQLite file, or (with `HEADWAY_TEST_PG` set) a fresh schema
+//! in a real PostgreSQL. Each test gets its own server and data.
 
+use std::{
+    net::{SocketAddr, TcpListener},
+    sync::mpsc,
+    thread,
+};
+
+use diesel::{connection::SimpleConnection, Connection, PgConnection};
+use reqwest::{
+    blocking::{Client, RequestBuilder, Response},
+    header::HeaderMap,
+    StatusCode,
+};
+use serde_json::Value;
+
+pub const SECRET: &str = "test-signing-secret-that-is-long-enough-0123456789";
+pub const PASSWORD: &str = api::demo::DEMO_PASSWORD;
+
+/// A database for one test.
+pub struct TestDb {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    pub fn new() -> Self {
+        match std::env::var("HEADWAY_TEST_PG").ok().filter(|v| !v.is_empty()) {
+            Some(base) => {
+                // One schema per test in a shared database: cheap, and no cluster-wide lock.
+                let schema = format!("t_{}", uuid::Uuid::now_v7().simple());
+                let mut conn = PgConnection::establish(&base).unwrap_or_else(|e| panic!("cannot reach test PostgreSQL: {e}"));
+                conn.batch_execute(&format!("CREATE SCHEMA {schema}")).unwrap_or_else(|e| panic!("{e}"));
+                let sep = if base.contains('?') { '&' } else { '?' };
+                TestDb { url: format!("{base}{sep}options=-csearch_path%3D{schema}"), _dir: None }
+            }
+            None => {
+                let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+                let url = format!("sqlite://{}", dir.path().join("headway.db").display());
+                TestDb { url, _dir: Some(dir) }
+            }
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.url.starts_with("postgres")
+    }
+}
+
+impl Default for TestDb {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A running server with the demo clinic seeded.
+pub struct TestApp {
+    pub base: String,
+    pub http: Client,
+    pub service_client_id: String,
+    pub service_secret: String,
+    pub db: TestDb,
+    pub pool: persistence::Pool,
+    handle: actix_web::dev::ServerHandle,
+}
+
+/// A response, read once: status, headers, JSON body (Null when not JSON).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Reply {
+    fn from(r: Response) -> Self {
+        let status = r.status();
+        let headers = r.headers().clone();
+        let text = r.text().unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Reply { status, headers, body, text }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts an RFC 9457 problem with this status, and returns it.
+    #[track_caller]
+    pub fn problem(&self, status: u16) -> &Value {
+        assert_eq!(self.status.as_u16(), status, "expected {status}, got {}: {}", self.status, self.text);
+        assert_eq!(self.header("content-type"), Some("application/problem+json"), "{}", self.text);
+        assert_eq!(self.body["status"].as_u64(), Some(u64::from(status)));
+        assert!(self.body["type"].as_str().is_some_and(|t| t.starts_with("urn:headway:problem:")), "{}", self.text);
+        assert!(self.body["title"].is_string() && self.body["detail"].is_string());
+        &self.body
+    }
+
+    /// Asserts a status and returns the body.
+    #[track_caller]
+    pub fn ok(&self, status: u16) -> &Value {
+        assert_eq!(self.status.as_u16(), status, "expected {status}, got {}: {}", self.status, self.text);
+        &self.body
+    }
+
+    /// The fields named by a validation problem.
+    pub fn fields(&self) -> Vec<String> {
+        self.body["errors"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|e| e["field"].as_str().map(str::to_owned)).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// A signed-in person.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub access: String,
+    pub refresh: Option<String>,
+}
+
+impl TestApp {
+    /// Starts a server on a fresh database with the demo clinic.
+    pub fn spawn() -> Self {
+        Self::spawn_with(|_| {})
+    }
+
+    pub fn spawn_with(adjust: impl FnOnce(&mut api::Config)) -> Self {
+        let db = TestDb::new();
+        let mut config = api::Config::for_database(&db.url, SECRET);
+        config.db_pool_size = 4;
+        adjust(&mut config);
+        let state = api::prepare(config, false).unwrap_or_else(|e| panic!("prepare: {e}"));
+        let pool = state.pool.clone();
+        let seeded = {
+            let mut conn = pool.get().unwrap_or_else(|e| panic!("{e}"));
+            api::demo::seed_if_empty(&mut conn).unwrap_or_else(|e| panic!("{e}")).unwrap_or_else(|| panic!("not seeded"))
+        };
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+        let addr: SocketAddr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+        let (tx, rx) = mpsc::channel();
+        thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                let server = api::serve(state, listener, Some(1)).unwrap_or_else(|e| panic!("{e}"));
+                let _ = tx.send(server.handle());
+                let _ = server.await;
+            });
+        });
+        let handle = rx.recv().unwrap_or_else(|e| panic!("server did not start: {e}"));
+        TestApp {
+            base: format!("http://{addr}"),
+            http: Client::builder().build().unwrap_or_else(|e| panic!("{e}")),
+            service_client_id: seeded.service_client_id,
+            service_secret: seeded.service_secret,
+            db,
+            pool,
+            handle,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn send(&self, req: RequestBuilder) -> Reply {
+        Reply::from(req.send().unwrap_or_else(|e| panic!("request failed: {e}")))
+    }
+
+    pub fn get(&self, token: &str, path: &str) -> Reply {
+        self.send(self.http.get(self.url(path)).bearer_auth(token))
+    }
+
+    pub fn delete(&self, token: &str, path: &str) -> Reply {
+        self.send(self.http.delete(self.url(path)).bearer_auth(token))
+    }
+
+    pub fn post(&self, token: &str, path: &str, body: &Value) -> Reply {
+        self.send(self.http.post(self.url(path)).bearer_auth(token).json(body))
+    }
+
+    pub fn put(&self, token: &str, path: &str, body: &Value) -> Reply {
+        self.send(self.http.put(self.url(path)).bearer_auth(token).json(body))
+    }
+
+    pub fn patch(&self, token: &str, path: &str, body: &Value) -> Reply {
+        self.send(self.http.patch(self.url(path)).bearer_auth(token).json(body))
+    }
+
+    /// The token endpoint, form-encoded.
+    pub fn token(&self, form: &[(&str, &str)]) -> Reply {
+        self.send(self.http.post(self.url("/api/v1/auth/token")).form(form))
+    }
+
+    /// Signs in with the password grant; panics if refused.
+    #[track_caller]
+    pub fn login(&self, email: &str) -> Session {
+        self.login_with(email, PASSWORD)
+    }
+
+    #[track_caller]
+    pub fn login_with(&self, email: &str, password: &str) -> Session {
+        let r = self.token(&[("grant_type", "password"), ("username", email), ("password", password)]);
+        let body = r.ok(200);
+        Session {
+            access: body["access_token"].as_str().unwrap_or_default().to_owned(),
+            refresh: body["refresh_token"].as_str().map(str::to_owned),
+        }
+    }
+
+    /// A service-account token with the given scope ("" for all it holds).
+    #[track_caller]
+    pub fn service_token(&self, scope: &str) -> String {
+        let r = self.token(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &self.service_client_id),
+            ("client_secret", &self.service_secret),
+            ("scope", scope),
+        ]);
+        r.ok(200)["access_token"].as_str().unwrap_or_default().to_owned()
+    }
+
+    /// The id of the demo client with this name, as the admin sees it.
+    #[track_caller]
+    pub fn client_id(&self, name: &str) -> String {
+        let admin = self.login("admin@riverside.example");
+        let list = self.get(&admin.access, "/api/v1/clients?limit=100");
+        list.ok(200)["items"]
+            .as_array()
+            .and_then(|items| items.iter().find(|c| c["name"] == name))
+            .and_then(|c| c["id"].as_str())
+            .unwrap_or_else(|| panic!("no client {name}"))
+            .to_owned()
+    }
+
+    /// The id of the demo user with this e-mail, as the admin sees it.
+    #[track_caller]
+    pub fn user_id(&self, email: &str) -> String {
+        let admin = self.login("admin@riverside.example");
+        let list = self.get(&admin.access, "/api/v1/users?limit=100");
+        list.ok(200)["items"]
+            .as_array()
+            .and_then(|items| items.iter().find(|u| u["email"] == email))
+            .and_then(|u| u["id"].as_str())
+            .unwrap_or_else(|| panic!("no user {email}"))
+            .to_owned()
+    }
+
+    /// Audit events that touch a client, as an admin sees them in the audit trail.
+    #[track_caller]
+    pub fn audit_for_client(&self, admin: &str, client_id: &str) -> Vec<Value> {
+        let mut events = Vec::new();
+        let mut after = String::new();
+        loop {
+            let r = self.get(admin, &format!("/api/v1/audit-events?client_id={client_id}&limit=100{after}"));
+            let body = r.ok(200);
+            events.extend(body["items"].as_array().cloned().unwrap_or_default());
+            match body["next_cursor"].as_str() {
+                Some(c) => after = format!("&after={c}"),
+                None => return events,
+            }
+        }
+    }
+
+    /// A second clinic with its own admin (as `headway create-org` makes one).
+    pub fn second_clinic(&self, admin_email: &str) -> String {
+        let mut conn = self.pool.get().unwrap_or_else(|e| panic!("{e}"));
+        api::demo::create_organization(&mut conn, "Lakeside Clinic", admin_email, "Lee Admin", PASSWORD)
+            .unwrap_or_else(|e| panic!("{e}"));
+        admin_email.to_owned()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Sends the stop command now; the server thread winds down on its own.
+        drop(self.handle.stop(false));
+    }
+}

@@ -126,3 +126,28 @@ pub fn welcome(seeded: &Seeded, base: &str) -> String {
     out.push_str(&format!("API docs: {base}/docs/   OpenAPI: {base}/openapi.json\n"));
     out
 }
+
+/// Creates a clinic and its first admin (the `create-org` command; tests use it too).
+pub fn create_organization(conn: &mut Conn, name: &str, admin_email: &str, admin_name: &str, password: &str) -> Result<(Uuid, Uuid), String> {
+    let hash = passwords::hash(password)?;
+    db::write(conn, |c| {
+        let org = accounts::create_organization(c, domain::new_id(), name.trim(), now())?;
+        let admin = accounts::insert_user(
+            c,
+            NewUser {
+                id: domain::new_id(),
+                organization_id: org.id,
+                email: Some(admin_email.to_owned()),
+                display_name: admin_name.trim().to_owned(),
+                role: Role::Admin,
+                discipline: None,
+                client_id: None,
+                password_hash: Some(hash.clone()),
+                scopes: Scopes::default(),
+            },
+            now(),
+        )?;
+        Ok::<_, StoreError>((org.id, admin.id))
+    })
+    .map_err(|e| e.to_string())
+}

@@ -31,14 +31,14 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
-        let field = if path == "." { "body" } else { path.as_str() };
         let inner = e.into_inner();
-        let detail = if inner.is_syntax() || inner.is_eof() {
-            format!("is not valid JSON ({inner})")
+        // A syntax error is about the body as a whole, wherever the parser stopped.
+        let problem = if inner.is_syntax() || inner.is_eof() || path == "." {
+            FieldProblem::new("body", format!("is not valid JSON ({inner})"))
         } else {
-            inner.to_string()
+            FieldProblem::new(&path, inner.to_string())
         };
-        ApiError::Malformed(vec![FieldProblem::new(field, detail)])
+        ApiError::Malformed(vec![problem])
     })?;
     de.end().map_err(|e| ApiError::Malformed(vec![FieldProblem::new("body", format!("is not valid JSON ({e})"))]))?;
     Ok(value)

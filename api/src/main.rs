@@ -2,9 +2,9 @@
 
 use std::{net::TcpListener, process::ExitCode};
 
-use domain::identity::{check_new_password, parse_email, Role, Scopes};
-use headway_api::{auth::passwords, config, demo, prepare, serve, telemetry, Config};
-use persistence::{accounts, db, now};
+use domain::identity::{check_new_password, parse_email};
+use headway_api::{config, demo, prepare, serve, telemetry, Config};
+use persistence::db;
 
 const USAGE: &str = "usage: headway <command>
 
@@ -97,26 +97,6 @@ fn create_org(args: &[String]) -> Result<(), String> {
     let pool = db::open_pool(&backend, 1).map_err(|e| e.to_string())?;
     let mut conn = pool.get().map_err(|e| e.to_string())?;
     db::migrate(&mut conn).map_err(|e| e.to_string())?;
-    let hash = passwords::hash(&password)?;
-    let (org, admin) = db::write(&mut conn, |c| {
-        let org = accounts::create_organization(c, domain::new_id(), name.trim(), now())?;
-        let admin = accounts::insert_user(
-            c,
-            accounts::NewUser {
-                id: domain::new_id(),
-                organization_id: org.id,
-                email: Some(email.clone()),
-                display_name: admin_name.trim().to_owned(),
-                role: Role::Admin,
-                discipline: None,
-                client_id: None,
-                password_hash: Some(hash.clone()),
-                scopes: Scopes::default(),
-            },
-            now(),
-        )?;
-        Ok::<_, persistence::StoreError>((org, admin))
-    })
-    .map_err(|e| e.to_string())?;
-    print(&format!("organization {} ({}) created; admin {} ({})", org.name, org.id, email, admin.id))
+    let (org, admin) = demo::create_organization(&mut conn, name, &email, admin_name, &password)?;
+    print(&format!("organization {} ({org}) created; admin {email} ({admin})", name.trim()))
 }

@@ -37,11 +37,12 @@ pub struct Shared;
 /// The responses every operation can give, added where an operation did not say more.
 const SHARED: &[(&str, &str)] = &[
     ("400", "Malformed request: bad JSON, wrong types, unknown fields, bad query or path."),
-    ("413", "Request body too large."),
-    ("415", "Body is not application/json."),
     ("500", "Internal error; quote the X-Request-Id."),
     ("503", "Database unreachable."),
 ];
+
+/// Added to operations that take a body.
+const WITH_BODY: &[(&str, &str)] = &[("413", "Request body too large."), ("415", "Body is not of the documented media type.")];
 
 fn problem(description: &str) -> RefOr<utoipa::openapi::Response> {
     RefOr::T(
@@ -69,8 +70,10 @@ impl Modify for Shared {
             ];
             for op in ops.into_iter().flatten() {
                 let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+                let has_body = op.request_body.is_some();
                 let responses = &mut op.responses.responses;
-                for (code, description) in SHARED {
+                let body_codes = if has_body { WITH_BODY } else { &[] };
+                for (code, description) in SHARED.iter().chain(body_codes) {
                     responses.entry((*code).to_owned()).or_insert_with(|| problem(description));
                 }
                 if secured {

@@ -1,1 +1,10 @@
+//! Black-box tests: one binary (linking is the slow part), a module per area.
+//! Every test starts the real server on a random port against a real database.
 
+mod access;
+mod audit;
+mod auth;
+mod clients;
+mod input;
+mod migrations;
+mod openapi;

@@ -27,13 +27,11 @@ use crate::{
     state::State,
 };
 
-#[derive(Debug, Serialize, Deserialize, Validate, ToSchema, Clone)]
+#[derive(Debug, Serialize, Deserialize, ToSchema, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct Identifier {
     /// The issuing system, e.g. `urn:oid:2.16.840.1.113883.19.5` or an EHR's URL.
-    #[validate(length(min = 1, max = 255))]
     pub system: String,
-    #[validate(length(min = 1, max = 255))]
     pub value: String,
 }
 
@@ -74,19 +72,20 @@ impl From<Client> for ClientView {
     }
 }
 
-/// Demographics as sent when registering a client.
+/// Demographics as sent when registering a client. Their rules live in the domain
+/// (`Demographics::parse`), which reports every broken field at once.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewClientInput {
-    #[validate(length(min = 1, max = 200))]
+    /// 1 to 200 characters.
     pub name: String,
-    #[validate(length(min = 1, max = 100))]
+    /// 1 to 100 characters.
     pub preferred_name: Option<String>,
     pub date_of_birth: Option<NaiveDate>,
     pub email: Option<String>,
     pub phone: Option<String>,
+    /// At most 20, each unique within the clinic.
     #[serde(default)]
-    #[validate(length(max = 20), nested)]
     pub identifiers: Vec<Identifier>,
 }
 
@@ -94,15 +93,15 @@ pub struct NewClientInput {
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClientUpdate {
-    #[validate(length(min = 1, max = 200))]
+    /// 1 to 200 characters.
     pub name: String,
-    #[validate(length(min = 1, max = 100))]
+    /// 1 to 100 characters.
     pub preferred_name: Option<String>,
     pub date_of_birth: Option<NaiveDate>,
     pub email: Option<String>,
     pub phone: Option<String>,
+    /// At most 20, each unique within the clinic.
     #[serde(default)]
-    #[validate(length(max = 20), nested)]
     pub identifiers: Vec<Identifier>,
     #[schema(schema_with = super::client_status_schema)]
     pub status: String,
