@@ -27,19 +27,30 @@ pub struct TestDb {
 
 impl TestDb {
     pub fn new() -> Self {
-        match std::env::var("HEADWAY_TEST_PG").ok().filter(|v| !v.is_empty()) {
+        match std::env::var("HEADWAY_TEST_PG")
+            .ok()
+            .filter(|v| !v.is_empty())
+        {
             Some(base) => {
                 // One schema per test in a shared database: cheap, and no cluster-wide lock.
                 let schema = format!("t_{}", uuid::Uuid::now_v7().simple());
-                let mut conn = PgConnection::establish(&base).unwrap_or_else(|e| panic!("cannot reach test PostgreSQL: {e}"));
-                conn.batch_execute(&format!("CREATE SCHEMA {schema}")).unwrap_or_else(|e| panic!("{e}"));
+                let mut conn = PgConnection::establish(&base)
+                    .unwrap_or_else(|e| panic!("cannot reach test PostgreSQL: {e}"));
+                conn.batch_execute(&format!("CREATE SCHEMA {schema}"))
+                    .unwrap_or_else(|e| panic!("{e}"));
                 let sep = if base.contains('?') { '&' } else { '?' };
-                TestDb { url: format!("{base}{sep}options=-csearch_path%3D{schema}"), _dir: None }
+                TestDb {
+                    url: format!("{base}{sep}options=-csearch_path%3D{schema}"),
+                    _dir: None,
+                }
             }
             None => {
                 let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
                 let url = format!("sqlite://{}", dir.path().join("headway.db").display());
-                TestDb { url, _dir: Some(dir) }
+                TestDb {
+                    url,
+                    _dir: Some(dir),
+                }
             }
         }
     }
@@ -81,7 +92,12 @@ impl Reply {
         let headers = r.headers().clone();
         let text = r.text().unwrap_or_default();
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Reply { status, headers, body, text }
+        Reply {
+            status,
+            headers,
+            body,
+            text,
+        }
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -91,10 +107,27 @@ impl Reply {
     /// Asserts an RFC 9457 problem with this status, and returns it.
     #[track_caller]
     pub fn problem(&self, status: u16) -> &Value {
-        assert_eq!(self.status.as_u16(), status, "expected {status}, got {}: {}", self.status, self.text);
-        assert_eq!(self.header("content-type"), Some("application/problem+json"), "{}", self.text);
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "expected {status}, got {}: {}",
+            self.status,
+            self.text
+        );
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json"),
+            "{}",
+            self.text
+        );
         assert_eq!(self.body["status"].as_u64(), Some(u64::from(status)));
-        assert!(self.body["type"].as_str().is_some_and(|t| t.starts_with("urn:headway:problem:")), "{}", self.text);
+        assert!(
+            self.body["type"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("urn:headway:problem:")),
+            "{}",
+            self.text
+        );
         assert!(self.body["title"].is_string() && self.body["detail"].is_string());
         &self.body
     }
@@ -102,7 +135,13 @@ impl Reply {
     /// Asserts a status and returns the body.
     #[track_caller]
     pub fn ok(&self, status: u16) -> &Value {
-        assert_eq!(self.status.as_u16(), status, "expected {status}, got {}: {}", self.status, self.text);
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "expected {status}, got {}: {}",
+            self.status,
+            self.text
+        );
         &self.body
     }
 
@@ -110,7 +149,11 @@ impl Reply {
     pub fn fields(&self) -> Vec<String> {
         self.body["errors"]
             .as_array()
-            .map(|a| a.iter().filter_map(|e| e["field"].as_str().map(str::to_owned)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|e| e["field"].as_str().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 }
@@ -137,7 +180,9 @@ impl TestApp {
         let pool = state.pool.clone();
         let seeded = {
             let mut conn = pool.get().unwrap_or_else(|e| panic!("{e}"));
-            api::demo::seed_if_empty(&mut conn).unwrap_or_else(|e| panic!("{e}")).unwrap_or_else(|| panic!("not seeded"))
+            api::demo::seed_if_empty(&mut conn)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .unwrap_or_else(|| panic!("not seeded"))
         };
         let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
         let addr: SocketAddr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
@@ -149,7 +194,9 @@ impl TestApp {
                 let _ = server.await;
             });
         });
-        let handle = rx.recv().unwrap_or_else(|e| panic!("server did not start: {e}"));
+        let handle = rx
+            .recv()
+            .unwrap_or_else(|e| panic!("server did not start: {e}"));
         TestApp {
             base: format!("http://{addr}"),
             http: Client::builder().build().unwrap_or_else(|e| panic!("{e}")),
@@ -186,7 +233,12 @@ impl TestApp {
     }
 
     pub fn patch(&self, token: &str, path: &str, body: &Value) -> Reply {
-        self.send(self.http.patch(self.url(path)).bearer_auth(token).json(body))
+        self.send(
+            self.http
+                .patch(self.url(path))
+                .bearer_auth(token)
+                .json(body),
+        )
     }
 
     /// The token endpoint, form-encoded.
@@ -202,7 +254,11 @@ impl TestApp {
 
     #[track_caller]
     pub fn login_with(&self, email: &str, password: &str) -> Session {
-        let r = self.token(&[("grant_type", "password"), ("username", email), ("password", password)]);
+        let r = self.token(&[
+            ("grant_type", "password"),
+            ("username", email),
+            ("password", password),
+        ]);
         let body = r.ok(200);
         Session {
             access: body["access_token"].as_str().unwrap_or_default().to_owned(),
@@ -219,7 +275,10 @@ impl TestApp {
             ("client_secret", &self.service_secret),
             ("scope", scope),
         ]);
-        r.ok(200)["access_token"].as_str().unwrap_or_default().to_owned()
+        r.ok(200)["access_token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
     }
 
     /// The id of the demo client with this name, as the admin sees it.
@@ -254,7 +313,10 @@ impl TestApp {
         let mut events = Vec::new();
         let mut after = String::new();
         loop {
-            let r = self.get(admin, &format!("/api/v1/audit-events?client_id={client_id}&limit=100{after}"));
+            let r = self.get(
+                admin,
+                &format!("/api/v1/audit-events?client_id={client_id}&limit=100{after}"),
+            );
             let body = r.ok(200);
             events.extend(body["items"].as_array().cloned().unwrap_or_default());
             match body["next_cursor"].as_str() {
@@ -267,8 +329,14 @@ impl TestApp {
     /// A second clinic with its own admin (as `headway create-org` makes one).
     pub fn second_clinic(&self, admin_email: &str) -> String {
         let mut conn = self.pool.get().unwrap_or_else(|e| panic!("{e}"));
-        api::demo::create_organization(&mut conn, "Lakeside Clinic", admin_email, "Lee Admin", PASSWORD)
-            .unwrap_or_else(|e| panic!("{e}"));
+        api::demo::create_organization(
+            &mut conn,
+            "Lakeside Clinic",
+            admin_email,
+            "Lee Admin",
+            PASSWORD,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         admin_email.to_owned()
     }
 }

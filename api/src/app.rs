@@ -26,36 +26,42 @@ use crate::{
 /// Every documented route. Anything served must be registered here, so it is in
 /// the OpenAPI document by construction.
 fn routes(cfg: &mut ServiceConfig) {
-    cfg.service(health::healthz).service(health::readyz).service(
-        scope("/api/v1")
-            .service(auth::token)
-            .service(auth::revoke)
-            .service(auth::accept_invitation)
-            .service(me::me)
-            .service(users::create_user)
-            .service(users::list_users)
-            .service(users::get_user)
-            .service(users::update_user)
-            .service(clients::list_clients)
-            .service(clients::create_client)
-            .service(clients::get_client)
-            .service(clients::update_client)
-            .service(clients::client_versions)
-            .service(clients::invite_client)
-            .service(care::care_team)
-            .service(care::add_member)
-            .service(care::remove_member)
-            .service(care::caregivers)
-            .service(care::add_caregiver)
-            .service(care::revoke_caregiver)
-            .service(audit::search)
-            .service(audit::access_log),
-    );
+    cfg.service(health::healthz)
+        .service(health::readyz)
+        .service(
+            scope("/api/v1")
+                .service(auth::token)
+                .service(auth::revoke)
+                .service(auth::accept_invitation)
+                .service(me::me)
+                .service(users::create_user)
+                .service(users::list_users)
+                .service(users::get_user)
+                .service(users::update_user)
+                .service(clients::list_clients)
+                .service(clients::create_client)
+                .service(clients::get_client)
+                .service(clients::update_client)
+                .service(clients::client_versions)
+                .service(clients::invite_client)
+                .service(care::care_team)
+                .service(care::add_member)
+                .service(care::remove_member)
+                .service(care::caregivers)
+                .service(care::add_caregiver)
+                .service(care::revoke_caregiver)
+                .service(audit::search)
+                .service(audit::access_log),
+        );
 }
 
 /// The OpenAPI document the server serves (and `openapi/openapi.json` holds).
 pub fn openapi() -> Doc {
-    let (_, mut doc) = App::new().into_utoipa_app().openapi(ApiDoc::openapi()).configure(routes).split_for_parts();
+    let (_, mut doc) = App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .configure(routes)
+        .split_for_parts();
     Shared.modify(&mut doc);
     doc
 }
@@ -89,7 +95,10 @@ impl KnownRoutes {
     }
 }
 
-async fn fallback(req: HttpRequest, known: web::Data<KnownRoutes>) -> Result<actix_web::HttpResponse, ApiError> {
+async fn fallback(
+    req: HttpRequest,
+    known: web::Data<KnownRoutes>,
+) -> Result<actix_web::HttpResponse, ApiError> {
     let path = req.path();
     Err(match known.0.iter().find(|(def, _)| def.is_match(path)) {
         Some((_, methods)) => ApiError::MethodNotAllowed(methods.clone()),
@@ -107,16 +116,29 @@ struct Started(Instant);
 impl RootSpanBuilder for RequestSpan {
     fn on_request_start(request: &ServiceRequest) -> Span {
         request.extensions_mut().insert(Started(Instant::now()));
-        let request_id = request.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
-        let route = request.match_pattern().unwrap_or_else(|| "unmatched".into());
+        let request_id = request
+            .extensions()
+            .get::<RequestId>()
+            .map(|r| r.0.clone())
+            .unwrap_or_default();
+        let route = request
+            .match_pattern()
+            .unwrap_or_else(|| "unmatched".into());
         tracing::info_span!("request", method = %request.method(), route = %route, request_id = %request_id)
     }
 
-    fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, actix_web::Error>) {
+    fn on_request_end<B: MessageBody>(
+        span: Span,
+        outcome: &Result<ServiceResponse<B>, actix_web::Error>,
+    ) {
         let _entered = span.enter();
         match outcome {
             Ok(res) => {
-                let elapsed = res.request().extensions().get::<Started>().map(|s| s.0.elapsed());
+                let elapsed = res
+                    .request()
+                    .extensions()
+                    .get::<Started>()
+                    .map(|s| s.0.elapsed());
                 let ms = elapsed.map_or(0.0, |e| e.as_secs_f64() * 1000.0);
                 let status = res.status().as_u16();
                 if status >= 500 {
@@ -139,20 +161,31 @@ fn path_error(err: actix_web::error::PathError, _: &HttpRequest) -> actix_web::E
 }
 
 /// Starts serving on `listener`. Call inside an actix (tokio) runtime.
-pub fn serve(state: AppState, listener: TcpListener, workers: Option<usize>) -> std::io::Result<actix_web::dev::Server> {
+pub fn serve(
+    state: AppState,
+    listener: TcpListener,
+    workers: Option<usize>,
+) -> std::io::Result<actix_web::dev::Server> {
     let doc = openapi();
     let known = web::Data::new(KnownRoutes::from_doc(&doc));
     let limit = state.config.max_body_bytes;
     let state = web::Data::new(state);
     let mut server = HttpServer::new(move || {
-        let (app, _) = App::new().into_utoipa_app().configure(routes).split_for_parts();
+        let (app, _) = App::new()
+            .into_utoipa_app()
+            .configure(routes)
+            .split_for_parts();
         app.app_data(state.clone())
             .app_data(known.clone())
             .app_data(web::PayloadConfig::new(limit))
             .app_data(web::PathConfig::default().error_handler(path_error))
             .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", doc.clone()))
             .default_service(web::to(fallback))
-            .wrap(DefaultHeaders::new().add((header::CACHE_CONTROL, "no-store")).add((header::X_CONTENT_TYPE_OPTIONS, "nosniff")))
+            .wrap(
+                DefaultHeaders::new()
+                    .add((header::CACHE_CONTROL, "no-store"))
+                    .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff")),
+            )
             .wrap(ErrorHandlers::new().default_handler(middleware::problem_for_plain_errors))
             .wrap(TracingLogger::<RequestSpan>::new())
             .wrap(from_fn(middleware::request_id))

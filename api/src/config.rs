@@ -38,26 +38,72 @@ impl std::fmt::Debug for Config {
 /// Drops a password from a database URL before it reaches a log.
 pub fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => format!("{}://***@{}", &url[..scheme], &url[at + 1..]),
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://***@{}", &url[..scheme], &url[at + 1..])
+        }
         _ => url.to_owned(),
     }
 }
 
 /// The variables, their defaults and meaning; the README lists the same.
 pub const VARIABLES: &[(&str, &str, &str)] = &[
-    ("DATABASE_URL", "sqlite://headway.db", "sqlite://<file> or postgres://user:pass@host/db"),
-    ("HEADWAY_LISTEN", "127.0.0.1:8080", "address and port to serve on"),
-    ("HEADWAY_DB_POOL_SIZE", "16", "database connections per instance (SQLite: at most 8)"),
-    ("HEADWAY_JWT_SECRET", "(none)", "HS256 signing secret, at least 32 bytes; required except in demo mode"),
+    (
+        "DATABASE_URL",
+        "sqlite://headway.db",
+        "sqlite://<file> or postgres://user:pass@host/db",
+    ),
+    (
+        "HEADWAY_LISTEN",
+        "127.0.0.1:8080",
+        "address and port to serve on",
+    ),
+    (
+        "HEADWAY_DB_POOL_SIZE",
+        "16",
+        "database connections per instance (SQLite: at most 8)",
+    ),
+    (
+        "HEADWAY_JWT_SECRET",
+        "(none)",
+        "HS256 signing secret, at least 32 bytes; required except in demo mode",
+    ),
     ("HEADWAY_JWT_ISSUER", "headway", "`iss` of access tokens"),
-    ("HEADWAY_JWT_AUDIENCE", "headway-api", "`aud` of access tokens"),
-    ("HEADWAY_ACCESS_TOKEN_TTL", "900", "access token lifetime, seconds"),
-    ("HEADWAY_REFRESH_TOKEN_TTL", "2592000", "refresh token lifetime, seconds"),
-    ("HEADWAY_INVITATION_TTL", "604800", "invitation lifetime, seconds"),
-    ("HEADWAY_LOGIN_MAX_FAILURES", "5", "failed sign-ins before a login is locked"),
-    ("HEADWAY_LOGIN_WINDOW", "900", "window for counting failures and lock length, seconds"),
+    (
+        "HEADWAY_JWT_AUDIENCE",
+        "headway-api",
+        "`aud` of access tokens",
+    ),
+    (
+        "HEADWAY_ACCESS_TOKEN_TTL",
+        "900",
+        "access token lifetime, seconds",
+    ),
+    (
+        "HEADWAY_REFRESH_TOKEN_TTL",
+        "2592000",
+        "refresh token lifetime, seconds",
+    ),
+    (
+        "HEADWAY_INVITATION_TTL",
+        "604800",
+        "invitation lifetime, seconds",
+    ),
+    (
+        "HEADWAY_LOGIN_MAX_FAILURES",
+        "5",
+        "failed sign-ins before a login is locked",
+    ),
+    (
+        "HEADWAY_LOGIN_WINDOW",
+        "900",
+        "window for counting failures and lock length, seconds",
+    ),
     ("HEADWAY_LOG_FORMAT", "pretty", "pretty or json"),
-    ("HEADWAY_MAX_BODY_BYTES", "262144", "largest request body accepted"),
+    (
+        "HEADWAY_MAX_BODY_BYTES",
+        "262144",
+        "largest request body accepted",
+    ),
     ("RUST_LOG", "info", "log filter"),
 ];
 
@@ -66,18 +112,23 @@ fn var(name: &str) -> Option<String> {
 }
 
 fn default_of(name: &str) -> &'static str {
-    VARIABLES.iter().find(|(n, _, _)| *n == name).map_or("", |(_, d, _)| d)
+    VARIABLES
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .map_or("", |(_, d, _)| d)
 }
 
 fn parsed<T: std::str::FromStr>(name: &str) -> Result<T, String> {
     let raw = var(name).unwrap_or_else(|| default_of(name).to_owned());
-    raw.parse().map_err(|_| format!("{name}: cannot parse `{raw}`"))
+    raw.parse()
+        .map_err(|_| format!("{name}: cannot parse `{raw}`"))
 }
 
 impl Config {
     pub fn from_env() -> Result<Self, String> {
         let config = Config {
-            database_url: var("DATABASE_URL").unwrap_or_else(|| default_of("DATABASE_URL").to_owned()),
+            database_url: var("DATABASE_URL")
+                .unwrap_or_else(|| default_of("DATABASE_URL").to_owned()),
             listen: parsed("HEADWAY_LISTEN")?,
             db_pool_size: parsed("HEADWAY_DB_POOL_SIZE")?,
             jwt_secret: var("HEADWAY_JWT_SECRET"),
@@ -128,7 +179,10 @@ mod tests {
 
     #[test]
     fn passwords_never_reach_logs() {
-        assert_eq!(redact_url("postgres://headway:s3cret@db:5432/headway"), "postgres://***@db:5432/headway");
+        assert_eq!(
+            redact_url("postgres://headway:s3cret@db:5432/headway"),
+            "postgres://***@db:5432/headway"
+        );
         assert_eq!(redact_url("sqlite://headway.db"), "sqlite://headway.db");
     }
 }

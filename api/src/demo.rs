@@ -7,7 +7,8 @@ use domain::{
 };
 use persistence::{
     accounts::{self, NewUser},
-    clients, db, now, Conn, StoreError,
+    clients::{self, NewLink, NewMember},
+    db, now, Conn, StoreError,
 };
 use uuid::Uuid;
 
@@ -33,14 +34,21 @@ pub fn seed_if_empty(conn: &mut Conn) -> Result<Option<Seeded>, String> {
     let hash = passwords::hash(DEMO_PASSWORD)?;
     let secret = tokens::opaque_secret();
     let secret_hash = passwords::hash(&secret)?;
-    db::write(conn, |c| seed(c, &hash, secret, &secret_hash)).map(Some).map_err(|e| e.to_string())
+    db::write(conn, |c| seed(c, &hash, secret, &secret_hash))
+        .map(Some)
+        .map_err(|e| e.to_string())
 }
 
 fn seed(c: &mut Conn, hash: &str, secret: String, secret_hash: &str) -> Result<Seeded, StoreError> {
     let t = now();
     let org = accounts::create_organization(c, domain::new_id(), "Riverside Therapy (demo)", t)?.id;
     let mut people = Vec::new();
-    let mut person = |c: &mut Conn, email: &str, name: &str, role: Role, discipline: Option<Discipline>, client_id: Option<Uuid>| {
+    let mut person = |c: &mut Conn,
+                      email: &str,
+                      name: &str,
+                      role: Role,
+                      discipline: Option<Discipline>,
+                      client_id: Option<Uuid>| {
         let user = accounts::insert_user(
             c,
             NewUser {
@@ -59,13 +67,39 @@ fn seed(c: &mut Conn, hash: &str, secret: String, secret_hash: &str) -> Result<S
         people.push((email.to_owned(), role, name.to_owned()));
         Ok::<_, StoreError>(user.id)
     };
-    let admin = person(c, "admin@riverside.example", "Ada Admin", Role::Admin, None, None)?;
-    let ot = person(c, "olivia.ot@riverside.example", "Olivia Okafor, OT", Role::Therapist, Some(Discipline::OccupationalTherapy), None)?;
-    let pt = person(c, "peter.pt@riverside.example", "Peter Park, PT", Role::Therapist, Some(Discipline::PhysicalTherapy), None)?;
+    let admin = person(
+        c,
+        "admin@riverside.example",
+        "Ada Admin",
+        Role::Admin,
+        None,
+        None,
+    )?;
+    let ot = person(
+        c,
+        "olivia.ot@riverside.example",
+        "Olivia Okafor, OT",
+        Role::Therapist,
+        Some(Discipline::OccupationalTherapy),
+        None,
+    )?;
+    let pt = person(
+        c,
+        "peter.pt@riverside.example",
+        "Peter Park, PT",
+        Role::Therapist,
+        Some(Discipline::PhysicalTherapy),
+        None,
+    )?;
     let today = t.date_naive();
     let client = |c: &mut Conn, name: &str, preferred: &str, mrn: &str| {
         let d = Demographics::parse(
-            DemographicsInput { name, preferred_name: Some(preferred), identifiers: vec![("urn:demo-ehr:mrn", mrn)], ..Default::default() },
+            &DemographicsInput {
+                name,
+                preferred_name: Some(preferred),
+                identifiers: vec![("urn:demo-ehr:mrn", mrn)],
+                ..Default::default()
+            },
             today,
         )?;
         Ok::<_, StoreError>(clients::create(c, org, domain::new_id(), d, t)?.id)
@@ -79,13 +113,52 @@ fn seed(c: &mut Conn, hash: &str, secret: String, secret_hash: &str) -> Result<S
         (sam, ot, TeamRole::PrimaryTherapist),
         (jun, pt, TeamRole::PrimaryTherapist),
     ] {
-        clients::add_to_care_team(c, org, client_id, domain::new_id(), therapist, role, admin, t)?;
+        let member = NewMember {
+            id: domain::new_id(),
+            therapist_id: therapist,
+            team_role: role,
+        };
+        clients::add_to_care_team(c, org, client_id, member, admin, t)?;
     }
-    person(c, "maria@client.example", "Maria", Role::Client, None, Some(maria))?;
-    person(c, "sam@client.example", "Sam", Role::Client, None, Some(sam))?;
-    person(c, "jun@client.example", "Jun", Role::Client, None, Some(jun))?;
-    let carer = person(c, "lucia@family.example", "Lucia Lopez", Role::Caregiver, None, None)?;
-    clients::link_caregiver(c, org, maria, domain::new_id(), carer, Some("daughter".into()), CaregiverPermission::View, admin, t)?;
+    person(
+        c,
+        "maria@client.example",
+        "Maria",
+        Role::Client,
+        None,
+        Some(maria),
+    )?;
+    person(
+        c,
+        "sam@client.example",
+        "Sam",
+        Role::Client,
+        None,
+        Some(sam),
+    )?;
+    person(
+        c,
+        "jun@client.example",
+        "Jun",
+        Role::Client,
+        None,
+        Some(jun),
+    )?;
+    let carer = person(
+        c,
+        "lucia@family.example",
+        "Lucia Lopez",
+        Role::Caregiver,
+        None,
+        None,
+    )?;
+    let link = NewLink {
+        id: domain::new_id(),
+        caregiver_id: carer,
+        relationship: Some("daughter".into()),
+        permission: CaregiverPermission::View,
+    };
+    clients::link_caregiver(c, org, maria, link, admin, t)?;
     let service = accounts::insert_user(
         c,
         NewUser {
@@ -101,7 +174,11 @@ fn seed(c: &mut Conn, hash: &str, secret: String, secret_hash: &str) -> Result<S
         },
         t,
     )?;
-    Ok(Seeded { people, service_client_id: service.id.to_string(), service_secret: secret })
+    Ok(Seeded {
+        people,
+        service_client_id: service.id.to_string(),
+        service_secret: secret,
+    })
 }
 
 /// The welcome text: who exists and how to get a token.
@@ -120,15 +197,27 @@ pub fn welcome(seeded: &Seeded, base: &str) -> String {
     out.push_str(&format!(
         "  TOKEN=$(curl -s {base}/api/v1/auth/token -d grant_type=password -d username=olivia.ot@riverside.example -d password={DEMO_PASSWORD} | sed -E 's/.*\"access_token\":\"([^\"]+)\".*/\\1/')\n"
     ));
-    out.push_str(&format!("  curl -s {base}/api/v1/me -H \"Authorization: Bearer $TOKEN\"\n"));
-    out.push_str(&format!("  curl -s {base}/api/v1/clients -H \"Authorization: Bearer $TOKEN\"\n"));
+    out.push_str(&format!(
+        "  curl -s {base}/api/v1/me -H \"Authorization: Bearer $TOKEN\"\n"
+    ));
+    out.push_str(&format!(
+        "  curl -s {base}/api/v1/clients -H \"Authorization: Bearer $TOKEN\"\n"
+    ));
     out.push_str(&format!("Service account:\n  curl -s {base}/api/v1/auth/token -u {}:{} -d grant_type=client_credentials\n", seeded.service_client_id, seeded.service_secret));
-    out.push_str(&format!("API docs: {base}/docs/   OpenAPI: {base}/openapi.json\n"));
+    out.push_str(&format!(
+        "API docs: {base}/docs/   OpenAPI: {base}/openapi.json\n"
+    ));
     out
 }
 
 /// Creates a clinic and its first admin (the `create-org` command; tests use it too).
-pub fn create_organization(conn: &mut Conn, name: &str, admin_email: &str, admin_name: &str, password: &str) -> Result<(Uuid, Uuid), String> {
+pub fn create_organization(
+    conn: &mut Conn,
+    name: &str,
+    admin_email: &str,
+    admin_name: &str,
+    password: &str,
+) -> Result<(Uuid, Uuid), String> {
     let hash = passwords::hash(password)?;
     db::write(conn, |c| {
         let org = accounts::create_organization(c, domain::new_id(), name.trim(), now())?;

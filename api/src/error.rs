@@ -27,7 +27,11 @@ pub struct FieldProblem {
 
 impl FieldProblem {
     pub fn new(field: &str, detail: impl Into<String>) -> Self {
-        FieldProblem { field: field.to_owned(), pointer: pointer_of(field), detail: detail.into() }
+        FieldProblem {
+            field: field.to_owned(),
+            pointer: pointer_of(field),
+            detail: detail.into(),
+        }
     }
 }
 
@@ -103,7 +107,11 @@ pub enum ApiError {
     TooManyRequests { retry_after_secs: i64 },
     /// An OAuth 2.0 token endpoint error (RFC 6749 §5.2).
     #[error("{description}")]
-    OAuth { status: StatusCode, error: &'static str, description: String },
+    OAuth {
+        status: StatusCode,
+        error: &'static str,
+        description: String,
+    },
     #[error("service unavailable")]
     Unavailable,
     /// Never shown; logged.
@@ -118,41 +126,87 @@ impl ApiError {
         use ApiError::*;
         match self {
             BadRequest(_) => (StatusCode::BAD_REQUEST, "bad-request", "Bad request"),
-            Malformed(_) => (StatusCode::BAD_REQUEST, "malformed-request", "Malformed request"),
-            Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation", "Invalid input"),
-            Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized", "Authentication required"),
+            Malformed(_) => (
+                StatusCode::BAD_REQUEST,
+                "malformed-request",
+                "Malformed request",
+            ),
+            Invalid(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation",
+                "Invalid input",
+            ),
+            Unauthorized(_) => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "Authentication required",
+            ),
             Forbidden => (StatusCode::FORBIDDEN, "forbidden", "Not allowed"),
             NotFound => (StatusCode::NOT_FOUND, "not-found", "Not found"),
-            MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed"),
+            MethodNotAllowed(_) => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "Method not allowed",
+            ),
             Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
-            PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "Request body too large"),
-            UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "Unsupported media type"),
-            TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "too-many-requests", "Too many requests"),
+            PayloadTooLarge(_) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload-too-large",
+                "Request body too large",
+            ),
+            UnsupportedMediaType(_) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unsupported media type",
+            ),
+            TooManyRequests { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too-many-requests",
+                "Too many requests",
+            ),
             OAuth { status, .. } => (*status, "oauth", "OAuth error"),
-            Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable"),
-            Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal server error"),
+            Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Service unavailable",
+            ),
+            Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal server error",
+            ),
         }
     }
 
     pub fn problem(&self) -> Problem {
         let (status, slug, title) = self.parts();
         let detail = match self {
-            ApiError::Malformed(e) | ApiError::Invalid(e) => {
-                e.iter().map(|f| format!("{}: {}", f.field, f.detail)).collect::<Vec<_>>().join("; ")
-            }
+            ApiError::Malformed(e) | ApiError::Invalid(e) => e
+                .iter()
+                .map(|f| format!("{}: {}", f.field, f.detail))
+                .collect::<Vec<_>>()
+                .join("; "),
             ApiError::Forbidden => "You may see this record but not do this to it.".into(),
             ApiError::NotFound => "No such resource, or it is not yours to see.".into(),
-            ApiError::MethodNotAllowed(allowed) => format!("Allowed methods: {}", allowed.join(", ")),
-            ApiError::PayloadTooLarge(limit) => format!("The body exceeds the limit of {limit} bytes."),
+            ApiError::MethodNotAllowed(allowed) => {
+                format!("Allowed methods: {}", allowed.join(", "))
+            }
+            ApiError::PayloadTooLarge(limit) => {
+                format!("The body exceeds the limit of {limit} bytes.")
+            }
             ApiError::TooManyRequests { retry_after_secs } => {
                 format!("Too many failed attempts; try again in {retry_after_secs} seconds.")
             }
             ApiError::Unavailable => "The database is not reachable; try again shortly.".into(),
-            ApiError::Internal(_) => "Something went wrong on our side. Quote the X-Request-Id when reporting it.".into(),
+            ApiError::Internal(_) => {
+                "Something went wrong on our side. Quote the X-Request-Id when reporting it.".into()
+            }
             other => other.to_string(),
         };
         let (error, error_description) = match self {
-            ApiError::OAuth { error, description, .. } => (Some((*error).to_owned()), Some(description.clone())),
+            ApiError::OAuth {
+                error, description, ..
+            } => (Some((*error).to_owned()), Some(description.clone())),
             _ => (None, None),
         };
         Problem {
@@ -184,7 +238,10 @@ impl ResponseError for ApiError {
         response.insert_header((header::CACHE_CONTROL, "no-store"));
         match self {
             ApiError::Unauthorized(_) => {
-                response.insert_header((header::WWW_AUTHENTICATE, r#"Bearer realm="headway", error="invalid_token""#));
+                response.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    r#"Bearer realm="headway", error="invalid_token""#,
+                ));
             }
             ApiError::TooManyRequests { retry_after_secs } => {
                 response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
@@ -203,7 +260,11 @@ impl ResponseError for ApiError {
 
 impl From<domain::Invalid> for ApiError {
     fn from(e: domain::Invalid) -> Self {
-        ApiError::Invalid(e.0.iter().map(|f| FieldProblem::new(&f.field, &f.message)).collect())
+        ApiError::Invalid(
+            e.0.iter()
+                .map(|f| FieldProblem::new(&f.field, &f.message))
+                .collect(),
+        )
     }
 }
 
@@ -236,7 +297,10 @@ mod tests {
     #[test]
     fn pointers_follow_rfc_6901() {
         assert_eq!(pointer_of("name"), "#/name");
-        assert_eq!(pointer_of("identifiers[0].system"), "#/identifiers/0/system");
+        assert_eq!(
+            pointer_of("identifiers[0].system"),
+            "#/identifiers/0/system"
+        );
         assert_eq!(pointer_of("a/b"), "#/a~1b");
     }
 

@@ -21,7 +21,8 @@ fn is_json(req: &HttpRequest) -> bool {
         .and_then(|v| v.split(';').next())
         .map(|mime| {
             let mime = mime.trim().to_ascii_lowercase();
-            mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+            mime == "application/json"
+                || (mime.starts_with("application/") && mime.ends_with("+json"))
         })
         .unwrap_or(false)
 }
@@ -40,7 +41,12 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         };
         ApiError::Malformed(vec![problem])
     })?;
-    de.end().map_err(|e| ApiError::Malformed(vec![FieldProblem::new("body", format!("is not valid JSON ({e})"))]))?;
+    de.end().map_err(|e| {
+        ApiError::Malformed(vec![FieldProblem::new(
+            "body",
+            format!("is not valid JSON ({e})"),
+        )])
+    })?;
     Ok(value)
 }
 
@@ -54,17 +60,23 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for Body<T> {
         let bytes = web::Bytes::from_request(req, payload);
         Box::pin(async move {
             if !json {
-                return Err(ApiError::UnsupportedMediaType("Send the body as application/json.".into()));
+                return Err(ApiError::UnsupportedMediaType(
+                    "Send the body as application/json.".into(),
+                ));
             }
             let bytes = bytes.await.map_err(|e| {
-                if e.as_response_error().status_code() == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE {
+                if e.as_response_error().status_code()
+                    == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE
+                {
                     ApiError::PayloadTooLarge(limit)
                 } else {
                     ApiError::BadRequest("The request body could not be read.".into())
                 }
             })?;
             let value: T = parse_json(&bytes)?;
-            value.validate().map_err(|e| ApiError::Invalid(flatten(&e)))?;
+            value
+                .validate()
+                .map_err(|e| ApiError::Invalid(flatten(&e)))?;
             Ok(Body(value))
         })
     }
@@ -86,10 +98,16 @@ fn parse_query<T: DeserializeOwned + Validate>(query: &str) -> Result<Query<T>, 
     let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
     let value: T = serde_path_to_error::deserialize(de).map_err(|e| {
         let field = e.path().to_string();
-        let field = if field == "." { "query".to_owned() } else { field };
+        let field = if field == "." {
+            "query".to_owned()
+        } else {
+            field
+        };
         ApiError::Malformed(vec![FieldProblem::new(&field, e.into_inner().to_string())])
     })?;
-    value.validate().map_err(|e| ApiError::Invalid(flatten(&e)).into_malformed())?;
+    value
+        .validate()
+        .map_err(|e| ApiError::Invalid(flatten(&e)).into_malformed())?;
     Ok(Query(value))
 }
 
@@ -113,7 +131,11 @@ pub fn flatten(errors: &ValidationErrors) -> Vec<FieldProblem> {
 
 fn walk(errors: &ValidationErrors, prefix: &str, out: &mut Vec<FieldProblem>) {
     for (field, kind) in errors.errors() {
-        let path = if prefix.is_empty() { field.to_string() } else { format!("{prefix}.{field}") };
+        let path = if prefix.is_empty() {
+            field.to_string()
+        } else {
+            format!("{prefix}.{field}")
+        };
         match kind {
             ValidationErrorsKind::Field(list) => {
                 for e in list {
@@ -169,7 +191,10 @@ pub struct PageParams {
 
 impl PageParams {
     pub fn page(&self) -> persistence::PageRequest {
-        persistence::PageRequest { after: self.after, limit: self.limit.unwrap_or(50) }
+        persistence::PageRequest {
+            after: self.after,
+            limit: self.limit.unwrap_or(50),
+        }
     }
 }
 
@@ -195,32 +220,52 @@ mod tests {
 
     fn fields(e: ApiError) -> Vec<String> {
         match e {
-            ApiError::Malformed(f) | ApiError::Invalid(f) => f.into_iter().map(|f| f.field).collect(),
+            ApiError::Malformed(f) | ApiError::Invalid(f) => {
+                f.into_iter().map(|f| f.field).collect()
+            }
             other => vec![other.to_string()],
         }
     }
 
     #[test]
     fn type_errors_name_the_field() {
-        let e = parse_json::<Sample>(br#"{"name":"a","items":[{"n":"x"}]}"#).err().map(fields);
+        let e = parse_json::<Sample>(br#"{"name":"a","items":[{"n":"x"}]}"#)
+            .err()
+            .map(fields);
         assert_eq!(e, Some(vec!["items[0].n".to_owned()]));
-        let e = parse_json::<Sample>(br#"{"name":"a","items":[],"role":"admin"}"#).err().map(fields);
+        let e = parse_json::<Sample>(br#"{"name":"a","items":[],"role":"admin"}"#)
+            .err()
+            .map(fields);
         assert_eq!(e, Some(vec!["role".to_owned()]));
         let e = parse_json::<Sample>(br#"{"name":"a""#).err().map(fields);
         assert_eq!(e, Some(vec!["body".to_owned()]));
-        let e = parse_json::<Sample>(br#"{"name":"a","items":[]} trailing"#).err().map(fields);
+        let e = parse_json::<Sample>(br#"{"name":"a","items":[]} trailing"#)
+            .err()
+            .map(fields);
         assert_eq!(e, Some(vec!["body".to_owned()]));
     }
 
     #[test]
     fn rule_errors_are_flattened_with_paths() {
-        let s: Sample = parse_json(br#"{"name":"toolong","items":[{"n":1},{"n":11}]}"#).unwrap_or_else(|e| panic!("{e}"));
-        let e = s.validate().err().map(|e| flatten(&e).into_iter().map(|f| (f.field, f.detail)).collect::<Vec<_>>());
+        let s: Sample = parse_json(br#"{"name":"toolong","items":[{"n":1},{"n":11}]}"#)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let e = s.validate().err().map(|e| {
+            flatten(&e)
+                .into_iter()
+                .map(|f| (f.field, f.detail))
+                .collect::<Vec<_>>()
+        });
         assert_eq!(
             e,
             Some(vec![
-                ("items[1].n".to_owned(), "must be between 1 and 10".to_owned()),
-                ("name".to_owned(), "must have length between 1 and 3".to_owned()),
+                (
+                    "items[1].n".to_owned(),
+                    "must be between 1 and 10".to_owned()
+                ),
+                (
+                    "name".to_owned(),
+                    "must have length between 1 and 3".to_owned()
+                ),
             ])
         );
     }

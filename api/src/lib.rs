@@ -25,7 +25,9 @@ pub fn prepare(mut config: Config, allow_throwaway_key: bool) -> Result<AppState
     let backend = Backend::from_url(&config.database_url).map_err(|e| e.to_string())?;
     let pool = db::open_pool(&backend, config.db_pool_size).map_err(|e| e.to_string())?;
     {
-        let mut conn = pool.get().map_err(|e| format!("cannot connect to the database: {e}"))?;
+        let mut conn = pool
+            .get()
+            .map_err(|e| format!("cannot connect to the database: {e}"))?;
         let applied = db::migrate(&mut conn).map_err(|e| e.to_string())?;
         for name in applied {
             tracing::info!(migration = %name, "applied migration");
@@ -41,7 +43,18 @@ pub fn prepare(mut config: Config, allow_throwaway_key: bool) -> Result<AppState
         }
         (None, false) => return Err("HEADWAY_JWT_SECRET is required (at least 32 bytes); only `headway demo` may run without one".into()),
     };
-    let tokens = auth::tokens::TokenKeys::new(secret.as_bytes(), &config.jwt_issuer, &config.jwt_audience, config.access_token_ttl_secs);
-    let dummy_hash = auth::passwords::hash("headway-timing-equaliser").map_err(|e| e.to_string())?;
-    Ok(AppState { pool, tokens, config, dummy_hash })
+    let tokens = auth::tokens::TokenKeys::new(
+        secret.as_bytes(),
+        &config.jwt_issuer,
+        &config.jwt_audience,
+        config.access_token_ttl_secs,
+    );
+    let dummy_hash =
+        auth::passwords::hash("headway-timing-equaliser").map_err(|e| e.to_string())?;
+    Ok(AppState {
+        pool,
+        tokens,
+        config,
+        dummy_hash,
+    })
 }

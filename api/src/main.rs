@@ -23,7 +23,9 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let command = args.first().map_or("serve", String::as_str);
     let result = match command {
-        "openapi" => print(&serde_json::to_string_pretty(&headway_api::openapi()).unwrap_or_default()),
+        "openapi" => {
+            print(&serde_json::to_string_pretty(&headway_api::openapi()).unwrap_or_default())
+        }
         "env" => print(
             &config::VARIABLES
                 .iter()
@@ -66,11 +68,15 @@ fn run(demo_mode: bool) -> Result<(), String> {
     if demo_mode {
         let mut conn = state.pool.get().map_err(|e| e.to_string())?;
         match demo::seed_if_empty(&mut conn)? {
-            Some(seeded) => print(&demo::welcome(&seeded, &format!("http://{}", state.config.listen)))?,
+            Some(seeded) => print(&demo::welcome(
+                &seeded,
+                &format!("http://{}", state.config.listen),
+            ))?,
             None => tracing::info!("database already holds data; demo seeding skipped"),
         }
     }
-    let listener = TcpListener::bind(state.config.listen).map_err(|e| format!("cannot listen on {}: {e}", state.config.listen))?;
+    let listener = TcpListener::bind(state.config.listen)
+        .map_err(|e| format!("cannot listen on {}: {e}", state.config.listen))?;
     tracing::info!(address = %state.config.listen, "serving; docs at /docs/");
     actix_web::rt::System::new().block_on(async move {
         let server = serve(state, listener, None).map_err(|e| e.to_string())?;
@@ -80,7 +86,8 @@ fn run(demo_mode: bool) -> Result<(), String> {
 
 fn migrate() -> Result<(), String> {
     let config = config()?;
-    let backend = persistence::Backend::from_url(&config.database_url).map_err(|e| e.to_string())?;
+    let backend =
+        persistence::Backend::from_url(&config.database_url).map_err(|e| e.to_string())?;
     let pool = db::open_pool(&backend, 1).map_err(|e| e.to_string())?;
     let mut conn = pool.get().map_err(|e| e.to_string())?;
     let applied = db::migrate(&mut conn).map_err(|e| e.to_string())?;
@@ -88,15 +95,22 @@ fn migrate() -> Result<(), String> {
 }
 
 fn create_org(args: &[String]) -> Result<(), String> {
-    let [name, email, admin_name] = args else { return Err(format!("create-org takes NAME EMAIL ADMIN_NAME\n\n{USAGE}")) };
-    let password = std::env::var("HEADWAY_ADMIN_PASSWORD").map_err(|_| "set HEADWAY_ADMIN_PASSWORD to the admin's password".to_owned())?;
+    let [name, email, admin_name] = args else {
+        return Err(format!("create-org takes NAME EMAIL ADMIN_NAME\n\n{USAGE}"));
+    };
+    let password = std::env::var("HEADWAY_ADMIN_PASSWORD")
+        .map_err(|_| "set HEADWAY_ADMIN_PASSWORD to the admin's password".to_owned())?;
     check_new_password("HEADWAY_ADMIN_PASSWORD", &password).map_err(|e| e.to_string())?;
     let email = parse_email("EMAIL", email).map_err(|e| e.to_string())?;
     let config = config()?;
-    let backend = persistence::Backend::from_url(&config.database_url).map_err(|e| e.to_string())?;
+    let backend =
+        persistence::Backend::from_url(&config.database_url).map_err(|e| e.to_string())?;
     let pool = db::open_pool(&backend, 1).map_err(|e| e.to_string())?;
     let mut conn = pool.get().map_err(|e| e.to_string())?;
     db::migrate(&mut conn).map_err(|e| e.to_string())?;
     let (org, admin) = demo::create_organization(&mut conn, name, &email, admin_name, &password)?;
-    print(&format!("organization {} ({org}) created; admin {email} ({admin})", name.trim()))
+    print(&format!(
+        "organization {} ({org}) created; admin {email} ({admin})",
+        name.trim()
+    ))
 }

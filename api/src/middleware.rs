@@ -17,11 +17,18 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub struct RequestId(pub String);
 
 fn acceptable(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+    !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
 }
 
 /// Accepts or generates the request id, stores it for handlers and logs, echoes it.
-pub async fn request_id(req: ServiceRequest, next: Next<impl MessageBody>) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+pub async fn request_id(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let id = req
         .headers()
         .get(&REQUEST_ID)
@@ -55,7 +62,12 @@ pub fn problem_for_plain_errors<B: MessageBody + 'static>(
         413 => ApiError::PayloadTooLarge(crate::state::body_limit(res.request())),
         415 => ApiError::UnsupportedMediaType("Unsupported content type.".into()),
         500..=599 => ApiError::Internal(format!("plain {status} response")),
-        _ => ApiError::BadRequest(status.canonical_reason().unwrap_or("Bad request").to_owned()),
+        _ => ApiError::BadRequest(
+            status
+                .canonical_reason()
+                .unwrap_or("Bad request")
+                .to_owned(),
+        ),
     };
     let (req, old) = res.into_parts();
     let mut fresh = error.error_response();
@@ -66,6 +78,7 @@ pub fn problem_for_plain_errors<B: MessageBody + 'static>(
         }
     }
     *fresh.status_mut() = status;
-    let res: ServiceResponse<EitherBody<B, BoxBody>> = ServiceResponse::new(req, fresh).map_into_right_body();
+    let res: ServiceResponse<EitherBody<B, BoxBody>> =
+        ServiceResponse::new(req, fresh).map_into_right_body();
     Ok(ErrorHandlerResponse::Response(res))
 }

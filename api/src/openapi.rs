@@ -36,19 +36,30 @@ pub struct Shared;
 
 /// The responses every operation can give, added where an operation did not say more.
 const SHARED: &[(&str, &str)] = &[
-    ("400", "Malformed request: bad JSON, wrong types, unknown fields, bad query or path."),
+    (
+        "400",
+        "Malformed request: bad JSON, wrong types, unknown fields, bad query or path.",
+    ),
     ("500", "Internal error; quote the X-Request-Id."),
     ("503", "Database unreachable."),
 ];
 
 /// Added to operations that take a body.
-const WITH_BODY: &[(&str, &str)] = &[("413", "Request body too large."), ("415", "Body is not of the documented media type.")];
+const WITH_BODY: &[(&str, &str)] = &[
+    ("413", "Request body too large."),
+    ("415", "Body is not of the documented media type."),
+];
 
 fn problem(description: &str) -> RefOr<utoipa::openapi::Response> {
     RefOr::T(
         ResponseBuilder::new()
             .description(description)
-            .content(PROBLEM_JSON, ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build())
+            .content(
+                PROBLEM_JSON,
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("Problem")))
+                    .build(),
+            )
             .build(),
     )
 }
@@ -58,7 +69,12 @@ impl Modify for Shared {
         let components = doc.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
         );
         for item in doc.paths.paths.values_mut() {
             let ops = [
@@ -74,15 +90,16 @@ impl Modify for Shared {
                 let responses = &mut op.responses.responses;
                 let body_codes = if has_body { WITH_BODY } else { &[] };
                 for (code, description) in SHARED.iter().chain(body_codes) {
-                    responses.entry((*code).to_owned()).or_insert_with(|| problem(description));
+                    responses
+                        .entry((*code).to_owned())
+                        .or_insert_with(|| problem(description));
                 }
                 if secured {
-                    responses
-                        .entry("401".to_owned())
-                        .or_insert_with(|| problem("Missing, invalid or expired access token, or inactive account."));
+                    responses.entry("401".to_owned()).or_insert_with(|| {
+                        problem("Missing, invalid or expired access token, or inactive account.")
+                    });
                 }
             }
         }
     }
 }
-

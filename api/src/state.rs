@@ -1,6 +1,5 @@
 //! What every handler shares: the database pool, the token keys, the configuration.
 
-
 use actix_web::{web, HttpRequest};
 use persistence::{Conn, Pool};
 
@@ -26,7 +25,9 @@ impl AppState {
     {
         let pool = self.pool.clone();
         web::block(move || {
-            let mut conn = pool.get().map_err(|e| ApiError::from(persistence::StoreError::from(e)))?;
+            let mut conn = pool
+                .get()
+                .map_err(|e| ApiError::from(persistence::StoreError::from(e)))?;
             f(&mut conn)
         })
         .await?
@@ -35,5 +36,6 @@ impl AppState {
 
 /// The configured body limit, for error messages.
 pub fn body_limit(req: &HttpRequest) -> usize {
-    req.app_data::<State>().map_or(262_144, |s| s.config.max_body_bytes)
+    req.app_data::<State>()
+        .map_or(262_144, |s| s.config.max_body_bytes)
 }

@@ -80,10 +80,12 @@ fn text(problems: &mut Problems, field: &str, raw: &str, max: usize) -> Option<S
 
 impl Demographics {
     /// Applies the clinic's rules to what a caller sent; reports every broken rule.
-    pub fn parse(input: DemographicsInput<'_>, today: NaiveDate) -> Result<Self, Invalid> {
+    pub fn parse(input: &DemographicsInput<'_>, today: NaiveDate) -> Result<Self, Invalid> {
         let mut problems = Problems::default();
         let name = text(&mut problems, "name", input.name, 200);
-        let preferred_name = input.preferred_name.and_then(|p| text(&mut problems, "preferred_name", p, 100));
+        let preferred_name = input
+            .preferred_name
+            .and_then(|p| text(&mut problems, "preferred_name", p, 100));
         if let Some(dob) = input.date_of_birth {
             if dob > today {
                 problems.add("date_of_birth", "must not be in the future");
@@ -95,19 +97,34 @@ impl Demographics {
             .email
             .and_then(|e| problems.check(crate::identity::parse_email("email", e)));
         let phone = input.phone.and_then(|p| {
-            let ok = p.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c))
+            let ok = p
+                .chars()
+                .all(|c| c.is_ascii_digit() || " +-().".contains(c))
                 && p.chars().filter(char::is_ascii_digit).count() >= 5;
             if ok {
                 text(&mut problems, "phone", p, 32)
             } else {
-                problems.add("phone", "must be a phone number (digits, spaces, + - ( ) .)");
+                problems.add(
+                    "phone",
+                    "must be a phone number (digits, spaces, + - ( ) .)",
+                );
                 None
             }
         });
         let mut identifiers = Vec::new();
         for (i, (system, value)) in input.identifiers.iter().enumerate() {
-            let system = text(&mut problems, &format!("identifiers[{i}].system"), system, 255);
-            let value = text(&mut problems, &format!("identifiers[{i}].value"), value, 255);
+            let system = text(
+                &mut problems,
+                &format!("identifiers[{i}].system"),
+                system,
+                255,
+            );
+            let value = text(
+                &mut problems,
+                &format!("identifiers[{i}].value"),
+                value,
+                255,
+            );
             if let (Some(system), Some(value)) = (system, value) {
                 let id = ExternalIdentifier { system, value };
                 if identifiers.contains(&id) {
@@ -183,7 +200,7 @@ mod tests {
     #[test]
     fn demographics_are_trimmed_and_kept() {
         let d = Demographics::parse(
-            DemographicsInput {
+            &DemographicsInput {
                 name: "  Maria Lopez ",
                 preferred_name: Some("Mari"),
                 email: Some("Maria@Example.org"),
@@ -202,7 +219,7 @@ mod tests {
     #[test]
     fn every_broken_rule_is_reported() {
         let err = Demographics::parse(
-            DemographicsInput {
+            &DemographicsInput {
                 name: " ",
                 date_of_birth: NaiveDate::from_ymd_opt(2030, 1, 1),
                 email: Some("nope"),

@@ -2,7 +2,6 @@
 
 use std::{collections::BTreeSet, fmt};
 
-
 use uuid::Uuid;
 
 macro_rules! text_enum {
@@ -143,9 +142,12 @@ pub struct Principal {
 pub fn parse_email(field: &str, raw: &str) -> Result<String, crate::Invalid> {
     let email = raw.trim().to_lowercase();
     let valid = email.len() <= 254
-        && email
-            .split_once('@')
-            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.'))
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+        })
         && !email.chars().any(char::is_whitespace);
     if valid {
         Ok(email)
@@ -158,7 +160,10 @@ pub fn parse_email(field: &str, raw: &str) -> Result<String, crate::Invalid> {
 pub fn check_new_password(field: &str, password: &str) -> Result<(), crate::Invalid> {
     let chars = password.chars().count();
     if chars < 12 {
-        Err(crate::Invalid::field(field, "must be at least 12 characters"))
+        Err(crate::Invalid::field(
+            field,
+            "must be at least 12 characters",
+        ))
     } else if password.len() > 256 {
         Err(crate::Invalid::field(field, "must be at most 256 bytes"))
     } else {
@@ -184,13 +189,26 @@ mod tests {
         let held = Scopes::parse("clients:read clients:write").unwrap_or_default();
         assert_eq!(asked.intersection(&held).to_string(), "clients:read");
         assert!(Scopes::parse("clients:read root").is_err());
-        assert_eq!(Scopes::parse("").map(|s| s.to_string()).ok(), Some(String::new()));
+        assert_eq!(
+            Scopes::parse("").map(|s| s.to_string()).ok(),
+            Some(String::new())
+        );
     }
 
     #[test]
     fn emails_are_normalised_and_checked() {
-        assert_eq!(parse_email("email", " Ana@Clinic.Example ").ok().as_deref(), Some("ana@clinic.example"));
-        for bad in ["", "ana", "ana@", "@clinic.example", "ana@clinic", "a na@clinic.example"] {
+        assert_eq!(
+            parse_email("email", " Ana@Clinic.Example ").ok().as_deref(),
+            Some("ana@clinic.example")
+        );
+        for bad in [
+            "",
+            "ana",
+            "ana@",
+            "@clinic.example",
+            "ana@clinic",
+            "a na@clinic.example",
+        ] {
             assert!(parse_email("email", bad).is_err(), "{bad}");
         }
     }

@@ -46,7 +46,10 @@ impl CaregiverPermission {
         match s {
             "view" => Ok(Self::View),
             "contribute" => Ok(Self::Contribute),
-            _ => Err(crate::Invalid::field(field, "must be one of: view, contribute")),
+            _ => Err(crate::Invalid::field(
+                field,
+                "must be one of: view, contribute",
+            )),
         }
     }
 }
@@ -139,18 +142,28 @@ pub fn decide(who: &Principal, relation: ClientRelation, action: ClientAction) -
         Role::Admin => !matches!(action, ClientAction::Participate | ClientAction::Document),
         Role::Therapist => matches!(
             action,
-            ClientAction::View | ClientAction::UpdateDemographics | ClientAction::Document | ClientAction::Participate
+            ClientAction::View
+                | ClientAction::UpdateDemographics
+                | ClientAction::Document
+                | ClientAction::Participate
         ),
         Role::Client => matches!(
             action,
-            ClientAction::View | ClientAction::ManageCaregivers | ClientAction::ViewAccessLog | ClientAction::Participate
+            ClientAction::View
+                | ClientAction::ManageCaregivers
+                | ClientAction::ViewAccessLog
+                | ClientAction::Participate
         ),
         Role::Caregiver => match action {
             ClientAction::View => true,
-            ClientAction::Participate => relation.caregiver == Some(CaregiverPermission::Contribute),
+            ClientAction::Participate => {
+                relation.caregiver == Some(CaregiverPermission::Contribute)
+            }
             _ => false,
         },
-        Role::Service => action.scope().is_some_and(|scope| who.scopes.contains(scope)),
+        Role::Service => action
+            .scope()
+            .is_some_and(|scope| who.scopes.contains(scope)),
     };
     if allowed {
         Decision::Allow
@@ -230,7 +243,9 @@ pub fn client_scope(who: &Principal) -> ClientScope {
         Role::Service if who.scopes.contains(Scope::ClientsRead) => ClientScope::Organization,
         Role::Service => ClientScope::Nothing,
         Role::Therapist => ClientScope::CareTeamOf(who.user_id),
-        Role::Client => who.client_id.map_or(ClientScope::Nothing, ClientScope::Only),
+        Role::Client => who
+            .client_id
+            .map_or(ClientScope::Nothing, ClientScope::Only),
         Role::Caregiver => ClientScope::CaregiverOf(who.user_id),
     }
 }
@@ -259,7 +274,8 @@ mod tests {
         proptest::sample::select(ClientAction::ALL.to_vec())
     }
     fn any_scopes() -> impl Strategy<Value = Scopes> {
-        proptest::sample::subsequence(Scope::ALL.to_vec(), 0..=Scope::ALL.len()).prop_map(Scopes::from_iter)
+        proptest::sample::subsequence(Scope::ALL.to_vec(), 0..=Scope::ALL.len())
+            .prop_map(Scopes::from_iter)
     }
     fn any_permission() -> impl Strategy<Value = Option<CaregiverPermission>> {
         prop_oneof![
@@ -269,12 +285,18 @@ mod tests {
         ]
     }
     fn any_relation() -> impl Strategy<Value = ClientRelation> {
-        (any::<bool>(), any::<bool>(), any::<bool>(), any_permission()).prop_map(|(o, s, t, c)| ClientRelation {
-            in_organization: o,
-            is_self: s,
-            on_care_team: t,
-            caregiver: c,
-        })
+        (
+            any::<bool>(),
+            any::<bool>(),
+            any::<bool>(),
+            any_permission(),
+        )
+            .prop_map(|(o, s, t, c)| ClientRelation {
+                in_organization: o,
+                is_self: s,
+                on_care_team: t,
+                caregiver: c,
+            })
     }
 
     proptest! {
@@ -348,23 +370,76 @@ mod tests {
 
     #[test]
     fn relations_grant_what_the_clinic_expects() {
-        let rel = |is_self, team, cg| ClientRelation { in_organization: true, is_self, on_care_team: team, caregiver: cg };
+        let rel = |is_self, team, cg| ClientRelation {
+            in_organization: true,
+            is_self,
+            on_care_team: team,
+            caregiver: cg,
+        };
         let none = Scopes::default();
         let admin = principal(Role::Admin, none.clone());
-        assert_eq!(decide(&admin, rel(false, false, None), ClientAction::ManageCareTeam), Decision::Allow);
-        assert_eq!(decide(&admin, rel(false, false, None), ClientAction::Document), Decision::Forbidden);
-        let therapist = principal(Role::Therapist, none.clone());
-        assert_eq!(decide(&therapist, rel(false, true, None), ClientAction::Document), Decision::Allow);
-        assert_eq!(decide(&therapist, rel(false, true, None), ClientAction::ManageCareTeam), Decision::Forbidden);
-        let client = principal(Role::Client, none.clone());
-        assert_eq!(decide(&client, rel(true, false, None), ClientAction::ManageCaregivers), Decision::Allow);
-        assert_eq!(decide(&client, rel(true, false, None), ClientAction::UpdateDemographics), Decision::Forbidden);
-        let caregiver = principal(Role::Caregiver, none);
-        assert_eq!(decide(&caregiver, rel(false, false, Some(CaregiverPermission::View)), ClientAction::View), Decision::Allow);
         assert_eq!(
-            decide(&caregiver, rel(false, false, Some(CaregiverPermission::Contribute)), ClientAction::Participate),
+            decide(
+                &admin,
+                rel(false, false, None),
+                ClientAction::ManageCareTeam
+            ),
             Decision::Allow
         );
-        assert_eq!(client_scope(&principal(Role::Service, Scopes::default())), ClientScope::Nothing);
+        assert_eq!(
+            decide(&admin, rel(false, false, None), ClientAction::Document),
+            Decision::Forbidden
+        );
+        let therapist = principal(Role::Therapist, none.clone());
+        assert_eq!(
+            decide(&therapist, rel(false, true, None), ClientAction::Document),
+            Decision::Allow
+        );
+        assert_eq!(
+            decide(
+                &therapist,
+                rel(false, true, None),
+                ClientAction::ManageCareTeam
+            ),
+            Decision::Forbidden
+        );
+        let client = principal(Role::Client, none.clone());
+        assert_eq!(
+            decide(
+                &client,
+                rel(true, false, None),
+                ClientAction::ManageCaregivers
+            ),
+            Decision::Allow
+        );
+        assert_eq!(
+            decide(
+                &client,
+                rel(true, false, None),
+                ClientAction::UpdateDemographics
+            ),
+            Decision::Forbidden
+        );
+        let caregiver = principal(Role::Caregiver, none);
+        assert_eq!(
+            decide(
+                &caregiver,
+                rel(false, false, Some(CaregiverPermission::View)),
+                ClientAction::View
+            ),
+            Decision::Allow
+        );
+        assert_eq!(
+            decide(
+                &caregiver,
+                rel(false, false, Some(CaregiverPermission::Contribute)),
+                ClientAction::Participate
+            ),
+            Decision::Allow
+        );
+        assert_eq!(
+            client_scope(&principal(Role::Service, Scopes::default())),
+            ClientScope::Nothing
+        );
     }
 }

@@ -26,7 +26,12 @@ pub struct NewUser {
     pub scopes: Scopes,
 }
 
-pub fn create_organization(conn: &mut Conn, org_id: Uuid, name: &str, now: DateTime<Utc>) -> StoreResult<Organization> {
+pub fn create_organization(
+    conn: &mut Conn,
+    org_id: Uuid,
+    name: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<Organization> {
     diesel::insert_into(organizations::table)
         .values((
             organizations::id.eq(org_id.to_string()),
@@ -34,15 +39,27 @@ pub fn create_organization(conn: &mut Conn, org_id: Uuid, name: &str, now: DateT
             organizations::created_at.eq(now.naive_utc()),
         ))
         .execute(conn)?;
-    Ok(Organization { id: org_id, name: name.to_owned(), created_at: now })
+    Ok(Organization {
+        id: org_id,
+        name: name.to_owned(),
+        created_at: now,
+    })
 }
 
 pub fn organization(conn: &mut Conn, org_id: Uuid) -> StoreResult<Organization> {
     let (oid, name, created_at) = organizations::table
         .find(org_id.to_string())
-        .select((organizations::id, organizations::name, organizations::created_at))
+        .select((
+            organizations::id,
+            organizations::name,
+            organizations::created_at,
+        ))
         .first::<(String, String, chrono::NaiveDateTime)>(conn)?;
-    Ok(Organization { id: id(&oid)?, name, created_at: utc(created_at) })
+    Ok(Organization {
+        id: id(&oid)?,
+        name,
+        created_at: utc(created_at),
+    })
 }
 
 /// Whether the database holds any organization at all (demo seeding checks this).
@@ -53,9 +70,15 @@ pub fn is_empty(conn: &mut Conn) -> StoreResult<bool> {
 
 pub fn insert_user(conn: &mut Conn, new: NewUser, now: DateTime<Utc>) -> StoreResult<User> {
     if let Some(email) = &new.email {
-        let taken: i64 = users::table.filter(users::email.eq(email)).count().get_result(conn)?;
+        let taken: i64 = users::table
+            .filter(users::email.eq(email))
+            .count()
+            .get_result(conn)?;
         if taken > 0 {
-            return Err(StoreError::Invalid(domain::Invalid::field("email", "is already registered")));
+            return Err(StoreError::Invalid(domain::Invalid::field(
+                "email",
+                "is already registered",
+            )));
         }
     }
     let row = UserRow {
@@ -72,7 +95,9 @@ pub fn insert_user(conn: &mut Conn, new: NewUser, now: DateTime<Utc>) -> StoreRe
         created_at: now.naive_utc(),
         updated_at: now.naive_utc(),
     };
-    diesel::insert_into(users::table).values(&row).execute(conn)?;
+    diesel::insert_into(users::table)
+        .values(&row)
+        .execute(conn)?;
     row.into_user()
 }
 
@@ -87,13 +112,27 @@ pub fn user(conn: &mut Conn, org_id: Uuid, user_id: Uuid) -> StoreResult<User> {
 }
 
 /// The account behind a login name, with its password hash, for sign-in.
-pub fn credentials_by_email(conn: &mut Conn, email: &str) -> StoreResult<Option<(User, Option<String>)>> {
-    credentials(conn, users::table.filter(users::email.eq(email)).into_boxed())
+pub fn credentials_by_email(
+    conn: &mut Conn,
+    email: &str,
+) -> StoreResult<Option<(User, Option<String>)>> {
+    credentials(
+        conn,
+        users::table.filter(users::email.eq(email)).into_boxed(),
+    )
 }
 
 /// A service account by its client id (its user id), with its secret hash.
-pub fn credentials_by_id(conn: &mut Conn, user_id: Uuid) -> StoreResult<Option<(User, Option<String>)>> {
-    credentials(conn, users::table.filter(users::id.eq(user_id.to_string())).into_boxed())
+pub fn credentials_by_id(
+    conn: &mut Conn,
+    user_id: Uuid,
+) -> StoreResult<Option<(User, Option<String>)>> {
+    credentials(
+        conn,
+        users::table
+            .filter(users::id.eq(user_id.to_string()))
+            .into_boxed(),
+    )
 }
 
 fn credentials<'a>(
@@ -109,9 +148,17 @@ fn credentials<'a>(
 }
 
 /// Replaces a stored password hash (set by invitation, or rehashed with new parameters).
-pub fn set_password_hash(conn: &mut Conn, user_id: Uuid, hash: &str, now: DateTime<Utc>) -> StoreResult<()> {
+pub fn set_password_hash(
+    conn: &mut Conn,
+    user_id: Uuid,
+    hash: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
     diesel::update(users::table.find(user_id.to_string()))
-        .set((users::password_hash.eq(hash), users::updated_at.eq(now.naive_utc())))
+        .set((
+            users::password_hash.eq(hash),
+            users::updated_at.eq(now.naive_utc()),
+        ))
         .execute(conn)?;
     Ok(())
 }
@@ -122,7 +169,12 @@ pub struct UserFilter {
     pub active: Option<bool>,
 }
 
-pub fn list_users(conn: &mut Conn, org_id: Uuid, filter: &UserFilter, page: PageRequest) -> StoreResult<Page<User>> {
+pub fn list_users(
+    conn: &mut Conn,
+    org_id: Uuid,
+    filter: &UserFilter,
+    page: PageRequest,
+) -> StoreResult<Page<User>> {
     let mut q = users::table
         .filter(users::organization_id.eq(org_id.to_string()))
         .select(UserRow::as_select())
@@ -138,7 +190,11 @@ pub fn list_users(conn: &mut Conn, org_id: Uuid, filter: &UserFilter, page: Page
     if let Some(after) = page.after {
         q = q.filter(users::id.gt(after.to_string()));
     }
-    let items = q.load(conn)?.into_iter().map(UserRow::into_user).collect::<StoreResult<Vec<_>>>()?;
+    let items = q
+        .load(conn)?
+        .into_iter()
+        .map(UserRow::into_user)
+        .collect::<StoreResult<Vec<_>>>()?;
     Ok(Page::from_rows(items, page.limit, |u| u.id))
 }
 
@@ -161,7 +217,13 @@ struct UserChangeset {
     updated_at: chrono::NaiveDateTime,
 }
 
-pub fn update_user(conn: &mut Conn, org_id: Uuid, user_id: Uuid, changes: UserChanges, now: DateTime<Utc>) -> StoreResult<User> {
+pub fn update_user(
+    conn: &mut Conn,
+    org_id: Uuid,
+    user_id: Uuid,
+    changes: UserChanges,
+    now: DateTime<Utc>,
+) -> StoreResult<User> {
     let deactivating = changes.active == Some(false);
     let changed = diesel::update(
         users::table
@@ -188,7 +250,12 @@ pub fn update_user(conn: &mut Conn, org_id: Uuid, user_id: Uuid, changes: UserCh
 
 /// Who a verified access token speaks for, now: `None` when the account is gone or
 /// inactive, or the token's session was revoked.
-pub fn principal(conn: &mut Conn, user_id: Uuid, session_id: Option<Uuid>, token_scopes: &Scopes) -> StoreResult<Option<Principal>> {
+pub fn principal(
+    conn: &mut Conn,
+    user_id: Uuid,
+    session_id: Option<Uuid>,
+    token_scopes: &Scopes,
+) -> StoreResult<Option<Principal>> {
     let row: Option<UserRow> = users::table
         .find(user_id.to_string())
         .filter(users::active.eq(true))
@@ -245,7 +312,11 @@ pub fn create_invitation(
 
 /// Spends an invitation: returns the invited account, or `None` if the token is
 /// unknown, spent or expired. Call inside a write transaction.
-pub fn accept_invitation(conn: &mut Conn, token_hash: &str, now: DateTime<Utc>) -> StoreResult<Option<User>> {
+pub fn accept_invitation(
+    conn: &mut Conn,
+    token_hash: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<Option<User>> {
     let found: Option<(String, String)> = invitations::table
         .filter(invitations::token_hash.eq(token_hash))
         .filter(invitations::accepted_at.is_null())
@@ -253,11 +324,16 @@ pub fn accept_invitation(conn: &mut Conn, token_hash: &str, now: DateTime<Utc>) 
         .select((invitations::id, invitations::user_id))
         .first(conn)
         .optional()?;
-    let Some((inv_id, user_id)) = found else { return Ok(None) };
+    let Some((inv_id, user_id)) = found else {
+        return Ok(None);
+    };
     diesel::update(invitations::table.find(&inv_id))
         .set(invitations::accepted_at.eq(now.naive_utc()))
         .execute(conn)?;
-    let row: UserRow = users::table.find(&user_id).select(UserRow::as_select()).first(conn)?;
+    let row: UserRow = users::table
+        .find(&user_id)
+        .select(UserRow::as_select())
+        .first(conn)?;
     if !row.active {
         return Ok(None);
     }
@@ -288,7 +364,13 @@ pub fn start_session(
     Ok(session_id)
 }
 
-fn insert_refresh(conn: &mut Conn, session_id: Uuid, hash: &str, now: DateTime<Utc>, ttl: Duration) -> StoreResult<()> {
+fn insert_refresh(
+    conn: &mut Conn,
+    session_id: Uuid,
+    hash: &str,
+    now: DateTime<Utc>,
+    ttl: Duration,
+) -> StoreResult<()> {
     diesel::insert_into(refresh_tokens::table)
         .values((
             refresh_tokens::id.eq(domain::new_id().to_string()),
@@ -305,7 +387,11 @@ fn insert_refresh(conn: &mut Conn, session_id: Uuid, hash: &str, now: DateTime<U
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refresh {
     /// Rotated: the old token is spent, the new one stored.
-    Rotated { user_id: Uuid, session_id: Uuid, scope: String },
+    Rotated {
+        user_id: Uuid,
+        session_id: Uuid,
+        scope: String,
+    },
     /// A spent token came back: someone holds a copy. The whole session is revoked.
     ReuseDetected { user_id: Uuid },
     /// Unknown, expired, or its session is over.
@@ -313,8 +399,22 @@ pub enum Refresh {
 }
 
 /// Spends a refresh token and stores its successor. Call inside a write transaction.
-pub fn rotate_refresh(conn: &mut Conn, presented_hash: &str, next_hash: &str, now: DateTime<Utc>, ttl: Duration) -> StoreResult<Refresh> {
-    type Found = (String, String, chrono::NaiveDateTime, Option<chrono::NaiveDateTime>, String, Option<chrono::NaiveDateTime>, String);
+pub fn rotate_refresh(
+    conn: &mut Conn,
+    presented_hash: &str,
+    next_hash: &str,
+    now: DateTime<Utc>,
+    ttl: Duration,
+) -> StoreResult<Refresh> {
+    type Found = (
+        String,
+        String,
+        chrono::NaiveDateTime,
+        Option<chrono::NaiveDateTime>,
+        String,
+        Option<chrono::NaiveDateTime>,
+        String,
+    );
     let found: Option<Found> = refresh_tokens::table
         .inner_join(sessions::table)
         .filter(refresh_tokens::token_hash.eq(presented_hash))
@@ -329,7 +429,8 @@ pub fn rotate_refresh(conn: &mut Conn, presented_hash: &str, next_hash: &str, no
         ))
         .first(conn)
         .optional()?;
-    let Some((token_id, session_id, expires_at, used_at, user_id, revoked_at, scope)) = found else {
+    let Some((token_id, session_id, expires_at, used_at, user_id, revoked_at, scope)) = found
+    else {
         return Ok(Refresh::Invalid);
     };
     let session_uuid = id(&session_id)?;
@@ -345,7 +446,11 @@ pub fn rotate_refresh(conn: &mut Conn, presented_hash: &str, next_hash: &str, no
         .set(refresh_tokens::used_at.eq(now.naive_utc()))
         .execute(conn)?;
     insert_refresh(conn, session_uuid, next_hash, now, ttl)?;
-    Ok(Refresh::Rotated { user_id: user_uuid, session_id: session_uuid, scope })
+    Ok(Refresh::Rotated {
+        user_id: user_uuid,
+        session_id: session_uuid,
+        scope,
+    })
 }
 
 /// The session a refresh token belongs to, if any (for revocation).
@@ -359,20 +464,40 @@ pub fn session_of_refresh(conn: &mut Conn, hash: &str) -> StoreResult<Option<(Uu
     found.map(|(s, u)| Ok((id(&s)?, id(&u)?))).transpose()
 }
 
-pub fn revoke_session(conn: &mut Conn, session_id: Uuid, reason: &str, now: DateTime<Utc>) -> StoreResult<()> {
-    diesel::update(sessions::table.find(session_id.to_string()).filter(sessions::revoked_at.is_null()))
-        .set((sessions::revoked_at.eq(now.naive_utc()), sessions::revoked_reason.eq(reason)))
-        .execute(conn)?;
+pub fn revoke_session(
+    conn: &mut Conn,
+    session_id: Uuid,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    diesel::update(
+        sessions::table
+            .find(session_id.to_string())
+            .filter(sessions::revoked_at.is_null()),
+    )
+    .set((
+        sessions::revoked_at.eq(now.naive_utc()),
+        sessions::revoked_reason.eq(reason),
+    ))
+    .execute(conn)?;
     Ok(())
 }
 
-fn revoke_sessions_of(conn: &mut Conn, user_id: Uuid, reason: &str, now: DateTime<Utc>) -> StoreResult<()> {
+fn revoke_sessions_of(
+    conn: &mut Conn,
+    user_id: Uuid,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
     diesel::update(
         sessions::table
             .filter(sessions::user_id.eq(user_id.to_string()))
             .filter(sessions::revoked_at.is_null()),
     )
-    .set((sessions::revoked_at.eq(now.naive_utc()), sessions::revoked_reason.eq(reason)))
+    .set((
+        sessions::revoked_at.eq(now.naive_utc()),
+        sessions::revoked_reason.eq(reason),
+    ))
     .execute(conn)?;
     Ok(())
 }
@@ -388,7 +513,11 @@ pub struct ThrottlePolicy {
 }
 
 /// When the login is locked, until when.
-pub fn locked_until(conn: &mut Conn, login: &str, now: DateTime<Utc>) -> StoreResult<Option<DateTime<Utc>>> {
+pub fn locked_until(
+    conn: &mut Conn,
+    login: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<Option<DateTime<Utc>>> {
     let until: Option<Option<chrono::NaiveDateTime>> = login_throttle::table
         .find(login)
         .select(login_throttle::locked_until)
@@ -399,7 +528,12 @@ pub fn locked_until(conn: &mut Conn, login: &str, now: DateTime<Utc>) -> StoreRe
 
 /// Counts a failed sign-in; returns the lock's end when this failure locks the login.
 /// Call inside a write transaction.
-pub fn record_failure(conn: &mut Conn, login: &str, now: DateTime<Utc>, policy: ThrottlePolicy) -> StoreResult<Option<DateTime<Utc>>> {
+pub fn record_failure(
+    conn: &mut Conn,
+    login: &str,
+    now: DateTime<Utc>,
+    policy: ThrottlePolicy,
+) -> StoreResult<Option<DateTime<Utc>>> {
     let current: Option<(i32, chrono::NaiveDateTime)> = login_throttle::table
         .find(login)
         .select((login_throttle::failures, login_throttle::window_started_at))

@@ -34,11 +34,22 @@ pub struct Actor {
 
 impl From<&Principal> for Actor {
     fn from(p: &Principal) -> Self {
-        Actor { organization_id: Some(p.organization_id), user_id: Some(p.user_id), role: Some(p.role) }
+        Actor {
+            organization_id: Some(p.organization_id),
+            user_id: Some(p.user_id),
+            role: Some(p.role),
+        }
     }
 }
 
-pub fn record(conn: &mut Conn, actor: Actor, subject: &Subject, outcome: Outcome, meta: &RequestMeta, now: DateTime<Utc>) -> StoreResult<()> {
+pub fn record(
+    conn: &mut Conn,
+    actor: Actor,
+    subject: &Subject,
+    outcome: Outcome,
+    meta: &RequestMeta,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
     let row = AuditRow {
         id: domain::new_id().to_string(),
         occurred_at: now.naive_utc(),
@@ -53,7 +64,9 @@ pub fn record(conn: &mut Conn, actor: Actor, subject: &Subject, outcome: Outcome
         request_id: meta.request_id.clone(),
         source_ip: meta.source_ip.clone(),
     };
-    diesel::insert_into(audit_events::table).values(&row).execute(conn)?;
+    diesel::insert_into(audit_events::table)
+        .values(&row)
+        .execute(conn)?;
     Ok(())
 }
 
@@ -73,7 +86,11 @@ fn event_from(row: AuditRow) -> StoreResult<AuditEvent> {
         occurred_at: utc(row.occurred_at),
         organization_id: opt_id(row.organization_id.as_deref())?,
         actor_id: opt_id(row.actor_id.as_deref())?,
-        actor_role: row.actor_role.as_deref().map(|r| parse_stored(r, |s| Role::parse("role", s))).transpose()?,
+        actor_role: row
+            .actor_role
+            .as_deref()
+            .map(|r| parse_stored(r, |s| Role::parse("role", s)))
+            .transpose()?,
         action: row.action,
         resource_type: row.resource_type,
         resource_id: row.resource_id,
@@ -85,7 +102,12 @@ fn event_from(row: AuditRow) -> StoreResult<AuditEvent> {
 }
 
 /// An organization's audit trail, newest first.
-pub fn search(conn: &mut Conn, org_id: Uuid, filter: &AuditFilter, page: PageRequest) -> StoreResult<Page<AuditEvent>> {
+pub fn search(
+    conn: &mut Conn,
+    org_id: Uuid,
+    filter: &AuditFilter,
+    page: PageRequest,
+) -> StoreResult<Page<AuditEvent>> {
     let mut q = audit_events::table
         .filter(audit_events::organization_id.eq(org_id.to_string()))
         .select(AuditRow::as_select())
@@ -113,7 +135,11 @@ pub fn search(conn: &mut Conn, org_id: Uuid, filter: &AuditFilter, page: PageReq
     if let Some(after) = page.after {
         q = q.filter(audit_events::id.lt(after.to_string()));
     }
-    let items = q.load(conn)?.into_iter().map(event_from).collect::<StoreResult<Vec<_>>>()?;
+    let items = q
+        .load(conn)?
+        .into_iter()
+        .map(event_from)
+        .collect::<StoreResult<Vec<_>>>()?;
     Ok(Page::from_rows(items, page.limit, |e| e.id))
 }
 
@@ -130,7 +156,12 @@ pub struct AccessEntry {
 }
 
 /// Who has viewed or changed a client's record, newest first.
-pub fn access_log(conn: &mut Conn, org_id: Uuid, client_id: Uuid, page: PageRequest) -> StoreResult<Page<AccessEntry>> {
+pub fn access_log(
+    conn: &mut Conn,
+    org_id: Uuid,
+    client_id: Uuid,
+    page: PageRequest,
+) -> StoreResult<Page<AccessEntry>> {
     let mut q = audit_events::table
         .left_join(users::table.on(audit_events::actor_id.eq(users::id.nullable())))
         .filter(audit_events::client_id.eq(client_id.to_string()))
@@ -148,7 +179,14 @@ pub fn access_log(conn: &mut Conn, org_id: Uuid, client_id: Uuid, page: PageRequ
         .into_iter()
         .map(|(row, name)| {
             let e = event_from(row)?;
-            Ok(AccessEntry { id: e.id, occurred_at: e.occurred_at, actor_name: name, actor_role: e.actor_role, action: e.action, outcome: e.outcome })
+            Ok(AccessEntry {
+                id: e.id,
+                occurred_at: e.occurred_at,
+                actor_name: name,
+                actor_role: e.actor_role,
+                action: e.action,
+                outcome: e.outcome,
+            })
         })
         .collect::<StoreResult<Vec<_>>>()?;
     Ok(Page::from_rows(items, page.limit, |e| e.id))
@@ -156,5 +194,8 @@ pub fn access_log(conn: &mut Conn, org_id: Uuid, client_id: Uuid, page: PageRequ
 
 /// How many events touch a client (used by tests and the access-log summary).
 pub fn count_for_client(conn: &mut Conn, client_id: Uuid) -> StoreResult<i64> {
-    Ok(audit_events::table.filter(audit_events::client_id.eq(client_id.to_string())).count().get_result(conn)?)
+    Ok(audit_events::table
+        .filter(audit_events::client_id.eq(client_id.to_string()))
+        .count()
+        .get_result(conn)?)
 }

@@ -3,7 +3,10 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use domain::{
-    client::{CareTeamMember, CaregiverLink, Client, ClientStatus, Demographics, ExternalIdentifier, TeamRole},
+    client::{
+        CareTeamMember, CaregiverLink, Client, ClientStatus, Demographics, ExternalIdentifier,
+        TeamRole,
+    },
     identity::{Discipline, Principal, Role},
     policy::{CaregiverPermission, ClientRelation, ClientScope},
 };
@@ -11,7 +14,9 @@ use uuid::Uuid;
 
 use crate::{
     rows::{id, opt_id, parse_stored, utc, ClientRow},
-    schema::{care_team_members, caregiver_links, client_identifiers, client_versions, clients, users},
+    schema::{
+        care_team_members, caregiver_links, client_identifiers, client_versions, clients, users,
+    },
     Conn, Page, PageRequest, StoreError, StoreResult,
 };
 
@@ -25,7 +30,10 @@ pub fn relation(conn: &mut Conn, who: &Principal, client_id: Uuid) -> StoreResul
     if in_organization == 0 {
         return Ok(ClientRelation::default());
     }
-    let mut rel = ClientRelation { in_organization: true, ..Default::default() };
+    let mut rel = ClientRelation {
+        in_organization: true,
+        ..Default::default()
+    };
     match who.role {
         Role::Client => rel.is_self = who.client_id == Some(client_id),
         Role::Therapist => {
@@ -55,13 +63,23 @@ pub fn relation(conn: &mut Conn, who: &Principal, client_id: Uuid) -> StoreResul
     Ok(rel)
 }
 
-fn identifiers_of(conn: &mut Conn, client_ids: &[String]) -> StoreResult<Vec<(String, ExternalIdentifier)>> {
+fn identifiers_of(
+    conn: &mut Conn,
+    client_ids: &[String],
+) -> StoreResult<Vec<(String, ExternalIdentifier)>> {
     let rows: Vec<(String, String, String)> = client_identifiers::table
         .filter(client_identifiers::client_id.eq_any(client_ids))
         .order(client_identifiers::id.asc())
-        .select((client_identifiers::client_id, client_identifiers::system, client_identifiers::value))
+        .select((
+            client_identifiers::client_id,
+            client_identifiers::system,
+            client_identifiers::value,
+        ))
         .load(conn)?;
-    Ok(rows.into_iter().map(|(c, system, value)| (c, ExternalIdentifier { system, value })).collect())
+    Ok(rows
+        .into_iter()
+        .map(|(c, system, value)| (c, ExternalIdentifier { system, value }))
+        .collect())
 }
 
 fn assemble(conn: &mut Conn, rows: Vec<ClientRow>) -> StoreResult<Vec<Client>> {
@@ -98,7 +116,13 @@ pub struct ClientFilter {
 
 /// The clients a caller may see, one page at a time. `scope` comes from the policy,
 /// so the list cannot show what a direct read would hide.
-pub fn list(conn: &mut Conn, org_id: Uuid, scope: ClientScope, filter: &ClientFilter, page: PageRequest) -> StoreResult<Page<Client>> {
+pub fn list(
+    conn: &mut Conn,
+    org_id: Uuid,
+    scope: ClientScope,
+    filter: &ClientFilter,
+    page: PageRequest,
+) -> StoreResult<Page<Client>> {
     let mut q = clients::table
         .filter(clients::organization_id.eq(org_id.to_string()))
         .select(ClientRow::as_select())
@@ -107,7 +131,12 @@ pub fn list(conn: &mut Conn, org_id: Uuid, scope: ClientScope, filter: &ClientFi
         .into_boxed();
     match scope {
         ClientScope::Organization => {}
-        ClientScope::Nothing => return Ok(Page { items: vec![], next_cursor: None }),
+        ClientScope::Nothing => {
+            return Ok(Page {
+                items: vec![],
+                next_cursor: None,
+            })
+        }
         ClientScope::Only(client) => q = q.filter(clients::id.eq(client.to_string())),
         ClientScope::CareTeamOf(therapist) => {
             q = q.filter(
@@ -152,7 +181,12 @@ pub fn list(conn: &mut Conn, org_id: Uuid, scope: ClientScope, filter: &ClientFi
     Ok(Page::from_rows(items, page.limit, |c| c.id))
 }
 
-fn check_identifiers_free(conn: &mut Conn, org_id: Uuid, client_id: Uuid, identifiers: &[ExternalIdentifier]) -> StoreResult<()> {
+fn check_identifiers_free(
+    conn: &mut Conn,
+    org_id: Uuid,
+    client_id: Uuid,
+    identifiers: &[ExternalIdentifier],
+) -> StoreResult<()> {
     let mut errors = Vec::new();
     for (i, ident) in identifiers.iter().enumerate() {
         let holder: Option<String> = client_identifiers::table
@@ -173,13 +207,25 @@ fn check_identifiers_free(conn: &mut Conn, org_id: Uuid, client_id: Uuid, identi
         Ok(())
     } else {
         Err(StoreError::Conflict(
-            errors.iter().map(|e| format!("{} {}", e.field, e.message)).collect::<Vec<_>>().join("; "),
+            errors
+                .iter()
+                .map(|e| format!("{} {}", e.field, e.message))
+                .collect::<Vec<_>>()
+                .join("; "),
         ))
     }
 }
 
-fn write_identifiers(conn: &mut Conn, org_id: Uuid, client_id: Uuid, identifiers: &[ExternalIdentifier]) -> StoreResult<()> {
-    diesel::delete(client_identifiers::table.filter(client_identifiers::client_id.eq(client_id.to_string()))).execute(conn)?;
+fn write_identifiers(
+    conn: &mut Conn,
+    org_id: Uuid,
+    client_id: Uuid,
+    identifiers: &[ExternalIdentifier],
+) -> StoreResult<()> {
+    diesel::delete(
+        client_identifiers::table.filter(client_identifiers::client_id.eq(client_id.to_string())),
+    )
+    .execute(conn)?;
     for ident in identifiers {
         diesel::insert_into(client_identifiers::table)
             .values((
@@ -195,7 +241,13 @@ fn write_identifiers(conn: &mut Conn, org_id: Uuid, client_id: Uuid, identifiers
 }
 
 /// Registers a client. Call inside a write transaction.
-pub fn create(conn: &mut Conn, org_id: Uuid, client_id: Uuid, d: Demographics, now: DateTime<Utc>) -> StoreResult<Client> {
+pub fn create(
+    conn: &mut Conn,
+    org_id: Uuid,
+    client_id: Uuid,
+    d: Demographics,
+    now: DateTime<Utc>,
+) -> StoreResult<Client> {
     check_identifiers_free(conn, org_id, client_id, &d.identifiers)?;
     let row = ClientRow {
         id: client_id.to_string(),
@@ -210,7 +262,9 @@ pub fn create(conn: &mut Conn, org_id: Uuid, client_id: Uuid, d: Demographics, n
         created_at: now.naive_utc(),
         updated_at: now.naive_utc(),
     };
-    diesel::insert_into(clients::table).values(&row).execute(conn)?;
+    diesel::insert_into(clients::table)
+        .values(&row)
+        .execute(conn)?;
     write_identifiers(conn, org_id, client_id, &d.identifiers)?;
     row.into_client(d.identifiers)
 }
@@ -270,7 +324,12 @@ pub fn versions(conn: &mut Conn, client_id: Uuid) -> StoreResult<Vec<ClientVersi
     let rows: Vec<(i32, String, NaiveDateTime, String)> = client_versions::table
         .filter(client_versions::client_id.eq(client_id.to_string()))
         .order(client_versions::version.asc())
-        .select((client_versions::version, client_versions::recorded_by, client_versions::recorded_at, client_versions::snapshot))
+        .select((
+            client_versions::version,
+            client_versions::recorded_by,
+            client_versions::recorded_at,
+            client_versions::snapshot,
+        ))
         .load(conn)?;
     rows.into_iter()
         .map(|(version, by, at, snapshot)| {
@@ -286,16 +345,41 @@ pub fn versions(conn: &mut Conn, client_id: Uuid) -> StoreResult<Vec<ClientVersi
 
 // --- Care teams -------------------------------------------------------------------
 
-type MemberRow = (String, String, String, String, Option<String>, String, String, NaiveDateTime, Option<String>, Option<NaiveDateTime>);
+type MemberRow = (
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    String,
+    NaiveDateTime,
+    Option<String>,
+    Option<NaiveDateTime>,
+);
 
 fn member_from(row: MemberRow) -> StoreResult<CareTeamMember> {
-    let (mid, client, therapist, name, discipline, team_role, added_by, added_at, removed_by, removed_at) = row;
+    let (
+        mid,
+        client,
+        therapist,
+        name,
+        discipline,
+        team_role,
+        added_by,
+        added_at,
+        removed_by,
+        removed_at,
+    ) = row;
     Ok(CareTeamMember {
         id: id(&mid)?,
         client_id: id(&client)?,
         therapist_id: id(&therapist)?,
         therapist_name: name,
-        discipline: discipline.as_deref().map(|d| parse_stored(d, |s| Discipline::parse("discipline", s))).transpose()?,
+        discipline: discipline
+            .as_deref()
+            .map(|d| parse_stored(d, |s| Discipline::parse("discipline", s)))
+            .transpose()?,
         team_role: parse_stored(&team_role, |s| TeamRole::parse("team_role", s))?,
         added_by: id(&added_by)?,
         added_at: utc(added_at),
@@ -305,7 +389,11 @@ fn member_from(row: MemberRow) -> StoreResult<CareTeamMember> {
 }
 
 /// A client's care team; with `history`, past members too.
-pub fn care_team(conn: &mut Conn, client_id: Uuid, history: bool) -> StoreResult<Vec<CareTeamMember>> {
+pub fn care_team(
+    conn: &mut Conn,
+    client_id: Uuid,
+    history: bool,
+) -> StoreResult<Vec<CareTeamMember>> {
     let mut q = care_team_members::table
         .inner_join(users::table)
         .filter(care_team_members::client_id.eq(client_id.to_string()))
@@ -326,7 +414,18 @@ pub fn care_team(conn: &mut Conn, client_id: Uuid, history: bool) -> StoreResult
     if !history {
         q = q.filter(care_team_members::removed_at.is_null());
     }
-    q.load::<MemberRow>(conn)?.into_iter().map(member_from).collect()
+    q.load::<MemberRow>(conn)?
+        .into_iter()
+        .map(member_from)
+        .collect()
+}
+
+/// A therapist joining a care team.
+#[derive(Debug, Clone, Copy)]
+pub struct NewMember {
+    pub id: Uuid,
+    pub therapist_id: Uuid,
+    pub team_role: TeamRole,
 }
 
 /// Puts a therapist on a client's care team. Call inside a write transaction.
@@ -334,14 +433,19 @@ pub fn add_to_care_team(
     conn: &mut Conn,
     org_id: Uuid,
     client_id: Uuid,
-    member_id: Uuid,
-    therapist_id: Uuid,
-    team_role: TeamRole,
+    member: NewMember,
     actor: Uuid,
     now: DateTime<Utc>,
 ) -> StoreResult<CareTeamMember> {
+    let NewMember {
+        id: member_id,
+        therapist_id,
+        team_role,
+    } = member;
     let therapist = crate::accounts::user(conn, org_id, therapist_id).map_err(|e| match e {
-        StoreError::NotFound => domain::Invalid::field("therapist_id", "is not a user of this organization").into(),
+        StoreError::NotFound => {
+            domain::Invalid::field("therapist_id", "is not a user of this organization").into()
+        }
         other => other,
     })?;
     if therapist.role != Role::Therapist || !therapist.active {
@@ -354,7 +458,9 @@ pub fn add_to_care_team(
         .count()
         .get_result(conn)?;
     if already > 0 {
-        return Err(StoreError::Conflict("this therapist is already on the care team".into()));
+        return Err(StoreError::Conflict(
+            "this therapist is already on the care team".into(),
+        ));
     }
     diesel::insert_into(care_team_members::table)
         .values((
@@ -374,14 +480,23 @@ pub fn add_to_care_team(
 }
 
 /// Ends a care-team membership; the row stays as history. Call inside a write transaction.
-pub fn remove_from_care_team(conn: &mut Conn, client_id: Uuid, member_id: Uuid, actor: Uuid, now: DateTime<Utc>) -> StoreResult<()> {
+pub fn remove_from_care_team(
+    conn: &mut Conn,
+    client_id: Uuid,
+    member_id: Uuid,
+    actor: Uuid,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
     let changed = diesel::update(
         care_team_members::table
             .filter(care_team_members::id.eq(member_id.to_string()))
             .filter(care_team_members::client_id.eq(client_id.to_string()))
             .filter(care_team_members::removed_at.is_null()),
     )
-    .set((care_team_members::removed_by.eq(actor.to_string()), care_team_members::removed_at.eq(now.naive_utc())))
+    .set((
+        care_team_members::removed_by.eq(actor.to_string()),
+        care_team_members::removed_at.eq(now.naive_utc()),
+    ))
     .execute(conn)?;
     if changed == 0 {
         return Err(StoreError::NotFound);
@@ -391,10 +506,34 @@ pub fn remove_from_care_team(conn: &mut Conn, client_id: Uuid, member_id: Uuid, 
 
 // --- Caregivers -------------------------------------------------------------------
 
-type LinkRow = (String, String, String, String, Option<String>, Option<String>, String, String, NaiveDateTime, Option<String>, Option<NaiveDateTime>);
+type LinkRow = (
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    String,
+    NaiveDateTime,
+    Option<String>,
+    Option<NaiveDateTime>,
+);
 
 fn link_from(row: LinkRow) -> StoreResult<CaregiverLink> {
-    let (lid, client, caregiver, name, email, relationship, permission, granted_by, granted_at, revoked_by, revoked_at) = row;
+    let (
+        lid,
+        client,
+        caregiver,
+        name,
+        email,
+        relationship,
+        permission,
+        granted_by,
+        granted_at,
+        revoked_by,
+        revoked_at,
+    ) = row;
     Ok(CaregiverLink {
         id: id(&lid)?,
         client_id: id(&client)?,
@@ -411,7 +550,11 @@ fn link_from(row: LinkRow) -> StoreResult<CaregiverLink> {
 }
 
 /// A client's caregivers; with `history`, revoked links too.
-pub fn caregivers(conn: &mut Conn, client_id: Uuid, history: bool) -> StoreResult<Vec<CaregiverLink>> {
+pub fn caregivers(
+    conn: &mut Conn,
+    client_id: Uuid,
+    history: bool,
+) -> StoreResult<Vec<CaregiverLink>> {
     let mut q = caregiver_links::table
         .inner_join(users::table)
         .filter(caregiver_links::client_id.eq(client_id.to_string()))
@@ -433,22 +576,36 @@ pub fn caregivers(conn: &mut Conn, client_id: Uuid, history: bool) -> StoreResul
     if !history {
         q = q.filter(caregiver_links::revoked_at.is_null());
     }
-    q.load::<LinkRow>(conn)?.into_iter().map(link_from).collect()
+    q.load::<LinkRow>(conn)?
+        .into_iter()
+        .map(link_from)
+        .collect()
+}
+
+/// A caregiver being linked to a client.
+#[derive(Debug, Clone)]
+pub struct NewLink {
+    pub id: Uuid,
+    pub caregiver_id: Uuid,
+    pub relationship: Option<String>,
+    pub permission: CaregiverPermission,
 }
 
 /// Links a caregiver account to a client. Call inside a write transaction.
-#[allow(clippy::too_many_arguments)]
 pub fn link_caregiver(
     conn: &mut Conn,
     org_id: Uuid,
     client_id: Uuid,
-    link_id: Uuid,
-    caregiver_id: Uuid,
-    relationship: Option<String>,
-    permission: CaregiverPermission,
+    link: NewLink,
     actor: Uuid,
     now: DateTime<Utc>,
 ) -> StoreResult<CaregiverLink> {
+    let NewLink {
+        id: link_id,
+        caregiver_id,
+        relationship,
+        permission,
+    } = link;
     let already: i64 = caregiver_links::table
         .filter(caregiver_links::client_id.eq(client_id.to_string()))
         .filter(caregiver_links::caregiver_id.eq(caregiver_id.to_string()))
@@ -456,7 +613,9 @@ pub fn link_caregiver(
         .count()
         .get_result(conn)?;
     if already > 0 {
-        return Err(StoreError::Conflict("this person is already a caregiver of this client".into()));
+        return Err(StoreError::Conflict(
+            "this person is already a caregiver of this client".into(),
+        ));
     }
     diesel::insert_into(caregiver_links::table)
         .values((
@@ -477,14 +636,23 @@ pub fn link_caregiver(
 }
 
 /// Revokes a caregiver link at once; the row stays as history. Call inside a write transaction.
-pub fn revoke_caregiver(conn: &mut Conn, client_id: Uuid, link_id: Uuid, actor: Uuid, now: DateTime<Utc>) -> StoreResult<()> {
+pub fn revoke_caregiver(
+    conn: &mut Conn,
+    client_id: Uuid,
+    link_id: Uuid,
+    actor: Uuid,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
     let changed = diesel::update(
         caregiver_links::table
             .filter(caregiver_links::id.eq(link_id.to_string()))
             .filter(caregiver_links::client_id.eq(client_id.to_string()))
             .filter(caregiver_links::revoked_at.is_null()),
     )
-    .set((caregiver_links::revoked_by.eq(actor.to_string()), caregiver_links::revoked_at.eq(now.naive_utc())))
+    .set((
+        caregiver_links::revoked_by.eq(actor.to_string()),
+        caregiver_links::revoked_at.eq(now.naive_utc()),
+    ))
     .execute(conn)?;
     if changed == 0 {
         return Err(StoreError::NotFound);
@@ -493,7 +661,10 @@ pub fn revoke_caregiver(conn: &mut Conn, client_id: Uuid, link_id: Uuid, actor: 
 }
 
 /// The client ids a caregiver may currently follow, with the grant for each.
-pub fn followed_by(conn: &mut Conn, caregiver_id: Uuid) -> StoreResult<Vec<(Uuid, CaregiverPermission)>> {
+pub fn followed_by(
+    conn: &mut Conn,
+    caregiver_id: Uuid,
+) -> StoreResult<Vec<(Uuid, CaregiverPermission)>> {
     let rows: Vec<(String, String)> = caregiver_links::table
         .filter(caregiver_links::caregiver_id.eq(caregiver_id.to_string()))
         .filter(caregiver_links::revoked_at.is_null())
@@ -501,6 +672,11 @@ pub fn followed_by(conn: &mut Conn, caregiver_id: Uuid) -> StoreResult<Vec<(Uuid
         .select((caregiver_links::client_id, caregiver_links::permission))
         .load(conn)?;
     rows.into_iter()
-        .map(|(c, p)| Ok((id(&c)?, parse_stored(&p, |s| CaregiverPermission::parse("permission", s))?)))
+        .map(|(c, p)| {
+            Ok((
+                id(&c)?,
+                parse_stored(&p, |s| CaregiverPermission::parse("permission", s))?,
+            ))
+        })
         .collect()
 }

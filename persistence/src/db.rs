@@ -41,7 +41,9 @@ impl Backend {
             if path.is_empty() || path == ":memory:" {
                 // A memory database is private to one connection; a pool of them is
                 // a pool of different, empty databases.
-                return Err(StoreError::Config("DATABASE_URL: SQLite needs a file path".into()));
+                return Err(StoreError::Config(
+                    "DATABASE_URL: SQLite needs a file path".into(),
+                ));
             }
             Ok(Backend::Sqlite(path.to_owned()))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
@@ -84,7 +86,8 @@ impl r2d2::ManageConnection for Manager {
     fn connect(&self) -> Result<DbConnection, Self::Error> {
         match &self.backend {
             Backend::Sqlite(path) => {
-                let mut conn = SqliteConnection::establish(path).map_err(diesel::r2d2::Error::ConnectionError)?;
+                let mut conn = SqliteConnection::establish(path)
+                    .map_err(diesel::r2d2::Error::ConnectionError)?;
                 conn.batch_execute(SQLITE_PRAGMAS)
                     .map_err(diesel::r2d2::Error::QueryError)?;
                 Ok(DbConnection::Sqlite(conn))
@@ -114,7 +117,9 @@ pub fn open_pool(backend: &Backend, size: u32) -> Result<Pool, StoreError> {
     r2d2::Pool::builder()
         .max_size(size.max(1))
         .connection_timeout(Duration::from_secs(10))
-        .build(Manager { backend: backend.clone() })
+        .build(Manager {
+            backend: backend.clone(),
+        })
         .map_err(|e| StoreError::Unavailable(e.to_string()))
 }
 
@@ -159,12 +164,17 @@ pub fn migrate_one(conn: &mut DbConnection) -> Result<Option<String>, StoreError
 
 /// Runs `f` in a write transaction. On SQLite it begins IMMEDIATE: a deferred
 /// transaction that later writes fails with SQLITE_BUSY at once, ignoring busy_timeout.
-pub fn write<T, E>(conn: &mut DbConnection, f: impl FnOnce(&mut DbConnection) -> Result<T, E>) -> Result<T, E>
+pub fn write<T, E>(
+    conn: &mut DbConnection,
+    f: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+) -> Result<T, E>
 where
     E: From<diesel::result::Error>,
 {
     match conn {
-        DbConnection::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
+        DbConnection::Sqlite(c) => {
+            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?
+        }
         DbConnection::Postgresql(c) => AnsiTransactionManager::begin_transaction(c)?,
     }
     match f(conn) {
@@ -181,7 +191,10 @@ where
 }
 
 /// Runs `f` in a read transaction, for a consistent view across several queries.
-pub fn read<T, E>(conn: &mut DbConnection, f: impl FnOnce(&mut DbConnection) -> Result<T, E>) -> Result<T, E>
+pub fn read<T, E>(
+    conn: &mut DbConnection,
+    f: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+) -> Result<T, E>
 where
     E: From<diesel::result::Error>,
 {

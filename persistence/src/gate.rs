@@ -34,7 +34,14 @@ fn outcome_of(decision: Decision) -> Result<(), (Outcome, StoreError)> {
 
 impl Caller {
     fn record(&self, conn: &mut Conn, subject: &Subject, outcome: Outcome) -> StoreResult<()> {
-        audit::record(conn, (&self.who).into(), subject, outcome, &self.meta, now())
+        audit::record(
+            conn,
+            (&self.who).into(),
+            subject,
+            outcome,
+            &self.meta,
+            now(),
+        )
     }
 
     /// Runs `op` on one client's record if the policy allows `action`, and audits it.
@@ -46,12 +53,15 @@ impl Caller {
         subject: Subject,
         op: impl FnOnce(&mut Conn) -> StoreResult<T>,
     ) -> StoreResult<T> {
-        let subject = Subject { client_id: Some(client_id), ..subject };
+        let subject = Subject {
+            client_id: Some(client_id),
+            ..subject
+        };
         let allowed = |conn: &mut Conn| -> StoreResult<Result<(), (Outcome, StoreError)>> {
             let relation = clients::relation(conn, &self.who, client_id)?;
             Ok(outcome_of(decide(&self.who, relation, action)))
         };
-        self.run(conn, action.writes(), subject, allowed, op)
+        self.run(conn, action.writes(), &subject, allowed, op)
     }
 
     /// Runs an organization-wide `op` if the policy allows `action`, and audits it.
@@ -59,7 +69,7 @@ impl Caller {
         &self,
         conn: &mut Conn,
         action: OrgAction,
-        subject: Subject,
+        subject: &Subject,
         op: impl FnOnce(&mut Conn) -> StoreResult<T>,
     ) -> StoreResult<T> {
         let decision = outcome_of(decide_org(&self.who, action));
@@ -70,7 +80,7 @@ impl Caller {
         &self,
         conn: &mut Conn,
         writes: bool,
-        subject: Subject,
+        subject: &Subject,
         allowed: impl FnOnce(&mut Conn) -> StoreResult<Result<(), (Outcome, StoreError)>>,
         op: impl FnOnce(&mut Conn) -> StoreResult<T>,
     ) -> StoreResult<T> {
@@ -81,36 +91,48 @@ impl Caller {
                 Ok(()) => {
                     let value = op(conn)?;
                     if writes {
-                        self.record(conn, &subject, Outcome::Success)?;
+                        self.record(conn, subject, Outcome::Success)?;
                     }
                     Ok(Ok(value))
                 }
                 Err((outcome, refusal)) => {
                     if writes {
-                        self.record(conn, &subject, outcome)?;
+                        self.record(conn, subject, outcome)?;
                     }
                     Ok(Err(refusal))
                 }
             }
         };
-        let result = if writes { db::write(conn, attempt) } else { db::read(conn, attempt) };
+        let result = if writes {
+            db::write(conn, attempt)
+        } else {
+            db::read(conn, attempt)
+        };
         match result {
             Ok(Ok(value)) => {
                 if !writes {
-                    db::write(conn, |c| self.record(c, &subject, Outcome::Success))?;
+                    db::write(conn, |c| self.record(c, subject, Outcome::Success))?;
                 }
                 Ok(value)
             }
             Ok(Err(refusal)) => {
                 if !writes {
-                    let outcome = if matches!(refusal, StoreError::NotFound) { Outcome::NotFound } else { Outcome::Denied };
-                    db::write(conn, |c| self.record(c, &subject, outcome))?;
+                    let outcome = if matches!(refusal, StoreError::NotFound) {
+                        Outcome::NotFound
+                    } else {
+                        Outcome::Denied
+                    };
+                    db::write(conn, |c| self.record(c, subject, outcome))?;
                 }
                 Err(refusal)
             }
             Err(failure) => {
-                let outcome = if matches!(failure, StoreError::NotFound) { Outcome::NotFound } else { Outcome::Failed };
-                db::write(conn, |c| self.record(c, &subject, outcome))?;
+                let outcome = if matches!(failure, StoreError::NotFound) {
+                    Outcome::NotFound
+                } else {
+                    Outcome::Failed
+                };
+                db::write(conn, |c| self.record(c, subject, outcome))?;
                 Err(failure)
             }
         }

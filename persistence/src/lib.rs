@@ -33,10 +33,18 @@ pub struct PageRequest {
 
 impl<T> Page<T> {
     /// Builds a page from `limit + 1` fetched rows: the extra row only says more exist.
-    pub(crate) fn from_rows(mut items: Vec<T>, limit: u32, id_of: impl Fn(&T) -> uuid::Uuid) -> Self {
+    pub(crate) fn from_rows(
+        mut items: Vec<T>,
+        limit: u32,
+        id_of: impl Fn(&T) -> uuid::Uuid,
+    ) -> Self {
         let more = items.len() > limit as usize;
         items.truncate(limit as usize);
-        let next_cursor = if more { items.last().map(|i| id_of(i).to_string()) } else { None };
+        let next_cursor = if more {
+            items.last().map(|i| id_of(i).to_string())
+        } else {
+            None
+        };
         Page { items, next_cursor }
     }
 }

@@ -7,9 +7,11 @@ use uuid::Uuid;
 use crate::{schema::*, StoreError};
 
 pub(crate) fn id(text: &str) -> Result<Uuid, StoreError> {
-    Uuid::parse_str(text).map_err(|_| StoreError::Database(diesel::result::Error::DeserializationError(
-        format!("stored id is not a UUID: {text}").into(),
-    )))
+    Uuid::parse_str(text).map_err(|_| {
+        StoreError::Database(diesel::result::Error::DeserializationError(
+            format!("stored id is not a UUID: {text}").into(),
+        ))
+    })
 }
 
 pub(crate) fn opt_id(text: Option<&str>) -> Result<Option<Uuid>, StoreError> {
@@ -20,7 +22,10 @@ pub(crate) fn utc(t: NaiveDateTime) -> DateTime<Utc> {
     t.and_utc()
 }
 
-pub(crate) fn parse_stored<T>(text: &str, parse: impl FnOnce(&str) -> Result<T, domain::Invalid>) -> Result<T, StoreError> {
+pub(crate) fn parse_stored<T>(
+    text: &str,
+    parse: impl FnOnce(&str) -> Result<T, domain::Invalid>,
+) -> Result<T, StoreError> {
     parse(text).map_err(|_| {
         StoreError::Database(diesel::result::Error::DeserializationError(
             format!("unexpected stored value: {text}").into(),
@@ -86,7 +91,10 @@ pub(crate) struct ClientRow {
 }
 
 impl ClientRow {
-    pub fn into_client(self, identifiers: Vec<domain::client::ExternalIdentifier>) -> Result<domain::client::Client, StoreError> {
+    pub fn into_client(
+        self,
+        identifiers: Vec<domain::client::ExternalIdentifier>,
+    ) -> Result<domain::client::Client, StoreError> {
         use domain::client::{Client, ClientStatus};
         Ok(Client {
             id: id(&self.id)?,

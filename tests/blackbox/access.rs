@@ -14,36 +14,73 @@ fn a_client_cannot_read_or_change_another_client() {
     let maria_s = app.login("maria@client.example");
     let sam_s = app.login("sam@client.example");
     for (me, mine, theirs) in [(&maria_s, &maria, &sam), (&sam_s, &sam, &maria)] {
-        app.get(&me.access, &format!("/api/v1/clients/{mine}")).ok(200);
+        app.get(&me.access, &format!("/api/v1/clients/{mine}"))
+            .ok(200);
         let r = app.get(&me.access, &format!("/api/v1/clients/{theirs}"));
         r.problem(404);
-        app.put(&me.access, &format!("/api/v1/clients/{theirs}"), &update_body("Hijacked")).problem(404);
-        app.get(&me.access, &format!("/api/v1/clients/{theirs}/care-team")).problem(404);
-        app.get(&me.access, &format!("/api/v1/clients/{theirs}/access-log")).problem(404);
+        app.put(
+            &me.access,
+            &format!("/api/v1/clients/{theirs}"),
+            &update_body("Hijacked"),
+        )
+        .problem(404);
+        app.get(&me.access, &format!("/api/v1/clients/{theirs}/care-team"))
+            .problem(404);
+        app.get(&me.access, &format!("/api/v1/clients/{theirs}/access-log"))
+            .problem(404);
         // Their own record is visible but not theirs to change.
-        app.put(&me.access, &format!("/api/v1/clients/{mine}"), &update_body("Renamed")).problem(403);
+        app.put(
+            &me.access,
+            &format!("/api/v1/clients/{mine}"),
+            &update_body("Renamed"),
+        )
+        .problem(403);
         let list = app.get(&me.access, "/api/v1/clients");
-        let items = list.ok(200)["items"].as_array().cloned().unwrap_or_default();
+        let items = list.ok(200)["items"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         assert_eq!(items.len(), 1);
         assert_eq!(items[0]["id"].as_str(), Some(mine.as_str()));
     }
     let admin = app.login("admin@riverside.example");
-    assert_eq!(app.get(&admin.access, &format!("/api/v1/clients/{maria}")).ok(200)["name"], "Maria Lopez");
+    assert_eq!(
+        app.get(&admin.access, &format!("/api/v1/clients/{maria}"))
+            .ok(200)["name"],
+        "Maria Lopez"
+    );
 }
 
 #[test]
 fn a_therapist_reaches_only_clients_on_their_care_team() {
     let app = TestApp::spawn();
-    let (maria, sam, jun) = (app.client_id("Maria Lopez"), app.client_id("Samuel Osei"), app.client_id("Jun Tanaka"));
+    let (maria, sam, jun) = (
+        app.client_id("Maria Lopez"),
+        app.client_id("Samuel Osei"),
+        app.client_id("Jun Tanaka"),
+    );
     let olivia = app.login("olivia.ot@riverside.example"); // Maria, Sam
     let peter = app.login("peter.pt@riverside.example"); // Maria, Jun
     for (t, outside, inside) in [(&olivia, &jun, &sam), (&peter, &sam, &jun)] {
-        app.get(&t.access, &format!("/api/v1/clients/{inside}")).ok(200);
-        app.get(&t.access, &format!("/api/v1/clients/{maria}")).ok(200);
-        app.get(&t.access, &format!("/api/v1/clients/{outside}")).problem(404);
-        app.put(&t.access, &format!("/api/v1/clients/{outside}"), &update_body("X")).problem(404);
+        app.get(&t.access, &format!("/api/v1/clients/{inside}"))
+            .ok(200);
+        app.get(&t.access, &format!("/api/v1/clients/{maria}"))
+            .ok(200);
+        app.get(&t.access, &format!("/api/v1/clients/{outside}"))
+            .problem(404);
+        app.put(
+            &t.access,
+            &format!("/api/v1/clients/{outside}"),
+            &update_body("X"),
+        )
+        .problem(404);
         let list = app.get(&t.access, "/api/v1/clients");
-        let ids: Vec<String> = list.ok(200)["items"].as_array().into_iter().flatten().filter_map(|c| c["id"].as_str().map(str::to_owned)).collect();
+        let ids: Vec<String> = list.ok(200)["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c["id"].as_str().map(str::to_owned))
+            .collect();
         assert_eq!(ids.len(), 2);
         assert!(!ids.contains(outside));
         // Care teams are the admins' to change.
@@ -59,24 +96,49 @@ fn removing_a_therapist_from_the_team_ends_their_access_and_keeps_history() {
     let jun = app.client_id("Jun Tanaka");
     let olivia_id = app.user_id("olivia.ot@riverside.example");
     let olivia = app.login("olivia.ot@riverside.example");
-    app.get(&olivia.access, &format!("/api/v1/clients/{jun}")).problem(404);
-    let added = app.post(&admin.access, &format!("/api/v1/clients/{jun}/care-team"), &json!({"therapist_id": olivia_id, "team_role": "consulting"}));
+    app.get(&olivia.access, &format!("/api/v1/clients/{jun}"))
+        .problem(404);
+    let added = app.post(
+        &admin.access,
+        &format!("/api/v1/clients/{jun}/care-team"),
+        &json!({"therapist_id": olivia_id, "team_role": "consulting"}),
+    );
     let member = added.ok(201)["id"].as_str().unwrap_or_default().to_owned();
     assert_eq!(added.body["team_role"], "consulting");
     assert_eq!(added.body["discipline"], "occupational-therapy");
-    app.post(&admin.access, &format!("/api/v1/clients/{jun}/care-team"), &json!({"therapist_id": olivia_id, "team_role": "consulting"})).problem(409);
-    app.get(&olivia.access, &format!("/api/v1/clients/{jun}")).ok(200);
-    app.delete(&admin.access, &format!("/api/v1/clients/{jun}/care-team/{member}")).ok(204);
-    app.get(&olivia.access, &format!("/api/v1/clients/{jun}")).problem(404);
+    app.post(
+        &admin.access,
+        &format!("/api/v1/clients/{jun}/care-team"),
+        &json!({"therapist_id": olivia_id, "team_role": "consulting"}),
+    )
+    .problem(409);
+    app.get(&olivia.access, &format!("/api/v1/clients/{jun}"))
+        .ok(200);
+    app.delete(
+        &admin.access,
+        &format!("/api/v1/clients/{jun}/care-team/{member}"),
+    )
+    .ok(204);
+    app.get(&olivia.access, &format!("/api/v1/clients/{jun}"))
+        .problem(404);
     let current = app.get(&admin.access, &format!("/api/v1/clients/{jun}/care-team"));
     assert_eq!(current.ok(200).as_array().map(Vec::len), Some(1));
-    let history = app.get(&admin.access, &format!("/api/v1/clients/{jun}/care-team?history=true"));
+    let history = app.get(
+        &admin.access,
+        &format!("/api/v1/clients/{jun}/care-team?history=true"),
+    );
     let entries = history.ok(200).as_array().cloned().unwrap_or_default();
     assert_eq!(entries.len(), 2);
-    assert!(entries.iter().any(|m| m["therapist_id"] == olivia_id.as_str() && m["removed_at"].is_string()));
+    assert!(entries
+        .iter()
+        .any(|m| m["therapist_id"] == olivia_id.as_str() && m["removed_at"].is_string()));
     // A client cannot be put in the care of someone who is not a therapist.
     let not_therapist = app.user_id("admin@riverside.example");
-    let r = app.post(&admin.access, &format!("/api/v1/clients/{jun}/care-team"), &json!({"therapist_id": not_therapist, "team_role": "primary"}));
+    let r = app.post(
+        &admin.access,
+        &format!("/api/v1/clients/{jun}/care-team"),
+        &json!({"therapist_id": not_therapist, "team_role": "primary"}),
+    );
     assert_eq!(r.problem(422).clone()["errors"][0]["field"], "therapist_id");
 }
 
@@ -87,22 +149,48 @@ fn an_admin_of_another_clinic_gets_404_and_vice_versa() {
     let lee = app.login(&other_admin);
     let ada = app.login("admin@riverside.example");
     let maria = app.client_id("Maria Lopez");
-    app.get(&lee.access, &format!("/api/v1/clients/{maria}")).problem(404);
-    app.put(&lee.access, &format!("/api/v1/clients/{maria}"), &update_body("X")).problem(404);
-    app.get(&lee.access, &format!("/api/v1/clients/{maria}/access-log")).problem(404);
-    assert_eq!(app.get(&lee.access, "/api/v1/clients").ok(200)["items"].as_array().map(Vec::len), Some(0));
+    app.get(&lee.access, &format!("/api/v1/clients/{maria}"))
+        .problem(404);
+    app.put(
+        &lee.access,
+        &format!("/api/v1/clients/{maria}"),
+        &update_body("X"),
+    )
+    .problem(404);
+    app.get(&lee.access, &format!("/api/v1/clients/{maria}/access-log"))
+        .problem(404);
+    assert_eq!(
+        app.get(&lee.access, "/api/v1/clients").ok(200)["items"]
+            .as_array()
+            .map(Vec::len),
+        Some(0)
+    );
     let olivia_id = app.user_id("olivia.ot@riverside.example");
-    app.get(&lee.access, &format!("/api/v1/users/{olivia_id}")).problem(404);
-    app.patch(&lee.access, &format!("/api/v1/users/{olivia_id}"), &json!({"active": false})).problem(404);
+    app.get(&lee.access, &format!("/api/v1/users/{olivia_id}"))
+        .problem(404);
+    app.patch(
+        &lee.access,
+        &format!("/api/v1/users/{olivia_id}"),
+        &json!({"active": false}),
+    )
+    .problem(404);
 
     // Lakeside registers a client; Riverside's admin cannot see it.
     let created = app.post(&lee.access, "/api/v1/clients", &json!({"name": "Lake Client", "identifiers": [{"system": "urn:demo-ehr:mrn", "value": "MRN-1001"}]}));
-    let theirs = created.ok(201)["id"].as_str().unwrap_or_default().to_owned();
-    app.get(&ada.access, &format!("/api/v1/clients/{theirs}")).problem(404);
-    app.get(&lee.access, &format!("/api/v1/clients/{theirs}")).ok(200);
+    let theirs = created.ok(201)["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    app.get(&ada.access, &format!("/api/v1/clients/{theirs}"))
+        .problem(404);
+    app.get(&lee.access, &format!("/api/v1/clients/{theirs}"))
+        .ok(200);
     // Identifiers are unique per organization, not across them.
     assert_eq!(created.body["identifiers"][0]["value"], "MRN-1001");
-    let ada_list = app.get(&ada.access, "/api/v1/clients?identifier=urn:demo-ehr:mrn%7CMRN-1001");
+    let ada_list = app.get(
+        &ada.access,
+        "/api/v1/clients?identifier=urn:demo-ehr:mrn%7CMRN-1001",
+    );
     assert_eq!(ada_list.ok(200)["items"].as_array().map(Vec::len), Some(1));
     assert_eq!(ada_list.body["items"][0]["name"], "Maria Lopez");
 }
@@ -112,38 +200,104 @@ fn a_caregiver_sees_only_the_client_who_invited_them_until_revoked() {
     let app = TestApp::spawn();
     let (maria, sam) = (app.client_id("Maria Lopez"), app.client_id("Samuel Osei"));
     let lucia = app.login("lucia@family.example");
-    app.get(&lucia.access, &format!("/api/v1/clients/{maria}")).ok(200);
-    app.get(&lucia.access, &format!("/api/v1/clients/{sam}")).problem(404);
+    app.get(&lucia.access, &format!("/api/v1/clients/{maria}"))
+        .ok(200);
+    app.get(&lucia.access, &format!("/api/v1/clients/{sam}"))
+        .problem(404);
     // Read-only by default.
-    app.put(&lucia.access, &format!("/api/v1/clients/{maria}"), &update_body("X")).problem(403);
-    app.get(&lucia.access, &format!("/api/v1/clients/{maria}/access-log")).problem(403);
+    app.put(
+        &lucia.access,
+        &format!("/api/v1/clients/{maria}"),
+        &update_body("X"),
+    )
+    .problem(403);
+    app.get(
+        &lucia.access,
+        &format!("/api/v1/clients/{maria}/access-log"),
+    )
+    .problem(403);
     let me = app.get(&lucia.access, "/api/v1/me");
-    assert_eq!(me.ok(200)["clients"][0]["client_id"].as_str(), Some(maria.as_str()));
+    assert_eq!(
+        me.ok(200)["clients"][0]["client_id"].as_str(),
+        Some(maria.as_str())
+    );
     assert_eq!(me.body["clients"][0]["permission"], "view");
 
     // Sam invites his own caregiver: a new account with an invitation.
     let sam_s = app.login("sam@client.example");
-    let invited = app.post(&sam_s.access, &format!("/api/v1/clients/{sam}/caregivers"), &json!({"email": "ama@family.example", "name": "Ama Osei", "relationship": "spouse"}));
-    let token = invited.ok(201)["invitation"]["token"].as_str().unwrap_or_default().to_owned();
-    app.send(app.http.post(app.url("/api/v1/invitations/accept")).json(&json!({"token": token, "password": "ama's long password"}))).ok(200);
+    let invited = app.post(
+        &sam_s.access,
+        &format!("/api/v1/clients/{sam}/caregivers"),
+        &json!({"email": "ama@family.example", "name": "Ama Osei", "relationship": "spouse"}),
+    );
+    let token = invited.ok(201)["invitation"]["token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    app.send(
+        app.http
+            .post(app.url("/api/v1/invitations/accept"))
+            .json(&json!({"token": token, "password": "ama's long password"})),
+    )
+    .ok(200);
     let ama = app.login_with("ama@family.example", "ama's long password");
-    app.get(&ama.access, &format!("/api/v1/clients/{sam}")).ok(200);
-    app.get(&ama.access, &format!("/api/v1/clients/{maria}")).problem(404);
+    app.get(&ama.access, &format!("/api/v1/clients/{sam}"))
+        .ok(200);
+    app.get(&ama.access, &format!("/api/v1/clients/{maria}"))
+        .problem(404);
     // Sam cannot manage Maria's caregivers; a caregiver cannot manage any.
-    app.post(&sam_s.access, &format!("/api/v1/clients/{maria}/caregivers"), &json!({"email": "x@family.example", "name": "X"})).problem(404);
-    app.post(&ama.access, &format!("/api/v1/clients/{sam}/caregivers"), &json!({"email": "y@family.example", "name": "Y"})).problem(403);
+    app.post(
+        &sam_s.access,
+        &format!("/api/v1/clients/{maria}/caregivers"),
+        &json!({"email": "x@family.example", "name": "X"}),
+    )
+    .problem(404);
+    app.post(
+        &ama.access,
+        &format!("/api/v1/clients/{sam}/caregivers"),
+        &json!({"email": "y@family.example", "name": "Y"}),
+    )
+    .problem(403);
 
     // Maria revokes Lucia: access ends at once.
     let maria_s = app.login("maria@client.example");
-    let links = app.get(&maria_s.access, &format!("/api/v1/clients/{maria}/caregivers"));
-    let link = links.ok(200)[0]["id"].as_str().unwrap_or_default().to_owned();
-    app.delete(&maria_s.access, &format!("/api/v1/clients/{maria}/caregivers/{link}")).ok(204);
-    app.get(&lucia.access, &format!("/api/v1/clients/{maria}")).problem(404);
-    assert_eq!(app.get(&lucia.access, "/api/v1/me").ok(200)["clients"].as_array().map(Vec::len), Some(0));
-    assert_eq!(app.get(&lucia.access, "/api/v1/clients").ok(200)["items"].as_array().map(Vec::len), Some(0));
-    let history = app.get(&maria_s.access, &format!("/api/v1/clients/{maria}/caregivers?history=true"));
+    let links = app.get(
+        &maria_s.access,
+        &format!("/api/v1/clients/{maria}/caregivers"),
+    );
+    let link = links.ok(200)[0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    app.delete(
+        &maria_s.access,
+        &format!("/api/v1/clients/{maria}/caregivers/{link}"),
+    )
+    .ok(204);
+    app.get(&lucia.access, &format!("/api/v1/clients/{maria}"))
+        .problem(404);
+    assert_eq!(
+        app.get(&lucia.access, "/api/v1/me").ok(200)["clients"]
+            .as_array()
+            .map(Vec::len),
+        Some(0)
+    );
+    assert_eq!(
+        app.get(&lucia.access, "/api/v1/clients").ok(200)["items"]
+            .as_array()
+            .map(Vec::len),
+        Some(0)
+    );
+    let history = app.get(
+        &maria_s.access,
+        &format!("/api/v1/clients/{maria}/caregivers?history=true"),
+    );
     assert!(history.ok(200)[0]["revoked_at"].is_string());
-    app.delete(&maria_s.access, &format!("/api/v1/clients/{maria}/caregivers/{link}")).problem(404);
+    app.delete(
+        &maria_s.access,
+        &format!("/api/v1/clients/{maria}/caregivers/{link}"),
+    )
+    .problem(404);
 }
 
 #[test]
@@ -151,28 +305,53 @@ fn a_service_account_is_held_to_its_scopes() {
     let app = TestApp::spawn();
     let maria = app.client_id("Maria Lopez");
     let reader = app.service_token("clients:read");
-    app.get(&reader, &format!("/api/v1/clients/{maria}")).ok(200);
-    assert_eq!(app.get(&reader, "/api/v1/clients").ok(200)["items"].as_array().map(Vec::len), Some(3));
-    app.post(&reader, "/api/v1/clients", &json!({"name": "New"})).problem(403);
-    app.put(&reader, &format!("/api/v1/clients/{maria}"), &update_body("X")).problem(403);
+    app.get(&reader, &format!("/api/v1/clients/{maria}"))
+        .ok(200);
+    assert_eq!(
+        app.get(&reader, "/api/v1/clients").ok(200)["items"]
+            .as_array()
+            .map(Vec::len),
+        Some(3)
+    );
+    app.post(&reader, "/api/v1/clients", &json!({"name": "New"}))
+        .problem(403);
+    app.put(
+        &reader,
+        &format!("/api/v1/clients/{maria}"),
+        &update_body("X"),
+    )
+    .problem(403);
     app.get(&reader, "/api/v1/audit-events").problem(403);
     app.get(&reader, "/api/v1/users").problem(403);
-    app.get(&reader, &format!("/api/v1/clients/{maria}/access-log")).problem(403);
+    app.get(&reader, &format!("/api/v1/clients/{maria}/access-log"))
+        .problem(403);
 
     // A token narrowed to clinical:read cannot read client records.
     let clinical = app.service_token("clinical:read");
-    app.get(&clinical, &format!("/api/v1/clients/{maria}")).problem(403);
+    app.get(&clinical, &format!("/api/v1/clients/{maria}"))
+        .problem(403);
     app.get(&clinical, "/api/v1/clients").problem(403);
 
     // An admin widens the account's scopes; a fresh token can then write.
     let admin = app.login("admin@riverside.example");
-    let r = app.patch(&admin.access, &format!("/api/v1/users/{}", app.service_client_id), &json!({"scopes": "clients:read clients:write"}));
+    let r = app.patch(
+        &admin.access,
+        &format!("/api/v1/users/{}", app.service_client_id),
+        &json!({"scopes": "clients:read clients:write"}),
+    );
     assert_eq!(r.ok(200)["scopes"], "clients:read clients:write");
     let writer = app.service_token("clients:write clients:read");
-    app.post(&writer, "/api/v1/clients", &json!({"name": "From the EHR"})).ok(201);
+    app.post(&writer, "/api/v1/clients", &json!({"name": "From the EHR"}))
+        .ok(201);
     // And narrowing takes effect on existing tokens at once.
-    app.patch(&admin.access, &format!("/api/v1/users/{}", app.service_client_id), &json!({"scopes": "clinical:read"})).ok(200);
-    app.post(&writer, "/api/v1/clients", &json!({"name": "Again"})).problem(403);
+    app.patch(
+        &admin.access,
+        &format!("/api/v1/users/{}", app.service_client_id),
+        &json!({"scopes": "clinical:read"}),
+    )
+    .ok(200);
+    app.post(&writer, "/api/v1/clients", &json!({"name": "Again"}))
+        .problem(403);
 }
 
 #[test]
@@ -181,18 +360,30 @@ fn only_admins_manage_accounts_and_fields_they_may_not_set_are_rejected() {
     let olivia = app.login("olivia.ot@riverside.example");
     let maria = app.login("maria@client.example");
     let body = json!({"role": "admin", "display_name": "Me Too", "email": "me@x.example"});
-    app.post(&olivia.access, "/api/v1/users", &body).problem(403);
+    app.post(&olivia.access, "/api/v1/users", &body)
+        .problem(403);
     app.post(&maria.access, "/api/v1/users", &body).problem(403);
     app.get(&maria.access, "/api/v1/users").problem(403);
     let admin = app.login("admin@riverside.example");
     let id = app.user_id("olivia.ot@riverside.example");
-    for field in [json!({"role": "admin"}), json!({"organization_id": "x"}), json!({"created_at": "2020-01-01T00:00:00Z"})] {
+    for field in [
+        json!({"role": "admin"}),
+        json!({"organization_id": "x"}),
+        json!({"created_at": "2020-01-01T00:00:00Z"}),
+    ] {
         let r = app.patch(&admin.access, &format!("/api/v1/users/{id}"), &field);
-        let key = field.as_object().and_then(|o| o.keys().next().cloned()).unwrap_or_default();
+        let key = field
+            .as_object()
+            .and_then(|o| o.keys().next().cloned())
+            .unwrap_or_default();
         r.problem(400);
         assert_eq!(r.fields(), vec![key]);
     }
-    let r = app.post(&admin.access, "/api/v1/users", &json!({"role": "client", "display_name": "C", "email": "c@x.example"}));
+    let r = app.post(
+        &admin.access,
+        "/api/v1/users",
+        &json!({"role": "client", "display_name": "C", "email": "c@x.example"}),
+    );
     assert_eq!(r.problem(422).clone()["errors"][0]["field"], "role");
     let r = app.post(&admin.access, "/api/v1/users", &json!({"role": "therapist", "display_name": "T", "email": "admin@riverside.example", "discipline": "nursing"}));
     assert_eq!(r.problem(422).clone()["errors"][0]["field"], "email");

@@ -4,7 +4,9 @@ use headway_tests::TestApp;
 use serde_json::json;
 
 fn client_count(app: &TestApp, token: &str) -> usize {
-    app.get(token, "/api/v1/clients?limit=100").ok(200)["items"].as_array().map_or(0, Vec::len)
+    app.get(token, "/api/v1/clients?limit=100").ok(200)["items"]
+        .as_array()
+        .map_or(0, Vec::len)
 }
 
 #[test]
@@ -13,20 +15,36 @@ fn bad_bodies_are_refused_and_change_nothing() {
     let admin = app.login("admin@riverside.example").access;
     let before = client_count(&app, &admin);
     let raw = |body: &str, content_type: &str| {
-        app.send(app.http.post(app.url("/api/v1/clients")).bearer_auth(&admin).header("content-type", content_type).body(body.to_owned()))
+        app.send(
+            app.http
+                .post(app.url("/api/v1/clients"))
+                .bearer_auth(&admin)
+                .header("content-type", content_type)
+                .body(body.to_owned()),
+        )
     };
     let malformed = raw(r#"{"name": "Ana""#, "application/json");
-    assert_eq!(malformed.problem(400)["type"], "urn:headway:problem:malformed-request");
+    assert_eq!(
+        malformed.problem(400)["type"],
+        "urn:headway:problem:malformed-request"
+    );
     assert_eq!(malformed.fields(), vec!["body"]);
     let wrong_type = raw(r#"{"name": ["Ana"]}"#, "application/json");
     wrong_type.problem(400);
     assert_eq!(wrong_type.fields(), vec!["name"]);
-    let nested = raw(r#"{"name": "Ana", "identifiers": [{"system": "s", "value": 7}]}"#, "application/json");
+    let nested = raw(
+        r#"{"name": "Ana", "identifiers": [{"system": "s", "value": 7}]}"#,
+        "application/json",
+    );
     nested.problem(400);
     assert_eq!(nested.fields(), vec!["identifiers[0].value"]);
     assert_eq!(nested.body["errors"][0]["pointer"], "#/identifiers/0/value");
     for field in ["organization_id", "id", "version", "created_at", "status"] {
-        let r = app.post(&admin, "/api/v1/clients", &json!({"name": "Ana", field: "x"}));
+        let r = app.post(
+            &admin,
+            "/api/v1/clients",
+            &json!({"name": "Ana", field: "x"}),
+        );
         r.problem(400);
         assert_eq!(r.fields(), vec![field.to_owned()], "{field}");
     }
@@ -38,8 +56,15 @@ fn bad_bodies_are_refused_and_change_nothing() {
     // Every broken rule, in one answer.
     let mut fields = r.fields();
     fields.sort();
-    assert_eq!(fields, vec!["date_of_birth", "email", "identifiers[0].system", "name"]);
-    let bad_date = app.post(&admin, "/api/v1/clients", &json!({"name": "Ana", "date_of_birth": "31/12/1990"}));
+    assert_eq!(
+        fields,
+        vec!["date_of_birth", "email", "identifiers[0].system", "name"]
+    );
+    let bad_date = app.post(
+        &admin,
+        "/api/v1/clients",
+        &json!({"name": "Ana", "date_of_birth": "31/12/1990"}),
+    );
     bad_date.problem(400);
     assert_eq!(bad_date.fields(), vec!["date_of_birth"]);
     assert_eq!(client_count(&app, &admin), before, "nothing was created");
@@ -51,7 +76,10 @@ fn a_refused_update_leaves_the_record_as_it_was() {
     let admin = app.login("admin@riverside.example").access;
     let maria = app.client_id("Maria Lopez");
     let sam = app.client_id("Samuel Osei");
-    let before = app.get(&admin, &format!("/api/v1/clients/{maria}")).body.clone();
+    let before = app
+        .get(&admin, &format!("/api/v1/clients/{maria}"))
+        .body
+        .clone();
     // Taking Sam's identifier is a conflict; nothing of the update applies.
     let r = app.put(
         &admin,
@@ -59,11 +87,21 @@ fn a_refused_update_leaves_the_record_as_it_was() {
         &json!({"name": "Maria L.", "status": "active", "identifiers": [{"system": "urn:demo-ehr:mrn", "value": "MRN-1002"}]}),
     );
     r.problem(409);
-    let r = app.put(&admin, &format!("/api/v1/clients/{maria}"), &json!({"name": "Maria L.", "status": "gone"}));
+    let r = app.put(
+        &admin,
+        &format!("/api/v1/clients/{maria}"),
+        &json!({"name": "Maria L.", "status": "gone"}),
+    );
     assert_eq!(r.problem(422).clone()["errors"][0]["field"], "status");
-    let after = app.get(&admin, &format!("/api/v1/clients/{maria}")).body.clone();
+    let after = app
+        .get(&admin, &format!("/api/v1/clients/{maria}"))
+        .body
+        .clone();
     assert_eq!(before, after);
-    assert_eq!(app.get(&admin, &format!("/api/v1/clients/{sam}")).ok(200)["identifiers"][0]["value"], "MRN-1002");
+    assert_eq!(
+        app.get(&admin, &format!("/api/v1/clients/{sam}")).ok(200)["identifiers"][0]["value"],
+        "MRN-1002"
+    );
 }
 
 #[test]
@@ -83,17 +121,32 @@ fn bad_queries_paths_and_routes_get_problems() {
         let r = app.get(&admin, path);
         r.problem(400);
         let fields = r.fields();
-        assert!(fields.iter().any(|f| f == field || f.contains(field)) || r.body["detail"].as_str().is_some_and(|d| d.contains("colour")), "{path}: {fields:?} {}", r.text);
+        assert!(
+            fields.iter().any(|f| f == field || f.contains(field))
+                || r.body["detail"]
+                    .as_str()
+                    .is_some_and(|d| d.contains("colour")),
+            "{path}: {fields:?} {}",
+            r.text
+        );
     }
     let r = app.get(&admin, "/api/v1/clients/12345");
     r.problem(400);
     assert_eq!(r.fields(), vec!["path"]);
     app.get(&admin, "/api/v1/nothing-here").problem(404);
-    let r = app.send(app.http.delete(app.url("/api/v1/clients")).bearer_auth(&admin));
+    let r = app.send(
+        app.http
+            .delete(app.url("/api/v1/clients"))
+            .bearer_auth(&admin),
+    );
     r.problem(405);
     assert_eq!(r.header("allow"), Some("GET, POST"));
     // Unknown but well-formed ids are 404, like records outside one's reach.
-    app.get(&admin, "/api/v1/clients/01890a5d-ac96-774b-bcce-b302099a8057").problem(404);
+    app.get(
+        &admin,
+        "/api/v1/clients/01890a5d-ac96-774b-bcce-b302099a8057",
+    )
+    .problem(404);
 }
 
 #[test]
@@ -101,7 +154,12 @@ fn pagination_is_stable_and_bounded() {
     let app = TestApp::spawn();
     let admin = app.login("admin@riverside.example").access;
     for i in 0..7 {
-        app.post(&admin, "/api/v1/clients", &json!({"name": format!("Client {i}")})).ok(201);
+        app.post(
+            &admin,
+            "/api/v1/clients",
+            &json!({"name": format!("Client {i}")}),
+        )
+        .ok(201);
     }
     let mut seen = Vec::new();
     let mut after = String::new();
@@ -111,7 +169,11 @@ fn pagination_is_stable_and_bounded() {
         let body = r.ok(200).clone();
         let items = body["items"].as_array().cloned().unwrap_or_default();
         assert!(items.len() <= 4);
-        seen.extend(items.iter().filter_map(|c| c["id"].as_str().map(str::to_owned)));
+        seen.extend(
+            items
+                .iter()
+                .filter_map(|c| c["id"].as_str().map(str::to_owned)),
+        );
         pages += 1;
         match body["next_cursor"].as_str() {
             Some(c) => after = format!("&after={c}"),
@@ -123,24 +185,40 @@ fn pagination_is_stable_and_bounded() {
     let mut sorted = seen.clone();
     sorted.sort();
     sorted.dedup();
-    assert_eq!(sorted, seen, "ids come in one stable order, without repeats");
+    assert_eq!(
+        sorted, seen,
+        "ids come in one stable order, without repeats"
+    );
 }
 
 #[test]
 fn responses_carry_request_ids_and_no_store() {
     let app = TestApp::spawn();
-    let r = app.send(app.http.get(app.url("/healthz")).header("x-request-id", "abc-123"));
+    let r = app.send(
+        app.http
+            .get(app.url("/healthz"))
+            .header("x-request-id", "abc-123"),
+    );
     assert_eq!(r.ok(200)["status"], "ok");
     assert_eq!(r.header("x-request-id"), Some("abc-123"));
     let r = app.send(app.http.get(app.url("/readyz")));
     r.ok(200);
     let generated = r.header("x-request-id").unwrap_or_default().to_owned();
-    assert_eq!(uuid::Uuid::parse_str(&generated).map(|u| u.get_version_num()).ok(), Some(7));
+    assert_eq!(
+        uuid::Uuid::parse_str(&generated)
+            .map(|u| u.get_version_num())
+            .ok(),
+        Some(7)
+    );
     let admin = app.login("admin@riverside.example").access;
     let maria = app.client_id("Maria Lopez");
     let r = app.get(&admin, &format!("/api/v1/clients/{maria}"));
     assert_eq!(r.header("cache-control"), Some("no-store"));
     // A hostile request id is replaced, not echoed.
-    let r = app.send(app.http.get(app.url("/healthz")).header("x-request-id", "bad id\twith spaces"));
+    let r = app.send(
+        app.http
+            .get(app.url("/healthz"))
+            .header("x-request-id", "bad id\twith spaces"),
+    );
     assert_ne!(r.header("x-request-id"), Some("bad id\twith spaces"));
 }

@@ -24,7 +24,12 @@ fn schema(conn: &mut DbConnection) -> Vec<String> {
              UNION ALL SELECT 'function ' || routine_name FROM information_schema.routines WHERE routine_schema = current_schema()"
         }
     };
-    let mut lines: Vec<String> = sql_query(query).load::<Line>(conn).unwrap_or_else(|e| panic!("{e}")).into_iter().map(|l| l.line).collect();
+    let mut lines: Vec<String> = sql_query(query)
+        .load::<Line>(conn)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_iter()
+        .map(|l| l.line)
+        .collect();
     lines.sort();
     lines
 }
@@ -38,7 +43,9 @@ fn each_migration_down_reverts_its_up() {
     let mut count = 0;
     loop {
         let before = schema(&mut conn);
-        let Some(name) = db::migrate_one(&mut conn).unwrap_or_else(|e| panic!("{e}")) else { break };
+        let Some(name) = db::migrate_one(&mut conn).unwrap_or_else(|e| panic!("{e}")) else {
+            break;
+        };
         let applied = schema(&mut conn);
         assert_ne!(applied, before, "{name} changed nothing");
         db::revert_last(&mut conn).unwrap_or_else(|e| panic!("revert {name}: {e}"));
@@ -47,7 +54,9 @@ fn each_migration_down_reverts_its_up() {
         count += 1;
     }
     assert!(count >= 1);
-    assert!(db::migrate(&mut conn).unwrap_or_else(|e| panic!("{e}")).is_empty());
+    assert!(db::migrate(&mut conn)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .is_empty());
 }
 
 #[test]

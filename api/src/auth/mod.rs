@@ -33,16 +33,21 @@ pub fn request_meta(req: &HttpRequest) -> RequestMeta {
 }
 
 fn bearer(req: &HttpRequest) -> Result<String, ApiError> {
-    let value = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .ok_or_else(|| ApiError::Unauthorized("Send an access token: Authorization: Bearer <token>.".into()))?;
-    let value = value.to_str().map_err(|_| ApiError::Unauthorized("Malformed Authorization header.".into()))?;
+    let value = req.headers().get(header::AUTHORIZATION).ok_or_else(|| {
+        ApiError::Unauthorized("Send an access token: Authorization: Bearer <token>.".into())
+    })?;
+    let value = value
+        .to_str()
+        .map_err(|_| ApiError::Unauthorized("Malformed Authorization header.".into()))?;
     match value.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
             Ok(token.trim().to_owned())
         }
-        _ => Err(ApiError::Unauthorized("Use the Bearer scheme: Authorization: Bearer <token>.".into())),
+        _ => Err(ApiError::Unauthorized(
+            "Use the Bearer scheme: Authorization: Bearer <token>.".into(),
+        )),
     }
 }
 
@@ -55,15 +60,25 @@ impl FromRequest for Caller {
         let token = bearer(req);
         let meta = request_meta(req);
         Box::pin(async move {
-            let state = state.ok_or_else(|| ApiError::Internal("application state missing".into()))?;
+            let state =
+                state.ok_or_else(|| ApiError::Internal("application state missing".into()))?;
             let claims = state.tokens.verify(&token?)?;
             let who = state
                 .db(move |conn| {
-                    persistence::accounts::principal(conn, claims.user_id, claims.session_id, &claims.scopes)
-                        .map_err(ApiError::from)
+                    persistence::accounts::principal(
+                        conn,
+                        claims.user_id,
+                        claims.session_id,
+                        &claims.scopes,
+                    )
+                    .map_err(ApiError::from)
                 })
                 .await?
-                .ok_or_else(|| ApiError::Unauthorized("This token's account or session is no longer active.".into()))?;
+                .ok_or_else(|| {
+                    ApiError::Unauthorized(
+                        "This token's account or session is no longer active.".into(),
+                    )
+                })?;
             Ok(Caller(persistence::gate::Caller { who, meta }))
         })
     }

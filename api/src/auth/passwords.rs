@@ -29,13 +29,22 @@ pub enum Verified {
 }
 
 pub fn verify(password: &str, stored: &str) -> Verified {
-    let Ok(parsed) = PasswordHash::new(stored) else { return Verified::No };
-    if hasher().verify_password(password.as_bytes(), &parsed).is_err() {
+    let Ok(parsed) = PasswordHash::new(stored) else {
+        return Verified::No;
+    };
+    if hasher()
+        .verify_password(password.as_bytes(), &parsed)
+        .is_err()
+    {
         return Verified::No;
     }
     let current = Params::new(19_456, 2, 1, None).unwrap_or_default();
     let same = parsed.algorithm.as_str() == "argon2id"
-        && Params::try_from(&parsed).is_ok_and(|p| p.m_cost() == current.m_cost() && p.t_cost() == current.t_cost() && p.p_cost() == current.p_cost());
+        && Params::try_from(&parsed).is_ok_and(|p| {
+            p.m_cost() == current.m_cost()
+                && p.t_cost() == current.t_cost()
+                && p.p_cost() == current.p_cost()
+        });
     if same {
         Verified::Yes
     } else {
@@ -58,9 +67,16 @@ mod tests {
 
     #[test]
     fn weaker_hashes_ask_for_a_rehash() {
-        let weak = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(4096, 1, 1, None).unwrap_or_default());
+        let weak = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(4096, 1, 1, None).unwrap_or_default(),
+        );
         let salt = SaltString::generate(&mut OsRng);
-        let h = weak.hash_password(b"pw", &salt).map(|h| h.to_string()).unwrap_or_default();
+        let h = weak
+            .hash_password(b"pw", &salt)
+            .map(|h| h.to_string())
+            .unwrap_or_default();
         assert_eq!(verify("pw", &h), Verified::YesButRehash);
     }
 }

@@ -98,12 +98,14 @@ impl TokenKeys {
         };
         let mut header = Header::new(Algorithm::HS256);
         header.typ = Some(TOKEN_TYPE.to_owned());
-        let token = encode(&header, &claims, &self.encoding).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let token = encode(&header, &claims, &self.encoding)
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
         Ok((token, self.access_ttl_secs))
     }
 
     pub fn verify(&self, token: &str) -> Result<Verified, ApiError> {
-        let refuse = |why: &str| ApiError::Unauthorized(format!("The access token is not valid: {why}."));
+        let refuse =
+            |why: &str| ApiError::Unauthorized(format!("The access token is not valid: {why}."));
         let data = decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| {
             use jsonwebtoken::errors::ErrorKind::*;
             match e.kind() {
@@ -117,7 +119,14 @@ impl TokenKeys {
                 _ => refuse("malformed"),
             }
         })?;
-        if data.header.typ.as_deref().map(str::to_ascii_lowercase).as_deref() != Some(TOKEN_TYPE) {
+        if data
+            .header
+            .typ
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+            != Some(TOKEN_TYPE)
+        {
             return Err(refuse("not an access token (typ)"));
         }
         let claims = data.claims;
@@ -129,7 +138,11 @@ impl TokenKeys {
             .transpose()
             .map_err(|_| refuse("malformed session"))?;
         let scopes = Scopes::parse(&claims.scope).map_err(|_| refuse("malformed scope"))?;
-        Ok(Verified { user_id, session_id, scopes })
+        Ok(Verified {
+            user_id,
+            session_id,
+            scopes,
+        })
     }
 }
 

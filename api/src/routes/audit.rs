@@ -86,22 +86,46 @@ pub struct AuditQuery {
     security(("bearer" = []))
 )]
 #[get("/audit-events")]
-pub async fn search(caller: Caller, query: Query<AuditQuery>, state: State) -> ApiResult<HttpResponse> {
+pub async fn search(
+    caller: Caller,
+    query: Query<AuditQuery>,
+    state: State,
+) -> ApiResult<HttpResponse> {
     let q = query.0;
     let outcome = q
         .outcome
         .as_deref()
         .map(|o| Outcome::parse("outcome", o))
         .transpose()
-        .map_err(|e| ApiError::Malformed(e.0.iter().map(|f| FieldProblem::new(&f.field, &f.message)).collect()))?;
-    let filter = AuditFilter { client_id: q.client_id, actor_id: q.actor_id, action: q.action, outcome, from: q.from, to: q.to };
-    let page = PageParams { limit: q.limit, after: q.after }.page();
+        .map_err(|e| {
+            ApiError::Malformed(
+                e.0.iter()
+                    .map(|f| FieldProblem::new(&f.field, &f.message))
+                    .collect(),
+            )
+        })?;
+    let filter = AuditFilter {
+        client_id: q.client_id,
+        actor_id: q.actor_id,
+        action: q.action,
+        outcome,
+        from: q.from,
+        to: q.to,
+    };
+    let page = PageParams {
+        limit: q.limit,
+        after: q.after,
+    }
+    .page();
     let events = state
         .db(move |conn| {
             let org = caller.who.organization_id;
-            Ok(caller.on_organization(conn, OrgAction::SearchAudit, subject_of_many("audit.search", "audit_event"), |c| {
-                audit::search(c, org, &filter, page)
-            })?)
+            Ok(caller.on_organization(
+                conn,
+                OrgAction::SearchAudit,
+                &subject_of_many("audit.search", "audit_event"),
+                |c| audit::search(c, org, &filter, page),
+            )?)
         })
         .await?;
     Ok(HttpResponse::Ok().json(Page::from(events, AuditEventView::from)))
@@ -122,7 +146,14 @@ pub struct AccessEntryView {
 
 impl From<AccessEntry> for AccessEntryView {
     fn from(e: AccessEntry) -> Self {
-        AccessEntryView { id: e.id, occurred_at: e.occurred_at, actor_name: e.actor_name, actor_role: e.actor_role, action: e.action, outcome: e.outcome }
+        AccessEntryView {
+            id: e.id,
+            occurred_at: e.occurred_at,
+            actor_name: e.actor_name,
+            actor_role: e.actor_role,
+            action: e.action,
+            outcome: e.outcome,
+        }
     }
 }
 
@@ -138,15 +169,24 @@ impl From<AccessEntry> for AccessEntryView {
     security(("bearer" = []))
 )]
 #[get("/clients/{client_id}/access-log")]
-pub async fn access_log(caller: Caller, path: web::Path<ClientPath>, query: Query<PageParams>, state: State) -> ApiResult<HttpResponse> {
+pub async fn access_log(
+    caller: Caller,
+    path: web::Path<ClientPath>,
+    query: Query<PageParams>,
+    state: State,
+) -> ApiResult<HttpResponse> {
     let client_id = path.client_id;
     let page = query.0.page();
     let entries = state
         .db(move |conn| {
             let org = caller.who.organization_id;
-            Ok(caller.on_client(conn, client_id, ClientAction::ViewAccessLog, subject("client.access_log", "client", client_id), |c| {
-                audit::access_log(c, org, client_id, page)
-            })?)
+            Ok(caller.on_client(
+                conn,
+                client_id,
+                ClientAction::ViewAccessLog,
+                subject("client.access_log", "client", client_id),
+                |c| audit::access_log(c, org, client_id, page),
+            )?)
         })
         .await?;
     Ok(HttpResponse::Ok().json(Page::from(entries, AccessEntryView::from)))

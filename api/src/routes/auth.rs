@@ -59,27 +59,45 @@ pub struct TokenResponse {
 
 fn oauth(status: u16, error: &'static str, description: impl Into<String>) -> ApiError {
     ApiError::OAuth {
-        status: actix_web::http::StatusCode::from_u16(status).unwrap_or(actix_web::http::StatusCode::BAD_REQUEST),
+        status: actix_web::http::StatusCode::from_u16(status)
+            .unwrap_or(actix_web::http::StatusCode::BAD_REQUEST),
         error,
         description: description.into(),
     }
 }
 
 fn invalid_grant() -> ApiError {
-    oauth(400, "invalid_grant", "The credentials or refresh token are not valid.")
+    oauth(
+        400,
+        "invalid_grant",
+        "The credentials or refresh token are not valid.",
+    )
 }
 
 fn login_subject() -> Subject {
-    Subject { action: "auth.login", resource_type: "session", resource_id: None, client_id: None }
+    Subject {
+        action: "auth.login",
+        resource_type: "session",
+        resource_id: None,
+        client_id: None,
+    }
 }
 
-fn audit_auth(conn: &mut Conn, user: Option<&User>, subject: &Subject, outcome: Outcome, meta: &RequestMeta) -> Result<(), StoreError> {
+fn audit_auth(
+    conn: &mut Conn,
+    user: Option<&User>,
+    subject: &Subject,
+    outcome: Outcome,
+    meta: &RequestMeta,
+) -> Result<(), StoreError> {
     let actor = user.map_or_else(Actor::default, |u| Actor {
         organization_id: Some(u.organization_id),
         user_id: Some(u.id),
         role: Some(u.role),
     });
-    db::write(conn, |c| audit::record(c, actor, subject, outcome, meta, now()))
+    db::write(conn, |c| {
+        audit::record(c, actor, subject, outcome, meta, now())
+    })
 }
 
 /// Issue tokens.
@@ -105,7 +123,13 @@ pub async fn token(req: HttpRequest, body: web::Bytes, state: State) -> ApiResul
         "password" => password_grant(&state, form, meta).await?,
         "client_credentials" => client_credentials_grant(&state, &req, form, meta).await?,
         "refresh_token" => refresh_grant(&state, form, meta).await?,
-        other => return Err(oauth(400, "unsupported_grant_type", format!("grant_type `{other}` is not supported"))),
+        other => {
+            return Err(oauth(
+                400,
+                "unsupported_grant_type",
+                format!("grant_type `{other}` is not supported"),
+            ))
+        }
     };
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -118,26 +142,42 @@ fn parse_form(req: &HttpRequest, body: &[u8]) -> ApiResult<TokenRequest> {
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
+        .is_some_and(|v| {
+            v.trim()
+                .to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        });
     if !form_type {
-        return Err(ApiError::UnsupportedMediaType("Send the token request as application/x-www-form-urlencoded.".into()));
+        return Err(ApiError::UnsupportedMediaType(
+            "Send the token request as application/x-www-form-urlencoded.".into(),
+        ));
     }
     let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(body));
     serde_path_to_error::deserialize(de).map_err(|e| {
         let field = e.path().to_string();
-        oauth(400, "invalid_request", format!("{field}: {}", e.into_inner()))
+        oauth(
+            400,
+            "invalid_request",
+            format!("{field}: {}", e.into_inner()),
+        )
     })
 }
 
 fn required<'a>(value: &'a Option<String>, name: &str) -> ApiResult<&'a str> {
-    value
-        .as_deref()
-        .filter(|v| !v.is_empty())
-        .ok_or_else(|| oauth(400, "invalid_request", format!("`{name}` is required for this grant")))
+    value.as_deref().filter(|v| !v.is_empty()).ok_or_else(|| {
+        oauth(
+            400,
+            "invalid_request",
+            format!("`{name}` is required for this grant"),
+        )
+    })
 }
 
 fn throttle(state: &AppState) -> ThrottlePolicy {
-    ThrottlePolicy { max_failures: state.config.login_max_failures, window: Duration::seconds(state.config.login_window_secs) }
+    ThrottlePolicy {
+        max_failures: state.config.login_max_failures,
+        window: Duration::seconds(state.config.login_window_secs),
+    }
 }
 
 /// Checks a secret against an account, throttled per login, audited either way.
@@ -157,7 +197,9 @@ async fn authenticate(
             let now = now();
             if let Some(until) = accounts::locked_until(conn, &login, now)? {
                 audit_auth(conn, None, &login_subject(), Outcome::Denied, &meta)?;
-                return Ok(Err(ApiError::TooManyRequests { retry_after_secs: (until - now).num_seconds().max(1) }));
+                return Ok(Err(ApiError::TooManyRequests {
+                    retry_after_secs: (until - now).num_seconds().max(1),
+                }));
             }
             let found = find(conn)?;
             let (user, hash) = match &found {
@@ -177,11 +219,14 @@ async fn authenticate(
                     Ok(Ok(user.clone()))
                 }
                 _ => {
-                    let locked = db::write(conn, |c| accounts::record_failure(c, &login, now, policy))?;
+                    let locked =
+                        db::write(conn, |c| accounts::record_failure(c, &login, now, policy))?;
                     let known = found.as_ref().map(|(u, _)| u);
                     audit_auth(conn, known, &login_subject(), Outcome::Failed, &meta)?;
                     Ok(Err(match locked {
-                        Some(until) => ApiError::TooManyRequests { retry_after_secs: (until - now).num_seconds().max(1) },
+                        Some(until) => ApiError::TooManyRequests {
+                            retry_after_secs: (until - now).num_seconds().max(1),
+                        },
                         None => failure,
                     }))
                 }
@@ -191,7 +236,11 @@ async fn authenticate(
     result
 }
 
-async fn password_grant(state: &State, form: TokenRequest, meta: RequestMeta) -> ApiResult<TokenResponse> {
+async fn password_grant(
+    state: &State,
+    form: TokenRequest,
+    meta: RequestMeta,
+) -> ApiResult<TokenResponse> {
     let username = required(&form.username, "username")?.trim().to_lowercase();
     let password = required(&form.password, "password")?.to_owned();
     if password.len() > 1024 {
@@ -208,7 +257,11 @@ async fn password_grant(state: &State, form: TokenRequest, meta: RequestMeta) ->
     )
     .await?;
     if user.role == Role::Service {
-        return Err(oauth(400, "unauthorized_client", "Service accounts use the client_credentials grant."));
+        return Err(oauth(
+            400,
+            "unauthorized_client",
+            "Service accounts use the client_credentials grant.",
+        ));
     }
     start_session(state, user).await
 }
@@ -220,7 +273,10 @@ async fn start_session(state: &State, user: User) -> ApiResult<TokenResponse> {
     let user_id = user.id;
     let session_id = state
         .db(move |conn| {
-            db::write(conn, |c| accounts::start_session(c, user_id, &Scopes::default(), &refresh_hash, now(), ttl)).map_err(ApiError::from)
+            db::write(conn, |c| {
+                accounts::start_session(c, user_id, &Scopes::default(), &refresh_hash, now(), ttl)
+            })
+            .map_err(ApiError::from)
         })
         .await?;
     let scopes = Scopes::default();
@@ -231,7 +287,13 @@ async fn start_session(state: &State, user: User) -> ApiResult<TokenResponse> {
         session_id: Some(session_id),
         scopes: &scopes,
     })?;
-    Ok(TokenResponse { access_token, token_type: "Bearer", expires_in, refresh_token: Some(refresh), scope: scopes.to_string() })
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in,
+        refresh_token: Some(refresh),
+        scope: scopes.to_string(),
+    })
 }
 
 fn basic_credentials(req: &HttpRequest) -> Option<(String, String)> {
@@ -245,10 +307,18 @@ fn basic_credentials(req: &HttpRequest) -> Option<(String, String)> {
     Some((id.to_owned(), secret.to_owned()))
 }
 
-async fn client_credentials_grant(state: &State, req: &HttpRequest, form: TokenRequest, meta: RequestMeta) -> ApiResult<TokenResponse> {
+async fn client_credentials_grant(
+    state: &State,
+    req: &HttpRequest,
+    form: TokenRequest,
+    meta: RequestMeta,
+) -> ApiResult<TokenResponse> {
     let (client_id, secret) = match basic_credentials(req) {
         Some(pair) => pair,
-        None => (required(&form.client_id, "client_id")?.to_owned(), required(&form.client_secret, "client_secret")?.to_owned()),
+        None => (
+            required(&form.client_id, "client_id")?.to_owned(),
+            required(&form.client_secret, "client_secret")?.to_owned(),
+        ),
     };
     let invalid_client = || oauth(401, "invalid_client", "Unknown client or wrong secret.");
     let requested = Scopes::parse(form.scope.as_deref().unwrap_or(""))
@@ -272,7 +342,11 @@ async fn client_credentials_grant(state: &State, req: &HttpRequest, form: TokenR
     } else if requested.is_subset(&user.scopes) {
         requested
     } else {
-        return Err(oauth(400, "invalid_scope", "The requested scope exceeds what this client holds."));
+        return Err(oauth(
+            400,
+            "invalid_scope",
+            "The requested scope exceeds what this client holds.",
+        ));
     };
     let (access_token, expires_in) = state.tokens.issue(&TokenSubject {
         user_id: user.id,
@@ -281,17 +355,29 @@ async fn client_credentials_grant(state: &State, req: &HttpRequest, form: TokenR
         session_id: None,
         scopes: &granted,
     })?;
-    Ok(TokenResponse { access_token, token_type: "Bearer", expires_in, refresh_token: None, scope: granted.to_string() })
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in,
+        refresh_token: None,
+        scope: granted.to_string(),
+    })
 }
 
-async fn refresh_grant(state: &State, form: TokenRequest, meta: RequestMeta) -> ApiResult<TokenResponse> {
+async fn refresh_grant(
+    state: &State,
+    form: TokenRequest,
+    meta: RequestMeta,
+) -> ApiResult<TokenResponse> {
     let presented = tokens::digest(required(&form.refresh_token, "refresh_token")?);
     let next = tokens::opaque_secret();
     let next_hash = tokens::digest(&next);
     let ttl = Duration::seconds(state.config.refresh_token_ttl_secs);
     let outcome = state
         .db(move |conn| {
-            let outcome = db::write(conn, |c| accounts::rotate_refresh(c, &presented, &next_hash, now(), ttl))?;
+            let outcome = db::write(conn, |c| {
+                accounts::rotate_refresh(c, &presented, &next_hash, now(), ttl)
+            })?;
             let user = match &outcome {
                 Refresh::Rotated { user_id, .. } | Refresh::ReuseDetected { user_id } => {
                     accounts::credentials_by_id(conn, *user_id)?.map(|(u, _)| u)
@@ -299,11 +385,18 @@ async fn refresh_grant(state: &State, form: TokenRequest, meta: RequestMeta) -> 
                 Refresh::Invalid => None,
             };
             let (action, result) = match &outcome {
-                Refresh::Rotated { .. } if user.as_ref().is_some_and(|u| u.active) => ("auth.refresh", Outcome::Success),
+                Refresh::Rotated { .. } if user.as_ref().is_some_and(|u| u.active) => {
+                    ("auth.refresh", Outcome::Success)
+                }
                 Refresh::ReuseDetected { .. } => ("auth.refresh_reuse", Outcome::Denied),
                 _ => ("auth.refresh", Outcome::Failed),
             };
-            let subject = Subject { action, resource_type: "session", resource_id: None, client_id: None };
+            let subject = Subject {
+                action,
+                resource_type: "session",
+                resource_id: None,
+                client_id: None,
+            };
             audit_auth(conn, user.as_ref(), &subject, result, &meta)?;
             Ok((outcome, user))
         })
@@ -318,7 +411,13 @@ async fn refresh_grant(state: &State, form: TokenRequest, meta: RequestMeta) -> 
                 session_id: Some(session_id),
                 scopes: &scopes,
             })?;
-            Ok(TokenResponse { access_token, token_type: "Bearer", expires_in, refresh_token: Some(next), scope: scopes.to_string() })
+            Ok(TokenResponse {
+                access_token,
+                token_type: "Bearer",
+                expires_in,
+                refresh_token: Some(next),
+                scope: scopes.to_string(),
+            })
         }
         _ => Err(invalid_grant()),
     }
@@ -346,30 +445,48 @@ pub async fn revoke(req: HttpRequest, body: web::Bytes, state: State) -> ApiResu
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
+        .is_some_and(|v| {
+            v.trim()
+                .to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        });
     if !form_type {
-        return Err(ApiError::UnsupportedMediaType("Send the request as application/x-www-form-urlencoded.".into()));
+        return Err(ApiError::UnsupportedMediaType(
+            "Send the request as application/x-www-form-urlencoded.".into(),
+        ));
     }
     let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(&body));
-    let form: RevokeRequest = serde_path_to_error::deserialize(de)
-        .map_err(|e| {
-            let field = e.path().to_string();
-            oauth(400, "invalid_request", format!("{field}: {}", e.into_inner()))
-        })?;
+    let form: RevokeRequest = serde_path_to_error::deserialize(de).map_err(|e| {
+        let field = e.path().to_string();
+        oauth(
+            400,
+            "invalid_request",
+            format!("{field}: {}", e.into_inner()),
+        )
+    })?;
     let hash = tokens::digest(&form.token);
     let meta = request_meta(&req);
     state
         .db(move |conn| {
             if let Some((session_id, user_id)) = accounts::session_of_refresh(conn, &hash)? {
-                db::write(conn, |c| accounts::revoke_session(c, session_id, "signed out", now()))?;
+                db::write(conn, |c| {
+                    accounts::revoke_session(c, session_id, "signed out", now())
+                })?;
                 let user = accounts::credentials_by_id(conn, user_id)?.map(|(u, _)| u);
-                let subject = Subject { action: "auth.logout", resource_type: "session", resource_id: Some(session_id.to_string()), client_id: None };
+                let subject = Subject {
+                    action: "auth.logout",
+                    resource_type: "session",
+                    resource_id: Some(session_id.to_string()),
+                    client_id: None,
+                };
                 audit_auth(conn, user.as_ref(), &subject, Outcome::Success, &meta)?;
             }
             Ok(())
         })
         .await?;
-    Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).finish())
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish())
 }
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
@@ -400,7 +517,11 @@ pub struct InvitationAccepted {
     )
 )]
 #[post("/invitations/accept")]
-pub async fn accept_invitation(req: HttpRequest, body: Body<AcceptInvitation>, state: State) -> ApiResult<HttpResponse> {
+pub async fn accept_invitation(
+    req: HttpRequest,
+    body: Body<AcceptInvitation>,
+    state: State,
+) -> ApiResult<HttpResponse> {
     let Body(input) = body;
     check_new_password("password", &input.password)?;
     let hash = passwords::hash(&input.password).map_err(ApiError::Internal)?;
@@ -412,13 +533,32 @@ pub async fn accept_invitation(req: HttpRequest, body: Body<AcceptInvitation>, s
                 let user = accounts::accept_invitation(c, &token_hash, now())?;
                 if let Some(u) = &user {
                     accounts::set_password_hash(c, u.id, &hash, now())?;
-                    let subject = Subject { action: "auth.invitation_accept", resource_type: "user", resource_id: Some(u.id.to_string()), client_id: u.client_id };
-                    audit::record(c, Actor { organization_id: Some(u.organization_id), user_id: Some(u.id), role: Some(u.role) }, &subject, Outcome::Success, &meta, now())?;
+                    let subject = Subject {
+                        action: "auth.invitation_accept",
+                        resource_type: "user",
+                        resource_id: Some(u.id.to_string()),
+                        client_id: u.client_id,
+                    };
+                    audit::record(
+                        c,
+                        Actor {
+                            organization_id: Some(u.organization_id),
+                            user_id: Some(u.id),
+                            role: Some(u.role),
+                        },
+                        &subject,
+                        Outcome::Success,
+                        &meta,
+                        now(),
+                    )?;
                 }
                 Ok::<_, StoreError>(user)
             })?;
             user.ok_or(ApiError::NotFound)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(InvitationAccepted { user_id: user.id, email: user.email }))
+    Ok(HttpResponse::Ok().json(InvitationAccepted {
+        user_id: user.id,
+        email: user.email,
+    }))
 }

@@ -9,7 +9,8 @@ use domain::{
 };
 use persistence::{
     accounts::{self, NewUser},
-    clients, now, StoreError,
+    clients::{self, NewLink, NewMember},
+    now, StoreError,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -75,16 +76,29 @@ impl From<CareTeamMember> for CareTeamMemberView {
     security(("bearer" = []))
 )]
 #[get("/clients/{client_id}/care-team")]
-pub async fn care_team(caller: Caller, path: web::Path<ClientPath>, query: Query<HistoryQuery>, state: State) -> ApiResult<HttpResponse> {
+pub async fn care_team(
+    caller: Caller,
+    path: web::Path<ClientPath>,
+    query: Query<HistoryQuery>,
+    state: State,
+) -> ApiResult<HttpResponse> {
     let (client_id, history) = (path.client_id, query.0.history);
     let team = state
         .db(move |conn| {
-            Ok(caller.on_client(conn, client_id, ClientAction::View, subject("care_team.read", "care_team", client_id), |c| {
-                clients::care_team(c, client_id, history)
-            })?)
+            Ok(caller.on_client(
+                conn,
+                client_id,
+                ClientAction::View,
+                subject("care_team.read", "care_team", client_id),
+                |c| clients::care_team(c, client_id, history),
+            )?)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(team.into_iter().map(CareTeamMemberView::from).collect::<Vec<_>>()))
+    Ok(HttpResponse::Ok().json(
+        team.into_iter()
+            .map(CareTeamMemberView::from)
+            .collect::<Vec<_>>(),
+    ))
 }
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
@@ -111,7 +125,12 @@ pub struct NewCareTeamMember {
     security(("bearer" = []))
 )]
 #[post("/clients/{client_id}/care-team")]
-pub async fn add_member(caller: Caller, path: web::Path<ClientPath>, body: Body<NewCareTeamMember>, state: State) -> ApiResult<HttpResponse> {
+pub async fn add_member(
+    caller: Caller,
+    path: web::Path<ClientPath>,
+    body: Body<NewCareTeamMember>,
+    state: State,
+) -> ApiResult<HttpResponse> {
     let client_id = path.client_id;
     let input = body.0;
     let team_role = TeamRole::parse("team_role", &input.team_role)?;
@@ -119,12 +138,26 @@ pub async fn add_member(caller: Caller, path: web::Path<ClientPath>, body: Body<
     let member = state
         .db(move |conn| {
             let (org, actor) = (caller.who.organization_id, caller.who.user_id);
-            Ok(caller.on_client(conn, client_id, ClientAction::ManageCareTeam, subject("care_team.add", "care_team_member", member_id), |c| {
-                clients::add_to_care_team(c, org, client_id, member_id, input.therapist_id, team_role, actor, now())
-            })?)
+            Ok(caller.on_client(
+                conn,
+                client_id,
+                ClientAction::ManageCareTeam,
+                subject("care_team.add", "care_team_member", member_id),
+                |c| {
+                    let member = NewMember {
+                        id: member_id,
+                        therapist_id: input.therapist_id,
+                        team_role,
+                    };
+                    clients::add_to_care_team(c, org, client_id, member, actor, now())
+                },
+            )?)
         })
         .await?;
-    Ok(created(format!("/api/v1/clients/{client_id}/care-team/{member_id}"), &CareTeamMemberView::from(member)))
+    Ok(created(
+        format!("/api/v1/clients/{client_id}/care-team/{member_id}"),
+        &CareTeamMemberView::from(member),
+    ))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -145,14 +178,25 @@ pub struct MemberPath {
     security(("bearer" = []))
 )]
 #[delete("/clients/{client_id}/care-team/{member_id}")]
-pub async fn remove_member(caller: Caller, path: web::Path<MemberPath>, state: State) -> ApiResult<HttpResponse> {
-    let MemberPath { client_id, member_id } = path.into_inner();
+pub async fn remove_member(
+    caller: Caller,
+    path: web::Path<MemberPath>,
+    state: State,
+) -> ApiResult<HttpResponse> {
+    let MemberPath {
+        client_id,
+        member_id,
+    } = path.into_inner();
     state
         .db(move |conn| {
             let actor = caller.who.user_id;
-            Ok(caller.on_client(conn, client_id, ClientAction::ManageCareTeam, subject("care_team.remove", "care_team_member", member_id), |c| {
-                clients::remove_from_care_team(c, client_id, member_id, actor, now())
-            })?)
+            Ok(caller.on_client(
+                conn,
+                client_id,
+                ClientAction::ManageCareTeam,
+                subject("care_team.remove", "care_team_member", member_id),
+                |c| clients::remove_from_care_team(c, client_id, member_id, actor, now()),
+            )?)
         })
         .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -201,16 +245,30 @@ impl From<CaregiverLink> for CaregiverView {
     security(("bearer" = []))
 )]
 #[get("/clients/{client_id}/caregivers")]
-pub async fn caregivers(caller: Caller, path: web::Path<ClientPath>, query: Query<HistoryQuery>, state: State) -> ApiResult<HttpResponse> {
+pub async fn caregivers(
+    caller: Caller,
+    path: web::Path<ClientPath>,
+    query: Query<HistoryQuery>,
+    state: State,
+) -> ApiResult<HttpResponse> {
     let (client_id, history) = (path.client_id, query.0.history);
     let links = state
         .db(move |conn| {
-            Ok(caller.on_client(conn, client_id, ClientAction::View, subject("caregiver.read", "caregiver_link", client_id), |c| {
-                clients::caregivers(c, client_id, history)
-            })?)
+            Ok(caller.on_client(
+                conn,
+                client_id,
+                ClientAction::View,
+                subject("caregiver.read", "caregiver_link", client_id),
+                |c| clients::caregivers(c, client_id, history),
+            )?)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(links.into_iter().map(CaregiverView::from).collect::<Vec<_>>()))
+    Ok(HttpResponse::Ok().json(
+        links
+            .into_iter()
+            .map(CaregiverView::from)
+            .collect::<Vec<_>>(),
+    ))
 }
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
@@ -251,13 +309,21 @@ pub struct CaregiverInvited {
     security(("bearer" = []))
 )]
 #[post("/clients/{client_id}/caregivers")]
-pub async fn add_caregiver(caller: Caller, path: web::Path<ClientPath>, body: Body<NewCaregiver>, state: State) -> ApiResult<HttpResponse> {
+pub async fn add_caregiver(
+    caller: Caller,
+    path: web::Path<ClientPath>,
+    body: Body<NewCaregiver>,
+    state: State,
+) -> ApiResult<HttpResponse> {
     let client_id = path.client_id;
     let input = body.0;
     let mut problems = domain::error::Problems::default();
     let email = problems.check(parse_email("email", &input.email));
     let permission = problems
-        .check(CaregiverPermission::parse("permission", input.permission.as_deref().unwrap_or("view")))
+        .check(CaregiverPermission::parse(
+            "permission",
+            input.permission.as_deref().unwrap_or("view"),
+        ))
         .unwrap_or(CaregiverPermission::View);
     problems.finish()?;
     let email = email.unwrap_or_default();
@@ -268,37 +334,71 @@ pub async fn add_caregiver(caller: Caller, path: web::Path<ClientPath>, body: Bo
     let (link, invited) = state
         .db(move |conn| {
             let (org, actor) = (caller.who.organization_id, caller.who.user_id);
-            Ok(caller.on_client(conn, client_id, ClientAction::ManageCaregivers, subject("caregiver.grant", "caregiver_link", link_id), |c| {
-                let existing = accounts::credentials_by_email(c, &email)?.map(|(u, _)| u);
-                let (caregiver_id, invite) = match existing {
-                    Some(u) if u.role == Role::Caregiver && u.organization_id == org => (u.id, None),
-                    Some(_) => {
-                        return Err(StoreError::Invalid(domain::Invalid::field("email", "belongs to an account that cannot be a caregiver here")))
-                    }
-                    None => {
-                        let id = domain::new_id();
-                        let new = NewUser {
-                            id,
-                            organization_id: org,
-                            email: Some(email),
-                            display_name: input.name.trim().to_owned(),
-                            role: Role::Caregiver,
-                            discipline: None,
-                            client_id: None,
-                            password_hash: None,
-                            scopes: Scopes::default(),
-                        };
-                        accounts::insert_user(c, new, now())?;
-                        (id, Some(accounts::create_invitation(c, org, id, &token_hash, Some(actor), now(), ttl)?))
-                    }
-                };
-                let link = clients::link_caregiver(c, org, client_id, link_id, caregiver_id, input.relationship, permission, actor, now())?;
-                Ok((link, invite))
-            })?)
+            Ok(caller.on_client(
+                conn,
+                client_id,
+                ClientAction::ManageCaregivers,
+                subject("caregiver.grant", "caregiver_link", link_id),
+                |c| {
+                    let existing = accounts::credentials_by_email(c, &email)?.map(|(u, _)| u);
+                    let (caregiver_id, invite) = match existing {
+                        Some(u) if u.role == Role::Caregiver && u.organization_id == org => {
+                            (u.id, None)
+                        }
+                        Some(_) => {
+                            return Err(StoreError::Invalid(domain::Invalid::field(
+                                "email",
+                                "belongs to an account that cannot be a caregiver here",
+                            )))
+                        }
+                        None => {
+                            let id = domain::new_id();
+                            let new = NewUser {
+                                id,
+                                organization_id: org,
+                                email: Some(email),
+                                display_name: input.name.trim().to_owned(),
+                                role: Role::Caregiver,
+                                discipline: None,
+                                client_id: None,
+                                password_hash: None,
+                                scopes: Scopes::default(),
+                            };
+                            accounts::insert_user(c, new, now())?;
+                            (
+                                id,
+                                Some(accounts::create_invitation(
+                                    c,
+                                    org,
+                                    id,
+                                    &token_hash,
+                                    Some(actor),
+                                    now(),
+                                    ttl,
+                                )?),
+                            )
+                        }
+                    };
+                    let new = NewLink {
+                        id: link_id,
+                        caregiver_id,
+                        relationship: input.relationship,
+                        permission,
+                    };
+                    let link = clients::link_caregiver(c, org, client_id, new, actor, now())?;
+                    Ok((link, invite))
+                },
+            )?)
         })
         .await?;
-    let body = CaregiverInvited { link: CaregiverView::from(link), invitation: invited.map(|expires_at| Invitation { token, expires_at }) };
-    Ok(created(format!("/api/v1/clients/{client_id}/caregivers/{link_id}"), &body))
+    let body = CaregiverInvited {
+        link: CaregiverView::from(link),
+        invitation: invited.map(|expires_at| Invitation { token, expires_at }),
+    };
+    Ok(created(
+        format!("/api/v1/clients/{client_id}/caregivers/{link_id}"),
+        &body,
+    ))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -319,14 +419,22 @@ pub struct LinkPath {
     security(("bearer" = []))
 )]
 #[delete("/clients/{client_id}/caregivers/{link_id}")]
-pub async fn revoke_caregiver(caller: Caller, path: web::Path<LinkPath>, state: State) -> ApiResult<HttpResponse> {
+pub async fn revoke_caregiver(
+    caller: Caller,
+    path: web::Path<LinkPath>,
+    state: State,
+) -> ApiResult<HttpResponse> {
     let LinkPath { client_id, link_id } = path.into_inner();
     state
         .db(move |conn| {
             let actor = caller.who.user_id;
-            Ok(caller.on_client(conn, client_id, ClientAction::ManageCaregivers, subject("caregiver.revoke", "caregiver_link", link_id), |c| {
-                clients::revoke_caregiver(c, client_id, link_id, actor, now())
-            })?)
+            Ok(caller.on_client(
+                conn,
+                client_id,
+                ClientAction::ManageCaregivers,
+                subject("caregiver.revoke", "caregiver_link", link_id),
+                |c| clients::revoke_caregiver(c, client_id, link_id, actor, now()),
+            )?)
         })
         .await?;
     Ok(HttpResponse::NoContent().finish())

@@ -64,7 +64,14 @@ impl From<Client> for ClientView {
             email: c.email,
             phone: c.phone,
             status: c.status,
-            identifiers: c.identifiers.into_iter().map(|i| Identifier { system: i.system, value: i.value }).collect(),
+            identifiers: c
+                .identifiers
+                .into_iter()
+                .map(|i| Identifier {
+                    system: i.system,
+                    value: i.value,
+                })
+                .collect(),
             version: c.version,
             created_at: c.created_at,
             updated_at: c.updated_at,
@@ -116,13 +123,16 @@ fn demographics(
     identifiers: &[Identifier],
 ) -> Result<Demographics, Invalid> {
     Demographics::parse(
-        DemographicsInput {
+        &DemographicsInput {
             name,
             preferred_name,
             date_of_birth,
             email,
             phone,
-            identifiers: identifiers.iter().map(|i| (i.system.as_str(), i.value.as_str())).collect(),
+            identifiers: identifiers
+                .iter()
+                .map(|i| (i.system.as_str(), i.value.as_str()))
+                .collect(),
         },
         Utc::now().date_naive(),
     )
@@ -158,31 +168,50 @@ pub struct ClientQuery {
     security(("bearer" = []))
 )]
 #[get("/clients")]
-pub async fn list_clients(caller: Caller, query: Query<ClientQuery>, state: State) -> ApiResult<HttpResponse> {
+pub async fn list_clients(
+    caller: Caller,
+    query: Query<ClientQuery>,
+    state: State,
+) -> ApiResult<HttpResponse> {
     let q = query.0;
-    let bad = |field: &str, detail: &str| ApiError::Malformed(vec![crate::error::FieldProblem::new(field, detail)]);
+    let bad = |field: &str, detail: &str| {
+        ApiError::Malformed(vec![crate::error::FieldProblem::new(field, detail)])
+    };
     let status = q
         .status
         .as_deref()
-        .map(|s| ClientStatus::parse("status", s).map_err(|_| bad("status", "must be one of: active, discharged")))
+        .map(|s| {
+            ClientStatus::parse("status", s)
+                .map_err(|_| bad("status", "must be one of: active, discharged"))
+        })
         .transpose()?;
     let identifier = q
         .identifier
         .as_deref()
         .map(|i| {
             i.split_once('|')
-                .map(|(system, value)| ExternalIdentifier { system: system.to_owned(), value: value.to_owned() })
+                .map(|(system, value)| ExternalIdentifier {
+                    system: system.to_owned(),
+                    value: value.to_owned(),
+                })
                 .ok_or_else(|| bad("identifier", "must be written system|value"))
         })
         .transpose()?;
-    let page = PageParams { limit: q.limit, after: q.after }.page();
+    let page = PageParams {
+        limit: q.limit,
+        after: q.after,
+    }
+    .page();
     let filter = ClientFilter { status, identifier };
     let clients = state
         .db(move |conn| {
             let (org, scope) = (caller.who.organization_id, client_scope(&caller.who));
-            Ok(caller.on_organization(conn, OrgAction::ListClients, subject_of_many("client.list", "client"), |c| {
-                clients::list(c, org, scope, &filter, page)
-            })?)
+            Ok(caller.on_organization(
+                conn,
+                OrgAction::ListClients,
+                &subject_of_many("client.list", "client"),
+                |c| clients::list(c, org, scope, &filter, page),
+            )?)
         })
         .await?;
     Ok(HttpResponse::Ok().json(Page::from(clients, ClientView::from)))
@@ -201,18 +230,39 @@ pub async fn list_clients(caller: Caller, query: Query<ClientQuery>, state: Stat
     security(("bearer" = []))
 )]
 #[post("/clients")]
-pub async fn create_client(caller: Caller, body: Body<NewClientInput>, state: State) -> ApiResult<HttpResponse> {
+pub async fn create_client(
+    caller: Caller,
+    body: Body<NewClientInput>,
+    state: State,
+) -> ApiResult<HttpResponse> {
     let i = body.0;
-    let d = demographics(&i.name, i.preferred_name.as_deref(), i.date_of_birth, i.email.as_deref(), i.phone.as_deref(), &i.identifiers)?;
+    let d = demographics(
+        &i.name,
+        i.preferred_name.as_deref(),
+        i.date_of_birth,
+        i.email.as_deref(),
+        i.phone.as_deref(),
+        &i.identifiers,
+    )?;
     let client_id = domain::new_id();
     let client = state
         .db(move |conn| {
             let org = caller.who.organization_id;
-            let subject = Subject { client_id: Some(client_id), ..subject("client.create", "client", client_id) };
-            Ok(caller.on_organization(conn, OrgAction::CreateClient, subject, |c| clients::create(c, org, client_id, d, now()))?)
+            let subject = Subject {
+                client_id: Some(client_id),
+                ..subject("client.create", "client", client_id)
+            };
+            Ok(
+                caller.on_organization(conn, OrgAction::CreateClient, &subject, |c| {
+                    clients::create(c, org, client_id, d, now())
+                })?,
+            )
         })
         .await?;
-    Ok(created(format!("/api/v1/clients/{client_id}"), &ClientView::from(client)))
+    Ok(created(
+        format!("/api/v1/clients/{client_id}"),
+        &ClientView::from(client),
+    ))
 }
 
 /// One client record.
@@ -227,14 +277,22 @@ pub async fn create_client(caller: Caller, body: Body<NewClientInput>, state: St
     security(("bearer" = []))
 )]
 #[get("/clients/{client_id}")]
-pub async fn get_client(caller: Caller, path: web::Path<ClientPath>, state: State) -> ApiResult<HttpResponse> {
+pub async fn get_client(
+    caller: Caller,
+    path: web::Path<ClientPath>,
+    state: State,
+) -> ApiResult<HttpResponse> {
     let client_id = path.client_id;
     let client = state
         .db(move |conn| {
             let org = caller.who.organization_id;
-            Ok(caller.on_client(conn, client_id, ClientAction::View, subject("client.read", "client", client_id), |c| {
-                clients::get(c, org, client_id)
-            })?)
+            Ok(caller.on_client(
+                conn,
+                client_id,
+                ClientAction::View,
+                subject("client.read", "client", client_id),
+                |c| clients::get(c, org, client_id),
+            )?)
         })
         .await?;
     Ok(HttpResponse::Ok().json(ClientView::from(client)))
@@ -256,20 +314,38 @@ pub async fn get_client(caller: Caller, path: web::Path<ClientPath>, state: Stat
     security(("bearer" = []))
 )]
 #[put("/clients/{client_id}")]
-pub async fn update_client(caller: Caller, path: web::Path<ClientPath>, body: Body<ClientUpdate>, state: State) -> ApiResult<HttpResponse> {
+pub async fn update_client(
+    caller: Caller,
+    path: web::Path<ClientPath>,
+    body: Body<ClientUpdate>,
+    state: State,
+) -> ApiResult<HttpResponse> {
     let client_id = path.client_id;
     let i = body.0;
     let mut problems = domain::error::Problems::default();
     let status = problems.check(ClientStatus::parse("status", &i.status));
-    let d = problems.check(demographics(&i.name, i.preferred_name.as_deref(), i.date_of_birth, i.email.as_deref(), i.phone.as_deref(), &i.identifiers));
+    let d = problems.check(demographics(
+        &i.name,
+        i.preferred_name.as_deref(),
+        i.date_of_birth,
+        i.email.as_deref(),
+        i.phone.as_deref(),
+        &i.identifiers,
+    ));
     problems.finish()?;
-    let (Some(status), Some(d)) = (status, d) else { return Err(ApiError::Internal("parsed input missing".into())) };
+    let (Some(status), Some(d)) = (status, d) else {
+        return Err(ApiError::Internal("parsed input missing".into()));
+    };
     let client = state
         .db(move |conn| {
             let (org, actor) = (caller.who.organization_id, caller.who.user_id);
-            Ok(caller.on_client(conn, client_id, ClientAction::UpdateDemographics, subject("client.update", "client", client_id), |c| {
-                clients::update(c, org, client_id, d, status, actor, now())
-            })?)
+            Ok(caller.on_client(
+                conn,
+                client_id,
+                ClientAction::UpdateDemographics,
+                subject("client.update", "client", client_id),
+                |c| clients::update(c, org, client_id, d, status, actor, now()),
+            )?)
         })
         .await?;
     Ok(HttpResponse::Ok().json(ClientView::from(client)))
@@ -288,7 +364,12 @@ pub struct ClientVersionView {
 
 impl From<ClientVersion> for ClientVersionView {
     fn from(v: ClientVersion) -> Self {
-        ClientVersionView { version: v.version, superseded_by: v.recorded_by, superseded_at: v.recorded_at, record: v.record }
+        ClientVersionView {
+            version: v.version,
+            superseded_by: v.recorded_by,
+            superseded_at: v.recorded_at,
+            record: v.record,
+        }
     }
 }
 
@@ -303,16 +384,29 @@ impl From<ClientVersion> for ClientVersionView {
     security(("bearer" = []))
 )]
 #[get("/clients/{client_id}/versions")]
-pub async fn client_versions(caller: Caller, path: web::Path<ClientPath>, state: State) -> ApiResult<HttpResponse> {
+pub async fn client_versions(
+    caller: Caller,
+    path: web::Path<ClientPath>,
+    state: State,
+) -> ApiResult<HttpResponse> {
     let client_id = path.client_id;
     let versions = state
         .db(move |conn| {
-            Ok(caller.on_client(conn, client_id, ClientAction::View, subject("client.versions", "client", client_id), |c| {
-                clients::versions(c, client_id)
-            })?)
+            Ok(caller.on_client(
+                conn,
+                client_id,
+                ClientAction::View,
+                subject("client.versions", "client", client_id),
+                |c| clients::versions(c, client_id),
+            )?)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(versions.into_iter().map(ClientVersionView::from).collect::<Vec<_>>()))
+    Ok(HttpResponse::Ok().json(
+        versions
+            .into_iter()
+            .map(ClientVersionView::from)
+            .collect::<Vec<_>>(),
+    ))
 }
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
@@ -343,7 +437,12 @@ pub struct ClientInvitation {
     security(("bearer" = []))
 )]
 #[post("/clients/{client_id}/invitation")]
-pub async fn invite_client(caller: Caller, path: web::Path<ClientPath>, body: Body<ClientInvitationInput>, state: State) -> ApiResult<HttpResponse> {
+pub async fn invite_client(
+    caller: Caller,
+    path: web::Path<ClientPath>,
+    body: Body<ClientInvitationInput>,
+    state: State,
+) -> ApiResult<HttpResponse> {
     let client_id = path.client_id;
     let email = parse_email("email", &body.0.email)?;
     let token = tokens::opaque_secret();
@@ -353,33 +452,52 @@ pub async fn invite_client(caller: Caller, path: web::Path<ClientPath>, body: Bo
     let (user, expires_at) = state
         .db(move |conn| {
             let (org, actor) = (caller.who.organization_id, caller.who.user_id);
-            Ok(caller.on_client(conn, client_id, ClientAction::InviteClient, subject("client.invite", "user", user_id), |c| {
-                let client = clients::get(c, org, client_id)?;
-                if accounts::client_login(c, client_id)?.is_some() {
-                    return Err(persistence::StoreError::Conflict("this client already has a login".into()));
-                }
-                let user = accounts::insert_user(
-                    c,
-                    NewUser {
-                        id: user_id,
-                        organization_id: org,
-                        email: Some(email),
-                        display_name: client.preferred_name.unwrap_or(client.name),
-                        role: Role::Client,
-                        discipline: None,
-                        client_id: Some(client_id),
-                        password_hash: None,
-                        scopes: Scopes::default(),
-                    },
-                    now(),
-                )?;
-                let expires = accounts::create_invitation(c, org, user_id, &token_hash, Some(actor), now(), ttl)?;
-                Ok((user, expires))
-            })?)
+            Ok(caller.on_client(
+                conn,
+                client_id,
+                ClientAction::InviteClient,
+                subject("client.invite", "user", user_id),
+                |c| {
+                    let client = clients::get(c, org, client_id)?;
+                    if accounts::client_login(c, client_id)?.is_some() {
+                        return Err(persistence::StoreError::Conflict(
+                            "this client already has a login".into(),
+                        ));
+                    }
+                    let user = accounts::insert_user(
+                        c,
+                        NewUser {
+                            id: user_id,
+                            organization_id: org,
+                            email: Some(email),
+                            display_name: client.preferred_name.unwrap_or(client.name),
+                            role: Role::Client,
+                            discipline: None,
+                            client_id: Some(client_id),
+                            password_hash: None,
+                            scopes: Scopes::default(),
+                        },
+                        now(),
+                    )?;
+                    let expires = accounts::create_invitation(
+                        c,
+                        org,
+                        user_id,
+                        &token_hash,
+                        Some(actor),
+                        now(),
+                        ttl,
+                    )?;
+                    Ok((user, expires))
+                },
+            )?)
         })
         .await?;
     Ok(created(
         format!("/api/v1/users/{}", user.id),
-        &ClientInvitation { user_id: user.id, invitation: Invitation { token, expires_at } },
+        &ClientInvitation {
+            user_id: user.id,
+            invitation: Invitation { token, expires_at },
+        },
     ))
 }

@@ -45,7 +45,11 @@ pub async fn me(caller: Caller, state: State) -> ApiResult<HttpResponse> {
             let user = accounts::user(conn, who.organization_id, who.user_id)?;
             let org = accounts::organization(conn, who.organization_id)?;
             let followed: Vec<(Uuid, &'static str, Option<&'static str>)> = match who.role {
-                Role::Client => who.client_id.map(|c| (c, "self", None)).into_iter().collect(),
+                Role::Client => who
+                    .client_id
+                    .map(|c| (c, "self", None))
+                    .into_iter()
+                    .collect(),
                 Role::Caregiver => clients::followed_by(conn, who.user_id)?
                     .into_iter()
                     .map(|(c, p)| (c, "caregiver", Some(p.as_str())))
@@ -55,12 +59,29 @@ pub async fn me(caller: Caller, state: State) -> ApiResult<HttpResponse> {
             let mut seen = Vec::new();
             for (client_id, relationship, permission) in followed {
                 // Each client's record is read through the gate, so it shows in their access log.
-                let client = caller.on_client(conn, client_id, ClientAction::View, subject("me.read", "client", client_id), |c| {
-                    clients::get(c, who.organization_id, client_id)
-                })?;
-                seen.push(FollowedClient { client_id, name: client.name, preferred_name: client.preferred_name, relationship, permission });
+                let client = caller.on_client(
+                    conn,
+                    client_id,
+                    ClientAction::View,
+                    subject("me.read", "client", client_id),
+                    |c| clients::get(c, who.organization_id, client_id),
+                )?;
+                seen.push(FollowedClient {
+                    client_id,
+                    name: client.name,
+                    preferred_name: client.preferred_name,
+                    relationship,
+                    permission,
+                });
             }
-            Ok(Me { user: UserView::from(user), organization: OrganizationView { id: org.id, name: org.name }, clients: seen })
+            Ok(Me {
+                user: UserView::from(user),
+                organization: OrganizationView {
+                    id: org.id,
+                    name: org.name,
+                },
+                clients: seen,
+            })
         })
         .await?;
     Ok(HttpResponse::Ok().json(me))

@@ -17,18 +17,34 @@ use utoipa::{
 };
 
 /// An audit subject for a resource of a client's record.
-pub(crate) fn subject(action: &'static str, resource_type: &'static str, resource_id: impl ToString) -> Subject {
-    Subject { action, resource_type, resource_id: Some(resource_id.to_string()), client_id: None }
+pub(crate) fn subject(
+    action: &'static str,
+    resource_type: &'static str,
+    resource_id: impl ToString,
+) -> Subject {
+    Subject {
+        action,
+        resource_type,
+        resource_id: Some(resource_id.to_string()),
+        client_id: None,
+    }
 }
 
 /// An audit subject not tied to one resource (lists, searches).
 pub(crate) fn subject_of_many(action: &'static str, resource_type: &'static str) -> Subject {
-    Subject { action, resource_type, resource_id: None, client_id: None }
+    Subject {
+        action,
+        resource_type,
+        resource_id: None,
+        client_id: None,
+    }
 }
 
 /// 201 Created with a Location header.
 pub(crate) fn created(location: String, body: &impl Serialize) -> HttpResponse {
-    HttpResponse::Created().insert_header((header::LOCATION, location)).json(body)
+    HttpResponse::Created()
+        .insert_header((header::LOCATION, location))
+        .json(body)
 }
 
 /// A page of items in a stable order.
@@ -41,7 +57,10 @@ pub struct Page<T> {
 
 impl<T> Page<T> {
     pub fn from<S>(page: persistence::Page<S>, f: impl Fn(S) -> T) -> Self {
-        Page { items: page.items.into_iter().map(f).collect(), next_cursor: page.next_cursor }
+        Page {
+            items: page.items.into_iter().map(f).collect(),
+            next_cursor: page.next_cursor,
+        }
     }
 }
 

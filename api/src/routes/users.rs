@@ -123,7 +123,10 @@ impl TryFrom<NewUserInput> for StaffAccount {
         let mut problems = domain::error::Problems::default();
         let role = problems.check(Role::parse("role", &input.role));
         if matches!(role, Some(Role::Client | Role::Caregiver)) {
-            problems.add("role", "clients and caregivers are invited through their client record");
+            problems.add(
+                "role",
+                "clients and caregivers are invited through their client record",
+            );
         }
         let email = match (&input.email, role) {
             (Some(_), Some(Role::Service)) => {
@@ -137,7 +140,10 @@ impl TryFrom<NewUserInput> for StaffAccount {
                 None
             }
         };
-        let discipline = input.discipline.as_deref().and_then(|d| problems.check(Discipline::parse("discipline", d)));
+        let discipline = input
+            .discipline
+            .as_deref()
+            .and_then(|d| problems.check(Discipline::parse("discipline", d)));
         if role == Some(Role::Therapist) && input.discipline.is_none() {
             problems.add("discipline", "is required for therapists");
         }
@@ -172,11 +178,19 @@ impl TryFrom<NewUserInput> for StaffAccount {
     security(("bearer" = []))
 )]
 #[post("/users")]
-pub async fn create_user(caller: Caller, body: Body<NewUserInput>, state: State) -> ApiResult<HttpResponse> {
+pub async fn create_user(
+    caller: Caller,
+    body: Body<NewUserInput>,
+    state: State,
+) -> ApiResult<HttpResponse> {
     let account = StaffAccount::try_from(body.0)?;
     let user_id = domain::new_id();
     let secret = (account.role == Role::Service).then(tokens::opaque_secret);
-    let secret_hash = secret.as_deref().map(passwords::hash).transpose().map_err(ApiError::Internal)?;
+    let secret_hash = secret
+        .as_deref()
+        .map(passwords::hash)
+        .transpose()
+        .map_err(ApiError::Internal)?;
     let invitation = (account.role != Role::Service).then(tokens::opaque_secret);
     let invitation_hash = invitation.as_deref().map(tokens::digest);
     let invitation_ttl = Duration::seconds(state.config.invitation_ttl_secs);
@@ -195,19 +209,37 @@ pub async fn create_user(caller: Caller, body: Body<NewUserInput>, state: State)
                 scopes: account.scopes,
             };
             let actor = caller.who.user_id;
-            Ok(caller.on_organization(conn, OrgAction::ManageUsers, subject("user.create", "user", user_id), |c| {
-                let user = accounts::insert_user(c, new, now())?;
-                let expires = match invitation_hash {
-                    Some(h) => Some(accounts::create_invitation(c, org, user_id, &h, Some(actor), now(), invitation_ttl)?),
-                    None => None,
-                };
-                Ok((user, expires))
-            })?)
+            Ok(caller.on_organization(
+                conn,
+                OrgAction::ManageUsers,
+                &subject("user.create", "user", user_id),
+                |c| {
+                    let user = accounts::insert_user(c, new, now())?;
+                    let expires = match invitation_hash {
+                        Some(h) => Some(accounts::create_invitation(
+                            c,
+                            org,
+                            user_id,
+                            &h,
+                            Some(actor),
+                            now(),
+                            invitation_ttl,
+                        )?),
+                        None => None,
+                    };
+                    Ok((user, expires))
+                },
+            )?)
         })
         .await?;
     let body = CreatedUser {
-        invitation: invitation.zip(expires).map(|(token, expires_at)| Invitation { token, expires_at }),
-        credentials: secret.map(|client_secret| ClientCredentials { client_id: user.id.to_string(), client_secret }),
+        invitation: invitation
+            .zip(expires)
+            .map(|(token, expires_at)| Invitation { token, expires_at }),
+        credentials: secret.map(|client_secret| ClientCredentials {
+            client_id: user.id.to_string(),
+            client_secret,
+        }),
         user: UserView::from(user),
     };
     Ok(created(format!("/api/v1/users/{user_id}"), &body))
@@ -237,7 +269,11 @@ pub struct UserQuery {
     security(("bearer" = []))
 )]
 #[get("/users")]
-pub async fn list_users(caller: Caller, query: Query<UserQuery>, state: State) -> ApiResult<HttpResponse> {
+pub async fn list_users(
+    caller: Caller,
+    query: Query<UserQuery>,
+    state: State,
+) -> ApiResult<HttpResponse> {
     let q = query.0;
     let role = q
         .role
@@ -245,14 +281,24 @@ pub async fn list_users(caller: Caller, query: Query<UserQuery>, state: State) -
         .map(|r| Role::parse("role", r))
         .transpose()
         .map_err(|e| ApiError::Malformed(ApiError::from(e).problem().errors))?;
-    let filter = UserFilter { role, active: q.active };
-    let page = PageParams { limit: q.limit, after: q.after }.page();
+    let filter = UserFilter {
+        role,
+        active: q.active,
+    };
+    let page = PageParams {
+        limit: q.limit,
+        after: q.after,
+    }
+    .page();
     let users = state
         .db(move |conn| {
             let org = caller.who.organization_id;
-            Ok(caller.on_organization(conn, OrgAction::ListUsers, subject_of_many("user.list", "user"), |c| {
-                accounts::list_users(c, org, &filter, page)
-            })?)
+            Ok(caller.on_organization(
+                conn,
+                OrgAction::ListUsers,
+                &subject_of_many("user.list", "user"),
+                |c| accounts::list_users(c, org, &filter, page),
+            )?)
         })
         .await?;
     Ok(HttpResponse::Ok().json(Page::from(users, UserView::from)))
@@ -275,12 +321,21 @@ pub struct UserPath {
     security(("bearer" = []))
 )]
 #[get("/users/{user_id}")]
-pub async fn get_user(caller: Caller, path: web::Path<UserPath>, state: State) -> ApiResult<HttpResponse> {
+pub async fn get_user(
+    caller: Caller,
+    path: web::Path<UserPath>,
+    state: State,
+) -> ApiResult<HttpResponse> {
     let user_id = path.user_id;
     let user = state
         .db(move |conn| {
             let org = caller.who.organization_id;
-            Ok(caller.on_organization(conn, OrgAction::ListUsers, subject("user.read", "user", user_id), |c| accounts::user(c, org, user_id))?)
+            Ok(caller.on_organization(
+                conn,
+                OrgAction::ListUsers,
+                &subject("user.read", "user", user_id),
+                |c| accounts::user(c, org, user_id),
+            )?)
         })
         .await?;
     Ok(HttpResponse::Ok().json(UserView::from(user)))
@@ -313,30 +368,57 @@ pub struct UserUpdate {
     security(("bearer" = []))
 )]
 #[patch("/users/{user_id}")]
-pub async fn update_user(caller: Caller, path: web::Path<UserPath>, body: Body<UserUpdate>, state: State) -> ApiResult<HttpResponse> {
+pub async fn update_user(
+    caller: Caller,
+    path: web::Path<UserPath>,
+    body: Body<UserUpdate>,
+    state: State,
+) -> ApiResult<HttpResponse> {
     let user_id = path.user_id;
     let input = body.0;
     let mut problems = domain::error::Problems::default();
-    let discipline = input.discipline.as_deref().and_then(|d| problems.check(Discipline::parse("discipline", d)));
-    let scopes = input.scopes.as_deref().and_then(|s| problems.check(Scopes::parse(s)));
+    let discipline = input
+        .discipline
+        .as_deref()
+        .and_then(|d| problems.check(Discipline::parse("discipline", d)));
+    let scopes = input
+        .scopes
+        .as_deref()
+        .and_then(|s| problems.check(Scopes::parse(s)));
     if input.active == Some(false) && user_id == caller.who.user_id {
         problems.add("active", "you cannot deactivate your own account");
     }
     problems.finish()?;
-    let changes = UserChanges { display_name: input.display_name.map(|n| n.trim().to_owned()), discipline, scopes, active: input.active };
+    let changes = UserChanges {
+        display_name: input.display_name.map(|n| n.trim().to_owned()),
+        discipline,
+        scopes,
+        active: input.active,
+    };
     let user = state
         .db(move |conn| {
             let org = caller.who.organization_id;
-            Ok(caller.on_organization(conn, OrgAction::ManageUsers, subject("user.update", "user", user_id), |c| {
-                let before = accounts::user(c, org, user_id)?;
-                if changes.scopes.is_some() && before.role != Role::Service {
-                    return Err(Invalid::field("scopes", "only service accounts have scopes").into());
-                }
-                if changes.discipline.is_some() && before.role != Role::Therapist {
-                    return Err(Invalid::field("discipline", "only therapists have a discipline").into());
-                }
-                accounts::update_user(c, org, user_id, changes, now())
-            })?)
+            Ok(caller.on_organization(
+                conn,
+                OrgAction::ManageUsers,
+                &subject("user.update", "user", user_id),
+                |c| {
+                    let before = accounts::user(c, org, user_id)?;
+                    if changes.scopes.is_some() && before.role != Role::Service {
+                        return Err(
+                            Invalid::field("scopes", "only service accounts have scopes").into(),
+                        );
+                    }
+                    if changes.discipline.is_some() && before.role != Role::Therapist {
+                        return Err(Invalid::field(
+                            "discipline",
+                            "only therapists have a discipline",
+                        )
+                        .into());
+                    }
+                    accounts::update_user(c, org, user_id, changes, now())
+                },
+            )?)
         })
         .await?;
     Ok(HttpResponse::Ok().json(UserView::from(user)))

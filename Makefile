@@ -1,0 +1,39 @@
+# Headway: `make run` to try it, `make test` before you push.
+.PHONY: run test test-sqlite test-postgres lint fmt openapi bench deps build release clean
+
+CARGO ?= cargo
+
+run: deps ## Build and serve on SQLite (headway.db), seeding a demo clinic into an empty database
+	$(CARGO) build --release -p headway-api --bin headway
+	DATABASE_URL=$${DATABASE_URL:-sqlite://headway.db} ./target/release/headway demo
+
+test: deps test-sqlite test-postgres ## The whole suite, on SQLite and on PostgreSQL
+
+test-sqlite: ## Unit, property and black-box tests on SQLite
+	$(CARGO) test --workspace
+
+test-postgres: ## The black-box suite again, on a throwaway PostgreSQL 15
+	./scripts/with-postgres.sh $(CARGO) test -p headway-tests
+
+lint: ## Formatting and clippy, as CI checks them
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+openapi: ## Regenerate openapi/openapi.json from the code
+	$(CARGO) run -q -p headway-api --bin headway -- openapi > openapi/openapi.json
+
+bench: ## Load benchmark on loopback (see BENCHMARKS.md)
+	./scripts/install-deps.sh --bench
+	./bench/run.sh
+
+deps:
+	@./scripts/install-deps.sh
+
+release:
+	$(CARGO) build --release -p headway-api --bin headway
+
+clean:
+	$(CARGO) clean
