@@ -50,6 +50,7 @@ fn routes(cfg: &mut ServiceConfig) {
                 .service(care::caregivers)
                 .service(care::add_caregiver)
                 .service(care::revoke_caregiver)
+            .service(care::change_caregiver)
                 .service(audit::search)
                 .service(audit::access_log),
         );

@@ -6,7 +6,9 @@ pub mod audit;
 pub mod client;
 pub mod error;
 pub mod identity;
+pub mod measure;
 pub mod policy;
+pub mod progress;
 
 pub use error::{FieldError, Invalid};
 

@@ -680,3 +680,27 @@ pub fn followed_by(
         })
         .collect()
 }
+
+/// Changes what an active caregiver link grants. Call inside a write transaction.
+pub fn set_caregiver_permission(
+    conn: &mut Conn,
+    client_id: Uuid,
+    link_id: Uuid,
+    permission: CaregiverPermission,
+) -> StoreResult<CaregiverLink> {
+    let changed = diesel::update(
+        caregiver_links::table
+            .filter(caregiver_links::id.eq(link_id.to_string()))
+            .filter(caregiver_links::client_id.eq(client_id.to_string()))
+            .filter(caregiver_links::revoked_at.is_null()),
+    )
+    .set(caregiver_links::permission.eq(permission.as_str()))
+    .execute(conn)?;
+    if changed == 0 {
+        return Err(StoreError::NotFound);
+    }
+    caregivers(conn, client_id, false)?
+        .into_iter()
+        .find(|l| l.id == link_id)
+        .ok_or(StoreError::NotFound)
+}

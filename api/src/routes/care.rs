@@ -1,6 +1,6 @@
 //! Care teams (admins assign therapists) and caregivers (clients invite them).
 
-use actix_web::{delete, get, post, web, HttpResponse};
+use actix_web::{delete, get, patch, post, web, HttpResponse};
 use chrono::{DateTime, Duration, Utc};
 use domain::{
     client::{CareTeamMember, CaregiverLink, TeamRole},
@@ -438,4 +438,45 @@ pub async fn revoke_caregiver(
         })
         .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CaregiverGrant {
+    /// `view` (follow progress) or `contribute` (also comment, agree, report).
+    #[schema(schema_with = super::permission_schema)]
+    pub permission: String,
+}
+
+/// Change what a caregiver may do (the client, or an admin).
+#[utoipa::path(
+    tag = "care",
+    params(LinkPath),
+    request_body = CaregiverGrant,
+    responses(
+        (status = 200, body = CaregiverView),
+        (status = 403, description = "Only the client (or an admin) manages caregivers", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such client or active link", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown permission", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[patch("/clients/{client_id}/caregivers/{link_id}")]
+pub async fn change_caregiver(
+    caller: Caller,
+    path: web::Path<LinkPath>,
+    body: Body<CaregiverGrant>,
+    state: State,
+) -> ApiResult<HttpResponse> {
+    let LinkPath { client_id, link_id } = path.into_inner();
+    let permission = CaregiverPermission::parse("permission", &body.0.permission)?;
+    let link = state
+        .db(move |conn| {
+            let subject = subject("caregiver.change", "caregiver_link", link_id);
+            Ok(caller.on_client(conn, client_id, ClientAction::ManageCaregivers, subject, |c| {
+                clients::set_caregiver_permission(c, client_id, link_id, permission)
+            })?)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(CaregiverView::from(link)))
 }

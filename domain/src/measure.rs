@@ -1,0 +1,464 @@
+//! Outcome measures: the built-in catalogue, clinic-defined scales, and the scoring
+//! rules that turn what someone reported into a score. Values are checked, never
+//! clamped or rounded.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::{error::Problems, identity::text_enum, Invalid};
+
+text_enum!(
+    /// Which way is better.
+    Direction {
+        HigherIsBetter => "higher-is-better",
+        LowerIsBetter => "lower-is-better",
+    }
+);
+
+text_enum!(
+    /// Where a measurement came from.
+    Source {
+        Therapist => "therapist",
+        ClientSelfReport => "client",
+        Caregiver => "caregiver",
+        Imported => "imported",
+    }
+);
+
+text_enum!(
+    /// How a measure's values become a score.
+    Instrument {
+        /// Canadian Occupational Performance Measure: up to five problems, each rated
+        /// for importance, performance and satisfaction (1-10).
+        Copm => "copm",
+        /// Goal Attainment Scaling: one level, -2..+2, for one goal.
+        Gas => "gas",
+        /// Patient-Specific Functional Scale: 1-5 activities rated 0-10; score = mean.
+        Psfs => "psfs",
+        /// QuickDASH: 11 items 1-5, at most one missing; ((sum/n) - 1) * 25.
+        QuickDash => "quickdash",
+        /// Lower Extremity Functional Scale: 20 items 0-4; score = sum.
+        Lefs => "lefs",
+        /// One value on the measure's scale (numeric rating scales, clinic measures).
+        Scale => "scale",
+    }
+);
+
+/// An outcome measure: built in (no organization) or defined by a clinic.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OutcomeMeasure {
+    pub code: String,
+    pub name: String,
+    pub instrument: Instrument,
+    /// The score's range and granularity.
+    pub min: f64,
+    pub max: f64,
+    pub step: f64,
+    pub unit: Option<String>,
+    pub direction: Direction,
+    /// The smallest change that matters clinically, in score points.
+    pub meaningful_change: f64,
+    pub meaningful_change_source: String,
+    /// Sources that may report this measure.
+    pub reporters: Vec<Source>,
+    pub organization_id: Option<Uuid>,
+}
+
+/// One rated item (QuickDASH, LEFS, PSFS). `value: None` is a missing answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Item {
+    pub label: Option<String>,
+    pub value: Option<f64>,
+}
+
+/// One COPM occupational problem.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CopmProblem {
+    pub problem: String,
+    pub importance: f64,
+    pub performance: f64,
+    pub satisfaction: f64,
+}
+
+/// What a measurement reports, before scoring. Which part is used depends on the
+/// instrument; the others must be absent.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Values {
+    pub value: Option<f64>,
+    pub items: Option<Vec<Item>>,
+    pub problems: Option<Vec<CopmProblem>>,
+}
+
+/// A scored measurement. For COPM, `score` is the performance score and
+/// `satisfaction` the satisfaction score.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Score {
+    pub score: f64,
+    pub satisfaction: Option<f64>,
+}
+
+const EPS: f64 = 1e-9;
+
+fn on_scale(p: &mut Problems, field: &str, v: f64, min: f64, max: f64, step: f64) -> bool {
+    if !v.is_finite() {
+        p.add(field, "must be a number");
+        return false;
+    }
+    if v < min - EPS || v > max + EPS {
+        p.add(field, format!("must be between {min} and {max}"));
+        return false;
+    }
+    if step > 0.0 {
+        let steps = (v - min) / step;
+        if (steps - steps.round()).abs() > 1e-6 {
+            p.add(field, format!("must be a multiple of {step} from {min}"));
+            return false;
+        }
+    }
+    true
+}
+
+fn mean(xs: &[f64]) -> f64 {
+    xs.iter().sum::<f64>() / xs.len() as f64
+}
+
+impl OutcomeMeasure {
+    /// Whether `source` may report this measure.
+    pub fn allows(&self, source: Source) -> bool {
+        source == Source::Imported || self.reporters.contains(&source)
+    }
+
+    /// Checks the values against the measure and scores them. Field names in errors
+    /// are relative to `values` (e.g. `values.items[3].value`).
+    pub fn score(&self, v: &Values) -> Result<Score, Invalid> {
+        let mut p = Problems::default();
+        let uses = |value: bool, items: bool, problems: bool, p: &mut Problems| {
+            for (present, wanted, name) in [
+                (v.value.is_some(), value, "value"),
+                (v.items.is_some(), items, "items"),
+                (v.problems.is_some(), problems, "problems"),
+            ] {
+                if present && !wanted {
+                    p.add(format!("values.{name}"), format!("is not used by {}", self.name));
+                }
+                if !present && wanted {
+                    p.add(format!("values.{name}"), "is required");
+                }
+            }
+        };
+        let score = match self.instrument {
+            Instrument::Gas | Instrument::Scale => {
+                uses(true, false, false, &mut p);
+                let value = v.value.unwrap_or(f64::NAN);
+                if v.value.is_some() {
+                    on_scale(&mut p, "values.value", value, self.min, self.max, self.step);
+                }
+                Score { score: value, satisfaction: None }
+            }
+            Instrument::Copm => {
+                uses(false, false, true, &mut p);
+                let problems = v.problems.as_deref().unwrap_or_default();
+                if v.problems.is_some() && !(1..=5).contains(&problems.len()) {
+                    p.add("values.problems", "must list 1 to 5 problems");
+                }
+                for (i, pr) in problems.iter().enumerate() {
+                    if pr.problem.trim().is_empty() || pr.problem.chars().count() > 200 {
+                        p.add(format!("values.problems[{i}].problem"), "must be 1 to 200 characters");
+                    }
+                    for (name, x) in [("importance", pr.importance), ("performance", pr.performance), ("satisfaction", pr.satisfaction)] {
+                        on_scale(&mut p, &format!("values.problems[{i}].{name}"), x, 1.0, 10.0, 1.0);
+                    }
+                }
+                let perf: Vec<f64> = problems.iter().map(|x| x.performance).collect();
+                let sat: Vec<f64> = problems.iter().map(|x| x.satisfaction).collect();
+                Score { score: mean(&perf), satisfaction: Some(mean(&sat)) }
+            }
+            Instrument::Psfs | Instrument::QuickDash | Instrument::Lefs => {
+                uses(false, true, false, &mut p);
+                let items = v.items.as_deref().unwrap_or_default();
+                let (count_ok, item_min, item_max, max_missing) = match self.instrument {
+                    Instrument::Psfs => ((1..=5).contains(&items.len()), 0.0, 10.0, 0),
+                    Instrument::QuickDash => (items.len() == 11, 1.0, 5.0, 1),
+                    _ => (items.len() == 20, 0.0, 4.0, 0),
+                };
+                if v.items.is_some() && !count_ok {
+                    let rule = match self.instrument {
+                        Instrument::Psfs => "must list 1 to 5 activities",
+                        Instrument::QuickDash => "must have exactly 11 items",
+                        _ => "must have exactly 20 items",
+                    };
+                    p.add("values.items", rule);
+                }
+                let mut answered = Vec::new();
+                for (i, item) in items.iter().enumerate() {
+                    match item.value {
+                        Some(x) => {
+                            if on_scale(&mut p, &format!("values.items[{i}].value"), x, item_min, item_max, 1.0) {
+                                answered.push(x);
+                            }
+                        }
+                        None if max_missing == 0 => p.add(format!("values.items[{i}].value"), "is required"),
+                        None => {}
+                    }
+                    if self.instrument == Instrument::Psfs && item.label.as_deref().is_none_or(|l| l.trim().is_empty()) {
+                        p.add(format!("values.items[{i}].label"), "must name the activity");
+                    }
+                }
+                let missing = items.iter().filter(|i| i.value.is_none()).count();
+                if missing > max_missing {
+                    p.add("values.items", format!("may have at most {max_missing} unanswered item(s)"));
+                }
+                let score = match self.instrument {
+                    Instrument::Psfs => mean(&answered),
+                    Instrument::QuickDash => (mean(&answered) - 1.0) * 25.0,
+                    _ => answered.iter().sum(),
+                };
+                Score { score, satisfaction: None }
+            }
+        };
+        p.finish()?;
+        Ok(score)
+    }
+
+    /// The improvement from `from` to `to`, positive when better.
+    pub fn improvement(&self, from: f64, to: f64) -> f64 {
+        match self.direction {
+            Direction::HigherIsBetter => to - from,
+            Direction::LowerIsBetter => from - to,
+        }
+    }
+
+    /// Whether `candidate` is better than `than`.
+    pub fn better(&self, candidate: f64, than: f64) -> bool {
+        self.improvement(than, candidate) > 0.0
+    }
+}
+
+fn builtin(code: &str, name: &str, instrument: Instrument, (min, max, step): (f64, f64, f64), direction: Direction, (mcid, source): (f64, &str), reporters: &[Source]) -> OutcomeMeasure {
+    OutcomeMeasure {
+        code: code.to_owned(),
+        name: name.to_owned(),
+        instrument,
+        min,
+        max,
+        step,
+        unit: Some("points".to_owned()),
+        direction,
+        meaningful_change: mcid,
+        meaningful_change_source: source.to_owned(),
+        reporters: reporters.to_vec(),
+        organization_id: None,
+    }
+}
+
+/// The built-in catalogue. Thresholds are data with their sources, not constants
+/// buried in arithmetic.
+pub fn catalogue() -> Vec<OutcomeMeasure> {
+    use Source::*;
+    vec![
+        builtin(
+            "copm",
+            "Canadian Occupational Performance Measure",
+            Instrument::Copm,
+            (1.0, 10.0, 0.0),
+            Direction::HigherIsBetter,
+            (2.0, "Law et al., COPM manual: 2 points; Ohno et al. 2021: 2.20 performance, 2.06 satisfaction"),
+            &[Therapist, ClientSelfReport],
+        ),
+        builtin(
+            "gas",
+            "Goal Attainment Scaling",
+            Instrument::Gas,
+            (-2.0, 2.0, 1.0),
+            Direction::HigherIsBetter,
+            (1.0, "Turner-Stokes, Clin Rehabil 2009;23:362: one level on a goal's scale"),
+            &[Therapist, ClientSelfReport, Caregiver],
+        ),
+        builtin(
+            "psfs",
+            "Patient-Specific Functional Scale",
+            Instrument::Psfs,
+            (0.0, 10.0, 0.0),
+            Direction::HigherIsBetter,
+            (2.0, "Stratford et al. 1995: MDC90 2 points for the mean score"),
+            &[Therapist, ClientSelfReport],
+        ),
+        builtin(
+            "quickdash",
+            "QuickDASH",
+            Instrument::QuickDash,
+            (0.0, 100.0, 0.0),
+            Direction::LowerIsBetter,
+            (14.0, "Institute for Work & Health, QuickDASH scoring: MCID 14 points"),
+            &[Therapist, ClientSelfReport],
+        ),
+        builtin(
+            "lefs",
+            "Lower Extremity Functional Scale",
+            Instrument::Lefs,
+            (0.0, 80.0, 1.0),
+            Direction::HigherIsBetter,
+            (9.0, "Binkley et al. 1999: MCID 9 points"),
+            &[Therapist, ClientSelfReport],
+        ),
+        builtin(
+            "nrs",
+            "Numeric rating scale (0-10)",
+            Instrument::Scale,
+            (0.0, 10.0, 1.0),
+            Direction::HigherIsBetter,
+            (2.0, "Common 2-point threshold for 0-10 rating scales; confirm per use"),
+            &[Therapist, ClientSelfReport, Caregiver],
+        ),
+    ]
+}
+
+/// The rules for a clinic-defined measure.
+pub fn custom(
+    organization_id: Uuid,
+    code: &str,
+    name: &str,
+    unit: Option<&str>,
+    (min, max, step): (f64, f64, f64),
+    direction: Direction,
+    meaningful_change: f64,
+    reporters: Vec<Source>,
+) -> Result<OutcomeMeasure, Invalid> {
+    let mut p = Problems::default();
+    let code_ok = !code.is_empty() && code.len() <= 64 && code.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if !code_ok {
+        p.add("code", "must be 1-64 characters of a-z, 0-9 and -");
+    } else if catalogue().iter().any(|m| m.code == code) {
+        p.add("code", "is the code of a built-in measure");
+    }
+    if name.trim().is_empty() || name.chars().count() > 200 {
+        p.add("name", "must be 1 to 200 characters");
+    }
+    if !(min.is_finite() && max.is_finite() && min < max) {
+        p.add("max", "must be greater than min");
+    }
+    if !(step.is_finite() && step >= 0.0 && step <= (max - min).abs()) {
+        p.add("step", "must be 0 (continuous) or a positive step within the range");
+    }
+    if !(meaningful_change.is_finite() && meaningful_change > 0.0 && meaningful_change <= (max - min).abs()) {
+        p.add("meaningful_change", "must be positive and within the range");
+    }
+    if reporters.is_empty() {
+        p.add("reporters", "must name at least one reporter");
+    }
+    if reporters.contains(&Source::Imported) {
+        p.add("reporters", "imported values are always allowed; name people");
+    }
+    p.finish()?;
+    Ok(OutcomeMeasure {
+        code: code.to_owned(),
+        name: name.trim().to_owned(),
+        instrument: Instrument::Scale,
+        min,
+        max,
+        step,
+        unit: unit.map(str::to_owned),
+        direction,
+        meaningful_change,
+        meaningful_change_source: "defined by the clinic".to_owned(),
+        reporters,
+        organization_id: Some(organization_id),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn measure(code: &str) -> OutcomeMeasure {
+        catalogue().into_iter().find(|m| m.code == code).unwrap_or_else(|| panic!("{code}"))
+    }
+
+    fn items(values: &[Option<f64>]) -> Values {
+        Values { items: Some(values.iter().map(|v| Item { label: Some("activity".into()), value: *v }).collect()), ..Default::default() }
+    }
+
+    fn fields(e: Invalid) -> Vec<String> {
+        e.0.into_iter().map(|f| f.field).collect()
+    }
+
+    #[test]
+    fn copm_scores_are_the_means_of_performance_and_satisfaction() {
+        // Worked by hand: performance (3 + 5 + 4) / 3 = 4.0; satisfaction (2 + 4 + 6) / 3 = 4.0.
+        let v = Values {
+            problems: Some(vec![
+                CopmProblem { problem: "dressing".into(), importance: 9.0, performance: 3.0, satisfaction: 2.0 },
+                CopmProblem { problem: "cooking".into(), importance: 8.0, performance: 5.0, satisfaction: 4.0 },
+                CopmProblem { problem: "gardening".into(), importance: 6.0, performance: 4.0, satisfaction: 6.0 },
+            ]),
+            ..Default::default()
+        };
+        assert_eq!(measure("copm").score(&v), Ok(Score { score: 4.0, satisfaction: Some(4.0) }));
+    }
+
+    #[test]
+    fn psfs_quickdash_and_lefs_follow_their_formulas() {
+        // PSFS: (3 + 5 + 4) / 3 = 4.0.
+        assert_eq!(measure("psfs").score(&items(&[Some(3.0), Some(5.0), Some(4.0)])).map(|s| s.score), Ok(4.0));
+        // QuickDASH, all 11 items 3: ((33 / 11) - 1) * 25 = 50.
+        assert_eq!(measure("quickdash").score(&items(&[Some(3.0); 11])).map(|s| s.score), Ok(50.0));
+        // QuickDASH with one missing: 10 answers summing to 30: ((30 / 10) - 1) * 25 = 50.
+        let mut ten: Vec<Option<f64>> = [1.0, 2.0, 3.0, 4.0, 5.0, 1.0, 2.0, 3.0, 4.0, 5.0].iter().map(|x| Some(*x)).collect();
+        ten.push(None);
+        assert_eq!(measure("quickdash").score(&items(&ten)).map(|s| s.score), Ok(50.0));
+        // QuickDASH: ten 2s and one 3: ((23 / 11) - 1) * 25 = 27.2727...
+        let mut v = vec![Some(2.0); 10];
+        v.push(Some(3.0));
+        let s = measure("quickdash").score(&items(&v)).map(|s| s.score).unwrap_or(f64::NAN);
+        assert!((s - 27.272_727).abs() < 1e-5, "{s}");
+        // LEFS: twenty 2s sum to 40.
+        assert_eq!(measure("lefs").score(&items(&[Some(2.0); 20])).map(|s| s.score), Ok(40.0));
+    }
+
+    #[test]
+    fn out_of_range_and_malformed_values_are_refused_by_field() {
+        let e = measure("quickdash").score(&items(&[Some(3.0), None, None, Some(6.0), Some(2.5), Some(1.0), Some(1.0), Some(1.0), Some(1.0), Some(1.0), Some(1.0)]));
+        assert_eq!(e.map_err(fields), Err(vec!["values.items[3].value".into(), "values.items[4].value".into(), "values.items".into()]));
+        let e = measure("lefs").score(&items(&[Some(2.0); 19]));
+        assert_eq!(e.map_err(fields), Err(vec!["values.items".into()]));
+        let e = measure("nrs").score(&Values { value: Some(11.0), ..Default::default() });
+        assert_eq!(e.map_err(fields), Err(vec!["values.value".into()]));
+        let e = measure("gas").score(&Values { value: Some(0.5), ..Default::default() });
+        assert_eq!(e.map_err(fields), Err(vec!["values.value".into()]));
+        let e = measure("nrs").score(&Values { items: Some(vec![]), ..Default::default() });
+        assert_eq!(e.map_err(fields), Err(vec!["values.value".into(), "values.items".into()]));
+        let six = (0..6).map(|i| CopmProblem { problem: format!("p{i}"), importance: 5.0, performance: 5.0, satisfaction: 11.0 }).collect();
+        let e = measure("copm").score(&Values { problems: Some(six), ..Default::default() }).map_err(fields);
+        assert!(e.as_ref().err().is_some_and(|f| f.contains(&"values.problems".to_owned()) && f.contains(&"values.problems[0].satisfaction".to_owned())), "{e:?}");
+        assert!(measure("nrs").score(&Values { value: Some(f64::NAN), ..Default::default() }).is_err());
+    }
+
+    #[test]
+    fn who_may_report_is_part_of_the_measure() {
+        assert!(measure("copm").allows(Source::ClientSelfReport));
+        assert!(!measure("copm").allows(Source::Caregiver));
+        assert!(measure("gas").allows(Source::Caregiver));
+        assert!(measure("lefs").allows(Source::Imported));
+    }
+
+    #[test]
+    fn direction_decides_what_improvement_means() {
+        assert_eq!(measure("quickdash").improvement(60.0, 40.0), 20.0);
+        assert_eq!(measure("lefs").improvement(40.0, 30.0), -10.0);
+        assert!(measure("quickdash").better(10.0, 20.0));
+    }
+
+    #[test]
+    fn clinic_measures_are_checked() {
+        let org = Uuid::nil();
+        let ok = custom(org, "grip-kg", "Grip strength", Some("kg"), (0.0, 90.0, 0.5), Direction::HigherIsBetter, 5.0, vec![Source::Therapist]);
+        assert!(ok.is_ok());
+        let bad = custom(org, "COPM!", "", None, (10.0, 0.0, -1.0), Direction::HigherIsBetter, 0.0, vec![]);
+        assert_eq!(
+            bad.map_err(fields),
+            Err(vec!["code".into(), "name".into(), "max".into(), "step".into(), "meaningful_change".into(), "reporters".into()])
+        );
+        let dup = custom(org, "copm", "Mine", None, (0.0, 10.0, 1.0), Direction::HigherIsBetter, 1.0, vec![Source::Therapist]);
+        assert_eq!(dup.map_err(fields), Err(vec!["code".into()]));
+    }
+}
