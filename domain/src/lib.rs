@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod client;
 pub mod error;
+pub mod goal;
 pub mod identity;
 pub mod measure;
 pub mod policy;

@@ -462,3 +462,42 @@ mod tests {
         assert_eq!(dup.map_err(fields), Err(vec!["code".into()]));
     }
 }
+
+text_enum!(
+    /// A measurement's standing (FHIR Observation.status): corrections supersede.
+    MeasurementStatus {
+        Final => "final",
+        /// A correction of an earlier measurement.
+        Amended => "amended",
+        /// Withdrawn: recorded by mistake. Kept, never counted.
+        EnteredInError => "entered-in-error",
+    }
+);
+
+/// A recorded measurement.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Measurement {
+    pub id: Uuid,
+    pub client_id: Uuid,
+    pub episode_id: Uuid,
+    pub goal_id: Option<Uuid>,
+    pub measure_code: String,
+    pub observed_at: chrono::DateTime<chrono::Utc>,
+    pub source: Source,
+    pub recorded_by: Uuid,
+    pub values: Values,
+    pub score: Score,
+    pub note: Option<String>,
+    pub status: MeasurementStatus,
+    pub supersedes: Option<Uuid>,
+    pub superseded_by: Option<Uuid>,
+    pub reason: Option<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl Measurement {
+    /// Whether it counts toward progress: current, and not withdrawn.
+    pub fn counts(&self) -> bool {
+        self.superseded_by.is_none() && self.status != MeasurementStatus::EnteredInError
+    }
+}

@@ -71,8 +71,10 @@ pub struct ClientRelation {
 /// Things one can do to a client's record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ClientAction {
-    /// Read the record and everything under it that the caller's role may see.
+    /// Read the record's demographics, care team and caregivers.
     View,
+    /// Read clinical content: episodes, goals, measurements, progress.
+    ViewClinical,
     /// Change demographics, identifiers or status (discharge).
     UpdateDemographics,
     /// Assign or remove therapists.
@@ -92,6 +94,7 @@ pub enum ClientAction {
 impl ClientAction {
     pub const ALL: &'static [ClientAction] = &[
         ClientAction::View,
+        ClientAction::ViewClinical,
         ClientAction::UpdateDemographics,
         ClientAction::ManageCareTeam,
         ClientAction::ManageCaregivers,
@@ -103,13 +106,14 @@ impl ClientAction {
 
     /// Whether the action changes data; used to pick a write transaction.
     pub fn writes(self) -> bool {
-        !matches!(self, ClientAction::View | ClientAction::ViewAccessLog)
+        !matches!(self, ClientAction::View | ClientAction::ViewClinical | ClientAction::ViewAccessLog)
     }
 
     /// The scope an integration needs for this action.
     fn scope(self) -> Option<Scope> {
         match self {
             ClientAction::View => Some(Scope::ClientsRead),
+            ClientAction::ViewClinical => Some(Scope::ClinicalRead),
             ClientAction::UpdateDemographics => Some(Scope::ClientsWrite),
             ClientAction::Document => Some(Scope::ClinicalWrite),
             ClientAction::ViewAccessLog => Some(Scope::AuditRead),
@@ -169,6 +173,37 @@ pub fn decide(who: &Principal, relation: ClientRelation, action: ClientAction) -
         Decision::Allow
     } else {
         Decision::Forbidden
+    }
+}
+
+/// Whether a caller who may view a client's clinical record also sees the care
+/// team's own notes. Clients and caregivers never do.
+pub fn sees_team_notes(who: &Principal) -> bool {
+    match who.role {
+        Role::Admin | Role::Therapist => true,
+        Role::Service => who.scopes.contains(Scope::ClinicalRead),
+        Role::Client | Role::Caregiver => false,
+    }
+}
+
+/// The side of a goal agreement a caller speaks for, and the action that needs.
+pub fn goal_side(who: &Principal) -> Option<(crate::goal::Side, ClientAction)> {
+    match who.role {
+        Role::Therapist => Some((crate::goal::Side::Team, ClientAction::Document)),
+        Role::Client | Role::Caregiver => Some((crate::goal::Side::Client, ClientAction::Participate)),
+        Role::Admin | Role::Service => None,
+    }
+}
+
+/// Where a measurement recorded by this caller comes from, and the action that needs.
+pub fn measurement_source(who: &Principal) -> Option<(crate::measure::Source, ClientAction)> {
+    use crate::measure::Source;
+    match who.role {
+        Role::Therapist => Some((Source::Therapist, ClientAction::Document)),
+        Role::Service => Some((Source::Imported, ClientAction::Document)),
+        Role::Client => Some((Source::ClientSelfReport, ClientAction::Participate)),
+        Role::Caregiver => Some((Source::Caregiver, ClientAction::Participate)),
+        Role::Admin => None,
     }
 }
 
@@ -340,7 +375,7 @@ mod tests {
                 prop_assert_eq!(decision, Decision::NotFound);
             }
             if decision.is_allowed() {
-                prop_assert!(matches!(action, ClientAction::View | ClientAction::Participate));
+                prop_assert!(matches!(action, ClientAction::View | ClientAction::ViewClinical | ClientAction::Participate));
             }
             if rel.in_organization && action == ClientAction::Participate && rel.caregiver == Some(CaregiverPermission::View) {
                 prop_assert_eq!(decision, Decision::Forbidden);
@@ -365,6 +400,14 @@ mod tests {
         #[test]
         fn only_admins_manage_users(role in any_role(), scopes in any_scopes()) {
             prop_assert_eq!(decide_org(&principal(role, scopes), OrgAction::ManageUsers).is_allowed(), role == Role::Admin);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn clients_and_caregivers_never_see_team_notes(scopes in any_scopes()) {
+            prop_assert!(!sees_team_notes(&principal(Role::Client, scopes.clone())));
+            prop_assert!(!sees_team_notes(&principal(Role::Caregiver, scopes)));
         }
     }
 

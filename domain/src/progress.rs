@@ -5,7 +5,10 @@
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::Serialize;
 
-use crate::measure::OutcomeMeasure;
+use crate::{
+    goal::{Goal, GoalStatus},
+    measure::{Measurement, OutcomeMeasure, Source},
+};
 
 /// One scored value at a time.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -262,6 +265,141 @@ pub fn value_milestones(measure: &OutcomeMeasure, points: &[Point]) -> Vec<Miles
         }
     }
     out
+}
+
+/// The latest value each source reported for a goal.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SourceReport {
+    pub source: Source,
+    pub value: f64,
+    pub at: DateTime<Utc>,
+}
+
+/// One goal's line in the progress view.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GoalSummary {
+    pub goal_id: uuid::Uuid,
+    /// Progress on the goal's measure, from the care team's values (or, without
+    /// them, from the client's own reports).
+    pub progress: Option<GoalProgress>,
+    /// The latest Goal Attainment Scaling level, -2..+2.
+    pub gas_level: Option<i32>,
+    /// Latest value per source, so client and therapist ratings sit side by side.
+    pub reports: Vec<SourceReport>,
+    /// Client and therapist disagree by at least the measure's meaningful change.
+    pub disagreement: bool,
+}
+
+/// GAS summary T-scores at baseline and now, unweighted and weighted by importance.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GasSummary {
+    pub goals: usize,
+    pub baseline_t: Option<f64>,
+    pub current_t: Option<f64>,
+    pub weighted_baseline_t: Option<f64>,
+    pub weighted_current_t: Option<f64>,
+}
+
+/// COPM at first assessment and latest reassessment.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CopmSummary {
+    pub assessments: usize,
+    pub first_at: DateTime<Utc>,
+    pub latest_at: DateTime<Utc>,
+    pub performance: Change,
+    pub satisfaction: Change,
+}
+
+/// Everything a progress screen shows for one episode.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EpisodeProgress {
+    pub goals_by_status: std::collections::BTreeMap<String, usize>,
+    pub gas: Option<GasSummary>,
+    pub copm: Option<CopmSummary>,
+    pub goals: Vec<GoalSummary>,
+}
+
+fn of_goal<'a>(current: &[&'a Measurement], goal: uuid::Uuid, code: &str) -> Vec<&'a Measurement> {
+    current.iter().filter(|m| m.goal_id == Some(goal) && m.measure_code == code).copied().collect()
+}
+
+fn team_source(s: Source) -> bool {
+    matches!(s, Source::Therapist | Source::Imported)
+}
+
+/// Computes an episode's progress from its goals and its counting measurements in
+/// time order. `measure_of` finds a measure by code.
+pub fn episode_progress<'m>(goals: &[Goal], measurements: &[Measurement], measure_of: impl Fn(&str) -> Option<&'m OutcomeMeasure>) -> EpisodeProgress {
+    let mut goals_by_status = std::collections::BTreeMap::new();
+    for g in goals {
+        *goals_by_status.entry(g.status.as_str().to_owned()).or_insert(0) += 1;
+    }
+    let current: Vec<&Measurement> = measurements.iter().filter(|m| m.counts()).collect();
+    let mut summaries = Vec::new();
+    let (mut gas_baseline, mut gas_current) = (Vec::new(), Vec::new());
+    for g in goals {
+        let of_goal = |code: &str| of_goal(&current, g.id, code).into_iter();
+        let progress = g.content.measure_code.as_deref().and_then(|code| {
+            let measure = measure_of(code)?;
+            let team: Vec<Point> = of_goal(code).filter(|m| team_source(m.source)).map(|m| Point { at: m.observed_at, value: m.score.score }).collect();
+            let points = if team.is_empty() { of_goal(code).map(|m| Point { at: m.observed_at, value: m.score.score }).collect() } else { team };
+            Some(goal_progress(measure, &points, g.content.target_value, g.content.target_date))
+        });
+        let gas_values: Vec<&Measurement> = of_goal("gas").collect();
+        let gas_level = gas_values
+            .iter()
+            .rev()
+            .find(|m| team_source(m.source))
+            .or_else(|| gas_values.last())
+            .map(|m| m.score.score.round() as i32);
+        if g.status != GoalStatus::Cancelled {
+            if let Some(scale) = &g.content.gas {
+                let weight = f64::from(g.content.importance);
+                gas_baseline.push((f64::from(scale.baseline), weight));
+                gas_current.push((f64::from(gas_level.unwrap_or(scale.baseline)), weight));
+            }
+        }
+        let report_code = g.content.measure_code.as_deref().unwrap_or("gas");
+        let mut reports: Vec<SourceReport> = Vec::new();
+        for m in of_goal(report_code) {
+            reports.retain(|r| r.source != m.source);
+            reports.push(SourceReport { source: m.source, value: m.score.score, at: m.observed_at });
+        }
+        reports.sort_by_key(|r| r.source);
+        let client = reports.iter().find(|r| r.source == Source::ClientSelfReport);
+        let therapist = reports.iter().find(|r| r.source == Source::Therapist);
+        let disagreement = match (client, therapist, measure_of(report_code)) {
+            (Some(c), Some(t), Some(m)) => (c.value - t.value).abs() >= m.meaningful_change - 1e-9,
+            _ => false,
+        };
+        summaries.push(GoalSummary { goal_id: g.id, progress, gas_level, reports, disagreement });
+    }
+    let gas = (!gas_baseline.is_empty()).then(|| {
+        let levels = |v: &[(f64, f64)]| v.iter().map(|(x, _)| *x).collect::<Vec<_>>();
+        GasSummary {
+            goals: gas_baseline.len(),
+            baseline_t: gas_t_score_unweighted(&levels(&gas_baseline)),
+            current_t: gas_t_score_unweighted(&levels(&gas_current)),
+            weighted_baseline_t: gas_t_score(&gas_baseline),
+            weighted_current_t: gas_t_score(&gas_current),
+        }
+    });
+    let copm_all: Vec<&&Measurement> = current.iter().filter(|m| m.measure_code == "copm").collect();
+    let copm = match (copm_all.first(), copm_all.last(), measure_of("copm")) {
+        (Some(first), Some(latest), Some(measure)) => Some(CopmSummary {
+            assessments: copm_all.len(),
+            first_at: first.observed_at,
+            latest_at: latest.observed_at,
+            performance: Change::new(measure, first.score.score, latest.score.score),
+            satisfaction: Change::new(
+                measure,
+                first.score.satisfaction.unwrap_or(f64::NAN),
+                latest.score.satisfaction.unwrap_or(f64::NAN),
+            ),
+        }),
+        _ => None,
+    };
+    EpisodeProgress { goals_by_status, gas, copm, goals: summaries }
 }
 
 #[cfg(test)]

@@ -10,6 +10,8 @@ pub mod clients;
 pub mod db;
 mod error;
 pub mod gate;
+pub mod goals;
+pub mod measurements;
 mod rows;
 pub mod schema;
 

@@ -174,4 +174,164 @@ diesel::allow_tables_to_appear_in_same_query!(
     refresh_tokens,
     login_throttle,
     audit_events,
+    episodes,
+    goals,
+    goal_revisions,
+    goal_agreements,
+    goal_events,
+    goal_comments,
+    outcome_measures,
+    measurements,
 );
+
+diesel::table! {
+    episodes (id) {
+        id -> Text,
+        organization_id -> Text,
+        client_id -> Text,
+        reason_for_referral -> Text,
+        diagnoses -> Text,
+        start_date -> Date,
+        end_date -> Nullable<Date>,
+        status -> Text,
+        goal_count -> Integer,
+        progress_version -> BigInt,
+        progress_cache -> Nullable<Text>,
+        progress_cache_version -> Nullable<BigInt>,
+        created_by -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    goals (id) {
+        id -> Text,
+        organization_id -> Text,
+        client_id -> Text,
+        episode_id -> Text,
+        label -> Text,
+        term -> Text,
+        parent_id -> Nullable<Text>,
+        child_count -> Integer,
+        status -> Text,
+        expressed_by -> Text,
+        revision -> Integer,
+        client_agreed -> Bool,
+        team_agreed -> Bool,
+        client_words -> Text,
+        statement -> Text,
+        occupation_area -> Text,
+        importance -> Integer,
+        start_date -> Date,
+        target_date -> Nullable<Date>,
+        measure_code -> Nullable<Text>,
+        target_value -> Nullable<Double>,
+        gas -> Nullable<Text>,
+        created_by -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    goal_revisions (id) {
+        id -> Text,
+        goal_id -> Text,
+        revision -> Integer,
+        client_words -> Text,
+        statement -> Text,
+        occupation_area -> Text,
+        importance -> Integer,
+        start_date -> Date,
+        target_date -> Nullable<Date>,
+        measure_code -> Nullable<Text>,
+        target_value -> Nullable<Double>,
+        gas -> Nullable<Text>,
+        proposed_by -> Text,
+        proposed_side -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    goal_agreements (id) {
+        id -> Text,
+        goal_id -> Text,
+        revision -> Integer,
+        side -> Text,
+        user_id -> Text,
+        role -> Text,
+        agreed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    goal_events (id) {
+        id -> Text,
+        goal_id -> Text,
+        client_id -> Text,
+        kind -> Text,
+        status -> Text,
+        revision -> Integer,
+        actor_id -> Text,
+        occurred_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    goal_comments (id) {
+        id -> Text,
+        organization_id -> Text,
+        client_id -> Text,
+        goal_id -> Text,
+        author_id -> Text,
+        author_role -> Text,
+        body -> Text,
+        team_only -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    outcome_measures (id) {
+        id -> Text,
+        organization_id -> Text,
+        code -> Text,
+        name -> Text,
+        unit -> Nullable<Text>,
+        min_value -> Double,
+        max_value -> Double,
+        step -> Double,
+        direction -> Text,
+        meaningful_change -> Double,
+        reporters -> Text,
+        created_by -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    measurements (id) {
+        id -> Text,
+        organization_id -> Text,
+        client_id -> Text,
+        episode_id -> Text,
+        goal_id -> Nullable<Text>,
+        measure_code -> Text,
+        observed_at -> Timestamp,
+        source -> Text,
+        recorded_by -> Text,
+        reported -> Text,
+        score -> Double,
+        satisfaction -> Nullable<Double>,
+        note -> Nullable<Text>,
+        status -> Text,
+        supersedes -> Nullable<Text>,
+        superseded_by -> Nullable<Text>,
+        reason -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(goal_comments -> users (author_id));

@@ -1,0 +1,429 @@
+//! Episodes of care and goals set together: the client's words, the therapist's
+//! measurable statement, agreement by both sides, and a lifecycle that maps onto FHIR.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::{error::Problems, identity::text_enum, Invalid};
+
+text_enum!(
+    /// An episode's state.
+    EpisodeStatus {
+        Planned => "planned",
+        Active => "active",
+        Finished => "finished",
+        Cancelled => "cancelled",
+    }
+);
+
+text_enum!(
+    /// Occupation areas (OT Practice Framework, 4th ed.).
+    OccupationArea {
+        Adl => "adl",
+        Iadl => "iadl",
+        HealthManagement => "health-management",
+        RestAndSleep => "rest-and-sleep",
+        Education => "education",
+        Work => "work",
+        Play => "play",
+        Leisure => "leisure",
+        SocialParticipation => "social-participation",
+    }
+);
+
+text_enum!(
+    Term {
+        LongTerm => "long-term",
+        ShortTerm => "short-term",
+    }
+);
+
+text_enum!(
+    /// Where a goal stands.
+    GoalStatus {
+        Proposed => "proposed",
+        Active => "active",
+        OnHold => "on-hold",
+        Achieved => "achieved",
+        NotAchieved => "not-achieved",
+        Cancelled => "cancelled",
+    }
+);
+
+text_enum!(
+    /// The two sides that set a goal together.
+    Side {
+        /// The client, or a caregiver the client allowed to take part.
+        Client => "client",
+        /// A therapist on the client's care team.
+        Team => "team",
+    }
+);
+
+impl GoalStatus {
+    pub fn is_closed(self) -> bool {
+        matches!(self, GoalStatus::Achieved | GoalStatus::NotAchieved | GoalStatus::Cancelled)
+    }
+
+    /// FHIR Goal.lifecycleStatus.
+    pub fn fhir_lifecycle(self) -> &'static str {
+        match self {
+            GoalStatus::Proposed => "proposed",
+            GoalStatus::Active => "active",
+            GoalStatus::OnHold => "on-hold",
+            GoalStatus::Achieved | GoalStatus::NotAchieved => "completed",
+            GoalStatus::Cancelled => "cancelled",
+        }
+    }
+
+    /// FHIR Goal.achievementStatus, where the status itself settles it.
+    pub fn fhir_achievement(self) -> Option<&'static str> {
+        match self {
+            GoalStatus::Achieved => Some("achieved"),
+            GoalStatus::NotAchieved => Some("not-achieved"),
+            _ => None,
+        }
+    }
+
+    /// Status changes the care team may make directly (activation needs agreement).
+    pub fn may_become(self, next: GoalStatus) -> bool {
+        use GoalStatus::*;
+        matches!(
+            (self, next),
+            (Active, OnHold) | (OnHold, Active) | (Active | OnHold, Achieved | NotAchieved | Cancelled) | (Proposed, Cancelled)
+        )
+    }
+}
+
+/// Who has agreed to a goal's current revision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct Agreement {
+    pub client: bool,
+    pub team: bool,
+}
+
+impl Agreement {
+    /// A new revision starts with only its proposer's side agreed.
+    pub fn proposed_by(side: Side) -> Self {
+        Agreement { client: side == Side::Client, team: side == Side::Team }
+    }
+
+    pub fn with(self, side: Side) -> Self {
+        match side {
+            Side::Client => Agreement { client: true, ..self },
+            Side::Team => Agreement { team: true, ..self },
+        }
+    }
+
+    pub fn complete(self) -> bool {
+        self.client && self.team
+    }
+}
+
+/// What agreeing does to a goal: proposed goals turn active once both sides agree.
+pub fn after_agreement(status: GoalStatus, agreement: Agreement, side: Side) -> Result<(GoalStatus, Agreement), Invalid> {
+    if status != GoalStatus::Proposed {
+        return Err(Invalid::field("goal", format!("is {status}; only proposed goals await agreement")));
+    }
+    let agreement = agreement.with(side);
+    let status = if agreement.complete() { GoalStatus::Active } else { GoalStatus::Proposed };
+    Ok((status, agreement))
+}
+
+/// A diagnosis on an episode: a code from a code system, and its text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Diagnosis {
+    pub system: String,
+    pub code: String,
+    pub text: String,
+}
+
+/// Goal Attainment Scaling descriptions for levels -2..+2 and the expected baseline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GasScale {
+    /// Descriptions of levels -2, -1, 0, +1, +2, in that order.
+    pub levels: [String; 5],
+    /// Usually -1, or -2 when the client could get worse.
+    pub baseline: i32,
+}
+
+/// The agreed (or proposed) content of a goal: what a revision holds.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GoalContent {
+    pub client_words: String,
+    pub statement: String,
+    pub occupation_area: OccupationArea,
+    pub importance: i32,
+    pub start_date: NaiveDate,
+    pub target_date: Option<NaiveDate>,
+    /// Optional target on a chosen outcome measure.
+    pub measure_code: Option<String>,
+    pub target_value: Option<f64>,
+    pub gas: Option<GasScale>,
+}
+
+/// Raw goal content as a caller sent it.
+#[derive(Debug, Clone, Default)]
+pub struct GoalInput<'a> {
+    pub client_words: &'a str,
+    pub statement: &'a str,
+    pub occupation_area: &'a str,
+    pub importance: i64,
+    pub start_date: Option<NaiveDate>,
+    pub target_date: Option<NaiveDate>,
+    pub measure_code: Option<&'a str>,
+    pub target_value: Option<f64>,
+    pub gas_levels: Option<Vec<&'a str>>,
+    pub gas_baseline: Option<i64>,
+}
+
+fn text(p: &mut Problems, field: &str, raw: &str, max: usize) -> String {
+    let v = raw.trim();
+    if v.is_empty() {
+        p.add(field, "must not be blank");
+    } else if v.chars().count() > max {
+        p.add(field, format!("must be at most {max} characters"));
+    }
+    v.to_owned()
+}
+
+impl GoalContent {
+    pub fn parse(i: &GoalInput<'_>, today: NaiveDate) -> Result<Self, Invalid> {
+        let mut p = Problems::default();
+        let client_words = text(&mut p, "client_words", i.client_words, 1000);
+        let statement = text(&mut p, "statement", i.statement, 2000);
+        let area = p.check(OccupationArea::parse("occupation_area", i.occupation_area));
+        if !(1..=10).contains(&i.importance) {
+            p.add("importance", "must be between 1 and 10");
+        }
+        let start_date = i.start_date.unwrap_or(today);
+        if let Some(target) = i.target_date {
+            if target < start_date {
+                p.add("target_date", "must not be before start_date");
+            }
+        }
+        if i.target_value.is_some() && i.measure_code.is_none() {
+            p.add("measure_code", "is required with target_value");
+        }
+        if i.target_value.is_some_and(|v| !v.is_finite()) {
+            p.add("target_value", "must be a number");
+        }
+        let gas = match (&i.gas_levels, i.gas_baseline) {
+            (None, None) => None,
+            (Some(levels), baseline) => {
+                if levels.len() != 5 {
+                    p.add("gas_levels", "must describe the five levels -2, -1, 0, +1, +2");
+                }
+                let described: Vec<String> = levels.iter().enumerate().map(|(n, l)| text(&mut p, &format!("gas_levels[{n}]"), l, 500)).collect();
+                let baseline = baseline.unwrap_or(-1);
+                if !(-2..=0).contains(&baseline) {
+                    p.add("gas_baseline", "must be -2, -1 or 0");
+                }
+                described.try_into().ok().map(|levels| GasScale { levels, baseline: i32::try_from(baseline).unwrap_or(-1) })
+            }
+            (None, Some(_)) => {
+                p.add("gas_levels", "are required with gas_baseline");
+                None
+            }
+        };
+        p.finish()?;
+        Ok(GoalContent {
+            client_words,
+            statement,
+            occupation_area: area.unwrap_or(OccupationArea::Adl),
+            importance: i32::try_from(i.importance).unwrap_or(1),
+            start_date,
+            target_date: i.target_date,
+            measure_code: i.measure_code.map(str::to_owned),
+            target_value: i.target_value,
+            gas,
+        })
+    }
+}
+
+/// The stable label of a goal within its episode: long-term goals are numbered
+/// 1, 2, 3...; short-term goals under goal 2 are 2.1, 2.2... Progress reports refer
+/// to goals by it.
+pub fn label(parent_label: Option<&str>, sequence: i32) -> String {
+    match parent_label {
+        Some(parent) => format!("{parent}.{sequence}"),
+        None => sequence.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn a_goal_turns_active_only_when_both_sides_agree() {
+        let proposed = Agreement::proposed_by(Side::Team);
+        let (status, agreement) = after_agreement(GoalStatus::Proposed, proposed, Side::Team).unwrap_or((GoalStatus::Cancelled, proposed));
+        assert_eq!(status, GoalStatus::Proposed, "the proposer agreeing again changes nothing");
+        let (status, agreement) = after_agreement(status, agreement, Side::Client).unwrap_or((GoalStatus::Cancelled, agreement));
+        assert_eq!(status, GoalStatus::Active);
+        assert!(agreement.complete());
+        assert!(after_agreement(GoalStatus::Active, agreement, Side::Client).is_err());
+    }
+
+    #[test]
+    fn statuses_map_to_fhir() {
+        assert_eq!(GoalStatus::Achieved.fhir_lifecycle(), "completed");
+        assert_eq!(GoalStatus::Achieved.fhir_achievement(), Some("achieved"));
+        assert_eq!(GoalStatus::NotAchieved.fhir_achievement(), Some("not-achieved"));
+        assert_eq!(GoalStatus::OnHold.fhir_lifecycle(), "on-hold");
+        assert_eq!(GoalStatus::Proposed.fhir_lifecycle(), "proposed");
+        assert_eq!(GoalStatus::Cancelled.fhir_lifecycle(), "cancelled");
+    }
+
+    #[test]
+    fn goal_content_is_checked_field_by_field() {
+        let today = NaiveDate::from_ymd_opt(2026, 11, 23).unwrap_or_default();
+        let bad = GoalContent::parse(
+            &GoalInput {
+                client_words: " ",
+                statement: "Dress independently in 10 minutes",
+                occupation_area: "hobbies",
+                importance: 11,
+                target_date: NaiveDate::from_ymd_opt(2026, 1, 1),
+                target_value: Some(6.0),
+                gas_levels: Some(vec!["a", "b", "c"]),
+                gas_baseline: Some(1),
+                ..Default::default()
+            },
+            today,
+        );
+        let fields: Vec<String> = bad.err().map(|e| e.0.into_iter().map(|f| f.field).collect()).unwrap_or_default();
+        assert_eq!(fields, ["client_words", "occupation_area", "importance", "target_date", "measure_code", "gas_levels", "gas_baseline"]);
+        let good = GoalContent::parse(
+            &GoalInput {
+                client_words: "Cook dinner for my kids again",
+                statement: "Prepare a two-course meal independently within 45 minutes",
+                occupation_area: "iadl",
+                importance: 9,
+                measure_code: Some("copm"),
+                target_value: Some(7.0),
+                gas_levels: Some(vec!["none", "with help", "alone, slowly", "alone", "alone, for guests"]),
+                ..Default::default()
+            },
+            today,
+        );
+        let good = good.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(good.start_date, today);
+        assert_eq!(good.gas.map(|g| g.baseline), Some(-1));
+    }
+
+    #[test]
+    fn labels_are_stable_and_nested() {
+        assert_eq!(label(None, 3), "3");
+        assert_eq!(label(Some("2"), 1), "2.1");
+    }
+
+    fn any_status() -> impl Strategy<Value = GoalStatus> {
+        proptest::sample::select(GoalStatus::ALL.to_vec())
+    }
+
+    proptest! {
+        #[test]
+        fn closed_goals_stay_closed(from in any_status(), to in any_status()) {
+            if from.is_closed() {
+                prop_assert!(!from.may_become(to));
+            }
+            prop_assert!(!from.may_become(GoalStatus::Proposed), "only a revision re-proposes");
+            prop_assert!(!from.may_become(GoalStatus::Active) || from == GoalStatus::OnHold, "activation needs agreement");
+        }
+
+        #[test]
+        fn agreement_needs_both_sides(sides in proptest::collection::vec(proptest::sample::select(Side::ALL.to_vec()), 1..6), first in proptest::sample::select(Side::ALL.to_vec())) {
+            let mut status = GoalStatus::Proposed;
+            let mut agreement = Agreement::proposed_by(first);
+            for side in &sides {
+                if status != GoalStatus::Proposed { break; }
+                let (s, a) = after_agreement(status, agreement, *side).unwrap_or((status, agreement));
+                status = s;
+                agreement = a;
+            }
+            let both = sides.iter().chain(std::iter::once(&first)).any(|s| *s == Side::Client)
+                && sides.iter().chain(std::iter::once(&first)).any(|s| *s == Side::Team);
+            prop_assert_eq!(status == GoalStatus::Active, both);
+        }
+    }
+}
+
+/// A course of therapy: the goals and measurements of one referral.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Episode {
+    pub id: uuid::Uuid,
+    pub client_id: uuid::Uuid,
+    pub reason_for_referral: String,
+    pub diagnoses: Vec<Diagnosis>,
+    pub start_date: NaiveDate,
+    pub end_date: Option<NaiveDate>,
+    pub status: EpisodeStatus,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A goal as it stands now (its current revision).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Goal {
+    pub id: uuid::Uuid,
+    pub client_id: uuid::Uuid,
+    pub episode_id: uuid::Uuid,
+    pub label: String,
+    pub term: Term,
+    pub parent_id: Option<uuid::Uuid>,
+    pub status: GoalStatus,
+    /// Who first put the goal forward (FHIR expressedBy).
+    pub expressed_by: Side,
+    pub revision: i32,
+    pub agreement: Agreement,
+    pub content: GoalContent,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Someone's agreement to a revision.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AgreementRecord {
+    pub side: Side,
+    pub user_id: uuid::Uuid,
+    pub role: crate::identity::Role,
+    pub agreed_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// One revision of a goal, with who agreed to it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GoalRevision {
+    pub revision: i32,
+    pub content: GoalContent,
+    pub proposed_by: uuid::Uuid,
+    pub proposed_side: Side,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub agreements: Vec<AgreementRecord>,
+}
+
+/// What happened to a goal.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GoalEvent {
+    /// `proposed`, `revised`, `agreed`, `activated`, `status-changed`.
+    pub kind: String,
+    pub status: GoalStatus,
+    pub revision: i32,
+    pub actor_id: uuid::Uuid,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A comment on a goal; team-only notes are for the care team alone.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GoalComment {
+    pub id: uuid::Uuid,
+    pub goal_id: uuid::Uuid,
+    pub author_id: uuid::Uuid,
+    pub author_name: String,
+    pub author_role: crate::identity::Role,
+    pub body: String,
+    pub team_only: bool,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}

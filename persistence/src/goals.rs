@@ -1,0 +1,645 @@
+//! Episodes of care, goals (with revisions, agreements and events) and goal comments.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use domain::{
+    goal::{
+        after_agreement, label, Agreement, AgreementRecord, Diagnosis, Episode, EpisodeStatus, GasScale, Goal, GoalComment,
+        GoalContent, GoalEvent, GoalRevision, GoalStatus, OccupationArea, Side, Term,
+    },
+    identity::Role,
+    Invalid,
+};
+use uuid::Uuid;
+
+use crate::{
+    rows::{id, opt_id, parse_stored, utc},
+    schema::{episodes, goal_agreements, goal_comments, goal_events, goal_revisions, goals, users},
+    Conn, StoreError, StoreResult,
+};
+
+/// Who is acting, as goal records note it.
+#[derive(Debug, Clone, Copy)]
+pub struct Actor {
+    pub user_id: Uuid,
+    pub role: Role,
+}
+
+fn json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> StoreResult<T> {
+    serde_json::from_str(text).map_err(|e| StoreError::Database(diesel::result::Error::DeserializationError(Box::new(e))))
+}
+
+// --- Episodes ---------------------------------------------------------------------
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = episodes)]
+struct EpisodeRow {
+    id: String,
+    client_id: String,
+    reason_for_referral: String,
+    diagnoses: String,
+    start_date: NaiveDate,
+    end_date: Option<NaiveDate>,
+    status: String,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+impl EpisodeRow {
+    fn into_episode(self) -> StoreResult<Episode> {
+        Ok(Episode {
+            id: id(&self.id)?,
+            client_id: id(&self.client_id)?,
+            reason_for_referral: self.reason_for_referral,
+            diagnoses: from_json(&self.diagnoses)?,
+            start_date: self.start_date,
+            end_date: self.end_date,
+            status: parse_stored(&self.status, |s| EpisodeStatus::parse("status", s))?,
+            created_at: utc(self.created_at),
+            updated_at: utc(self.updated_at),
+        })
+    }
+}
+
+/// A new episode's content.
+#[derive(Debug, Clone)]
+pub struct NewEpisode {
+    pub id: Uuid,
+    pub reason_for_referral: String,
+    pub diagnoses: Vec<Diagnosis>,
+    pub start_date: NaiveDate,
+    pub status: EpisodeStatus,
+}
+
+pub fn create_episode(conn: &mut Conn, org_id: Uuid, client_id: Uuid, e: NewEpisode, actor: Uuid, now: DateTime<Utc>) -> StoreResult<Episode> {
+    diesel::insert_into(episodes::table)
+        .values((
+            episodes::id.eq(e.id.to_string()),
+            episodes::organization_id.eq(org_id.to_string()),
+            episodes::client_id.eq(client_id.to_string()),
+            episodes::reason_for_referral.eq(&e.reason_for_referral),
+            episodes::diagnoses.eq(json(&e.diagnoses)),
+            episodes::start_date.eq(e.start_date),
+            episodes::status.eq(e.status.as_str()),
+            episodes::goal_count.eq(0),
+            episodes::progress_version.eq(0_i64),
+            episodes::created_by.eq(actor.to_string()),
+            episodes::created_at.eq(now.naive_utc()),
+            episodes::updated_at.eq(now.naive_utc()),
+        ))
+        .execute(conn)?;
+    episode(conn, client_id, e.id)
+}
+
+pub fn episodes_of(conn: &mut Conn, client_id: Uuid) -> StoreResult<Vec<Episode>> {
+    episodes::table
+        .filter(episodes::client_id.eq(client_id.to_string()))
+        .order(episodes::id.asc())
+        .select(EpisodeRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(EpisodeRow::into_episode)
+        .collect()
+}
+
+/// An episode of this client (NotFound when it is another's).
+pub fn episode(conn: &mut Conn, client_id: Uuid, episode_id: Uuid) -> StoreResult<Episode> {
+    episodes::table
+        .filter(episodes::id.eq(episode_id.to_string()))
+        .filter(episodes::client_id.eq(client_id.to_string()))
+        .select(EpisodeRow::as_select())
+        .first(conn)?
+        .into_episode()
+}
+
+pub fn update_episode(
+    conn: &mut Conn,
+    client_id: Uuid,
+    episode_id: Uuid,
+    status: EpisodeStatus,
+    end_date: Option<NaiveDate>,
+    now: DateTime<Utc>,
+) -> StoreResult<Episode> {
+    let before = episode(conn, client_id, episode_id)?;
+    if end_date.is_some_and(|d| d < before.start_date) {
+        return Err(Invalid::field("end_date", "must not be before the episode's start_date").into());
+    }
+    diesel::update(episodes::table.find(episode_id.to_string()))
+        .set((
+            episodes::status.eq(status.as_str()),
+            episodes::end_date.eq(end_date),
+            episodes::updated_at.eq(now.naive_utc()),
+            episodes::progress_version.eq(episodes::progress_version + 1_i64),
+        ))
+        .execute(conn)?;
+    episode(conn, client_id, episode_id)
+}
+
+/// Marks an episode's progress view as out of date.
+pub fn touch_progress(conn: &mut Conn, episode_id: &str) -> StoreResult<()> {
+    diesel::update(episodes::table.find(episode_id))
+        .set(episodes::progress_version.eq(episodes::progress_version + 1_i64))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The episode's progress version and, when present, its cached view and the
+/// version that view reflects.
+pub fn progress_cache(conn: &mut Conn, episode_id: Uuid) -> StoreResult<(i64, Option<(i64, String)>)> {
+    let (version, cache, cache_version): (i64, Option<String>, Option<i64>) = episodes::table
+        .find(episode_id.to_string())
+        .select((episodes::progress_version, episodes::progress_cache, episodes::progress_cache_version))
+        .first(conn)?;
+    Ok((version, cache.zip(cache_version).map(|(c, v)| (v, c))))
+}
+
+/// Stores a computed view, unless the episode changed meanwhile.
+pub fn store_progress_cache(conn: &mut Conn, episode_id: Uuid, version: i64, view: &str) -> StoreResult<()> {
+    diesel::update(
+        episodes::table
+            .filter(episodes::id.eq(episode_id.to_string()))
+            .filter(episodes::progress_version.eq(version)),
+    )
+    .set((episodes::progress_cache.eq(view), episodes::progress_cache_version.eq(version)))
+    .execute(conn)?;
+    Ok(())
+}
+
+// --- Goals ------------------------------------------------------------------------
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = goals)]
+struct GoalRow {
+    id: String,
+    client_id: String,
+    episode_id: String,
+    label: String,
+    term: String,
+    parent_id: Option<String>,
+    status: String,
+    expressed_by: String,
+    revision: i32,
+    client_agreed: bool,
+    team_agreed: bool,
+    client_words: String,
+    statement: String,
+    occupation_area: String,
+    importance: i32,
+    start_date: NaiveDate,
+    target_date: Option<NaiveDate>,
+    measure_code: Option<String>,
+    target_value: Option<f64>,
+    gas: Option<String>,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+fn content_from(
+    client_words: String,
+    statement: String,
+    area: &str,
+    importance: i32,
+    start_date: NaiveDate,
+    target_date: Option<NaiveDate>,
+    measure_code: Option<String>,
+    target_value: Option<f64>,
+    gas: Option<&str>,
+) -> StoreResult<GoalContent> {
+    Ok(GoalContent {
+        client_words,
+        statement,
+        occupation_area: parse_stored(area, |s| OccupationArea::parse("occupation_area", s))?,
+        importance,
+        start_date,
+        target_date,
+        measure_code,
+        target_value,
+        gas: gas.map(from_json::<GasScale>).transpose()?,
+    })
+}
+
+impl GoalRow {
+    fn into_goal(self) -> StoreResult<Goal> {
+        Ok(Goal {
+            id: id(&self.id)?,
+            client_id: id(&self.client_id)?,
+            episode_id: id(&self.episode_id)?,
+            label: self.label,
+            term: parse_stored(&self.term, |s| Term::parse("term", s))?,
+            parent_id: opt_id(self.parent_id.as_deref())?,
+            status: parse_stored(&self.status, |s| GoalStatus::parse("status", s))?,
+            expressed_by: parse_stored(&self.expressed_by, |s| Side::parse("side", s))?,
+            revision: self.revision,
+            agreement: Agreement { client: self.client_agreed, team: self.team_agreed },
+            content: content_from(
+                self.client_words,
+                self.statement,
+                &self.occupation_area,
+                self.importance,
+                self.start_date,
+                self.target_date,
+                self.measure_code,
+                self.target_value,
+                self.gas.as_deref(),
+            )?,
+            created_at: utc(self.created_at),
+            updated_at: utc(self.updated_at),
+        })
+    }
+}
+
+/// A goal being put forward.
+#[derive(Debug, Clone)]
+pub struct NewGoal {
+    pub id: Uuid,
+    pub episode_id: Uuid,
+    pub parent_id: Option<Uuid>,
+    pub term: Term,
+    pub side: Side,
+    pub content: GoalContent,
+}
+
+/// A goal of this client (NotFound when it is another's).
+pub fn goal(conn: &mut Conn, client_id: Uuid, goal_id: Uuid) -> StoreResult<Goal> {
+    goals::table
+        .filter(goals::id.eq(goal_id.to_string()))
+        .filter(goals::client_id.eq(client_id.to_string()))
+        .select(GoalRow::as_select())
+        .first(conn)?
+        .into_goal()
+}
+
+pub fn goals_of_episode(conn: &mut Conn, episode_id: Uuid) -> StoreResult<Vec<Goal>> {
+    goals::table
+        .filter(goals::episode_id.eq(episode_id.to_string()))
+        .order(goals::id.asc())
+        .select(GoalRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(GoalRow::into_goal)
+        .collect()
+}
+
+fn record_event(conn: &mut Conn, g: &Goal, kind: &str, actor: Actor, now: DateTime<Utc>) -> StoreResult<()> {
+    diesel::insert_into(goal_events::table)
+        .values((
+            goal_events::id.eq(domain::new_id().to_string()),
+            goal_events::goal_id.eq(g.id.to_string()),
+            goal_events::client_id.eq(g.client_id.to_string()),
+            goal_events::kind.eq(kind),
+            goal_events::status.eq(g.status.as_str()),
+            goal_events::revision.eq(g.revision),
+            goal_events::actor_id.eq(actor.user_id.to_string()),
+            goal_events::occurred_at.eq(now.naive_utc()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+fn record_agreement(conn: &mut Conn, goal_id: Uuid, revision: i32, side: Side, actor: Actor, now: DateTime<Utc>) -> StoreResult<()> {
+    diesel::insert_into(goal_agreements::table)
+        .values((
+            goal_agreements::id.eq(domain::new_id().to_string()),
+            goal_agreements::goal_id.eq(goal_id.to_string()),
+            goal_agreements::revision.eq(revision),
+            goal_agreements::side.eq(side.as_str()),
+            goal_agreements::user_id.eq(actor.user_id.to_string()),
+            goal_agreements::role.eq(actor.role.as_str()),
+            goal_agreements::agreed_at.eq(now.naive_utc()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+fn record_revision(conn: &mut Conn, goal_id: Uuid, revision: i32, c: &GoalContent, side: Side, actor: Actor, now: DateTime<Utc>) -> StoreResult<()> {
+    diesel::insert_into(goal_revisions::table)
+        .values((
+            goal_revisions::id.eq(domain::new_id().to_string()),
+            goal_revisions::goal_id.eq(goal_id.to_string()),
+            goal_revisions::revision.eq(revision),
+            goal_revisions::client_words.eq(&c.client_words),
+            goal_revisions::statement.eq(&c.statement),
+            goal_revisions::occupation_area.eq(c.occupation_area.as_str()),
+            goal_revisions::importance.eq(c.importance),
+            goal_revisions::start_date.eq(c.start_date),
+            goal_revisions::target_date.eq(c.target_date),
+            goal_revisions::measure_code.eq(&c.measure_code),
+            goal_revisions::target_value.eq(c.target_value),
+            goal_revisions::gas.eq(c.gas.as_ref().map(json)),
+            goal_revisions::proposed_by.eq(actor.user_id.to_string()),
+            goal_revisions::proposed_side.eq(side.as_str()),
+            goal_revisions::created_at.eq(now.naive_utc()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Puts a goal forward: it is `proposed`, with the proposer's side agreed, and
+/// gets the next stable label of its episode (or of its long-term parent).
+pub fn propose(conn: &mut Conn, org_id: Uuid, client_id: Uuid, g: NewGoal, actor: Actor, now: DateTime<Utc>) -> StoreResult<Goal> {
+    let episode = episode(conn, client_id, g.episode_id).map_err(|e| match e {
+        StoreError::NotFound => Invalid::field("episode_id", "is not an episode of this client").into(),
+        other => other,
+    })?;
+    if matches!(episode.status, EpisodeStatus::Finished | EpisodeStatus::Cancelled) {
+        return Err(Invalid::field("episode_id", format!("the episode is {}", episode.status)).into());
+    }
+    let new_label = match (g.term, g.parent_id) {
+        (Term::LongTerm, Some(_)) => return Err(Invalid::field("parent_id", "long-term goals have no parent").into()),
+        (Term::ShortTerm, None) => return Err(Invalid::field("parent_id", "a short-term goal sits under a long-term goal").into()),
+        (Term::ShortTerm, Some(parent_id)) => {
+            let parent = goal(conn, client_id, parent_id).map_err(|e| match e {
+                StoreError::NotFound => Invalid::field("parent_id", "is not a goal of this client").into(),
+                other => other,
+            })?;
+            if parent.term != Term::LongTerm || parent.episode_id != g.episode_id {
+                return Err(Invalid::field("parent_id", "must be a long-term goal of the same episode").into());
+            }
+            // Inside the write transaction, so the count read back is ours.
+            diesel::update(goals::table.find(parent_id.to_string()))
+                .set(goals::child_count.eq(goals::child_count + 1))
+                .execute(conn)?;
+            let n: i32 = goals::table.find(parent_id.to_string()).select(goals::child_count).first(conn)?;
+            label(Some(&parent.label), n)
+        }
+        (Term::LongTerm, None) => {
+            diesel::update(episodes::table.find(g.episode_id.to_string()))
+                .set(episodes::goal_count.eq(episodes::goal_count + 1))
+                .execute(conn)?;
+            let n: i32 = episodes::table.find(g.episode_id.to_string()).select(episodes::goal_count).first(conn)?;
+            label(None, n)
+        }
+    };
+    let agreement = Agreement::proposed_by(g.side);
+    let c = &g.content;
+    diesel::insert_into(goals::table)
+        .values((
+            goals::id.eq(g.id.to_string()),
+            goals::organization_id.eq(org_id.to_string()),
+            goals::client_id.eq(client_id.to_string()),
+            goals::episode_id.eq(g.episode_id.to_string()),
+            goals::label.eq(&new_label),
+            goals::term.eq(g.term.as_str()),
+            goals::parent_id.eq(g.parent_id.map(|p| p.to_string())),
+            goals::child_count.eq(0),
+            goals::status.eq(GoalStatus::Proposed.as_str()),
+            goals::expressed_by.eq(g.side.as_str()),
+            goals::revision.eq(1),
+            goals::client_agreed.eq(agreement.client),
+            goals::team_agreed.eq(agreement.team),
+            goals::client_words.eq(&c.client_words),
+            goals::statement.eq(&c.statement),
+            goals::occupation_area.eq(c.occupation_area.as_str()),
+            goals::importance.eq(c.importance),
+            goals::start_date.eq(c.start_date),
+            goals::target_date.eq(c.target_date),
+            goals::measure_code.eq(&c.measure_code),
+            goals::target_value.eq(c.target_value),
+            goals::gas.eq(c.gas.as_ref().map(json)),
+            goals::created_by.eq(actor.user_id.to_string()),
+            goals::created_at.eq(now.naive_utc()),
+            goals::updated_at.eq(now.naive_utc()),
+        ))
+        .execute(conn)?;
+    record_revision(conn, g.id, 1, c, g.side, actor, now)?;
+    record_agreement(conn, g.id, 1, g.side, actor, now)?;
+    let created = goal(conn, client_id, g.id)?;
+    record_event(conn, &created, "proposed", actor, now)?;
+    touch_progress(conn, &g.episode_id.to_string())?;
+    Ok(created)
+}
+
+/// Changes an agreed (or proposed) goal's content: a new revision that needs
+/// agreement again. Earlier revisions stay readable.
+pub fn revise(conn: &mut Conn, client_id: Uuid, goal_id: Uuid, content: GoalContent, side: Side, actor: Actor, now: DateTime<Utc>) -> StoreResult<Goal> {
+    let before = goal(conn, client_id, goal_id)?;
+    if before.status.is_closed() {
+        return Err(Invalid::field("goal", format!("is {}; closed goals are not revised", before.status)).into());
+    }
+    if before.content == content {
+        return Err(Invalid::field("goal", "the revision changes nothing").into());
+    }
+    let revision = before.revision + 1;
+    let agreement = Agreement::proposed_by(side);
+    let c = &content;
+    diesel::update(goals::table.find(goal_id.to_string()))
+        .set((
+            goals::status.eq(GoalStatus::Proposed.as_str()),
+            goals::revision.eq(revision),
+            goals::client_agreed.eq(agreement.client),
+            goals::team_agreed.eq(agreement.team),
+            goals::client_words.eq(&c.client_words),
+            goals::statement.eq(&c.statement),
+            goals::occupation_area.eq(c.occupation_area.as_str()),
+            goals::importance.eq(c.importance),
+            goals::start_date.eq(c.start_date),
+            goals::target_date.eq(c.target_date),
+            goals::measure_code.eq(&c.measure_code),
+            goals::target_value.eq(c.target_value),
+            goals::gas.eq(c.gas.as_ref().map(json)),
+            goals::updated_at.eq(now.naive_utc()),
+        ))
+        .execute(conn)?;
+    record_revision(conn, goal_id, revision, c, side, actor, now)?;
+    record_agreement(conn, goal_id, revision, side, actor, now)?;
+    let after = goal(conn, client_id, goal_id)?;
+    record_event(conn, &after, "revised", actor, now)?;
+    touch_progress(conn, &after.episode_id.to_string())?;
+    Ok(after)
+}
+
+/// Records one side's agreement to the current revision; with both, the goal is active.
+pub fn agree(conn: &mut Conn, client_id: Uuid, goal_id: Uuid, side: Side, actor: Actor, now: DateTime<Utc>) -> StoreResult<Goal> {
+    let before = goal(conn, client_id, goal_id)?;
+    let (status, agreement) = after_agreement(before.status, before.agreement, side).map_err(StoreError::from)?;
+    let already = match side {
+        Side::Client => before.agreement.client,
+        Side::Team => before.agreement.team,
+    };
+    if already {
+        return Ok(before);
+    }
+    diesel::update(goals::table.find(goal_id.to_string()))
+        .set((
+            goals::status.eq(status.as_str()),
+            goals::client_agreed.eq(agreement.client),
+            goals::team_agreed.eq(agreement.team),
+            goals::updated_at.eq(now.naive_utc()),
+        ))
+        .execute(conn)?;
+    record_agreement(conn, goal_id, before.revision, side, actor, now)?;
+    let after = goal(conn, client_id, goal_id)?;
+    record_event(conn, &after, if status == GoalStatus::Active { "activated" } else { "agreed" }, actor, now)?;
+    touch_progress(conn, &after.episode_id.to_string())?;
+    Ok(after)
+}
+
+/// Moves a goal along its lifecycle (on hold, achieved, not achieved, cancelled).
+pub fn set_status(conn: &mut Conn, client_id: Uuid, goal_id: Uuid, next: GoalStatus, actor: Actor, now: DateTime<Utc>) -> StoreResult<Goal> {
+    let before = goal(conn, client_id, goal_id)?;
+    if !before.status.may_become(next) {
+        let why = if next == GoalStatus::Active && before.status == GoalStatus::Proposed {
+            "a proposed goal becomes active when both sides agree".to_owned()
+        } else {
+            format!("a {} goal cannot become {next}", before.status)
+        };
+        return Err(Invalid::field("status", why).into());
+    }
+    diesel::update(goals::table.find(goal_id.to_string()))
+        .set((goals::status.eq(next.as_str()), goals::updated_at.eq(now.naive_utc())))
+        .execute(conn)?;
+    let after = goal(conn, client_id, goal_id)?;
+    record_event(conn, &after, "status-changed", actor, now)?;
+    touch_progress(conn, &after.episode_id.to_string())?;
+    Ok(after)
+}
+
+/// Every revision of a goal, oldest first, with who agreed to each.
+pub fn revisions(conn: &mut Conn, goal_id: Uuid) -> StoreResult<Vec<GoalRevision>> {
+    type Row = (i32, String, String, String, i32, NaiveDate, Option<NaiveDate>, Option<String>, Option<f64>, Option<String>, String, String, NaiveDateTime);
+    let rows: Vec<Row> = goal_revisions::table
+        .filter(goal_revisions::goal_id.eq(goal_id.to_string()))
+        .order(goal_revisions::revision.asc())
+        .select((
+            goal_revisions::revision,
+            goal_revisions::client_words,
+            goal_revisions::statement,
+            goal_revisions::occupation_area,
+            goal_revisions::importance,
+            goal_revisions::start_date,
+            goal_revisions::target_date,
+            goal_revisions::measure_code,
+            goal_revisions::target_value,
+            goal_revisions::gas,
+            goal_revisions::proposed_by,
+            goal_revisions::proposed_side,
+            goal_revisions::created_at,
+        ))
+        .load(conn)?;
+    let agreements: Vec<(i32, String, String, String, NaiveDateTime)> = goal_agreements::table
+        .filter(goal_agreements::goal_id.eq(goal_id.to_string()))
+        .order(goal_agreements::id.asc())
+        .select((goal_agreements::revision, goal_agreements::side, goal_agreements::user_id, goal_agreements::role, goal_agreements::agreed_at))
+        .load(conn)?;
+    rows.into_iter()
+        .map(|(revision, words, statement, area, importance, start, target, code, value, gas, by, side, at)| {
+            let agreements = agreements
+                .iter()
+                .filter(|a| a.0 == revision)
+                .map(|(_, side, user, role, at)| {
+                    Ok(AgreementRecord {
+                        side: parse_stored(side, |s| Side::parse("side", s))?,
+                        user_id: id(user)?,
+                        role: parse_stored(role, |s| Role::parse("role", s))?,
+                        agreed_at: utc(*at),
+                    })
+                })
+                .collect::<StoreResult<Vec<_>>>()?;
+            Ok(GoalRevision {
+                revision,
+                content: content_from(words, statement, &area, importance, start, target, code, value, gas.as_deref())?,
+                proposed_by: id(&by)?,
+                proposed_side: parse_stored(&side, |s| Side::parse("side", s))?,
+                created_at: utc(at),
+                agreements,
+            })
+        })
+        .collect()
+}
+
+/// A client's goal events, oldest first (for milestones).
+pub fn events_of_client(conn: &mut Conn, client_id: Uuid) -> StoreResult<Vec<(Uuid, GoalEvent)>> {
+    let rows: Vec<(String, String, String, i32, String, NaiveDateTime)> = goal_events::table
+        .filter(goal_events::client_id.eq(client_id.to_string()))
+        .order(goal_events::id.asc())
+        .select((goal_events::goal_id, goal_events::kind, goal_events::status, goal_events::revision, goal_events::actor_id, goal_events::occurred_at))
+        .load(conn)?;
+    rows.into_iter()
+        .map(|(goal, kind, status, revision, actor, at)| {
+            Ok((
+                id(&goal)?,
+                GoalEvent { kind, status: parse_stored(&status, |s| GoalStatus::parse("status", s))?, revision, actor_id: id(&actor)?, at: utc(at) },
+            ))
+        })
+        .collect()
+}
+
+/// The goals of a client across episodes.
+pub fn goals_of_client(conn: &mut Conn, client_id: Uuid) -> StoreResult<Vec<Goal>> {
+    goals::table
+        .filter(goals::client_id.eq(client_id.to_string()))
+        .order(goals::id.asc())
+        .select(GoalRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(GoalRow::into_goal)
+        .collect()
+}
+
+// --- Comments ---------------------------------------------------------------------
+
+/// A comment being added.
+#[derive(Debug, Clone)]
+pub struct NewComment {
+    pub id: Uuid,
+    pub body: String,
+    pub team_only: bool,
+}
+
+pub fn add_comment(conn: &mut Conn, org_id: Uuid, client_id: Uuid, goal_id: Uuid, c: NewComment, actor: Actor, now: DateTime<Utc>) -> StoreResult<GoalComment> {
+    goal(conn, client_id, goal_id)?;
+    diesel::insert_into(goal_comments::table)
+        .values((
+            goal_comments::id.eq(c.id.to_string()),
+            goal_comments::organization_id.eq(org_id.to_string()),
+            goal_comments::client_id.eq(client_id.to_string()),
+            goal_comments::goal_id.eq(goal_id.to_string()),
+            goal_comments::author_id.eq(actor.user_id.to_string()),
+            goal_comments::author_role.eq(actor.role.as_str()),
+            goal_comments::body.eq(&c.body),
+            goal_comments::team_only.eq(c.team_only),
+            goal_comments::created_at.eq(now.naive_utc()),
+        ))
+        .execute(conn)?;
+    comments(conn, goal_id, true)?.into_iter().find(|x| x.id == c.id).ok_or(StoreError::NotFound)
+}
+
+/// A goal's comments, oldest first; team-only notes only when `team_notes`.
+pub fn comments(conn: &mut Conn, goal_id: Uuid, team_notes: bool) -> StoreResult<Vec<GoalComment>> {
+    let mut q = goal_comments::table
+        .inner_join(users::table)
+        .filter(goal_comments::goal_id.eq(goal_id.to_string()))
+        .order(goal_comments::id.asc())
+        .select((
+            goal_comments::id,
+            goal_comments::author_id,
+            users::display_name,
+            goal_comments::author_role,
+            goal_comments::body,
+            goal_comments::team_only,
+            goal_comments::created_at,
+        ))
+        .into_boxed();
+    if !team_notes {
+        q = q.filter(goal_comments::team_only.eq(false));
+    }
+    let rows: Vec<(String, String, String, String, String, bool, NaiveDateTime)> = q.load(conn)?;
+    rows.into_iter()
+        .map(|(cid, author, name, role, body, team_only, at)| {
+            Ok(GoalComment {
+                id: id(&cid)?,
+                goal_id,
+                author_id: id(&author)?,
+                author_name: name,
+                author_role: parse_stored(&role, |s| Role::parse("role", s))?,
+                body,
+                team_only,
+                created_at: utc(at),
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,366 @@
+//! Outcome measures defined by clinics, and measurements: recorded, listed, and
+//! corrected by new versions that supersede the old. Nothing is overwritten or lost.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use domain::{
+    measure::{catalogue, Direction, Measurement, MeasurementStatus, OutcomeMeasure, Score, Source, Values},
+    Invalid,
+};
+use uuid::Uuid;
+
+use crate::{
+    goals::{self, touch_progress},
+    rows::{id, opt_id, parse_stored, utc},
+    schema::{measurements, outcome_measures},
+    Conn, Page, PageRequest, StoreError, StoreResult,
+};
+
+// --- Measures ---------------------------------------------------------------------
+
+type MeasureRow = (String, String, Option<String>, f64, f64, f64, String, f64, String);
+
+fn measure_from(org_id: Uuid, row: MeasureRow) -> StoreResult<OutcomeMeasure> {
+    let (code, name, unit, min, max, step, direction, mcid, reporters) = row;
+    let reporters = reporters
+        .split_whitespace()
+        .map(|r| parse_stored(r, |s| Source::parse("reporters", s)))
+        .collect::<StoreResult<Vec<_>>>()?;
+    Ok(OutcomeMeasure {
+        code,
+        name,
+        instrument: domain::measure::Instrument::Scale,
+        min,
+        max,
+        step,
+        unit,
+        direction: parse_stored(&direction, |s| Direction::parse("direction", s))?,
+        meaningful_change: mcid,
+        meaningful_change_source: "defined by the clinic".to_owned(),
+        reporters,
+        organization_id: Some(org_id),
+    })
+}
+
+/// The built-in catalogue followed by the clinic's own measures.
+pub fn measures(conn: &mut Conn, org_id: Uuid) -> StoreResult<Vec<OutcomeMeasure>> {
+    let rows: Vec<MeasureRow> = outcome_measures::table
+        .filter(outcome_measures::organization_id.eq(org_id.to_string()))
+        .order(outcome_measures::code.asc())
+        .select((
+            outcome_measures::code,
+            outcome_measures::name,
+            outcome_measures::unit,
+            outcome_measures::min_value,
+            outcome_measures::max_value,
+            outcome_measures::step,
+            outcome_measures::direction,
+            outcome_measures::meaningful_change,
+            outcome_measures::reporters,
+        ))
+        .load(conn)?;
+    let mut all = catalogue();
+    for row in rows {
+        all.push(measure_from(org_id, row)?);
+    }
+    Ok(all)
+}
+
+/// One measure by code, built in or the clinic's.
+pub fn measure(conn: &mut Conn, org_id: Uuid, code: &str) -> StoreResult<Option<OutcomeMeasure>> {
+    if let Some(m) = catalogue().into_iter().find(|m| m.code == code) {
+        return Ok(Some(m));
+    }
+    let row: Option<MeasureRow> = outcome_measures::table
+        .filter(outcome_measures::organization_id.eq(org_id.to_string()))
+        .filter(outcome_measures::code.eq(code))
+        .select((
+            outcome_measures::code,
+            outcome_measures::name,
+            outcome_measures::unit,
+            outcome_measures::min_value,
+            outcome_measures::max_value,
+            outcome_measures::step,
+            outcome_measures::direction,
+            outcome_measures::meaningful_change,
+            outcome_measures::reporters,
+        ))
+        .first(conn)
+        .optional()?;
+    row.map(|r| measure_from(org_id, r)).transpose()
+}
+
+pub fn create_measure(conn: &mut Conn, m: &OutcomeMeasure, actor: Uuid, now: DateTime<Utc>) -> StoreResult<()> {
+    let org = m.organization_id.ok_or_else(|| StoreError::Config("a clinic measure needs its organization".into()))?;
+    if measure(conn, org, &m.code)?.is_some() {
+        return Err(StoreError::Conflict(format!("measure code `{}` is taken", m.code)));
+    }
+    diesel::insert_into(outcome_measures::table)
+        .values((
+            outcome_measures::id.eq(domain::new_id().to_string()),
+            outcome_measures::organization_id.eq(org.to_string()),
+            outcome_measures::code.eq(&m.code),
+            outcome_measures::name.eq(&m.name),
+            outcome_measures::unit.eq(&m.unit),
+            outcome_measures::min_value.eq(m.min),
+            outcome_measures::max_value.eq(m.max),
+            outcome_measures::step.eq(m.step),
+            outcome_measures::direction.eq(m.direction.as_str()),
+            outcome_measures::meaningful_change.eq(m.meaningful_change),
+            outcome_measures::reporters.eq(m.reporters.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(" ")),
+            outcome_measures::created_by.eq(actor.to_string()),
+            outcome_measures::created_at.eq(now.naive_utc()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+// --- Measurements -----------------------------------------------------------------
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = measurements)]
+struct MeasurementRow {
+    id: String,
+    organization_id: String,
+    client_id: String,
+    episode_id: String,
+    goal_id: Option<String>,
+    measure_code: String,
+    observed_at: NaiveDateTime,
+    source: String,
+    recorded_by: String,
+    reported: String,
+    score: f64,
+    satisfaction: Option<f64>,
+    note: Option<String>,
+    status: String,
+    supersedes: Option<String>,
+    superseded_by: Option<String>,
+    reason: Option<String>,
+    created_at: NaiveDateTime,
+}
+
+impl MeasurementRow {
+    fn into_measurement(self) -> StoreResult<Measurement> {
+        Ok(Measurement {
+            id: id(&self.id)?,
+            client_id: id(&self.client_id)?,
+            episode_id: id(&self.episode_id)?,
+            goal_id: opt_id(self.goal_id.as_deref())?,
+            measure_code: self.measure_code,
+            observed_at: utc(self.observed_at),
+            source: parse_stored(&self.source, |s| Source::parse("source", s))?,
+            recorded_by: id(&self.recorded_by)?,
+            values: serde_json::from_str::<Values>(&self.reported)
+                .map_err(|e| StoreError::Database(diesel::result::Error::DeserializationError(Box::new(e))))?,
+            score: Score { score: self.score, satisfaction: self.satisfaction },
+            note: self.note,
+            status: parse_stored(&self.status, |s| MeasurementStatus::parse("status", s))?,
+            supersedes: opt_id(self.supersedes.as_deref())?,
+            superseded_by: opt_id(self.superseded_by.as_deref())?,
+            reason: self.reason,
+            created_at: utc(self.created_at),
+        })
+    }
+}
+
+/// A scored measurement to store (scoring happened in the domain, at the edge).
+#[derive(Debug, Clone)]
+pub struct NewMeasurement {
+    pub id: Uuid,
+    pub episode_id: Uuid,
+    pub goal_id: Option<Uuid>,
+    pub measure_code: String,
+    pub observed_at: DateTime<Utc>,
+    pub source: Source,
+    pub values: Values,
+    pub score: Score,
+    pub note: Option<String>,
+}
+
+fn insert(
+    conn: &mut Conn,
+    org_id: Uuid,
+    client_id: Uuid,
+    m: &NewMeasurement,
+    status: MeasurementStatus,
+    supersedes: Option<Uuid>,
+    reason: Option<&str>,
+    actor: Uuid,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    let row = MeasurementRow {
+        id: m.id.to_string(),
+        organization_id: org_id.to_string(),
+        client_id: client_id.to_string(),
+        episode_id: m.episode_id.to_string(),
+        goal_id: m.goal_id.map(|g| g.to_string()),
+        measure_code: m.measure_code.clone(),
+        observed_at: m.observed_at.naive_utc(),
+        source: m.source.as_str().to_owned(),
+        recorded_by: actor.to_string(),
+        reported: serde_json::to_string(&m.values).unwrap_or_default(),
+        score: m.score.score,
+        satisfaction: m.score.satisfaction,
+        note: m.note.clone(),
+        status: status.as_str().to_owned(),
+        supersedes: supersedes.map(|s| s.to_string()),
+        superseded_by: None,
+        reason: reason.map(str::to_owned),
+        created_at: now.naive_utc(),
+    };
+    diesel::insert_into(measurements::table).values(&row).execute(conn)?;
+    touch_progress(conn, &row.episode_id)
+}
+
+/// Records a measurement for a goal or for the client as a whole, within an episode.
+pub fn record(conn: &mut Conn, org_id: Uuid, client_id: Uuid, m: &NewMeasurement, actor: Uuid, now: DateTime<Utc>) -> StoreResult<Measurement> {
+    goals::episode(conn, client_id, m.episode_id)?;
+    if let Some(goal_id) = m.goal_id {
+        let goal = goals::goal(conn, client_id, goal_id).map_err(|e| match e {
+            StoreError::NotFound => Invalid::field("goal_id", "is not a goal of this client").into(),
+            other => other,
+        })?;
+        if goal.episode_id != m.episode_id {
+            return Err(Invalid::field("goal_id", "belongs to another episode").into());
+        }
+    }
+    insert(conn, org_id, client_id, m, MeasurementStatus::Final, None, None, actor, now)?;
+    measurement(conn, client_id, m.id)
+}
+
+/// One measurement of this client (NotFound when it is another's).
+pub fn measurement(conn: &mut Conn, client_id: Uuid, measurement_id: Uuid) -> StoreResult<Measurement> {
+    measurements::table
+        .filter(measurements::id.eq(measurement_id.to_string()))
+        .filter(measurements::client_id.eq(client_id.to_string()))
+        .select(MeasurementRow::as_select())
+        .first(conn)?
+        .into_measurement()
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct MeasurementFilter {
+    pub goal_id: Option<Uuid>,
+    pub measure_code: Option<String>,
+    /// Also list superseded versions and withdrawn ones.
+    pub history: bool,
+}
+
+/// An episode's measurements, one page at a time, in recording order.
+pub fn list(conn: &mut Conn, episode_id: Uuid, filter: &MeasurementFilter, page: PageRequest) -> StoreResult<Page<Measurement>> {
+    let mut q = measurements::table
+        .filter(measurements::episode_id.eq(episode_id.to_string()))
+        .select(MeasurementRow::as_select())
+        .order(measurements::id.asc())
+        .limit(i64::from(page.limit) + 1)
+        .into_boxed();
+    if let Some(g) = filter.goal_id {
+        q = q.filter(measurements::goal_id.eq(g.to_string()));
+    }
+    if let Some(code) = &filter.measure_code {
+        q = q.filter(measurements::measure_code.eq(code.clone()));
+    }
+    if !filter.history {
+        q = q.filter(measurements::superseded_by.is_null()).filter(measurements::status.ne(MeasurementStatus::EnteredInError.as_str()));
+    }
+    if let Some(after) = page.after {
+        q = q.filter(measurements::id.gt(after.to_string()));
+    }
+    let items = q.load(conn)?.into_iter().map(MeasurementRow::into_measurement).collect::<StoreResult<Vec<_>>>()?;
+    Ok(Page::from_rows(items, page.limit, |m| m.id))
+}
+
+/// The measurements that count toward an episode's progress, in time order.
+pub fn counting_in_episode(conn: &mut Conn, episode_id: Uuid) -> StoreResult<Vec<Measurement>> {
+    measurements::table
+        .filter(measurements::episode_id.eq(episode_id.to_string()))
+        .filter(measurements::superseded_by.is_null())
+        .filter(measurements::status.ne(MeasurementStatus::EnteredInError.as_str()))
+        .order((measurements::observed_at.asc(), measurements::id.asc()))
+        .select(MeasurementRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(MeasurementRow::into_measurement)
+        .collect()
+}
+
+/// A goal's counting values on one measure, in time order, optionally within a range.
+pub fn series(
+    conn: &mut Conn,
+    goal_id: Uuid,
+    measure_code: &str,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) -> StoreResult<Vec<(DateTime<Utc>, f64, Source)>> {
+    let mut q = measurements::table
+        .filter(measurements::goal_id.eq(goal_id.to_string()))
+        .filter(measurements::measure_code.eq(measure_code))
+        .filter(measurements::superseded_by.is_null())
+        .filter(measurements::status.ne(MeasurementStatus::EnteredInError.as_str()))
+        .order((measurements::observed_at.asc(), measurements::id.asc()))
+        .select((measurements::observed_at, measurements::score, measurements::source))
+        .into_boxed();
+    if let Some(from) = from {
+        q = q.filter(measurements::observed_at.ge(from.naive_utc()));
+    }
+    if let Some(to) = to {
+        q = q.filter(measurements::observed_at.lt(to.naive_utc()));
+    }
+    let rows: Vec<(NaiveDateTime, f64, String)> = q.load(conn)?;
+    rows.into_iter()
+        .map(|(at, score, source)| Ok((utc(at), score, parse_stored(&source, |s| Source::parse("source", s))?)))
+        .collect()
+}
+
+/// What a correction does.
+#[derive(Debug, Clone)]
+pub enum Correction {
+    /// New values replace the old ones (status `amended`).
+    Amend(NewMeasurement),
+    /// The measurement should never have been recorded (status `entered-in-error`).
+    Withdraw,
+}
+
+/// Supersedes a current measurement with a new version; the old one stays readable.
+pub fn correct(conn: &mut Conn, org_id: Uuid, client_id: Uuid, old_id: Uuid, correction: Correction, reason: &str, actor: Uuid, now: DateTime<Utc>) -> StoreResult<Measurement> {
+    let old = measurement(conn, client_id, old_id)?;
+    if !old.counts() {
+        return Err(StoreError::Conflict("this measurement was already corrected or withdrawn; correct its latest version".into()));
+    }
+    let (new, status) = match correction {
+        Correction::Amend(new) => (new, MeasurementStatus::Amended),
+        Correction::Withdraw => (
+            NewMeasurement {
+                id: domain::new_id(),
+                episode_id: old.episode_id,
+                goal_id: old.goal_id,
+                measure_code: old.measure_code.clone(),
+                observed_at: old.observed_at,
+                source: old.source,
+                values: old.values.clone(),
+                score: old.score,
+                note: old.note.clone(),
+            },
+            MeasurementStatus::EnteredInError,
+        ),
+    };
+    insert(conn, org_id, client_id, &new, status, Some(old_id), Some(reason), actor, now)?;
+    diesel::update(measurements::table.find(old_id.to_string()))
+        .set(measurements::superseded_by.eq(new.id.to_string()))
+        .execute(conn)?;
+    measurement(conn, client_id, new.id)
+}
+
+/// Every version of a measurement, oldest first.
+pub fn history(conn: &mut Conn, client_id: Uuid, measurement_id: Uuid) -> StoreResult<Vec<Measurement>> {
+    let mut current = measurement(conn, client_id, measurement_id)?;
+    while let Some(previous) = current.supersedes {
+        current = measurement(conn, client_id, previous)?;
+    }
+    let mut chain = vec![current];
+    while let Some(next) = chain.last().and_then(|m| m.superseded_by) {
+        chain.push(measurement(conn, client_id, next)?);
+    }
+    Ok(chain)
+}
