@@ -19,7 +19,7 @@ use crate::{
     error::{ApiError, FieldProblem},
     middleware::{self, RequestId},
     openapi::{ApiDoc, Shared},
-    routes::{audit, auth, care, clients, health, me, users},
+    routes::{audit, auth, care, clients, goals, health, me, measures, progress, users},
     state::AppState,
 };
 
@@ -50,9 +50,32 @@ fn routes(cfg: &mut ServiceConfig) {
                 .service(care::caregivers)
                 .service(care::add_caregiver)
                 .service(care::revoke_caregiver)
-            .service(care::change_caregiver)
+                .service(care::change_caregiver)
                 .service(audit::search)
-                .service(audit::access_log),
+                .service(audit::access_log)
+                .service(goals::create_episode)
+                .service(goals::list_episodes)
+                .service(goals::update_episode)
+                .service(goals::propose_goal)
+                .service(goals::list_goals)
+                .service(goals::get_goal)
+                .service(goals::revise_goal)
+                .service(goals::goal_revisions)
+                .service(goals::agree_to_goal)
+                .service(goals::set_goal_status)
+                .service(goals::comments)
+                .service(goals::add_comment)
+                .service(measures::list_measures)
+                .service(measures::create_measure)
+                .service(measures::record)
+                .service(measures::list)
+                .service(measures::get)
+                .service(measures::history)
+                .service(measures::correct)
+                .service(progress::episode_progress_view)
+                .service(progress::series)
+                .service(progress::chart_svg)
+                .service(progress::milestones),
         );
 }
 

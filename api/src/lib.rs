@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod chart;
 pub mod config;
 pub mod demo;
 pub mod error;

@@ -26,6 +26,9 @@ use crate::error::{Problem, PROBLEM_JSON};
         (name = "clients", description = "Client records"),
         (name = "care", description = "Care teams and caregivers"),
         (name = "audit", description = "Who did what"),
+        (name = "goals", description = "Episodes of care and goals set together"),
+        (name = "measures", description = "Outcome measures and measurements"),
+        (name = "progress", description = "Progress views, charts and milestones"),
         (name = "health", description = "Liveness and readiness"),
     )
 )]

@@ -62,7 +62,10 @@ text_enum!(
 
 impl GoalStatus {
     pub fn is_closed(self) -> bool {
-        matches!(self, GoalStatus::Achieved | GoalStatus::NotAchieved | GoalStatus::Cancelled)
+        matches!(
+            self,
+            GoalStatus::Achieved | GoalStatus::NotAchieved | GoalStatus::Cancelled
+        )
     }
 
     /// FHIR Goal.lifecycleStatus.
@@ -90,7 +93,10 @@ impl GoalStatus {
         use GoalStatus::*;
         matches!(
             (self, next),
-            (Active, OnHold) | (OnHold, Active) | (Active | OnHold, Achieved | NotAchieved | Cancelled) | (Proposed, Cancelled)
+            (Active, OnHold)
+                | (OnHold, Active)
+                | (Active | OnHold, Achieved | NotAchieved | Cancelled)
+                | (Proposed, Cancelled)
         )
     }
 }
@@ -105,12 +111,18 @@ pub struct Agreement {
 impl Agreement {
     /// A new revision starts with only its proposer's side agreed.
     pub fn proposed_by(side: Side) -> Self {
-        Agreement { client: side == Side::Client, team: side == Side::Team }
+        Agreement {
+            client: side == Side::Client,
+            team: side == Side::Team,
+        }
     }
 
     pub fn with(self, side: Side) -> Self {
         match side {
-            Side::Client => Agreement { client: true, ..self },
+            Side::Client => Agreement {
+                client: true,
+                ..self
+            },
             Side::Team => Agreement { team: true, ..self },
         }
     }
@@ -121,12 +133,23 @@ impl Agreement {
 }
 
 /// What agreeing does to a goal: proposed goals turn active once both sides agree.
-pub fn after_agreement(status: GoalStatus, agreement: Agreement, side: Side) -> Result<(GoalStatus, Agreement), Invalid> {
+pub fn after_agreement(
+    status: GoalStatus,
+    agreement: Agreement,
+    side: Side,
+) -> Result<(GoalStatus, Agreement), Invalid> {
     if status != GoalStatus::Proposed {
-        return Err(Invalid::field("goal", format!("is {status}; only proposed goals await agreement")));
+        return Err(Invalid::field(
+            "goal",
+            format!("is {status}; only proposed goals await agreement"),
+        ));
     }
     let agreement = agreement.with(side);
-    let status = if agreement.complete() { GoalStatus::Active } else { GoalStatus::Proposed };
+    let status = if agreement.complete() {
+        GoalStatus::Active
+    } else {
+        GoalStatus::Proposed
+    };
     Ok((status, agreement))
 }
 
@@ -212,14 +235,24 @@ impl GoalContent {
             (None, None) => None,
             (Some(levels), baseline) => {
                 if levels.len() != 5 {
-                    p.add("gas_levels", "must describe the five levels -2, -1, 0, +1, +2");
+                    p.add(
+                        "gas_levels",
+                        "must describe the five levels -2, -1, 0, +1, +2",
+                    );
                 }
-                let described: Vec<String> = levels.iter().enumerate().map(|(n, l)| text(&mut p, &format!("gas_levels[{n}]"), l, 500)).collect();
+                let described: Vec<String> = levels
+                    .iter()
+                    .enumerate()
+                    .map(|(n, l)| text(&mut p, &format!("gas_levels[{n}]"), l, 500))
+                    .collect();
                 let baseline = baseline.unwrap_or(-1);
                 if !(-2..=0).contains(&baseline) {
                     p.add("gas_baseline", "must be -2, -1 or 0");
                 }
-                described.try_into().ok().map(|levels| GasScale { levels, baseline: i32::try_from(baseline).unwrap_or(-1) })
+                described.try_into().ok().map(|levels| GasScale {
+                    levels,
+                    baseline: i32::try_from(baseline).unwrap_or(-1),
+                })
             }
             (None, Some(_)) => {
                 p.add("gas_levels", "are required with gas_baseline");
@@ -259,9 +292,15 @@ mod tests {
     #[test]
     fn a_goal_turns_active_only_when_both_sides_agree() {
         let proposed = Agreement::proposed_by(Side::Team);
-        let (status, agreement) = after_agreement(GoalStatus::Proposed, proposed, Side::Team).unwrap_or((GoalStatus::Cancelled, proposed));
-        assert_eq!(status, GoalStatus::Proposed, "the proposer agreeing again changes nothing");
-        let (status, agreement) = after_agreement(status, agreement, Side::Client).unwrap_or((GoalStatus::Cancelled, agreement));
+        let (status, agreement) = after_agreement(GoalStatus::Proposed, proposed, Side::Team)
+            .unwrap_or((GoalStatus::Cancelled, proposed));
+        assert_eq!(
+            status,
+            GoalStatus::Proposed,
+            "the proposer agreeing again changes nothing"
+        );
+        let (status, agreement) = after_agreement(status, agreement, Side::Client)
+            .unwrap_or((GoalStatus::Cancelled, agreement));
         assert_eq!(status, GoalStatus::Active);
         assert!(agreement.complete());
         assert!(after_agreement(GoalStatus::Active, agreement, Side::Client).is_err());
@@ -271,7 +310,10 @@ mod tests {
     fn statuses_map_to_fhir() {
         assert_eq!(GoalStatus::Achieved.fhir_lifecycle(), "completed");
         assert_eq!(GoalStatus::Achieved.fhir_achievement(), Some("achieved"));
-        assert_eq!(GoalStatus::NotAchieved.fhir_achievement(), Some("not-achieved"));
+        assert_eq!(
+            GoalStatus::NotAchieved.fhir_achievement(),
+            Some("not-achieved")
+        );
         assert_eq!(GoalStatus::OnHold.fhir_lifecycle(), "on-hold");
         assert_eq!(GoalStatus::Proposed.fhir_lifecycle(), "proposed");
         assert_eq!(GoalStatus::Cancelled.fhir_lifecycle(), "cancelled");
@@ -294,8 +336,22 @@ mod tests {
             },
             today,
         );
-        let fields: Vec<String> = bad.err().map(|e| e.0.into_iter().map(|f| f.field).collect()).unwrap_or_default();
-        assert_eq!(fields, ["client_words", "occupation_area", "importance", "target_date", "measure_code", "gas_levels", "gas_baseline"]);
+        let fields: Vec<String> = bad
+            .err()
+            .map(|e| e.0.into_iter().map(|f| f.field).collect())
+            .unwrap_or_default();
+        assert_eq!(
+            fields,
+            [
+                "client_words",
+                "occupation_area",
+                "importance",
+                "target_date",
+                "measure_code",
+                "gas_levels",
+                "gas_baseline"
+            ]
+        );
         let good = GoalContent::parse(
             &GoalInput {
                 client_words: "Cook dinner for my kids again",
@@ -304,7 +360,13 @@ mod tests {
                 importance: 9,
                 measure_code: Some("copm"),
                 target_value: Some(7.0),
-                gas_levels: Some(vec!["none", "with help", "alone, slowly", "alone", "alone, for guests"]),
+                gas_levels: Some(vec![
+                    "none",
+                    "with help",
+                    "alone, slowly",
+                    "alone",
+                    "alone, for guests",
+                ]),
                 ..Default::default()
             },
             today,

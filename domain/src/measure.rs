@@ -139,7 +139,10 @@ impl OutcomeMeasure {
                 (v.problems.is_some(), problems, "problems"),
             ] {
                 if present && !wanted {
-                    p.add(format!("values.{name}"), format!("is not used by {}", self.name));
+                    p.add(
+                        format!("values.{name}"),
+                        format!("is not used by {}", self.name),
+                    );
                 }
                 if !present && wanted {
                     p.add(format!("values.{name}"), "is required");
@@ -153,7 +156,10 @@ impl OutcomeMeasure {
                 if v.value.is_some() {
                     on_scale(&mut p, "values.value", value, self.min, self.max, self.step);
                 }
-                Score { score: value, satisfaction: None }
+                Score {
+                    score: value,
+                    satisfaction: None,
+                }
             }
             Instrument::Copm => {
                 uses(false, false, true, &mut p);
@@ -163,15 +169,32 @@ impl OutcomeMeasure {
                 }
                 for (i, pr) in problems.iter().enumerate() {
                     if pr.problem.trim().is_empty() || pr.problem.chars().count() > 200 {
-                        p.add(format!("values.problems[{i}].problem"), "must be 1 to 200 characters");
+                        p.add(
+                            format!("values.problems[{i}].problem"),
+                            "must be 1 to 200 characters",
+                        );
                     }
-                    for (name, x) in [("importance", pr.importance), ("performance", pr.performance), ("satisfaction", pr.satisfaction)] {
-                        on_scale(&mut p, &format!("values.problems[{i}].{name}"), x, 1.0, 10.0, 1.0);
+                    for (name, x) in [
+                        ("importance", pr.importance),
+                        ("performance", pr.performance),
+                        ("satisfaction", pr.satisfaction),
+                    ] {
+                        on_scale(
+                            &mut p,
+                            &format!("values.problems[{i}].{name}"),
+                            x,
+                            1.0,
+                            10.0,
+                            1.0,
+                        );
                     }
                 }
                 let perf: Vec<f64> = problems.iter().map(|x| x.performance).collect();
                 let sat: Vec<f64> = problems.iter().map(|x| x.satisfaction).collect();
-                Score { score: mean(&perf), satisfaction: Some(mean(&sat)) }
+                Score {
+                    score: mean(&perf),
+                    satisfaction: Some(mean(&sat)),
+                }
             }
             Instrument::Psfs | Instrument::QuickDash | Instrument::Lefs => {
                 uses(false, true, false, &mut p);
@@ -193,27 +216,44 @@ impl OutcomeMeasure {
                 for (i, item) in items.iter().enumerate() {
                     match item.value {
                         Some(x) => {
-                            if on_scale(&mut p, &format!("values.items[{i}].value"), x, item_min, item_max, 1.0) {
+                            if on_scale(
+                                &mut p,
+                                &format!("values.items[{i}].value"),
+                                x,
+                                item_min,
+                                item_max,
+                                1.0,
+                            ) {
                                 answered.push(x);
                             }
                         }
-                        None if max_missing == 0 => p.add(format!("values.items[{i}].value"), "is required"),
+                        None if max_missing == 0 => {
+                            p.add(format!("values.items[{i}].value"), "is required")
+                        }
                         None => {}
                     }
-                    if self.instrument == Instrument::Psfs && item.label.as_deref().is_none_or(|l| l.trim().is_empty()) {
+                    if self.instrument == Instrument::Psfs
+                        && item.label.as_deref().is_none_or(|l| l.trim().is_empty())
+                    {
                         p.add(format!("values.items[{i}].label"), "must name the activity");
                     }
                 }
                 let missing = items.iter().filter(|i| i.value.is_none()).count();
                 if missing > max_missing {
-                    p.add("values.items", format!("may have at most {max_missing} unanswered item(s)"));
+                    p.add(
+                        "values.items",
+                        format!("may have at most {max_missing} unanswered item(s)"),
+                    );
                 }
                 let score = match self.instrument {
                     Instrument::Psfs => mean(&answered),
                     Instrument::QuickDash => (mean(&answered) - 1.0) * 25.0,
                     _ => answered.iter().sum(),
                 };
-                Score { score, satisfaction: None }
+                Score {
+                    score,
+                    satisfaction: None,
+                }
             }
         };
         p.finish()?;
@@ -234,7 +274,15 @@ impl OutcomeMeasure {
     }
 }
 
-fn builtin(code: &str, name: &str, instrument: Instrument, (min, max, step): (f64, f64, f64), direction: Direction, (mcid, source): (f64, &str), reporters: &[Source]) -> OutcomeMeasure {
+fn builtin(
+    code: &str,
+    name: &str,
+    instrument: Instrument,
+    (min, max, step): (f64, f64, f64),
+    direction: Direction,
+    (mcid, source): (f64, &str),
+    reporters: &[Source],
+) -> OutcomeMeasure {
     OutcomeMeasure {
         code: code.to_owned(),
         name: name.to_owned(),
@@ -325,7 +373,11 @@ pub fn custom(
     reporters: Vec<Source>,
 ) -> Result<OutcomeMeasure, Invalid> {
     let mut p = Problems::default();
-    let code_ok = !code.is_empty() && code.len() <= 64 && code.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    let code_ok = !code.is_empty()
+        && code.len() <= 64
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
     if !code_ok {
         p.add("code", "must be 1-64 characters of a-z, 0-9 and -");
     } else if catalogue().iter().any(|m| m.code == code) {
@@ -338,16 +390,25 @@ pub fn custom(
         p.add("max", "must be greater than min");
     }
     if !(step.is_finite() && step >= 0.0 && step <= (max - min).abs()) {
-        p.add("step", "must be 0 (continuous) or a positive step within the range");
+        p.add(
+            "step",
+            "must be 0 (continuous) or a positive step within the range",
+        );
     }
-    if !(meaningful_change.is_finite() && meaningful_change > 0.0 && meaningful_change <= (max - min).abs()) {
+    if !(meaningful_change.is_finite()
+        && meaningful_change > 0.0
+        && meaningful_change <= (max - min).abs())
+    {
         p.add("meaningful_change", "must be positive and within the range");
     }
     if reporters.is_empty() {
         p.add("reporters", "must name at least one reporter");
     }
     if reporters.contains(&Source::Imported) {
-        p.add("reporters", "imported values are always allowed; name people");
+        p.add(
+            "reporters",
+            "imported values are always allowed; name people",
+        );
     }
     p.finish()?;
     Ok(OutcomeMeasure {
@@ -371,11 +432,25 @@ mod tests {
     use super::*;
 
     fn measure(code: &str) -> OutcomeMeasure {
-        catalogue().into_iter().find(|m| m.code == code).unwrap_or_else(|| panic!("{code}"))
+        catalogue()
+            .into_iter()
+            .find(|m| m.code == code)
+            .unwrap_or_else(|| panic!("{code}"))
     }
 
     fn items(values: &[Option<f64>]) -> Values {
-        Values { items: Some(values.iter().map(|v| Item { label: Some("activity".into()), value: *v }).collect()), ..Default::default() }
+        Values {
+            items: Some(
+                values
+                    .iter()
+                    .map(|v| Item {
+                        label: Some("activity".into()),
+                        value: *v,
+                    })
+                    .collect(),
+            ),
+            ..Default::default()
+        }
     }
 
     fn fields(e: Invalid) -> Vec<String> {
@@ -387,50 +462,149 @@ mod tests {
         // Worked by hand: performance (3 + 5 + 4) / 3 = 4.0; satisfaction (2 + 4 + 6) / 3 = 4.0.
         let v = Values {
             problems: Some(vec![
-                CopmProblem { problem: "dressing".into(), importance: 9.0, performance: 3.0, satisfaction: 2.0 },
-                CopmProblem { problem: "cooking".into(), importance: 8.0, performance: 5.0, satisfaction: 4.0 },
-                CopmProblem { problem: "gardening".into(), importance: 6.0, performance: 4.0, satisfaction: 6.0 },
+                CopmProblem {
+                    problem: "dressing".into(),
+                    importance: 9.0,
+                    performance: 3.0,
+                    satisfaction: 2.0,
+                },
+                CopmProblem {
+                    problem: "cooking".into(),
+                    importance: 8.0,
+                    performance: 5.0,
+                    satisfaction: 4.0,
+                },
+                CopmProblem {
+                    problem: "gardening".into(),
+                    importance: 6.0,
+                    performance: 4.0,
+                    satisfaction: 6.0,
+                },
             ]),
             ..Default::default()
         };
-        assert_eq!(measure("copm").score(&v), Ok(Score { score: 4.0, satisfaction: Some(4.0) }));
+        assert_eq!(
+            measure("copm").score(&v),
+            Ok(Score {
+                score: 4.0,
+                satisfaction: Some(4.0)
+            })
+        );
     }
 
     #[test]
     fn psfs_quickdash_and_lefs_follow_their_formulas() {
         // PSFS: (3 + 5 + 4) / 3 = 4.0.
-        assert_eq!(measure("psfs").score(&items(&[Some(3.0), Some(5.0), Some(4.0)])).map(|s| s.score), Ok(4.0));
+        assert_eq!(
+            measure("psfs")
+                .score(&items(&[Some(3.0), Some(5.0), Some(4.0)]))
+                .map(|s| s.score),
+            Ok(4.0)
+        );
         // QuickDASH, all 11 items 3: ((33 / 11) - 1) * 25 = 50.
-        assert_eq!(measure("quickdash").score(&items(&[Some(3.0); 11])).map(|s| s.score), Ok(50.0));
+        assert_eq!(
+            measure("quickdash")
+                .score(&items(&[Some(3.0); 11]))
+                .map(|s| s.score),
+            Ok(50.0)
+        );
         // QuickDASH with one missing: 10 answers summing to 30: ((30 / 10) - 1) * 25 = 50.
-        let mut ten: Vec<Option<f64>> = [1.0, 2.0, 3.0, 4.0, 5.0, 1.0, 2.0, 3.0, 4.0, 5.0].iter().map(|x| Some(*x)).collect();
+        let mut ten: Vec<Option<f64>> = [1.0, 2.0, 3.0, 4.0, 5.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+            .iter()
+            .map(|x| Some(*x))
+            .collect();
         ten.push(None);
-        assert_eq!(measure("quickdash").score(&items(&ten)).map(|s| s.score), Ok(50.0));
+        assert_eq!(
+            measure("quickdash").score(&items(&ten)).map(|s| s.score),
+            Ok(50.0)
+        );
         // QuickDASH: ten 2s and one 3: ((23 / 11) - 1) * 25 = 27.2727...
         let mut v = vec![Some(2.0); 10];
         v.push(Some(3.0));
-        let s = measure("quickdash").score(&items(&v)).map(|s| s.score).unwrap_or(f64::NAN);
+        let s = measure("quickdash")
+            .score(&items(&v))
+            .map(|s| s.score)
+            .unwrap_or(f64::NAN);
         assert!((s - 27.272_727).abs() < 1e-5, "{s}");
         // LEFS: twenty 2s sum to 40.
-        assert_eq!(measure("lefs").score(&items(&[Some(2.0); 20])).map(|s| s.score), Ok(40.0));
+        assert_eq!(
+            measure("lefs")
+                .score(&items(&[Some(2.0); 20]))
+                .map(|s| s.score),
+            Ok(40.0)
+        );
     }
 
     #[test]
     fn out_of_range_and_malformed_values_are_refused_by_field() {
-        let e = measure("quickdash").score(&items(&[Some(3.0), None, None, Some(6.0), Some(2.5), Some(1.0), Some(1.0), Some(1.0), Some(1.0), Some(1.0), Some(1.0)]));
-        assert_eq!(e.map_err(fields), Err(vec!["values.items[3].value".into(), "values.items[4].value".into(), "values.items".into()]));
+        let e = measure("quickdash").score(&items(&[
+            Some(3.0),
+            None,
+            None,
+            Some(6.0),
+            Some(2.5),
+            Some(1.0),
+            Some(1.0),
+            Some(1.0),
+            Some(1.0),
+            Some(1.0),
+            Some(1.0),
+        ]));
+        assert_eq!(
+            e.map_err(fields),
+            Err(vec![
+                "values.items[3].value".into(),
+                "values.items[4].value".into(),
+                "values.items".into()
+            ])
+        );
         let e = measure("lefs").score(&items(&[Some(2.0); 19]));
         assert_eq!(e.map_err(fields), Err(vec!["values.items".into()]));
-        let e = measure("nrs").score(&Values { value: Some(11.0), ..Default::default() });
+        let e = measure("nrs").score(&Values {
+            value: Some(11.0),
+            ..Default::default()
+        });
         assert_eq!(e.map_err(fields), Err(vec!["values.value".into()]));
-        let e = measure("gas").score(&Values { value: Some(0.5), ..Default::default() });
+        let e = measure("gas").score(&Values {
+            value: Some(0.5),
+            ..Default::default()
+        });
         assert_eq!(e.map_err(fields), Err(vec!["values.value".into()]));
-        let e = measure("nrs").score(&Values { items: Some(vec![]), ..Default::default() });
-        assert_eq!(e.map_err(fields), Err(vec!["values.value".into(), "values.items".into()]));
-        let six = (0..6).map(|i| CopmProblem { problem: format!("p{i}"), importance: 5.0, performance: 5.0, satisfaction: 11.0 }).collect();
-        let e = measure("copm").score(&Values { problems: Some(six), ..Default::default() }).map_err(fields);
-        assert!(e.as_ref().err().is_some_and(|f| f.contains(&"values.problems".to_owned()) && f.contains(&"values.problems[0].satisfaction".to_owned())), "{e:?}");
-        assert!(measure("nrs").score(&Values { value: Some(f64::NAN), ..Default::default() }).is_err());
+        let e = measure("nrs").score(&Values {
+            items: Some(vec![]),
+            ..Default::default()
+        });
+        assert_eq!(
+            e.map_err(fields),
+            Err(vec!["values.value".into(), "values.items".into()])
+        );
+        let six = (0..6)
+            .map(|i| CopmProblem {
+                problem: format!("p{i}"),
+                importance: 5.0,
+                performance: 5.0,
+                satisfaction: 11.0,
+            })
+            .collect();
+        let e = measure("copm")
+            .score(&Values {
+                problems: Some(six),
+                ..Default::default()
+            })
+            .map_err(fields);
+        assert!(
+            e.as_ref()
+                .err()
+                .is_some_and(|f| f.contains(&"values.problems".to_owned())
+                    && f.contains(&"values.problems[0].satisfaction".to_owned())),
+            "{e:?}"
+        );
+        assert!(measure("nrs")
+            .score(&Values {
+                value: Some(f64::NAN),
+                ..Default::default()
+            })
+            .is_err());
     }
 
     #[test]
@@ -451,14 +625,48 @@ mod tests {
     #[test]
     fn clinic_measures_are_checked() {
         let org = Uuid::nil();
-        let ok = custom(org, "grip-kg", "Grip strength", Some("kg"), (0.0, 90.0, 0.5), Direction::HigherIsBetter, 5.0, vec![Source::Therapist]);
+        let ok = custom(
+            org,
+            "grip-kg",
+            "Grip strength",
+            Some("kg"),
+            (0.0, 90.0, 0.5),
+            Direction::HigherIsBetter,
+            5.0,
+            vec![Source::Therapist],
+        );
         assert!(ok.is_ok());
-        let bad = custom(org, "COPM!", "", None, (10.0, 0.0, -1.0), Direction::HigherIsBetter, 0.0, vec![]);
+        let bad = custom(
+            org,
+            "COPM!",
+            "",
+            None,
+            (10.0, 0.0, -1.0),
+            Direction::HigherIsBetter,
+            0.0,
+            vec![],
+        );
         assert_eq!(
             bad.map_err(fields),
-            Err(vec!["code".into(), "name".into(), "max".into(), "step".into(), "meaningful_change".into(), "reporters".into()])
+            Err(vec![
+                "code".into(),
+                "name".into(),
+                "max".into(),
+                "step".into(),
+                "meaningful_change".into(),
+                "reporters".into()
+            ])
         );
-        let dup = custom(org, "copm", "Mine", None, (0.0, 10.0, 1.0), Direction::HigherIsBetter, 1.0, vec![Source::Therapist]);
+        let dup = custom(
+            org,
+            "copm",
+            "Mine",
+            None,
+            (0.0, 10.0, 1.0),
+            Direction::HigherIsBetter,
+            1.0,
+            vec![Source::Therapist],
+        );
         assert_eq!(dup.map_err(fields), Err(vec!["code".into()]));
     }
 }

@@ -106,7 +106,10 @@ impl ClientAction {
 
     /// Whether the action changes data; used to pick a write transaction.
     pub fn writes(self) -> bool {
-        !matches!(self, ClientAction::View | ClientAction::ViewClinical | ClientAction::ViewAccessLog)
+        !matches!(
+            self,
+            ClientAction::View | ClientAction::ViewClinical | ClientAction::ViewAccessLog
+        )
     }
 
     /// The scope an integration needs for this action.
@@ -190,7 +193,9 @@ pub fn sees_team_notes(who: &Principal) -> bool {
 pub fn goal_side(who: &Principal) -> Option<(crate::goal::Side, ClientAction)> {
     match who.role {
         Role::Therapist => Some((crate::goal::Side::Team, ClientAction::Document)),
-        Role::Client | Role::Caregiver => Some((crate::goal::Side::Client, ClientAction::Participate)),
+        Role::Client | Role::Caregiver => {
+            Some((crate::goal::Side::Client, ClientAction::Participate))
+        }
         Role::Admin | Role::Service => None,
     }
 }
@@ -220,6 +225,8 @@ pub enum OrgAction {
     ListUsers,
     /// Search the organization's audit trail.
     SearchAudit,
+    /// Define the clinic's own outcome measures.
+    ManageMeasures,
 }
 
 impl OrgAction {
@@ -229,11 +236,15 @@ impl OrgAction {
         OrgAction::ManageUsers,
         OrgAction::ListUsers,
         OrgAction::SearchAudit,
+        OrgAction::ManageMeasures,
     ];
 
     /// Whether the action changes data; used to pick a write transaction.
     pub fn writes(self) -> bool {
-        matches!(self, OrgAction::CreateClient | OrgAction::ManageUsers)
+        matches!(
+            self,
+            OrgAction::CreateClient | OrgAction::ManageUsers | OrgAction::ManageMeasures
+        )
     }
 }
 

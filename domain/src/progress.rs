@@ -72,7 +72,11 @@ pub fn trend_per_week(points: &[Point]) -> Option<f64> {
     if sxx <= 1e-12 {
         return None;
     }
-    let sxy: f64 = xs.iter().zip(points).map(|(x, p)| (x - x_mean) * (p.value - y_mean)).sum();
+    let sxy: f64 = xs
+        .iter()
+        .zip(points)
+        .map(|(x, p)| (x - x_mean) * (p.value - y_mean))
+        .sum();
     Some(sxy / sxx)
 }
 
@@ -85,7 +89,11 @@ pub fn projected_date(points: &[Point], target: f64) -> Option<DateTime<Utc>> {
     let slope = trend_per_week(points)?;
     let origin = points[0].at;
     let n = points.len() as f64;
-    let x_mean = points.iter().map(|p| weeks_between(origin, p.at)).sum::<f64>() / n;
+    let x_mean = points
+        .iter()
+        .map(|p| weeks_between(origin, p.at))
+        .sum::<f64>()
+        / n;
     let y_mean = points.iter().map(|p| p.value).sum::<f64>() / n;
     if slope.abs() < 1e-12 {
         return None;
@@ -156,21 +164,46 @@ pub struct GoalProgress {
 }
 
 /// Computes a goal's progress from its values in time order.
-pub fn goal_progress(measure: &OutcomeMeasure, points: &[Point], target: Option<f64>, target_date: Option<NaiveDate>) -> GoalProgress {
+pub fn goal_progress(
+    measure: &OutcomeMeasure,
+    points: &[Point],
+    target: Option<f64>,
+    target_date: Option<NaiveDate>,
+) -> GoalProgress {
     let baseline = points.first().map(|p| p.value);
     let latest = points.last().map(|p| p.value);
-    let best = points.iter().map(|p| p.value).reduce(|a, b| if measure.better(b, a) { b } else { a });
+    let best = points
+        .iter()
+        .map(|p| p.value)
+        .reduce(|a, b| if measure.better(b, a) { b } else { a });
     let change = baseline.zip(latest).map(|(b, l)| l - b);
     let improvement = baseline.zip(latest).map(|(b, l)| measure.improvement(b, l));
-    let meaningful = points.len() >= 2 && improvement.is_some_and(|i| i >= measure.meaningful_change - 1e-9);
+    let meaningful =
+        points.len() >= 2 && improvement.is_some_and(|i| i >= measure.meaningful_change - 1e-9);
     let percent_to_target = match (baseline, latest, target) {
         (Some(b), Some(l), Some(t)) if (t - b).abs() > 1e-12 => Some((l - b) / (t - b) * 100.0),
         _ => None,
     };
     let recent = &points[points.len().saturating_sub(TREND_WINDOW)..];
-    let trend = if recent.len() >= 3 { trend_per_week(recent) } else { None };
-    let reached = latest.zip(target).is_some_and(|(l, t)| measure.improvement(t, l) >= -1e-9);
-    let projected = if reached { None } else { target.and_then(|t| if recent.len() >= 3 { projected_date(recent, t) } else { None }) };
+    let trend = if recent.len() >= 3 {
+        trend_per_week(recent)
+    } else {
+        None
+    };
+    let reached = latest
+        .zip(target)
+        .is_some_and(|(l, t)| measure.improvement(t, l) >= -1e-9);
+    let projected = if reached {
+        None
+    } else {
+        target.and_then(|t| {
+            if recent.len() >= 3 {
+                projected_date(recent, t)
+            } else {
+                None
+            }
+        })
+    };
     let outlook = if reached {
         Outlook::Reached
     } else if trend.is_none() {
@@ -224,8 +257,15 @@ pub fn downsample(points: &[Point], max_points: usize) -> Vec<Point> {
         .filter(|b| !b.is_empty())
         .map(|b| {
             let n = b.len() as f64;
-            let t = b.iter().map(|p| (p.at - first).num_milliseconds() as f64).sum::<f64>() / n;
-            Point { at: first + Duration::milliseconds(t as i64), value: b.iter().map(|p| p.value).sum::<f64>() / n }
+            let t = b
+                .iter()
+                .map(|p| (p.at - first).num_milliseconds() as f64)
+                .sum::<f64>()
+                / n;
+            Point {
+                at: first + Duration::milliseconds(t as i64),
+                value: b.iter().map(|p| p.value).sum::<f64>() / n,
+            }
         })
         .collect()
 }
@@ -251,17 +291,29 @@ pub enum MilestoneKind {
 /// and every new personal best after the baseline.
 pub fn value_milestones(measure: &OutcomeMeasure, points: &[Point]) -> Vec<Milestone> {
     let mut out = Vec::new();
-    let Some(first) = points.first() else { return out };
+    let Some(first) = points.first() else {
+        return out;
+    };
     let mut best = first.value;
     let mut meaningful = false;
     for p in &points[1..] {
-        if !meaningful && measure.improvement(first.value, p.value) >= measure.meaningful_change - 1e-9 {
+        if !meaningful
+            && measure.improvement(first.value, p.value) >= measure.meaningful_change - 1e-9
+        {
             meaningful = true;
-            out.push(Milestone { kind: MilestoneKind::MeaningfulChange, at: p.at, value: Some(p.value) });
+            out.push(Milestone {
+                kind: MilestoneKind::MeaningfulChange,
+                at: p.at,
+                value: Some(p.value),
+            });
         }
         if measure.better(p.value, best) {
             best = p.value;
-            out.push(Milestone { kind: MilestoneKind::PersonalBest, at: p.at, value: Some(p.value) });
+            out.push(Milestone {
+                kind: MilestoneKind::PersonalBest,
+                at: p.at,
+                value: Some(p.value),
+            });
         }
     }
     out
@@ -320,7 +372,11 @@ pub struct EpisodeProgress {
 }
 
 fn of_goal<'a>(current: &[&'a Measurement], goal: uuid::Uuid, code: &str) -> Vec<&'a Measurement> {
-    current.iter().filter(|m| m.goal_id == Some(goal) && m.measure_code == code).copied().collect()
+    current
+        .iter()
+        .filter(|m| m.goal_id == Some(goal) && m.measure_code == code)
+        .copied()
+        .collect()
 }
 
 fn team_source(s: Source) -> bool {
@@ -329,10 +385,16 @@ fn team_source(s: Source) -> bool {
 
 /// Computes an episode's progress from its goals and its counting measurements in
 /// time order. `measure_of` finds a measure by code.
-pub fn episode_progress<'m>(goals: &[Goal], measurements: &[Measurement], measure_of: impl Fn(&str) -> Option<&'m OutcomeMeasure>) -> EpisodeProgress {
+pub fn episode_progress<'m>(
+    goals: &[Goal],
+    measurements: &[Measurement],
+    measure_of: impl Fn(&str) -> Option<&'m OutcomeMeasure>,
+) -> EpisodeProgress {
     let mut goals_by_status = std::collections::BTreeMap::new();
     for g in goals {
-        *goals_by_status.entry(g.status.as_str().to_owned()).or_insert(0) += 1;
+        *goals_by_status
+            .entry(g.status.as_str().to_owned())
+            .or_insert(0) += 1;
     }
     let current: Vec<&Measurement> = measurements.iter().filter(|m| m.counts()).collect();
     let mut summaries = Vec::new();
@@ -341,9 +403,29 @@ pub fn episode_progress<'m>(goals: &[Goal], measurements: &[Measurement], measur
         let of_goal = |code: &str| of_goal(&current, g.id, code).into_iter();
         let progress = g.content.measure_code.as_deref().and_then(|code| {
             let measure = measure_of(code)?;
-            let team: Vec<Point> = of_goal(code).filter(|m| team_source(m.source)).map(|m| Point { at: m.observed_at, value: m.score.score }).collect();
-            let points = if team.is_empty() { of_goal(code).map(|m| Point { at: m.observed_at, value: m.score.score }).collect() } else { team };
-            Some(goal_progress(measure, &points, g.content.target_value, g.content.target_date))
+            let team: Vec<Point> = of_goal(code)
+                .filter(|m| team_source(m.source))
+                .map(|m| Point {
+                    at: m.observed_at,
+                    value: m.score.score,
+                })
+                .collect();
+            let points = if team.is_empty() {
+                of_goal(code)
+                    .map(|m| Point {
+                        at: m.observed_at,
+                        value: m.score.score,
+                    })
+                    .collect()
+            } else {
+                team
+            };
+            Some(goal_progress(
+                measure,
+                &points,
+                g.content.target_value,
+                g.content.target_date,
+            ))
         });
         let gas_values: Vec<&Measurement> = of_goal("gas").collect();
         let gas_level = gas_values
@@ -363,16 +445,28 @@ pub fn episode_progress<'m>(goals: &[Goal], measurements: &[Measurement], measur
         let mut reports: Vec<SourceReport> = Vec::new();
         for m in of_goal(report_code) {
             reports.retain(|r| r.source != m.source);
-            reports.push(SourceReport { source: m.source, value: m.score.score, at: m.observed_at });
+            reports.push(SourceReport {
+                source: m.source,
+                value: m.score.score,
+                at: m.observed_at,
+            });
         }
         reports.sort_by_key(|r| r.source);
-        let client = reports.iter().find(|r| r.source == Source::ClientSelfReport);
+        let client = reports
+            .iter()
+            .find(|r| r.source == Source::ClientSelfReport);
         let therapist = reports.iter().find(|r| r.source == Source::Therapist);
         let disagreement = match (client, therapist, measure_of(report_code)) {
             (Some(c), Some(t), Some(m)) => (c.value - t.value).abs() >= m.meaningful_change - 1e-9,
             _ => false,
         };
-        summaries.push(GoalSummary { goal_id: g.id, progress, gas_level, reports, disagreement });
+        summaries.push(GoalSummary {
+            goal_id: g.id,
+            progress,
+            gas_level,
+            reports,
+            disagreement,
+        });
     }
     let gas = (!gas_baseline.is_empty()).then(|| {
         let levels = |v: &[(f64, f64)]| v.iter().map(|(x, _)| *x).collect::<Vec<_>>();
@@ -384,7 +478,10 @@ pub fn episode_progress<'m>(goals: &[Goal], measurements: &[Measurement], measur
             weighted_current_t: gas_t_score(&gas_current),
         }
     });
-    let copm_all: Vec<&&Measurement> = current.iter().filter(|m| m.measure_code == "copm").collect();
+    let copm_all: Vec<&&Measurement> = current
+        .iter()
+        .filter(|m| m.measure_code == "copm")
+        .collect();
     let copm = match (copm_all.first(), copm_all.last(), measure_of("copm")) {
         (Some(first), Some(latest), Some(measure)) => Some(CopmSummary {
             assessments: copm_all.len(),
@@ -399,7 +496,12 @@ pub fn episode_progress<'m>(goals: &[Goal], measurements: &[Measurement], measur
         }),
         _ => None,
     };
-    EpisodeProgress { goals_by_status, gas, copm, goals: summaries }
+    EpisodeProgress {
+        goals_by_status,
+        gas,
+        copm,
+        goals: summaries,
+    }
 }
 
 #[cfg(test)]
@@ -409,11 +511,15 @@ mod tests {
     use proptest::prelude::*;
 
     fn measure(code: &str) -> OutcomeMeasure {
-        catalogue().into_iter().find(|m| m.code == code).unwrap_or_else(|| panic!("{code}"))
+        catalogue()
+            .into_iter()
+            .find(|m| m.code == code)
+            .unwrap_or_else(|| panic!("{code}"))
     }
 
     fn day(n: i64) -> DateTime<Utc> {
-        DateTime::from_timestamp(1_767_225_600, 0).unwrap_or_default() + Duration::days(n) // 2026-01-01
+        DateTime::from_timestamp(1_767_225_600, 0).unwrap_or_default() + Duration::days(n)
+        // 2026-01-01
     }
 
     fn close(a: Option<f64>, b: f64) -> bool {
@@ -427,7 +533,10 @@ mod tests {
         // Four goals at -1: 50 + 10(-4)/sqrt(0.7*4 + 0.3*16) = 50 - 40/sqrt(7.6) = 35.4905.
         assert!(close(gas_t_score_unweighted(&[-1.0; 4]), 35.4905));
         // Levels 1, 0, -1, 2: 50 + 20/sqrt(7.6) = 57.2548.
-        assert!(close(gas_t_score_unweighted(&[1.0, 0.0, -1.0, 2.0]), 57.2548));
+        assert!(close(
+            gas_t_score_unweighted(&[1.0, 0.0, -1.0, 2.0]),
+            57.2548
+        ));
         // Weighted: levels (2, -1), weights (3, 1): Σwx = 5, Σw² = 10, (Σw)² = 16;
         // 50 + 50/sqrt(7 + 4.8) = 50 + 50/3.43511 = 64.5556.
         assert!(close(gas_t_score(&[(2.0, 3.0), (-1.0, 1.0)]), 64.5556));
@@ -442,7 +551,10 @@ mod tests {
         let sat = Change::new(&copm, 4.0, 5.5);
         assert!(!sat.meaningful);
         assert!((sat.change - 1.5).abs() < 1e-12);
-        assert!(Change::new(&copm, 4.0, 6.0).meaningful, "exactly the threshold counts");
+        assert!(
+            Change::new(&copm, 4.0, 6.0).meaningful,
+            "exactly the threshold counts"
+        );
         // Lower is better for QuickDASH: 60 -> 45 is an improvement of 15 >= 14.
         assert!(Change::new(&measure("quickdash"), 60.0, 45.0).meaningful);
         assert!(!Change::new(&measure("quickdash"), 45.0, 60.0).meaningful);
@@ -452,7 +564,20 @@ mod tests {
     fn trend_and_projection_match_a_worked_example() {
         // 2, 3, 4 at days 0, 7, 14: slope 1 per week. Fitted line: mean x 1 week, mean y 3,
         // so 6 is reached at 1 + (6 - 3)/1 = 4 weeks, day 28.
-        let points = [Point { at: day(0), value: 2.0 }, Point { at: day(7), value: 3.0 }, Point { at: day(14), value: 4.0 }];
+        let points = [
+            Point {
+                at: day(0),
+                value: 2.0,
+            },
+            Point {
+                at: day(7),
+                value: 3.0,
+            },
+            Point {
+                at: day(14),
+                value: 4.0,
+            },
+        ];
         assert!(close(trend_per_week(&points), 1.0));
         assert_eq!(projected_date(&points, 6.0), Some(day(28)));
         let nrs = measure("nrs");
@@ -467,16 +592,45 @@ mod tests {
         let two = goal_progress(&nrs, &points[..2], Some(6.0), None);
         assert_eq!(two.outlook, Outlook::NoTrend);
         // Heading away from the target: no projection, at risk.
-        let falling = [Point { at: day(0), value: 4.0 }, Point { at: day(7), value: 3.0 }, Point { at: day(14), value: 2.0 }];
+        let falling = [
+            Point {
+                at: day(0),
+                value: 4.0,
+            },
+            Point {
+                at: day(7),
+                value: 3.0,
+            },
+            Point {
+                at: day(14),
+                value: 2.0,
+            },
+        ];
         let p = goal_progress(&nrs, &falling, Some(6.0), Some(day(60).date_naive()));
-        assert_eq!((p.projected_date, p.outlook, p.achievement), (None, Outlook::AtRisk, Achievement::Worsening));
+        assert_eq!(
+            (p.projected_date, p.outlook, p.achievement),
+            (None, Outlook::AtRisk, Achievement::Worsening)
+        );
     }
 
     #[test]
     fn lower_is_better_goals_progress_downwards() {
         // QuickDASH 70 -> 50 -> 30 toward a target of 20.
         let qd = measure("quickdash");
-        let points = [Point { at: day(0), value: 70.0 }, Point { at: day(14), value: 50.0 }, Point { at: day(28), value: 30.0 }];
+        let points = [
+            Point {
+                at: day(0),
+                value: 70.0,
+            },
+            Point {
+                at: day(14),
+                value: 50.0,
+            },
+            Point {
+                at: day(28),
+                value: 30.0,
+            },
+        ];
         let p = goal_progress(&qd, &points, Some(20.0), Some(day(60).date_naive()));
         assert_eq!(p.achievement, Achievement::Improving);
         assert!(p.meaningful_change);
@@ -484,30 +638,73 @@ mod tests {
         assert_eq!(p.best, Some(30.0));
         assert!(close(p.trend_per_week, -10.0));
         assert_eq!(p.outlook, Outlook::OnTrack);
-        let reached = goal_progress(&qd, &[points[0], Point { at: day(35), value: 15.0 }], Some(20.0), None);
-        assert_eq!((reached.outlook, reached.achievement), (Outlook::Reached, Achievement::Achieved));
+        let reached = goal_progress(
+            &qd,
+            &[
+                points[0],
+                Point {
+                    at: day(35),
+                    value: 15.0,
+                },
+            ],
+            Some(20.0),
+            None,
+        );
+        assert_eq!(
+            (reached.outlook, reached.achievement),
+            (Outlook::Reached, Achievement::Achieved)
+        );
     }
 
     #[test]
     fn milestones_mark_meaningful_change_and_personal_bests() {
         let nrs = measure("nrs");
         let points = [
-            Point { at: day(0), value: 2.0 },
-            Point { at: day(7), value: 3.0 },
-            Point { at: day(14), value: 2.0 },
-            Point { at: day(21), value: 5.0 },
+            Point {
+                at: day(0),
+                value: 2.0,
+            },
+            Point {
+                at: day(7),
+                value: 3.0,
+            },
+            Point {
+                at: day(14),
+                value: 2.0,
+            },
+            Point {
+                at: day(21),
+                value: 5.0,
+            },
         ];
-        let kinds: Vec<(MilestoneKind, f64)> = value_milestones(&nrs, &points).into_iter().map(|m| (m.kind, m.value.unwrap_or_default())).collect();
-        assert_eq!(kinds, vec![(MilestoneKind::PersonalBest, 3.0), (MilestoneKind::MeaningfulChange, 5.0), (MilestoneKind::PersonalBest, 5.0)]);
+        let kinds: Vec<(MilestoneKind, f64)> = value_milestones(&nrs, &points)
+            .into_iter()
+            .map(|m| (m.kind, m.value.unwrap_or_default()))
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![
+                (MilestoneKind::PersonalBest, 3.0),
+                (MilestoneKind::MeaningfulChange, 5.0),
+                (MilestoneKind::PersonalBest, 5.0)
+            ]
+        );
     }
 
     #[test]
     fn downsampling_keeps_short_series_and_bounds_long_ones() {
-        let points: Vec<Point> = (0..100).map(|i| Point { at: day(i), value: i as f64 }).collect();
+        let points: Vec<Point> = (0..100)
+            .map(|i| Point {
+                at: day(i),
+                value: i as f64,
+            })
+            .collect();
         assert_eq!(downsample(&points[..5], 10).len(), 5);
         let d = downsample(&points, 10);
         assert_eq!(d.len(), 10);
-        assert!(d.windows(2).all(|w| w[0].at < w[1].at && w[0].value < w[1].value));
+        assert!(d
+            .windows(2)
+            .all(|w| w[0].at < w[1].at && w[0].value < w[1].value));
     }
 
     proptest! {

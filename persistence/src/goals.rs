@@ -4,8 +4,9 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use domain::{
     goal::{
-        after_agreement, label, Agreement, AgreementRecord, Diagnosis, Episode, EpisodeStatus, GasScale, Goal, GoalComment,
-        GoalContent, GoalEvent, GoalRevision, GoalStatus, OccupationArea, Side, Term,
+        after_agreement, label, Agreement, AgreementRecord, Diagnosis, Episode, EpisodeStatus,
+        GasScale, Goal, GoalComment, GoalContent, GoalEvent, GoalRevision, GoalStatus,
+        OccupationArea, Side, Term,
     },
     identity::Role,
     Invalid,
@@ -30,7 +31,8 @@ fn json<T: serde::Serialize>(v: &T) -> String {
 }
 
 fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> StoreResult<T> {
-    serde_json::from_str(text).map_err(|e| StoreError::Database(diesel::result::Error::DeserializationError(Box::new(e))))
+    serde_json::from_str(text)
+        .map_err(|e| StoreError::Database(diesel::result::Error::DeserializationError(Box::new(e))))
 }
 
 // --- Episodes ---------------------------------------------------------------------
@@ -75,7 +77,14 @@ pub struct NewEpisode {
     pub status: EpisodeStatus,
 }
 
-pub fn create_episode(conn: &mut Conn, org_id: Uuid, client_id: Uuid, e: NewEpisode, actor: Uuid, now: DateTime<Utc>) -> StoreResult<Episode> {
+pub fn create_episode(
+    conn: &mut Conn,
+    org_id: Uuid,
+    client_id: Uuid,
+    e: NewEpisode,
+    actor: Uuid,
+    now: DateTime<Utc>,
+) -> StoreResult<Episode> {
     diesel::insert_into(episodes::table)
         .values((
             episodes::id.eq(e.id.to_string()),
@@ -126,7 +135,9 @@ pub fn update_episode(
 ) -> StoreResult<Episode> {
     let before = episode(conn, client_id, episode_id)?;
     if end_date.is_some_and(|d| d < before.start_date) {
-        return Err(Invalid::field("end_date", "must not be before the episode's start_date").into());
+        return Err(
+            Invalid::field("end_date", "must not be before the episode's start_date").into(),
+        );
     }
     diesel::update(episodes::table.find(episode_id.to_string()))
         .set((
@@ -149,22 +160,37 @@ pub fn touch_progress(conn: &mut Conn, episode_id: &str) -> StoreResult<()> {
 
 /// The episode's progress version and, when present, its cached view and the
 /// version that view reflects.
-pub fn progress_cache(conn: &mut Conn, episode_id: Uuid) -> StoreResult<(i64, Option<(i64, String)>)> {
+pub fn progress_cache(
+    conn: &mut Conn,
+    episode_id: Uuid,
+) -> StoreResult<(i64, Option<(i64, String)>)> {
     let (version, cache, cache_version): (i64, Option<String>, Option<i64>) = episodes::table
         .find(episode_id.to_string())
-        .select((episodes::progress_version, episodes::progress_cache, episodes::progress_cache_version))
+        .select((
+            episodes::progress_version,
+            episodes::progress_cache,
+            episodes::progress_cache_version,
+        ))
         .first(conn)?;
     Ok((version, cache.zip(cache_version).map(|(c, v)| (v, c))))
 }
 
 /// Stores a computed view, unless the episode changed meanwhile.
-pub fn store_progress_cache(conn: &mut Conn, episode_id: Uuid, version: i64, view: &str) -> StoreResult<()> {
+pub fn store_progress_cache(
+    conn: &mut Conn,
+    episode_id: Uuid,
+    version: i64,
+    view: &str,
+) -> StoreResult<()> {
     diesel::update(
         episodes::table
             .filter(episodes::id.eq(episode_id.to_string()))
             .filter(episodes::progress_version.eq(version)),
     )
-    .set((episodes::progress_cache.eq(view), episodes::progress_cache_version.eq(version)))
+    .set((
+        episodes::progress_cache.eq(view),
+        episodes::progress_cache_version.eq(version),
+    ))
     .execute(conn)?;
     Ok(())
 }
@@ -234,7 +260,10 @@ impl GoalRow {
             status: parse_stored(&self.status, |s| GoalStatus::parse("status", s))?,
             expressed_by: parse_stored(&self.expressed_by, |s| Side::parse("side", s))?,
             revision: self.revision,
-            agreement: Agreement { client: self.client_agreed, team: self.team_agreed },
+            agreement: Agreement {
+                client: self.client_agreed,
+                team: self.team_agreed,
+            },
             content: content_from(
                 self.client_words,
                 self.statement,
@@ -284,7 +313,13 @@ pub fn goals_of_episode(conn: &mut Conn, episode_id: Uuid) -> StoreResult<Vec<Go
         .collect()
 }
 
-fn record_event(conn: &mut Conn, g: &Goal, kind: &str, actor: Actor, now: DateTime<Utc>) -> StoreResult<()> {
+fn record_event(
+    conn: &mut Conn,
+    g: &Goal,
+    kind: &str,
+    actor: Actor,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
     diesel::insert_into(goal_events::table)
         .values((
             goal_events::id.eq(domain::new_id().to_string()),
@@ -300,7 +335,14 @@ fn record_event(conn: &mut Conn, g: &Goal, kind: &str, actor: Actor, now: DateTi
     Ok(())
 }
 
-fn record_agreement(conn: &mut Conn, goal_id: Uuid, revision: i32, side: Side, actor: Actor, now: DateTime<Utc>) -> StoreResult<()> {
+fn record_agreement(
+    conn: &mut Conn,
+    goal_id: Uuid,
+    revision: i32,
+    side: Side,
+    actor: Actor,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
     diesel::insert_into(goal_agreements::table)
         .values((
             goal_agreements::id.eq(domain::new_id().to_string()),
@@ -315,7 +357,15 @@ fn record_agreement(conn: &mut Conn, goal_id: Uuid, revision: i32, side: Side, a
     Ok(())
 }
 
-fn record_revision(conn: &mut Conn, goal_id: Uuid, revision: i32, c: &GoalContent, side: Side, actor: Actor, now: DateTime<Utc>) -> StoreResult<()> {
+fn record_revision(
+    conn: &mut Conn,
+    goal_id: Uuid,
+    revision: i32,
+    c: &GoalContent,
+    side: Side,
+    actor: Actor,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
     diesel::insert_into(goal_revisions::table)
         .values((
             goal_revisions::id.eq(domain::new_id().to_string()),
@@ -340,37 +390,71 @@ fn record_revision(conn: &mut Conn, goal_id: Uuid, revision: i32, c: &GoalConten
 
 /// Puts a goal forward: it is `proposed`, with the proposer's side agreed, and
 /// gets the next stable label of its episode (or of its long-term parent).
-pub fn propose(conn: &mut Conn, org_id: Uuid, client_id: Uuid, g: NewGoal, actor: Actor, now: DateTime<Utc>) -> StoreResult<Goal> {
+pub fn propose(
+    conn: &mut Conn,
+    org_id: Uuid,
+    client_id: Uuid,
+    g: NewGoal,
+    actor: Actor,
+    now: DateTime<Utc>,
+) -> StoreResult<Goal> {
     let episode = episode(conn, client_id, g.episode_id).map_err(|e| match e {
-        StoreError::NotFound => Invalid::field("episode_id", "is not an episode of this client").into(),
+        StoreError::NotFound => {
+            Invalid::field("episode_id", "is not an episode of this client").into()
+        }
         other => other,
     })?;
-    if matches!(episode.status, EpisodeStatus::Finished | EpisodeStatus::Cancelled) {
-        return Err(Invalid::field("episode_id", format!("the episode is {}", episode.status)).into());
+    if matches!(
+        episode.status,
+        EpisodeStatus::Finished | EpisodeStatus::Cancelled
+    ) {
+        return Err(
+            Invalid::field("episode_id", format!("the episode is {}", episode.status)).into(),
+        );
     }
     let new_label = match (g.term, g.parent_id) {
-        (Term::LongTerm, Some(_)) => return Err(Invalid::field("parent_id", "long-term goals have no parent").into()),
-        (Term::ShortTerm, None) => return Err(Invalid::field("parent_id", "a short-term goal sits under a long-term goal").into()),
+        (Term::LongTerm, Some(_)) => {
+            return Err(Invalid::field("parent_id", "long-term goals have no parent").into())
+        }
+        (Term::ShortTerm, None) => {
+            return Err(Invalid::field(
+                "parent_id",
+                "a short-term goal sits under a long-term goal",
+            )
+            .into())
+        }
         (Term::ShortTerm, Some(parent_id)) => {
             let parent = goal(conn, client_id, parent_id).map_err(|e| match e {
-                StoreError::NotFound => Invalid::field("parent_id", "is not a goal of this client").into(),
+                StoreError::NotFound => {
+                    Invalid::field("parent_id", "is not a goal of this client").into()
+                }
                 other => other,
             })?;
             if parent.term != Term::LongTerm || parent.episode_id != g.episode_id {
-                return Err(Invalid::field("parent_id", "must be a long-term goal of the same episode").into());
+                return Err(Invalid::field(
+                    "parent_id",
+                    "must be a long-term goal of the same episode",
+                )
+                .into());
             }
             // Inside the write transaction, so the count read back is ours.
             diesel::update(goals::table.find(parent_id.to_string()))
                 .set(goals::child_count.eq(goals::child_count + 1))
                 .execute(conn)?;
-            let n: i32 = goals::table.find(parent_id.to_string()).select(goals::child_count).first(conn)?;
+            let n: i32 = goals::table
+                .find(parent_id.to_string())
+                .select(goals::child_count)
+                .first(conn)?;
             label(Some(&parent.label), n)
         }
         (Term::LongTerm, None) => {
             diesel::update(episodes::table.find(g.episode_id.to_string()))
                 .set(episodes::goal_count.eq(episodes::goal_count + 1))
                 .execute(conn)?;
-            let n: i32 = episodes::table.find(g.episode_id.to_string()).select(episodes::goal_count).first(conn)?;
+            let n: i32 = episodes::table
+                .find(g.episode_id.to_string())
+                .select(episodes::goal_count)
+                .first(conn)?;
             label(None, n)
         }
     };
@@ -415,10 +499,22 @@ pub fn propose(conn: &mut Conn, org_id: Uuid, client_id: Uuid, g: NewGoal, actor
 
 /// Changes an agreed (or proposed) goal's content: a new revision that needs
 /// agreement again. Earlier revisions stay readable.
-pub fn revise(conn: &mut Conn, client_id: Uuid, goal_id: Uuid, content: GoalContent, side: Side, actor: Actor, now: DateTime<Utc>) -> StoreResult<Goal> {
+pub fn revise(
+    conn: &mut Conn,
+    client_id: Uuid,
+    goal_id: Uuid,
+    content: GoalContent,
+    side: Side,
+    actor: Actor,
+    now: DateTime<Utc>,
+) -> StoreResult<Goal> {
     let before = goal(conn, client_id, goal_id)?;
     if before.status.is_closed() {
-        return Err(Invalid::field("goal", format!("is {}; closed goals are not revised", before.status)).into());
+        return Err(Invalid::field(
+            "goal",
+            format!("is {}; closed goals are not revised", before.status),
+        )
+        .into());
     }
     if before.content == content {
         return Err(Invalid::field("goal", "the revision changes nothing").into());
@@ -453,9 +549,17 @@ pub fn revise(conn: &mut Conn, client_id: Uuid, goal_id: Uuid, content: GoalCont
 }
 
 /// Records one side's agreement to the current revision; with both, the goal is active.
-pub fn agree(conn: &mut Conn, client_id: Uuid, goal_id: Uuid, side: Side, actor: Actor, now: DateTime<Utc>) -> StoreResult<Goal> {
+pub fn agree(
+    conn: &mut Conn,
+    client_id: Uuid,
+    goal_id: Uuid,
+    side: Side,
+    actor: Actor,
+    now: DateTime<Utc>,
+) -> StoreResult<Goal> {
     let before = goal(conn, client_id, goal_id)?;
-    let (status, agreement) = after_agreement(before.status, before.agreement, side).map_err(StoreError::from)?;
+    let (status, agreement) =
+        after_agreement(before.status, before.agreement, side).map_err(StoreError::from)?;
     let already = match side {
         Side::Client => before.agreement.client,
         Side::Team => before.agreement.team,
@@ -473,13 +577,30 @@ pub fn agree(conn: &mut Conn, client_id: Uuid, goal_id: Uuid, side: Side, actor:
         .execute(conn)?;
     record_agreement(conn, goal_id, before.revision, side, actor, now)?;
     let after = goal(conn, client_id, goal_id)?;
-    record_event(conn, &after, if status == GoalStatus::Active { "activated" } else { "agreed" }, actor, now)?;
+    record_event(
+        conn,
+        &after,
+        if status == GoalStatus::Active {
+            "activated"
+        } else {
+            "agreed"
+        },
+        actor,
+        now,
+    )?;
     touch_progress(conn, &after.episode_id.to_string())?;
     Ok(after)
 }
 
 /// Moves a goal along its lifecycle (on hold, achieved, not achieved, cancelled).
-pub fn set_status(conn: &mut Conn, client_id: Uuid, goal_id: Uuid, next: GoalStatus, actor: Actor, now: DateTime<Utc>) -> StoreResult<Goal> {
+pub fn set_status(
+    conn: &mut Conn,
+    client_id: Uuid,
+    goal_id: Uuid,
+    next: GoalStatus,
+    actor: Actor,
+    now: DateTime<Utc>,
+) -> StoreResult<Goal> {
     let before = goal(conn, client_id, goal_id)?;
     if !before.status.may_become(next) {
         let why = if next == GoalStatus::Active && before.status == GoalStatus::Proposed {
@@ -490,7 +611,10 @@ pub fn set_status(conn: &mut Conn, client_id: Uuid, goal_id: Uuid, next: GoalSta
         return Err(Invalid::field("status", why).into());
     }
     diesel::update(goals::table.find(goal_id.to_string()))
-        .set((goals::status.eq(next.as_str()), goals::updated_at.eq(now.naive_utc())))
+        .set((
+            goals::status.eq(next.as_str()),
+            goals::updated_at.eq(now.naive_utc()),
+        ))
         .execute(conn)?;
     let after = goal(conn, client_id, goal_id)?;
     record_event(conn, &after, "status-changed", actor, now)?;
@@ -500,7 +624,21 @@ pub fn set_status(conn: &mut Conn, client_id: Uuid, goal_id: Uuid, next: GoalSta
 
 /// Every revision of a goal, oldest first, with who agreed to each.
 pub fn revisions(conn: &mut Conn, goal_id: Uuid) -> StoreResult<Vec<GoalRevision>> {
-    type Row = (i32, String, String, String, i32, NaiveDate, Option<NaiveDate>, Option<String>, Option<f64>, Option<String>, String, String, NaiveDateTime);
+    type Row = (
+        i32,
+        String,
+        String,
+        String,
+        i32,
+        NaiveDate,
+        Option<NaiveDate>,
+        Option<String>,
+        Option<f64>,
+        Option<String>,
+        String,
+        String,
+        NaiveDateTime,
+    );
     let rows: Vec<Row> = goal_revisions::table
         .filter(goal_revisions::goal_id.eq(goal_id.to_string()))
         .order(goal_revisions::revision.asc())
@@ -523,31 +661,63 @@ pub fn revisions(conn: &mut Conn, goal_id: Uuid) -> StoreResult<Vec<GoalRevision
     let agreements: Vec<(i32, String, String, String, NaiveDateTime)> = goal_agreements::table
         .filter(goal_agreements::goal_id.eq(goal_id.to_string()))
         .order(goal_agreements::id.asc())
-        .select((goal_agreements::revision, goal_agreements::side, goal_agreements::user_id, goal_agreements::role, goal_agreements::agreed_at))
+        .select((
+            goal_agreements::revision,
+            goal_agreements::side,
+            goal_agreements::user_id,
+            goal_agreements::role,
+            goal_agreements::agreed_at,
+        ))
         .load(conn)?;
     rows.into_iter()
-        .map(|(revision, words, statement, area, importance, start, target, code, value, gas, by, side, at)| {
-            let agreements = agreements
-                .iter()
-                .filter(|a| a.0 == revision)
-                .map(|(_, side, user, role, at)| {
-                    Ok(AgreementRecord {
-                        side: parse_stored(side, |s| Side::parse("side", s))?,
-                        user_id: id(user)?,
-                        role: parse_stored(role, |s| Role::parse("role", s))?,
-                        agreed_at: utc(*at),
-                    })
-                })
-                .collect::<StoreResult<Vec<_>>>()?;
-            Ok(GoalRevision {
+        .map(
+            |(
                 revision,
-                content: content_from(words, statement, &area, importance, start, target, code, value, gas.as_deref())?,
-                proposed_by: id(&by)?,
-                proposed_side: parse_stored(&side, |s| Side::parse("side", s))?,
-                created_at: utc(at),
-                agreements,
-            })
-        })
+                words,
+                statement,
+                area,
+                importance,
+                start,
+                target,
+                code,
+                value,
+                gas,
+                by,
+                side,
+                at,
+            )| {
+                let agreements = agreements
+                    .iter()
+                    .filter(|a| a.0 == revision)
+                    .map(|(_, side, user, role, at)| {
+                        Ok(AgreementRecord {
+                            side: parse_stored(side, |s| Side::parse("side", s))?,
+                            user_id: id(user)?,
+                            role: parse_stored(role, |s| Role::parse("role", s))?,
+                            agreed_at: utc(*at),
+                        })
+                    })
+                    .collect::<StoreResult<Vec<_>>>()?;
+                Ok(GoalRevision {
+                    revision,
+                    content: content_from(
+                        words,
+                        statement,
+                        &area,
+                        importance,
+                        start,
+                        target,
+                        code,
+                        value,
+                        gas.as_deref(),
+                    )?,
+                    proposed_by: id(&by)?,
+                    proposed_side: parse_stored(&side, |s| Side::parse("side", s))?,
+                    created_at: utc(at),
+                    agreements,
+                })
+            },
+        )
         .collect()
 }
 
@@ -556,13 +726,26 @@ pub fn events_of_client(conn: &mut Conn, client_id: Uuid) -> StoreResult<Vec<(Uu
     let rows: Vec<(String, String, String, i32, String, NaiveDateTime)> = goal_events::table
         .filter(goal_events::client_id.eq(client_id.to_string()))
         .order(goal_events::id.asc())
-        .select((goal_events::goal_id, goal_events::kind, goal_events::status, goal_events::revision, goal_events::actor_id, goal_events::occurred_at))
+        .select((
+            goal_events::goal_id,
+            goal_events::kind,
+            goal_events::status,
+            goal_events::revision,
+            goal_events::actor_id,
+            goal_events::occurred_at,
+        ))
         .load(conn)?;
     rows.into_iter()
         .map(|(goal, kind, status, revision, actor, at)| {
             Ok((
                 id(&goal)?,
-                GoalEvent { kind, status: parse_stored(&status, |s| GoalStatus::parse("status", s))?, revision, actor_id: id(&actor)?, at: utc(at) },
+                GoalEvent {
+                    kind,
+                    status: parse_stored(&status, |s| GoalStatus::parse("status", s))?,
+                    revision,
+                    actor_id: id(&actor)?,
+                    at: utc(at),
+                },
             ))
         })
         .collect()
@@ -590,7 +773,15 @@ pub struct NewComment {
     pub team_only: bool,
 }
 
-pub fn add_comment(conn: &mut Conn, org_id: Uuid, client_id: Uuid, goal_id: Uuid, c: NewComment, actor: Actor, now: DateTime<Utc>) -> StoreResult<GoalComment> {
+pub fn add_comment(
+    conn: &mut Conn,
+    org_id: Uuid,
+    client_id: Uuid,
+    goal_id: Uuid,
+    c: NewComment,
+    actor: Actor,
+    now: DateTime<Utc>,
+) -> StoreResult<GoalComment> {
     goal(conn, client_id, goal_id)?;
     diesel::insert_into(goal_comments::table)
         .values((
@@ -605,7 +796,10 @@ pub fn add_comment(conn: &mut Conn, org_id: Uuid, client_id: Uuid, goal_id: Uuid
             goal_comments::created_at.eq(now.naive_utc()),
         ))
         .execute(conn)?;
-    comments(conn, goal_id, true)?.into_iter().find(|x| x.id == c.id).ok_or(StoreError::NotFound)
+    comments(conn, goal_id, true)?
+        .into_iter()
+        .find(|x| x.id == c.id)
+        .ok_or(StoreError::NotFound)
 }
 
 /// A goal's comments, oldest first; team-only notes only when `team_notes`.

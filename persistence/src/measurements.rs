@@ -4,7 +4,9 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use domain::{
-    measure::{catalogue, Direction, Measurement, MeasurementStatus, OutcomeMeasure, Score, Source, Values},
+    measure::{
+        catalogue, Direction, Measurement, MeasurementStatus, OutcomeMeasure, Score, Source, Values,
+    },
     Invalid,
 };
 use uuid::Uuid;
@@ -18,7 +20,17 @@ use crate::{
 
 // --- Measures ---------------------------------------------------------------------
 
-type MeasureRow = (String, String, Option<String>, f64, f64, f64, String, f64, String);
+type MeasureRow = (
+    String,
+    String,
+    Option<String>,
+    f64,
+    f64,
+    f64,
+    String,
+    f64,
+    String,
+);
 
 fn measure_from(org_id: Uuid, row: MeasureRow) -> StoreResult<OutcomeMeasure> {
     let (code, name, unit, min, max, step, direction, mcid, reporters) = row;
@@ -90,10 +102,20 @@ pub fn measure(conn: &mut Conn, org_id: Uuid, code: &str) -> StoreResult<Option<
     row.map(|r| measure_from(org_id, r)).transpose()
 }
 
-pub fn create_measure(conn: &mut Conn, m: &OutcomeMeasure, actor: Uuid, now: DateTime<Utc>) -> StoreResult<()> {
-    let org = m.organization_id.ok_or_else(|| StoreError::Config("a clinic measure needs its organization".into()))?;
+pub fn create_measure(
+    conn: &mut Conn,
+    m: &OutcomeMeasure,
+    actor: Uuid,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    let org = m
+        .organization_id
+        .ok_or_else(|| StoreError::Config("a clinic measure needs its organization".into()))?;
     if measure(conn, org, &m.code)?.is_some() {
-        return Err(StoreError::Conflict(format!("measure code `{}` is taken", m.code)));
+        return Err(StoreError::Conflict(format!(
+            "measure code `{}` is taken",
+            m.code
+        )));
     }
     diesel::insert_into(outcome_measures::table)
         .values((
@@ -107,7 +129,12 @@ pub fn create_measure(conn: &mut Conn, m: &OutcomeMeasure, actor: Uuid, now: Dat
             outcome_measures::step.eq(m.step),
             outcome_measures::direction.eq(m.direction.as_str()),
             outcome_measures::meaningful_change.eq(m.meaningful_change),
-            outcome_measures::reporters.eq(m.reporters.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(" ")),
+            outcome_measures::reporters.eq(m
+                .reporters
+                .iter()
+                .map(|r| r.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")),
             outcome_measures::created_by.eq(actor.to_string()),
             outcome_measures::created_at.eq(now.naive_utc()),
         ))
@@ -151,9 +178,13 @@ impl MeasurementRow {
             observed_at: utc(self.observed_at),
             source: parse_stored(&self.source, |s| Source::parse("source", s))?,
             recorded_by: id(&self.recorded_by)?,
-            values: serde_json::from_str::<Values>(&self.reported)
-                .map_err(|e| StoreError::Database(diesel::result::Error::DeserializationError(Box::new(e))))?,
-            score: Score { score: self.score, satisfaction: self.satisfaction },
+            values: serde_json::from_str::<Values>(&self.reported).map_err(|e| {
+                StoreError::Database(diesel::result::Error::DeserializationError(Box::new(e)))
+            })?,
+            score: Score {
+                score: self.score,
+                satisfaction: self.satisfaction,
+            },
             note: self.note,
             status: parse_stored(&self.status, |s| MeasurementStatus::parse("status", s))?,
             supersedes: opt_id(self.supersedes.as_deref())?,
@@ -209,28 +240,53 @@ fn insert(
         reason: reason.map(str::to_owned),
         created_at: now.naive_utc(),
     };
-    diesel::insert_into(measurements::table).values(&row).execute(conn)?;
+    diesel::insert_into(measurements::table)
+        .values(&row)
+        .execute(conn)?;
     touch_progress(conn, &row.episode_id)
 }
 
 /// Records a measurement for a goal or for the client as a whole, within an episode.
-pub fn record(conn: &mut Conn, org_id: Uuid, client_id: Uuid, m: &NewMeasurement, actor: Uuid, now: DateTime<Utc>) -> StoreResult<Measurement> {
+pub fn record(
+    conn: &mut Conn,
+    org_id: Uuid,
+    client_id: Uuid,
+    m: &NewMeasurement,
+    actor: Uuid,
+    now: DateTime<Utc>,
+) -> StoreResult<Measurement> {
     goals::episode(conn, client_id, m.episode_id)?;
     if let Some(goal_id) = m.goal_id {
         let goal = goals::goal(conn, client_id, goal_id).map_err(|e| match e {
-            StoreError::NotFound => Invalid::field("goal_id", "is not a goal of this client").into(),
+            StoreError::NotFound => {
+                Invalid::field("goal_id", "is not a goal of this client").into()
+            }
             other => other,
         })?;
         if goal.episode_id != m.episode_id {
             return Err(Invalid::field("goal_id", "belongs to another episode").into());
         }
     }
-    insert(conn, org_id, client_id, m, MeasurementStatus::Final, None, None, actor, now)?;
+    insert(
+        conn,
+        org_id,
+        client_id,
+        m,
+        MeasurementStatus::Final,
+        None,
+        None,
+        actor,
+        now,
+    )?;
     measurement(conn, client_id, m.id)
 }
 
 /// One measurement of this client (NotFound when it is another's).
-pub fn measurement(conn: &mut Conn, client_id: Uuid, measurement_id: Uuid) -> StoreResult<Measurement> {
+pub fn measurement(
+    conn: &mut Conn,
+    client_id: Uuid,
+    measurement_id: Uuid,
+) -> StoreResult<Measurement> {
     measurements::table
         .filter(measurements::id.eq(measurement_id.to_string()))
         .filter(measurements::client_id.eq(client_id.to_string()))
@@ -248,7 +304,12 @@ pub struct MeasurementFilter {
 }
 
 /// An episode's measurements, one page at a time, in recording order.
-pub fn list(conn: &mut Conn, episode_id: Uuid, filter: &MeasurementFilter, page: PageRequest) -> StoreResult<Page<Measurement>> {
+pub fn list(
+    conn: &mut Conn,
+    episode_id: Uuid,
+    filter: &MeasurementFilter,
+    page: PageRequest,
+) -> StoreResult<Page<Measurement>> {
     let mut q = measurements::table
         .filter(measurements::episode_id.eq(episode_id.to_string()))
         .select(MeasurementRow::as_select())
@@ -262,12 +323,18 @@ pub fn list(conn: &mut Conn, episode_id: Uuid, filter: &MeasurementFilter, page:
         q = q.filter(measurements::measure_code.eq(code.clone()));
     }
     if !filter.history {
-        q = q.filter(measurements::superseded_by.is_null()).filter(measurements::status.ne(MeasurementStatus::EnteredInError.as_str()));
+        q = q
+            .filter(measurements::superseded_by.is_null())
+            .filter(measurements::status.ne(MeasurementStatus::EnteredInError.as_str()));
     }
     if let Some(after) = page.after {
         q = q.filter(measurements::id.gt(after.to_string()));
     }
-    let items = q.load(conn)?.into_iter().map(MeasurementRow::into_measurement).collect::<StoreResult<Vec<_>>>()?;
+    let items = q
+        .load(conn)?
+        .into_iter()
+        .map(MeasurementRow::into_measurement)
+        .collect::<StoreResult<Vec<_>>>()?;
     Ok(Page::from_rows(items, page.limit, |m| m.id))
 }
 
@@ -299,7 +366,11 @@ pub fn series(
         .filter(measurements::superseded_by.is_null())
         .filter(measurements::status.ne(MeasurementStatus::EnteredInError.as_str()))
         .order((measurements::observed_at.asc(), measurements::id.asc()))
-        .select((measurements::observed_at, measurements::score, measurements::source))
+        .select((
+            measurements::observed_at,
+            measurements::score,
+            measurements::source,
+        ))
         .into_boxed();
     if let Some(from) = from {
         q = q.filter(measurements::observed_at.ge(from.naive_utc()));
@@ -309,7 +380,13 @@ pub fn series(
     }
     let rows: Vec<(NaiveDateTime, f64, String)> = q.load(conn)?;
     rows.into_iter()
-        .map(|(at, score, source)| Ok((utc(at), score, parse_stored(&source, |s| Source::parse("source", s))?)))
+        .map(|(at, score, source)| {
+            Ok((
+                utc(at),
+                score,
+                parse_stored(&source, |s| Source::parse("source", s))?,
+            ))
+        })
         .collect()
 }
 
@@ -323,10 +400,22 @@ pub enum Correction {
 }
 
 /// Supersedes a current measurement with a new version; the old one stays readable.
-pub fn correct(conn: &mut Conn, org_id: Uuid, client_id: Uuid, old_id: Uuid, correction: Correction, reason: &str, actor: Uuid, now: DateTime<Utc>) -> StoreResult<Measurement> {
+pub fn correct(
+    conn: &mut Conn,
+    org_id: Uuid,
+    client_id: Uuid,
+    old_id: Uuid,
+    correction: Correction,
+    reason: &str,
+    actor: Uuid,
+    now: DateTime<Utc>,
+) -> StoreResult<Measurement> {
     let old = measurement(conn, client_id, old_id)?;
     if !old.counts() {
-        return Err(StoreError::Conflict("this measurement was already corrected or withdrawn; correct its latest version".into()));
+        return Err(StoreError::Conflict(
+            "this measurement was already corrected or withdrawn; correct its latest version"
+                .into(),
+        ));
     }
     let (new, status) = match correction {
         Correction::Amend(new) => (new, MeasurementStatus::Amended),
@@ -345,7 +434,17 @@ pub fn correct(conn: &mut Conn, org_id: Uuid, client_id: Uuid, old_id: Uuid, cor
             MeasurementStatus::EnteredInError,
         ),
     };
-    insert(conn, org_id, client_id, &new, status, Some(old_id), Some(reason), actor, now)?;
+    insert(
+        conn,
+        org_id,
+        client_id,
+        &new,
+        status,
+        Some(old_id),
+        Some(reason),
+        actor,
+        now,
+    )?;
     diesel::update(measurements::table.find(old_id.to_string()))
         .set(measurements::superseded_by.eq(new.id.to_string()))
         .execute(conn)?;
@@ -353,7 +452,11 @@ pub fn correct(conn: &mut Conn, org_id: Uuid, client_id: Uuid, old_id: Uuid, cor
 }
 
 /// Every version of a measurement, oldest first.
-pub fn history(conn: &mut Conn, client_id: Uuid, measurement_id: Uuid) -> StoreResult<Vec<Measurement>> {
+pub fn history(
+    conn: &mut Conn,
+    client_id: Uuid,
+    measurement_id: Uuid,
+) -> StoreResult<Vec<Measurement>> {
     let mut current = measurement(conn, client_id, measurement_id)?;
     while let Some(previous) = current.supersedes {
         current = measurement(conn, client_id, previous)?;

@@ -473,9 +473,13 @@ pub async fn change_caregiver(
     let link = state
         .db(move |conn| {
             let subject = subject("caregiver.change", "caregiver_link", link_id);
-            Ok(caller.on_client(conn, client_id, ClientAction::ManageCaregivers, subject, |c| {
-                clients::set_caregiver_permission(c, client_id, link_id, permission)
-            })?)
+            Ok(caller.on_client(
+                conn,
+                client_id,
+                ClientAction::ManageCaregivers,
+                subject,
+                |c| clients::set_caregiver_permission(c, client_id, link_id, permission),
+            )?)
         })
         .await?;
     Ok(HttpResponse::Ok().json(CaregiverView::from(link)))

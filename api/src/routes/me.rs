@@ -1,5 +1,5 @@
 use actix_web::{get, HttpResponse};
-use domain::{identity::Role, policy::ClientAction};
+use domain::{goal::EpisodeStatus, identity::Role, policy::ClientAction};
 use persistence::{accounts, clients};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -19,6 +19,8 @@ pub struct FollowedClient {
     /// For caregivers: `view` or `contribute`.
     #[schema(schema_with = super::permission_schema)]
     pub permission: Option<&'static str>,
+    /// The current episode of care, if any: its progress view is the home screen.
+    pub active_episode_id: Option<Uuid>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -59,19 +61,30 @@ pub async fn me(caller: Caller, state: State) -> ApiResult<HttpResponse> {
             let mut seen = Vec::new();
             for (client_id, relationship, permission) in followed {
                 // Each client's record is read through the gate, so it shows in their access log.
-                let client = caller.on_client(
+                let (client, episodes) = caller.on_client(
                     conn,
                     client_id,
                     ClientAction::View,
                     subject("me.read", "client", client_id),
-                    |c| clients::get(c, who.organization_id, client_id),
+                    |c| {
+                        Ok((
+                            clients::get(c, who.organization_id, client_id)?,
+                            persistence::goals::episodes_of(c, client_id)?,
+                        ))
+                    },
                 )?;
+                let active_episode_id = episodes
+                    .iter()
+                    .rev()
+                    .find(|e| e.status == EpisodeStatus::Active)
+                    .map(|e| e.id);
                 seen.push(FollowedClient {
                     client_id,
                     name: client.name,
                     preferred_name: client.preferred_name,
                     relationship,
                     permission,
+                    active_episode_id,
                 });
             }
             Ok(Me {

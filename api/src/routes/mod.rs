@@ -4,8 +4,11 @@ pub mod audit;
 pub mod auth;
 pub mod care;
 pub mod clients;
+pub mod goals;
 pub mod health;
 pub mod me;
+pub mod measures;
+pub mod progress;
 pub mod users;
 
 use actix_web::{http::header, HttpResponse};
