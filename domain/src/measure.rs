@@ -214,19 +214,13 @@ impl OutcomeMeasure {
                 }
                 let mut answered = Vec::new();
                 for (i, item) in items.iter().enumerate() {
+                    let field = format!("values.items[{i}].value");
                     match item.value {
-                        Some(x) => {
-                            if on_scale(
-                                &mut p,
-                                &format!("values.items[{i}].value"),
-                                x,
-                                item_min,
-                                item_max,
-                                1.0,
-                            ) {
-                                answered.push(x);
-                            }
+                        // on_scale records the problem when the value is off the scale.
+                        Some(x) if on_scale(&mut p, &field, x, item_min, item_max, 1.0) => {
+                            answered.push(x)
                         }
+                        Some(_) => {}
                         None if max_missing == 0 => {
                             p.add(format!("values.items[{i}].value"), "is required")
                         }
@@ -361,17 +355,37 @@ pub fn catalogue() -> Vec<OutcomeMeasure> {
     ]
 }
 
+/// A clinic's definition of its own measure, as sent.
+#[derive(Debug, Clone)]
+pub struct MeasureDefinition<'a> {
+    pub code: &'a str,
+    pub name: &'a str,
+    pub unit: Option<&'a str>,
+    pub min: f64,
+    pub max: f64,
+    /// 0 for a continuous scale.
+    pub step: f64,
+    pub direction: Direction,
+    pub meaningful_change: f64,
+    pub reporters: Vec<Source>,
+}
+
 /// The rules for a clinic-defined measure.
 pub fn custom(
     organization_id: Uuid,
-    code: &str,
-    name: &str,
-    unit: Option<&str>,
-    (min, max, step): (f64, f64, f64),
-    direction: Direction,
-    meaningful_change: f64,
-    reporters: Vec<Source>,
+    definition: MeasureDefinition<'_>,
 ) -> Result<OutcomeMeasure, Invalid> {
+    let MeasureDefinition {
+        code,
+        name,
+        unit,
+        min,
+        max,
+        step,
+        direction,
+        meaningful_change,
+        reporters,
+    } = definition;
     let mut p = Problems::default();
     let code_ok = !code.is_empty()
         && code.len() <= 64
@@ -625,27 +639,29 @@ mod tests {
     #[test]
     fn clinic_measures_are_checked() {
         let org = Uuid::nil();
+        let def = |code, name, (min, max, step), mcid, reporters| MeasureDefinition {
+            code,
+            name,
+            unit: Some("kg"),
+            min,
+            max,
+            step,
+            direction: Direction::HigherIsBetter,
+            meaningful_change: mcid,
+            reporters,
+        };
         let ok = custom(
             org,
-            "grip-kg",
-            "Grip strength",
-            Some("kg"),
-            (0.0, 90.0, 0.5),
-            Direction::HigherIsBetter,
-            5.0,
-            vec![Source::Therapist],
+            def(
+                "grip-kg",
+                "Grip strength",
+                (0.0, 90.0, 0.5),
+                5.0,
+                vec![Source::Therapist],
+            ),
         );
         assert!(ok.is_ok());
-        let bad = custom(
-            org,
-            "COPM!",
-            "",
-            None,
-            (10.0, 0.0, -1.0),
-            Direction::HigherIsBetter,
-            0.0,
-            vec![],
-        );
+        let bad = custom(org, def("COPM!", "", (10.0, 0.0, -1.0), 0.0, vec![]));
         assert_eq!(
             bad.map_err(fields),
             Err(vec![
@@ -659,13 +675,13 @@ mod tests {
         );
         let dup = custom(
             org,
-            "copm",
-            "Mine",
-            None,
-            (0.0, 10.0, 1.0),
-            Direction::HigherIsBetter,
-            1.0,
-            vec![Source::Therapist],
+            def(
+                "copm",
+                "Mine",
+                (0.0, 10.0, 1.0),
+                1.0,
+                vec![Source::Therapist],
+            ),
         );
         assert_eq!(dup.map_err(fields), Err(vec!["code".into()]));
     }

@@ -150,6 +150,7 @@ pub fn decide(who: &Principal, relation: ClientRelation, action: ClientAction) -
         Role::Therapist => matches!(
             action,
             ClientAction::View
+                | ClientAction::ViewClinical
                 | ClientAction::UpdateDemographics
                 | ClientAction::Document
                 | ClientAction::Participate
@@ -157,12 +158,13 @@ pub fn decide(who: &Principal, relation: ClientRelation, action: ClientAction) -
         Role::Client => matches!(
             action,
             ClientAction::View
+                | ClientAction::ViewClinical
                 | ClientAction::ManageCaregivers
                 | ClientAction::ViewAccessLog
                 | ClientAction::Participate
         ),
         Role::Caregiver => match action {
-            ClientAction::View => true,
+            ClientAction::View | ClientAction::ViewClinical => true,
             ClientAction::Participate => {
                 relation.caregiver == Some(CaregiverPermission::Contribute)
             }
@@ -491,6 +493,21 @@ mod tests {
             ),
             Decision::Allow
         );
+        // Everyone who may see the client's record may see their clinical record too.
+        for role in [Role::Admin, Role::Therapist, Role::Client, Role::Caregiver] {
+            let rel = ClientRelation {
+                in_organization: true,
+                is_self: true,
+                on_care_team: true,
+                caregiver: Some(CaregiverPermission::View),
+            };
+            let who = principal(role, Scopes::default());
+            assert_eq!(
+                decide(&who, rel, ClientAction::ViewClinical),
+                Decision::Allow,
+                "{role}"
+            );
+        }
         assert_eq!(
             client_scope(&principal(Role::Service, Scopes::default())),
             ClientScope::Nothing

@@ -224,27 +224,32 @@ struct GoalRow {
     updated_at: NaiveDateTime,
 }
 
-fn content_from(
+/// A goal's content as stored, in either the goals or the revisions table.
+struct ContentColumns {
     client_words: String,
     statement: String,
-    area: &str,
+    occupation_area: String,
     importance: i32,
     start_date: NaiveDate,
     target_date: Option<NaiveDate>,
     measure_code: Option<String>,
     target_value: Option<f64>,
-    gas: Option<&str>,
-) -> StoreResult<GoalContent> {
+    gas: Option<String>,
+}
+
+fn content_from(c: ContentColumns) -> StoreResult<GoalContent> {
     Ok(GoalContent {
-        client_words,
-        statement,
-        occupation_area: parse_stored(area, |s| OccupationArea::parse("occupation_area", s))?,
-        importance,
-        start_date,
-        target_date,
-        measure_code,
-        target_value,
-        gas: gas.map(from_json::<GasScale>).transpose()?,
+        client_words: c.client_words,
+        statement: c.statement,
+        occupation_area: parse_stored(&c.occupation_area, |s| {
+            OccupationArea::parse("occupation_area", s)
+        })?,
+        importance: c.importance,
+        start_date: c.start_date,
+        target_date: c.target_date,
+        measure_code: c.measure_code,
+        target_value: c.target_value,
+        gas: c.gas.as_deref().map(from_json::<GasScale>).transpose()?,
     })
 }
 
@@ -264,17 +269,17 @@ impl GoalRow {
                 client: self.client_agreed,
                 team: self.team_agreed,
             },
-            content: content_from(
-                self.client_words,
-                self.statement,
-                &self.occupation_area,
-                self.importance,
-                self.start_date,
-                self.target_date,
-                self.measure_code,
-                self.target_value,
-                self.gas.as_deref(),
-            )?,
+            content: content_from(ContentColumns {
+                client_words: self.client_words,
+                statement: self.statement,
+                occupation_area: self.occupation_area,
+                importance: self.importance,
+                start_date: self.start_date,
+                target_date: self.target_date,
+                measure_code: self.measure_code,
+                target_value: self.target_value,
+                gas: self.gas,
+            })?,
             created_at: utc(self.created_at),
             updated_at: utc(self.updated_at),
         })
@@ -700,17 +705,17 @@ pub fn revisions(conn: &mut Conn, goal_id: Uuid) -> StoreResult<Vec<GoalRevision
                     .collect::<StoreResult<Vec<_>>>()?;
                 Ok(GoalRevision {
                     revision,
-                    content: content_from(
-                        words,
+                    content: content_from(ContentColumns {
+                        client_words: words,
                         statement,
-                        &area,
+                        occupation_area: area,
                         importance,
-                        start,
-                        target,
-                        code,
-                        value,
-                        gas.as_deref(),
-                    )?,
+                        start_date: start,
+                        target_date: target,
+                        measure_code: code,
+                        target_value: value,
+                        gas,
+                    })?,
                     proposed_by: id(&by)?,
                     proposed_side: parse_stored(&side, |s| Side::parse("side", s))?,
                     created_at: utc(at),

@@ -209,17 +209,34 @@ pub struct NewMeasurement {
     pub note: Option<String>,
 }
 
-fn insert(
-    conn: &mut Conn,
-    org_id: Uuid,
-    client_id: Uuid,
-    m: &NewMeasurement,
+/// Who records, for whom, and when.
+#[derive(Debug, Clone, Copy)]
+pub struct Recording {
+    pub org_id: Uuid,
+    pub client_id: Uuid,
+    pub actor: Uuid,
+    pub now: DateTime<Utc>,
+}
+
+/// How a stored version stands to earlier ones.
+struct Version<'a> {
     status: MeasurementStatus,
     supersedes: Option<Uuid>,
-    reason: Option<&str>,
-    actor: Uuid,
-    now: DateTime<Utc>,
-) -> StoreResult<()> {
+    reason: Option<&'a str>,
+}
+
+fn insert(conn: &mut Conn, r: Recording, m: &NewMeasurement, v: Version<'_>) -> StoreResult<()> {
+    let Recording {
+        org_id,
+        client_id,
+        actor,
+        now,
+    } = r;
+    let Version {
+        status,
+        supersedes,
+        reason,
+    } = v;
     let row = MeasurementRow {
         id: m.id.to_string(),
         organization_id: org_id.to_string(),
@@ -247,14 +264,8 @@ fn insert(
 }
 
 /// Records a measurement for a goal or for the client as a whole, within an episode.
-pub fn record(
-    conn: &mut Conn,
-    org_id: Uuid,
-    client_id: Uuid,
-    m: &NewMeasurement,
-    actor: Uuid,
-    now: DateTime<Utc>,
-) -> StoreResult<Measurement> {
+pub fn record(conn: &mut Conn, r: Recording, m: &NewMeasurement) -> StoreResult<Measurement> {
+    let client_id = r.client_id;
     goals::episode(conn, client_id, m.episode_id)?;
     if let Some(goal_id) = m.goal_id {
         let goal = goals::goal(conn, client_id, goal_id).map_err(|e| match e {
@@ -269,14 +280,13 @@ pub fn record(
     }
     insert(
         conn,
-        org_id,
-        client_id,
+        r,
         m,
-        MeasurementStatus::Final,
-        None,
-        None,
-        actor,
-        now,
+        Version {
+            status: MeasurementStatus::Final,
+            supersedes: None,
+            reason: None,
+        },
     )?;
     measurement(conn, client_id, m.id)
 }
@@ -402,14 +412,12 @@ pub enum Correction {
 /// Supersedes a current measurement with a new version; the old one stays readable.
 pub fn correct(
     conn: &mut Conn,
-    org_id: Uuid,
-    client_id: Uuid,
+    r: Recording,
     old_id: Uuid,
     correction: Correction,
     reason: &str,
-    actor: Uuid,
-    now: DateTime<Utc>,
 ) -> StoreResult<Measurement> {
+    let client_id = r.client_id;
     let old = measurement(conn, client_id, old_id)?;
     if !old.counts() {
         return Err(StoreError::Conflict(
@@ -436,14 +444,13 @@ pub fn correct(
     };
     insert(
         conn,
-        org_id,
-        client_id,
+        r,
         &new,
-        status,
-        Some(old_id),
-        Some(reason),
-        actor,
-        now,
+        Version {
+            status,
+            supersedes: Some(old_id),
+            reason: Some(reason),
+        },
     )?;
     diesel::update(measurements::table.find(old_id.to_string()))
         .set(measurements::superseded_by.eq(new.id.to_string()))

@@ -5,14 +5,14 @@ use actix_web::{get, post, web, HttpResponse};
 use chrono::{DateTime, Duration, Utc};
 use domain::{
     measure::{
-        custom, CopmProblem, Direction, Instrument, Item, Measurement, MeasurementStatus,
-        OutcomeMeasure, Source, Values,
+        custom, CopmProblem, Direction, Instrument, Item, MeasureDefinition, Measurement,
+        MeasurementStatus, OutcomeMeasure, Source, Values,
     },
     policy::{measurement_source, ClientAction, OrgAction},
     Invalid,
 };
 use persistence::{
-    measurements::{self, Correction, MeasurementFilter, NewMeasurement},
+    measurements::{self, Correction, MeasurementFilter, NewMeasurement, Recording},
     now, StoreError,
 };
 use serde::{Deserialize, Serialize};
@@ -145,13 +145,17 @@ pub async fn create_measure(
     let org = caller.who.organization_id;
     let measure = custom(
         org,
-        &i.code,
-        &i.name,
-        i.unit.as_deref(),
-        (i.min, i.max, i.step),
-        direction.unwrap_or(Direction::HigherIsBetter),
-        i.meaningful_change,
-        reporters,
+        MeasureDefinition {
+            code: &i.code,
+            name: &i.name,
+            unit: i.unit.as_deref(),
+            min: i.min,
+            max: i.max,
+            step: i.step,
+            direction: direction.unwrap_or(Direction::HigherIsBetter),
+            meaningful_change: i.meaningful_change,
+            reporters,
+        },
     )?;
     let code = measure.code.clone();
     let stored = measure.clone();
@@ -420,7 +424,16 @@ pub async fn record(
                             .map(|n| n.trim().to_owned())
                             .filter(|n| !n.is_empty()),
                     };
-                    measurements::record(c, org, client_id, &new, user, now())
+                    measurements::record(
+                        c,
+                        Recording {
+                            org_id: org,
+                            client_id,
+                            actor: user,
+                            now: now(),
+                        },
+                        &new,
+                    )
                 },
             )?)
         })
@@ -674,13 +687,15 @@ pub async fn correct(
                     };
                     measurements::correct(
                         c,
-                        org,
-                        client_id,
+                        Recording {
+                            org_id: org,
+                            client_id,
+                            actor: user,
+                            now: now(),
+                        },
                         measurement_id,
                         correction,
                         input.reason.trim(),
-                        user,
-                        now(),
                     )
                 },
             )?)

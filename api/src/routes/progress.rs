@@ -565,7 +565,7 @@ pub async fn milestones(
                             out.push((g.id, m.kind, m.at, m.value));
                         }
                     }
-                    out.sort_by(|a, b| b.2.cmp(&a.2));
+                    out.sort_by_key(|m| std::cmp::Reverse(m.2));
                     Ok(out
                         .into_iter()
                         .filter_map(|(goal_id, kind, at, value)| {
