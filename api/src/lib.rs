@@ -52,8 +52,10 @@ pub fn prepare(mut config: Config, allow_throwaway_key: bool) -> Result<AppState
     );
     let dummy_hash =
         auth::passwords::hash("headway-timing-equaliser").map_err(|e| e.to_string())?;
+    let writer = persistence::Writer::start(&backend).map_err(|e| e.to_string())?;
     Ok(AppState {
         pool,
+        writer,
         tokens,
         config,
         dummy_hash,

@@ -7,6 +7,8 @@ use crate::{auth::tokens::TokenKeys, config::Config, error::ApiError};
 
 pub struct AppState {
     pub pool: Pool,
+    /// Group-commits every audited write (see `persistence::writer`).
+    pub writer: persistence::Writer,
     pub tokens: TokenKeys,
     pub config: Config,
     /// A real Argon2id hash, verified against when a login name is unknown, so that

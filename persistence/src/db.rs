@@ -107,6 +107,16 @@ impl r2d2::ManageConnection for Manager {
     }
 }
 
+/// Opens one connection outside the pool (the writer thread keeps its own).
+pub fn connect(backend: &Backend) -> Result<DbConnection, StoreError> {
+    use r2d2::ManageConnection;
+    Manager {
+        backend: backend.clone(),
+    }
+    .connect()
+    .map_err(|e| StoreError::Unavailable(e.to_string()))
+}
+
 /// Opens a pool; `size` is the most connections it will hold.
 pub fn open_pool(backend: &Backend, size: u32) -> Result<Pool, StoreError> {
     // SQLite takes one writer at a time; a few readers beside it are all WAL can use.

@@ -13,18 +13,21 @@ use domain::{
 use uuid::Uuid;
 
 use crate::{
-    audit::{self, Subject},
-    clients, db, now, Conn, StoreError, StoreResult,
+    audit::{self, Actor, Subject},
+    clients, db, now, Conn, StoreError, StoreResult, Writer,
 };
 
-/// The caller of one request and the request's own details.
+/// The caller of one request, the request's own details, and the instance's writer.
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub who: Principal,
     pub meta: RequestMeta,
+    pub writer: Writer,
 }
 
-fn outcome_of(decision: Decision) -> Result<(), (Outcome, StoreError)> {
+type Refusal = (Outcome, StoreError);
+
+fn outcome_of(decision: Decision) -> Result<(), Refusal> {
     match decision {
         Decision::Allow => Ok(()),
         Decision::Forbidden => Err((Outcome::Denied, StoreError::Forbidden)),
@@ -33,85 +36,103 @@ fn outcome_of(decision: Decision) -> Result<(), (Outcome, StoreError)> {
 }
 
 impl Caller {
-    fn record(&self, conn: &mut Conn, subject: &Subject, outcome: Outcome) -> StoreResult<()> {
-        audit::record(
-            conn,
-            (&self.who).into(),
-            subject,
-            outcome,
-            &self.meta,
-            now(),
-        )
+    fn actor(&self) -> Actor {
+        Actor::from(&self.who)
+    }
+
+    /// Appends an audit event through the writer (group-committed, durable on return).
+    fn record(&self, subject: &Subject, outcome: Outcome) -> StoreResult<()> {
+        let (actor, subject, meta) = (self.actor(), subject.clone(), self.meta.clone());
+        self.writer
+            .run(move |c| audit::record(c, actor, &subject, outcome, &meta, now()))
     }
 
     /// Runs `op` on one client's record if the policy allows `action`, and audits it.
-    pub fn on_client<T>(
+    pub fn on_client<T, F>(
         &self,
         conn: &mut Conn,
         client_id: Uuid,
         action: ClientAction,
         subject: Subject,
-        op: impl FnOnce(&mut Conn) -> StoreResult<T>,
-    ) -> StoreResult<T> {
+        op: F,
+    ) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Conn) -> StoreResult<T> + Send + 'static,
+    {
         let subject = Subject {
             client_id: Some(client_id),
             ..subject
         };
-        let allowed = |conn: &mut Conn| -> StoreResult<Result<(), (Outcome, StoreError)>> {
-            let relation = clients::relation(conn, &self.who, client_id)?;
-            Ok(outcome_of(decide(&self.who, relation, action)))
+        let who = self.who.clone();
+        let allowed = move |conn: &mut Conn| -> StoreResult<Result<(), Refusal>> {
+            let relation = clients::relation(conn, &who, client_id)?;
+            Ok(outcome_of(decide(&who, relation, action)))
         };
         self.run(conn, action.writes(), &subject, allowed, op)
     }
 
     /// Runs an organization-wide `op` if the policy allows `action`, and audits it.
-    pub fn on_organization<T>(
+    pub fn on_organization<T, F>(
         &self,
         conn: &mut Conn,
         action: OrgAction,
         subject: &Subject,
-        op: impl FnOnce(&mut Conn) -> StoreResult<T>,
-    ) -> StoreResult<T> {
+        op: F,
+    ) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Conn) -> StoreResult<T> + Send + 'static,
+    {
         let decision = outcome_of(decide_org(&self.who, action));
-        self.run(conn, action.writes(), subject, |_| Ok(decision), op)
+        self.run(conn, action.writes(), subject, move |_| Ok(decision), op)
     }
 
-    fn run<T>(
+    fn run<T, A, F>(
         &self,
         conn: &mut Conn,
         writes: bool,
         subject: &Subject,
-        allowed: impl FnOnce(&mut Conn) -> StoreResult<Result<(), (Outcome, StoreError)>>,
-        op: impl FnOnce(&mut Conn) -> StoreResult<T>,
-    ) -> StoreResult<T> {
-        // Outer Err: the operation failed and its transaction rolled back.
-        // Inner Err: the policy refused; the refusal is audited and committed.
-        let attempt = |conn: &mut Conn| -> StoreResult<Result<T, StoreError>> {
+        allowed: A,
+        op: F,
+    ) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        A: FnOnce(&mut Conn) -> StoreResult<Result<(), Refusal>> + Send + 'static,
+        F: FnOnce(&mut Conn) -> StoreResult<T> + Send + 'static,
+    {
+        // Outer Err: the operation failed and its savepoint rolled back.
+        // Inner Err: the policy refused; for writes the refusal's event commits with it.
+        let (actor, meta, audited) = (self.actor(), self.meta.clone(), subject.clone());
+        let attempt = move |conn: &mut Conn| -> StoreResult<Result<T, StoreError>> {
+            let record = |conn: &mut Conn, outcome| {
+                audit::record(conn, actor, &audited, outcome, &meta, now())
+            };
             match allowed(conn)? {
                 Ok(()) => {
                     let value = op(conn)?;
                     if writes {
-                        self.record(conn, subject, Outcome::Success)?;
+                        record(conn, Outcome::Success)?;
                     }
                     Ok(Ok(value))
                 }
                 Err((outcome, refusal)) => {
                     if writes {
-                        self.record(conn, subject, outcome)?;
+                        record(conn, outcome)?;
                     }
                     Ok(Err(refusal))
                 }
             }
         };
         let result = if writes {
-            db::write(conn, attempt)
+            self.writer.run(attempt)
         } else {
             db::read(conn, attempt)
         };
         match result {
             Ok(Ok(value)) => {
                 if !writes {
-                    db::write(conn, |c| self.record(c, subject, Outcome::Success))?;
+                    self.record(subject, Outcome::Success)?;
                 }
                 Ok(value)
             }
@@ -122,17 +143,17 @@ impl Caller {
                     } else {
                         Outcome::Denied
                     };
-                    db::write(conn, |c| self.record(c, subject, outcome))?;
+                    self.record(subject, outcome)?;
                 }
                 Err(refusal)
             }
             Err(failure) => {
-                let outcome = if matches!(failure, StoreError::NotFound) {
-                    Outcome::NotFound
-                } else {
-                    Outcome::Failed
+                let outcome = match failure {
+                    StoreError::NotFound => Outcome::NotFound,
+                    StoreError::Forbidden => Outcome::Denied,
+                    _ => Outcome::Failed,
                 };
-                db::write(conn, |c| self.record(c, subject, outcome))?;
+                self.record(subject, outcome)?;
                 Err(failure)
             }
         }

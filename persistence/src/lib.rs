@@ -14,9 +14,11 @@ pub mod goals;
 pub mod measurements;
 mod rows;
 pub mod schema;
+pub mod writer;
 
 pub use db::{Backend, Conn, DbConnection, Pool};
 pub use error::{StoreError, StoreResult};
+pub use writer::Writer;
 
 /// A page of results in a stable order (by id, which is time-ordered UUIDv7).
 #[derive(Debug, Clone, PartialEq, Eq)]

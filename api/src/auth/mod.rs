@@ -63,6 +63,7 @@ impl FromRequest for Caller {
             let state =
                 state.ok_or_else(|| ApiError::Internal("application state missing".into()))?;
             let claims = state.tokens.verify(&token?)?;
+            let writer = state.writer.clone();
             let who = state
                 .db(move |conn| {
                     persistence::accounts::principal(
@@ -79,7 +80,7 @@ impl FromRequest for Caller {
                         "This token's account or session is no longer active.".into(),
                     )
                 })?;
-            Ok(Caller(persistence::gate::Caller { who, meta }))
+            Ok(Caller(persistence::gate::Caller { who, meta, writer }))
         })
     }
 }

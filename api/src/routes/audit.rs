@@ -124,7 +124,7 @@ pub async fn search(
                 conn,
                 OrgAction::SearchAudit,
                 &subject_of_many("audit.search", "audit_event"),
-                |c| audit::search(c, org, &filter, page),
+                move |c| audit::search(c, org, &filter, page),
             )?)
         })
         .await?;
@@ -185,7 +185,7 @@ pub async fn access_log(
                 client_id,
                 ClientAction::ViewAccessLog,
                 subject("client.access_log", "client", client_id),
-                |c| audit::access_log(c, org, client_id, page),
+                move |c| audit::access_log(c, org, client_id, page),
             )?)
         })
         .await?;

@@ -95,7 +95,7 @@ fn audit_auth(
         user_id: Some(u.id),
         role: Some(u.role),
     });
-    db::write(conn, |c| {
+    db::write(conn, move |c| {
         audit::record(c, actor, subject, outcome, meta, now())
     })
 }
@@ -214,13 +214,14 @@ async fn authenticate(
                             accounts::set_password_hash(conn, user.id, &fresh, now)?;
                         }
                     }
-                    db::write(conn, |c| accounts::clear_failures(c, &login))?;
+                    db::write(conn, move |c| accounts::clear_failures(c, &login))?;
                     audit_auth(conn, Some(user), &login_subject(), Outcome::Success, &meta)?;
                     Ok(Ok(user.clone()))
                 }
                 _ => {
-                    let locked =
-                        db::write(conn, |c| accounts::record_failure(c, &login, now, policy))?;
+                    let locked = db::write(conn, move |c| {
+                        accounts::record_failure(c, &login, now, policy)
+                    })?;
                     let known = found.as_ref().map(|(u, _)| u);
                     audit_auth(conn, known, &login_subject(), Outcome::Failed, &meta)?;
                     Ok(Err(match locked {
@@ -273,7 +274,7 @@ async fn start_session(state: &State, user: User) -> ApiResult<TokenResponse> {
     let user_id = user.id;
     let session_id = state
         .db(move |conn| {
-            db::write(conn, |c| {
+            db::write(conn, move |c| {
                 accounts::start_session(c, user_id, &Scopes::default(), &refresh_hash, now(), ttl)
             })
             .map_err(ApiError::from)
@@ -375,7 +376,7 @@ async fn refresh_grant(
     let ttl = Duration::seconds(state.config.refresh_token_ttl_secs);
     let outcome = state
         .db(move |conn| {
-            let outcome = db::write(conn, |c| {
+            let outcome = db::write(conn, move |c| {
                 accounts::rotate_refresh(c, &presented, &next_hash, now(), ttl)
             })?;
             let user = match &outcome {
@@ -469,7 +470,7 @@ pub async fn revoke(req: HttpRequest, body: web::Bytes, state: State) -> ApiResu
     state
         .db(move |conn| {
             if let Some((session_id, user_id)) = accounts::session_of_refresh(conn, &hash)? {
-                db::write(conn, |c| {
+                db::write(conn, move |c| {
                     accounts::revoke_session(c, session_id, "signed out", now())
                 })?;
                 let user = accounts::credentials_by_id(conn, user_id)?.map(|(u, _)| u);
@@ -529,7 +530,7 @@ pub async fn accept_invitation(
     let meta = request_meta(&req);
     let user = state
         .db(move |conn| {
-            let user = db::write(conn, |c| {
+            let user = db::write(conn, move |c| {
                 let user = accounts::accept_invitation(c, &token_hash, now())?;
                 if let Some(u) = &user {
                     accounts::set_password_hash(c, u.id, &hash, now())?;

@@ -90,7 +90,7 @@ pub async fn care_team(
                 client_id,
                 ClientAction::View,
                 subject("care_team.read", "care_team", client_id),
-                |c| clients::care_team(c, client_id, history),
+                move |c| clients::care_team(c, client_id, history),
             )?)
         })
         .await?;
@@ -143,7 +143,7 @@ pub async fn add_member(
                 client_id,
                 ClientAction::ManageCareTeam,
                 subject("care_team.add", "care_team_member", member_id),
-                |c| {
+                move |c| {
                     let member = NewMember {
                         id: member_id,
                         therapist_id: input.therapist_id,
@@ -195,7 +195,7 @@ pub async fn remove_member(
                 client_id,
                 ClientAction::ManageCareTeam,
                 subject("care_team.remove", "care_team_member", member_id),
-                |c| clients::remove_from_care_team(c, client_id, member_id, actor, now()),
+                move |c| clients::remove_from_care_team(c, client_id, member_id, actor, now()),
             )?)
         })
         .await?;
@@ -259,7 +259,7 @@ pub async fn caregivers(
                 client_id,
                 ClientAction::View,
                 subject("caregiver.read", "caregiver_link", client_id),
-                |c| clients::caregivers(c, client_id, history),
+                move |c| clients::caregivers(c, client_id, history),
             )?)
         })
         .await?;
@@ -339,7 +339,7 @@ pub async fn add_caregiver(
                 client_id,
                 ClientAction::ManageCaregivers,
                 subject("caregiver.grant", "caregiver_link", link_id),
-                |c| {
+                move |c| {
                     let existing = accounts::credentials_by_email(c, &email)?.map(|(u, _)| u);
                     let (caregiver_id, invite) = match existing {
                         Some(u) if u.role == Role::Caregiver && u.organization_id == org => {
@@ -433,7 +433,7 @@ pub async fn revoke_caregiver(
                 client_id,
                 ClientAction::ManageCaregivers,
                 subject("caregiver.revoke", "caregiver_link", link_id),
-                |c| clients::revoke_caregiver(c, client_id, link_id, actor, now()),
+                move |c| clients::revoke_caregiver(c, client_id, link_id, actor, now()),
             )?)
         })
         .await?;
@@ -478,7 +478,7 @@ pub async fn change_caregiver(
                 client_id,
                 ClientAction::ManageCaregivers,
                 subject,
-                |c| clients::set_caregiver_permission(c, client_id, link_id, permission),
+                move |c| clients::set_caregiver_permission(c, client_id, link_id, permission),
             )?)
         })
         .await?;

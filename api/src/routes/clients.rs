@@ -210,7 +210,7 @@ pub async fn list_clients(
                 conn,
                 OrgAction::ListClients,
                 &subject_of_many("client.list", "client"),
-                |c| clients::list(c, org, scope, &filter, page),
+                move |c| clients::list(c, org, scope, &filter, page),
             )?)
         })
         .await?;
@@ -253,7 +253,7 @@ pub async fn create_client(
                 ..subject("client.create", "client", client_id)
             };
             Ok(
-                caller.on_organization(conn, OrgAction::CreateClient, &subject, |c| {
+                caller.on_organization(conn, OrgAction::CreateClient, &subject, move |c| {
                     clients::create(c, org, client_id, d, now())
                 })?,
             )
@@ -291,7 +291,7 @@ pub async fn get_client(
                 client_id,
                 ClientAction::View,
                 subject("client.read", "client", client_id),
-                |c| clients::get(c, org, client_id),
+                move |c| clients::get(c, org, client_id),
             )?)
         })
         .await?;
@@ -344,7 +344,7 @@ pub async fn update_client(
                 client_id,
                 ClientAction::UpdateDemographics,
                 subject("client.update", "client", client_id),
-                |c| clients::update(c, org, client_id, d, status, actor, now()),
+                move |c| clients::update(c, org, client_id, d, status, actor, now()),
             )?)
         })
         .await?;
@@ -397,7 +397,7 @@ pub async fn client_versions(
                 client_id,
                 ClientAction::View,
                 subject("client.versions", "client", client_id),
-                |c| clients::versions(c, client_id),
+                move |c| clients::versions(c, client_id),
             )?)
         })
         .await?;
@@ -457,7 +457,7 @@ pub async fn invite_client(
                 client_id,
                 ClientAction::InviteClient,
                 subject("client.invite", "user", user_id),
-                |c| {
+                move |c| {
                     let client = clients::get(c, org, client_id)?;
                     if accounts::client_login(c, client_id)?.is_some() {
                         return Err(persistence::StoreError::Conflict(

@@ -184,7 +184,7 @@ pub async fn create_episode(
                 client_id,
                 ClientAction::Document,
                 subject("episode.create", "episode", episode_id),
-                |c| goals::create_episode(c, org, client_id, episode, user, now()),
+                move |c| goals::create_episode(c, org, client_id, episode, user, now()),
             )?)
         })
         .await?;
@@ -219,7 +219,7 @@ pub async fn list_episodes(
                 client_id,
                 ClientAction::ViewClinical,
                 subject("episode.list", "episode", client_id),
-                |c| goals::episodes_of(c, client_id),
+                move |c| goals::episodes_of(c, client_id),
             )?)
         })
         .await?;
@@ -273,7 +273,7 @@ pub async fn update_episode(
                 client_id,
                 ClientAction::Document,
                 subject("episode.update", "episode", episode_id),
-                |c| goals::update_episode(c, client_id, episode_id, status, end_date, now()),
+                move |c| goals::update_episode(c, client_id, episode_id, status, end_date, now()),
             )?)
         })
         .await?;
@@ -530,7 +530,7 @@ pub async fn propose_goal(
                 client_id,
                 action,
                 subject("goal.propose", "goal", goal_id),
-                |c| {
+                move |c| {
                     let content = parse_content(c, org, &input.content).map_err(to_store)?;
                     let new = NewGoal {
                         id: goal_id,
@@ -592,7 +592,7 @@ pub async fn list_goals(
                 client_id,
                 ClientAction::ViewClinical,
                 subject("goal.list", "episode", episode_id),
-                |c| {
+                move |c| {
                     goals::episode(c, client_id, episode_id)?;
                     goals::goals_of_episode(c, episode_id)
                 },
@@ -626,7 +626,7 @@ pub async fn get_goal(
                 client_id,
                 ClientAction::ViewClinical,
                 subject("goal.read", "goal", goal_id),
-                |c| goals::goal(c, client_id, goal_id),
+                move |c| goals::goal(c, client_id, goal_id),
             )?)
         })
         .await?;
@@ -665,7 +665,7 @@ pub async fn revise_goal(
                 client_id,
                 action,
                 subject("goal.revise", "goal", goal_id),
-                |c| {
+                move |c| {
                     let content =
                         parse_content(c, org, &input).map_err(|e| to_store(unprefix(e)))?;
                     goals::revise(c, client_id, goal_id, content, side, who, now())
@@ -766,7 +766,7 @@ pub async fn goal_revisions(
                 client_id,
                 ClientAction::ViewClinical,
                 subject("goal.revisions", "goal", goal_id),
-                |c| {
+                move |c| {
                     goals::goal(c, client_id, goal_id)?;
                     goals::revisions(c, goal_id)
                 },
@@ -809,7 +809,7 @@ pub async fn agree_to_goal(
                 client_id,
                 action,
                 subject("goal.agree", "goal", goal_id),
-                |c| goals::agree(c, client_id, goal_id, side, who, now()),
+                move |c| goals::agree(c, client_id, goal_id, side, who, now()),
             )?)
         })
         .await?;
@@ -854,7 +854,7 @@ pub async fn set_goal_status(
                 client_id,
                 ClientAction::Document,
                 subject("goal.status", "goal", goal_id),
-                |c| goals::set_status(c, client_id, goal_id, next, who, now()),
+                move |c| goals::set_status(c, client_id, goal_id, next, who, now()),
             )?)
         })
         .await?;
@@ -925,7 +925,7 @@ pub async fn comments(
                 client_id,
                 ClientAction::ViewClinical,
                 subject("goal.comments", "goal", goal_id),
-                |c| {
+                move |c| {
                     goals::goal(c, client_id, goal_id)?;
                     goals::comments(c, goal_id, team_notes)
                 },
@@ -978,7 +978,7 @@ pub async fn add_comment(
                 client_id,
                 action,
                 subject("goal.comment", "goal_comment", comment_id),
-                |c| goals::add_comment(c, org, client_id, goal_id, new, who, now()),
+                move |c| goals::add_comment(c, org, client_id, goal_id, new, who, now()),
             )?)
         })
         .await?;

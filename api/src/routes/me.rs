@@ -58,6 +58,7 @@ pub async fn me(caller: Caller, state: State) -> ApiResult<HttpResponse> {
                     .collect(),
                 _ => vec![],
             };
+            let org_id = who.organization_id;
             let mut seen = Vec::new();
             for (client_id, relationship, permission) in followed {
                 // Each client's record is read through the gate, so it shows in their access log.
@@ -66,9 +67,9 @@ pub async fn me(caller: Caller, state: State) -> ApiResult<HttpResponse> {
                     client_id,
                     ClientAction::View,
                     subject("me.read", "client", client_id),
-                    |c| {
+                    move |c| {
                         Ok((
-                            clients::get(c, who.organization_id, client_id)?,
+                            clients::get(c, org_id, client_id)?,
                             persistence::goals::episodes_of(c, client_id)?,
                         ))
                     },

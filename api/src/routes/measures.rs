@@ -166,7 +166,7 @@ pub async fn create_measure(
                 conn,
                 OrgAction::ManageMeasures,
                 &subject("measure.create", "measure", &code),
-                |c| measurements::create_measure(c, &stored, user, now()),
+                move |c| measurements::create_measure(c, &stored, user, now()),
             )?)
         })
         .await?;
@@ -398,7 +398,7 @@ pub async fn record(
                 client_id,
                 action,
                 subject("measurement.record", "measurement", measurement_id),
-                |c| {
+                move |c| {
                     let observed_at = input.observed_at.unwrap_or_else(now);
                     let values = Values::from(input.values);
                     let score = scored(
@@ -496,7 +496,7 @@ pub async fn list(
                 client_id,
                 ClientAction::ViewClinical,
                 subject_of_many("measurement.list", "measurement"),
-                |c| {
+                move |c| {
                     persistence::goals::episode(c, client_id, episode_id)?;
                     measurements::list(c, episode_id, &filter, page)
                 },
@@ -539,7 +539,7 @@ pub async fn get(
                 client_id,
                 ClientAction::ViewClinical,
                 subject("measurement.read", "measurement", measurement_id),
-                |c| measurements::measurement(c, client_id, measurement_id),
+                move |c| measurements::measurement(c, client_id, measurement_id),
             )?)
         })
         .await?;
@@ -573,7 +573,7 @@ pub async fn history(
                 client_id,
                 ClientAction::ViewClinical,
                 subject("measurement.history", "measurement", measurement_id),
-                |c| measurements::history(c, client_id, measurement_id),
+                move |c| measurements::history(c, client_id, measurement_id),
             )?)
         })
         .await?;
@@ -649,7 +649,7 @@ pub async fn correct(
                 client_id,
                 action,
                 subject("measurement.correct", "measurement", measurement_id),
-                |c| {
+                move |c| {
                     let old = measurements::measurement(c, client_id, measurement_id)?;
                     if action == ClientAction::Participate && old.recorded_by != user {
                         return Err(StoreError::Forbidden);

@@ -248,7 +248,7 @@ fn compute(
             weighted_baseline_t: g.weighted_baseline_t,
             weighted_current_t: g.weighted_current_t,
         }),
-        copm: p.copm.map(|c| CopmSummaryView {
+        copm: p.copm.map(move |c| CopmSummaryView {
             assessments: c.assessments,
             first_at: c.first_at,
             latest_at: c.latest_at,
@@ -292,7 +292,7 @@ pub async fn episode_progress_view(
                 client_id,
                 ClientAction::ViewClinical,
                 subject("progress.read", "episode", episode_id),
-                |c| {
+                move |c| {
                     goals::episode(c, client_id, episode_id)?;
                     let (version, cached) = goals::progress_cache(c, episode_id)?;
                     match cached {
@@ -306,9 +306,10 @@ pub async fn episode_progress_view(
             )?;
             if let Some(version) = fresh_version {
                 // Kept for the next reader; skipped if the episode changed meanwhile.
-                persistence::db::write(conn, |c| {
-                    goals::store_progress_cache(c, episode_id, version, &body)
-                })?;
+                let view = body.clone();
+                caller
+                    .writer
+                    .run(move |c| goals::store_progress_cache(c, episode_id, version, &view))?;
             }
             Ok(body)
         })
@@ -419,7 +420,7 @@ pub async fn series(
                 client_id,
                 ClientAction::ViewClinical,
                 subject("progress.series", "goal", goal_id),
-                |c| load_series(c, org, client_id, goal_id, &q),
+                move |c| load_series(c, org, client_id, goal_id, &q),
             )?)
         })
         .await?;
@@ -471,7 +472,7 @@ pub async fn chart_svg(
                 client_id,
                 ClientAction::ViewClinical,
                 subject("progress.chart", "goal", goal_id),
-                |c| load_series(c, org, client_id, goal_id, &q),
+                move |c| load_series(c, org, client_id, goal_id, &q),
             )?)
         })
         .await?;
@@ -539,7 +540,7 @@ pub async fn milestones(
                 client_id,
                 ClientAction::ViewClinical,
                 subject("progress.milestones", "client", client_id),
-                |c| {
+                move |c| {
                     let all_goals = goals::goals_of_client(c, client_id)?;
                     let mut out = Vec::new();
                     for (goal_id, event) in goals::events_of_client(c, client_id)? {

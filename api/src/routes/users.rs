@@ -213,7 +213,7 @@ pub async fn create_user(
                 conn,
                 OrgAction::ManageUsers,
                 &subject("user.create", "user", user_id),
-                |c| {
+                move |c| {
                     let user = accounts::insert_user(c, new, now())?;
                     let expires = match invitation_hash {
                         Some(h) => Some(accounts::create_invitation(
@@ -297,7 +297,7 @@ pub async fn list_users(
                 conn,
                 OrgAction::ListUsers,
                 &subject_of_many("user.list", "user"),
-                |c| accounts::list_users(c, org, &filter, page),
+                move |c| accounts::list_users(c, org, &filter, page),
             )?)
         })
         .await?;
@@ -334,7 +334,7 @@ pub async fn get_user(
                 conn,
                 OrgAction::ListUsers,
                 &subject("user.read", "user", user_id),
-                |c| accounts::user(c, org, user_id),
+                move |c| accounts::user(c, org, user_id),
             )?)
         })
         .await?;
@@ -402,7 +402,7 @@ pub async fn update_user(
                 conn,
                 OrgAction::ManageUsers,
                 &subject("user.update", "user", user_id),
-                |c| {
+                move |c| {
                     let before = accounts::user(c, org, user_id)?;
                     if changes.scopes.is_some() && before.role != Role::Service {
                         return Err(
