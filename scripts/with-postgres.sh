@@ -21,9 +21,10 @@ cleanup() {
 trap cleanup EXIT
 
 as_pg "$PGBIN/initdb" -D "$dir/data" -A trust -U postgres -E UTF8 >/dev/null
-# fsync off: this cluster is thrown away; the durability settings under test are SQLite's.
+# fsync off by default: the cluster is thrown away. Benchmarks set HEADWAY_PG_FSYNC=on
+# so that PostgreSQL's figures are for durable commits too.
 as_pg "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
-  -o "-h 127.0.0.1 -p $port -k $dir -c fsync=off -c max_connections=400" start >/dev/null
+  -o "-h 127.0.0.1 -p $port -k $dir -c fsync=${HEADWAY_PG_FSYNC:-off} -c max_connections=400 -c shared_buffers=1GB" start >/dev/null
 as_pg "$PGBIN/psql" -h 127.0.0.1 -p "$port" -U postgres -q -c "CREATE DATABASE headway_test" >/dev/null
 
 export HEADWAY_TEST_PG="postgres://postgres@127.0.0.1:$port/headway_test"

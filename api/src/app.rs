@@ -145,10 +145,8 @@ impl RootSpanBuilder for RequestSpan {
             .get::<RequestId>()
             .map(|r| r.0.clone())
             .unwrap_or_default();
-        let route = request
-            .match_pattern()
-            .unwrap_or_else(|| "unmatched".into());
-        tracing::info_span!("request", method = %request.method(), route = %route, request_id = %request_id)
+        // The route is recorded at the end: matching it here would route every request twice.
+        tracing::info_span!("request", method = %request.method(), request_id = %request_id, route = tracing::field::Empty)
     }
 
     fn on_request_end<B: MessageBody>(
@@ -158,13 +156,21 @@ impl RootSpanBuilder for RequestSpan {
         let _entered = span.enter();
         match outcome {
             Ok(res) => {
+                let status = res.status().as_u16();
+                // Cheap for most requests: only errors and warnings pay for the route pattern.
+                if tracing::enabled!(tracing::Level::INFO) || status >= 500 {
+                    let route = res
+                        .request()
+                        .match_pattern()
+                        .unwrap_or_else(|| "unmatched".into());
+                    span.record("route", route.as_str());
+                }
                 let elapsed = res
                     .request()
                     .extensions()
                     .get::<Started>()
                     .map(|s| s.0.elapsed());
                 let ms = elapsed.map_or(0.0, |e| e.as_secs_f64() * 1000.0);
-                let status = res.status().as_u16();
                 if status >= 500 {
                     tracing::error!(status, latency_ms = ms, "request failed");
                 } else {

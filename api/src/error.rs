@@ -273,6 +273,9 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound => ApiError::NotFound,
             StoreError::Forbidden => ApiError::Forbidden,
+            StoreError::Unauthenticated => ApiError::Unauthorized(
+                "This token's account or session is no longer active.".into(),
+            ),
             StoreError::Conflict(what) => ApiError::Conflict(what),
             StoreError::Invalid(invalid) => invalid.into(),
             StoreError::Unavailable(why) => {

@@ -54,6 +54,7 @@ pub fn prepare(mut config: Config, allow_throwaway_key: bool) -> Result<AppState
         auth::passwords::hash("headway-timing-equaliser").map_err(|e| e.to_string())?;
     let writer = persistence::Writer::start(&backend).map_err(|e| e.to_string())?;
     Ok(AppState {
+        views: state::ViewCache::default(),
         pool,
         writer,
         tokens,

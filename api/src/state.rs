@@ -5,7 +5,38 @@ use persistence::{Conn, Pool};
 
 use crate::{auth::tokens::TokenKeys, config::Config, error::ApiError};
 
+/// Progress views held in memory, by episode, with the version each reflects. The
+/// database says which version is current on every read, so an entry is served only
+/// while it is current: several instances never disagree.
+#[derive(Default)]
+pub struct ViewCache {
+    views: std::sync::RwLock<std::collections::HashMap<uuid::Uuid, (i64, actix_web::web::Bytes)>>,
+}
+
+/// Enough for a clinic's active episodes; past it, the cache starts over.
+const VIEW_CACHE_ENTRIES: usize = 50_000;
+
+impl ViewCache {
+    pub fn get(&self, episode: uuid::Uuid, version: i64) -> Option<actix_web::web::Bytes> {
+        let views = self.views.read().ok()?;
+        views
+            .get(&episode)
+            .filter(|(v, _)| *v == version)
+            .map(|(_, body)| body.clone())
+    }
+
+    pub fn put(&self, episode: uuid::Uuid, version: i64, body: actix_web::web::Bytes) {
+        if let Ok(mut views) = self.views.write() {
+            if views.len() >= VIEW_CACHE_ENTRIES {
+                views.clear();
+            }
+            views.insert(episode, (version, body));
+        }
+    }
+}
+
 pub struct AppState {
+    pub views: ViewCache,
     pub pool: Pool,
     /// Group-commits every audited write (see `persistence::writer`).
     pub writer: persistence::Writer,
@@ -27,10 +58,14 @@ impl AppState {
     {
         let pool = self.pool.clone();
         web::block(move || {
-            let mut conn = pool
-                .get()
-                .map_err(|e| ApiError::from(persistence::StoreError::from(e)))?;
-            f(&mut conn)
+            let result = match pool.get() {
+                Ok(mut conn) => f(&mut conn),
+                Err(e) => Err(ApiError::from(persistence::StoreError::from(e))),
+            };
+            // The connection is back in the pool; now wait for this request's audit
+            // events to be committed. No answer leaves before its audit trail is durable.
+            persistence::gate::settle_audits()?;
+            result
         })
         .await?
     }

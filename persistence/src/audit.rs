@@ -50,7 +50,22 @@ pub fn record(
     meta: &RequestMeta,
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
-    let row = AuditRow {
+    let row = row(actor, subject, outcome, meta, now);
+    diesel::insert_into(audit_events::table)
+        .values(&row)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// An audit event as stored.
+pub(crate) fn row(
+    actor: Actor,
+    subject: &Subject,
+    outcome: Outcome,
+    meta: &RequestMeta,
+    now: DateTime<Utc>,
+) -> AuditRow {
+    AuditRow {
         id: domain::new_id().to_string(),
         occurred_at: now.naive_utc(),
         organization_id: actor.organization_id.map(|o| o.to_string()),
@@ -63,10 +78,22 @@ pub fn record(
         outcome: outcome.as_str().to_owned(),
         request_id: meta.request_id.clone(),
         source_ip: meta.source_ip.clone(),
-    };
-    diesel::insert_into(audit_events::table)
-        .values(&row)
-        .execute(conn)?;
+    }
+}
+
+/// Appends many events in few statements (the writer's batches).
+pub(crate) fn append_all(conn: &mut Conn, rows: &[AuditRow]) -> StoreResult<()> {
+    for chunk in rows.chunks(500) {
+        // Multi-row inserts are backend-specific in diesel.
+        match conn {
+            crate::DbConnection::Sqlite(c) => diesel::insert_into(audit_events::table)
+                .values(chunk)
+                .execute(c)?,
+            crate::DbConnection::Postgresql(c) => diesel::insert_into(audit_events::table)
+                .values(chunk)
+                .execute(c)?,
+        };
+    }
     Ok(())
 }
 

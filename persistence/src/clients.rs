@@ -22,45 +22,61 @@ use crate::{
 
 /// What the caller is to a client record; the domain policy decides from this.
 pub fn relation(conn: &mut Conn, who: &Principal, client_id: Uuid) -> StoreResult<ClientRelation> {
-    let in_organization: i64 = clients::table
+    let in_org = clients::table
         .filter(clients::id.eq(client_id.to_string()))
-        .filter(clients::organization_id.eq(who.organization_id.to_string()))
-        .count()
-        .get_result(conn)?;
-    if in_organization == 0 {
-        return Ok(ClientRelation::default());
-    }
-    let mut rel = ClientRelation {
-        in_organization: true,
-        ..Default::default()
-    };
-    match who.role {
-        Role::Client => rel.is_self = who.client_id == Some(client_id),
+        .filter(clients::organization_id.eq(who.organization_id.to_string()));
+    // One round trip: whether the record is in the caller's organization, and what
+    // the caller is to it.
+    let rel = match who.role {
         Role::Therapist => {
-            let n: i64 = care_team_members::table
-                .filter(care_team_members::client_id.eq(client_id.to_string()))
-                .filter(care_team_members::therapist_id.eq(who.user_id.to_string()))
-                .filter(care_team_members::removed_at.is_null())
-                .count()
-                .get_result(conn)?;
-            rel.on_care_team = n > 0;
+            let on_team = diesel::dsl::exists(
+                care_team_members::table
+                    .filter(care_team_members::client_id.eq(client_id.to_string()))
+                    .filter(care_team_members::therapist_id.eq(who.user_id.to_string()))
+                    .filter(care_team_members::removed_at.is_null()),
+            );
+            in_org
+                .select(on_team)
+                .first::<bool>(conn)
+                .optional()?
+                .map(|on_care_team| ClientRelation {
+                    in_organization: true,
+                    on_care_team,
+                    ..Default::default()
+                })
         }
         Role::Caregiver => {
-            let permission: Option<String> = caregiver_links::table
+            let permission = caregiver_links::table
                 .filter(caregiver_links::client_id.eq(client_id.to_string()))
                 .filter(caregiver_links::caregiver_id.eq(who.user_id.to_string()))
                 .filter(caregiver_links::revoked_at.is_null())
                 .select(caregiver_links::permission)
-                .first(conn)
-                .optional()?;
-            rel.caregiver = permission
-                .as_deref()
-                .map(|p| parse_stored(p, |s| CaregiverPermission::parse("permission", s)))
-                .transpose()?;
+                .single_value();
+            let found: Option<Option<String>> = in_org.select(permission).first(conn).optional()?;
+            found
+                .map(|p| {
+                    let caregiver = p
+                        .as_deref()
+                        .map(|p| parse_stored(p, |s| CaregiverPermission::parse("permission", s)))
+                        .transpose()?;
+                    Ok::<_, StoreError>(ClientRelation {
+                        in_organization: true,
+                        caregiver,
+                        ..Default::default()
+                    })
+                })
+                .transpose()?
         }
-        Role::Admin | Role::Service => {}
-    }
-    Ok(rel)
+        Role::Client | Role::Admin | Role::Service => {
+            let n: i64 = in_org.count().get_result(conn)?;
+            (n > 0).then(|| ClientRelation {
+                in_organization: true,
+                is_self: who.role == Role::Client && who.client_id == Some(client_id),
+                ..Default::default()
+            })
+        }
+    };
+    Ok(rel.unwrap_or_default())
 }
 
 fn identifiers_of(

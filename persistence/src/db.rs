@@ -119,9 +119,10 @@ pub fn connect(backend: &Backend) -> Result<DbConnection, StoreError> {
 
 /// Opens a pool; `size` is the most connections it will hold.
 pub fn open_pool(backend: &Backend, size: u32) -> Result<Pool, StoreError> {
-    // SQLite takes one writer at a time; a few readers beside it are all WAL can use.
+    // SQLite in WAL mode reads concurrently; writes go through the single writer
+    // thread, so pooled connections are readers. 32 is plenty for two cores.
     let size = match backend {
-        Backend::Sqlite(_) => size.min(8),
+        Backend::Sqlite(_) => size.min(32),
         Backend::Postgres(_) => size,
     };
     r2d2::Pool::builder()

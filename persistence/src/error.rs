@@ -7,6 +7,9 @@ pub enum StoreError {
     /// The row asked for does not exist (or is outside the caller's organization).
     #[error("not found")]
     NotFound,
+    /// The caller's account is inactive or their session revoked.
+    #[error("not authenticated")]
+    Unauthenticated,
     /// The caller may see the record but not do this to it.
     #[error("forbidden")]
     Forbidden,

@@ -18,14 +18,41 @@ use crate::{
 };
 
 /// The caller of one request, the request's own details, and the instance's writer.
+///
+/// `who` comes from the verified access token: its identity facts (user,
+/// organization, role, client record) never change for an account. Whether the
+/// account is still active, its session still live, and which scopes it holds now
+/// is confirmed against the database once per request, in the same blocking call
+/// as the work itself, before any policy decision ([`Caller::confirm`]).
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub who: Principal,
+    pub session_id: Option<Uuid>,
     pub meta: RequestMeta,
     pub writer: Writer,
+    confirmed: std::sync::OnceLock<Principal>,
 }
 
 type Refusal = (Outcome, StoreError);
+
+thread_local! {
+    /// Audit events queued on this thread and not yet known to be committed.
+    static PENDING: std::cell::RefCell<Vec<crate::writer::Ack>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Waits until every audit event this thread queued is durably committed. Whoever
+/// runs gate operations calls this before answering (after releasing its connection);
+/// an error means an event may not be stored, and the request must fail.
+pub fn settle_audits() -> StoreResult<()> {
+    let pending = PENDING.with(|p| std::mem::take(&mut *p.borrow_mut()));
+    let mut result = Ok(());
+    for ack in pending {
+        if let Err(e) = ack.wait() {
+            result = Err(e);
+        }
+    }
+    result
+}
 
 fn outcome_of(decision: Decision) -> Result<(), Refusal> {
     match decision {
@@ -36,15 +63,54 @@ fn outcome_of(decision: Decision) -> Result<(), Refusal> {
 }
 
 impl Caller {
+    pub fn new(
+        who: Principal,
+        session_id: Option<Uuid>,
+        meta: RequestMeta,
+        writer: Writer,
+    ) -> Self {
+        Caller {
+            who,
+            session_id,
+            meta,
+            writer,
+            confirmed: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The caller as the database knows them now: refuses (Unauthenticated) a
+    /// deactivated account or a revoked session, and narrows scopes to those the
+    /// account holds. Checked once per request.
+    pub fn confirm(&self, conn: &mut Conn) -> StoreResult<&Principal> {
+        if let Some(p) = self.confirmed.get() {
+            return Ok(p);
+        }
+        let current =
+            crate::accounts::principal(conn, self.who.user_id, self.session_id, &self.who.scopes)?
+                .filter(|p| {
+                    p.organization_id == self.who.organization_id && p.role == self.who.role
+                })
+                .ok_or(StoreError::Unauthenticated)?;
+        Ok(self.confirmed.get_or_init(|| current))
+    }
+
     fn actor(&self) -> Actor {
         Actor::from(&self.who)
     }
 
-    /// Appends an audit event through the writer (group-committed, durable on return).
+    /// Queues a read's audit event with the writer. The caller's runner waits for it
+    /// (see [`settle_audits`]) after giving its connection back to the pool: a
+    /// connection held through a group commit would cap concurrency at the pool size.
     fn record(&self, subject: &Subject, outcome: Outcome) -> StoreResult<()> {
-        let (actor, subject, meta) = (self.actor(), subject.clone(), self.meta.clone());
-        self.writer
-            .run(move |c| audit::record(c, actor, &subject, outcome, &meta, now()))
+        let ack = self.writer.append_audit(audit::row(
+            self.actor(),
+            subject,
+            outcome,
+            &self.meta,
+            now(),
+        ))?;
+        PENDING.with(|p| p.borrow_mut().push(ack));
+        Ok(())
     }
 
     /// Runs `op` on one client's record if the policy allows `action`, and audits it.
@@ -84,7 +150,7 @@ impl Caller {
         T: Send + 'static,
         F: FnOnce(&mut Conn) -> StoreResult<T> + Send + 'static,
     {
-        let decision = outcome_of(decide_org(&self.who, action));
+        let decision = outcome_of(decide_org(self.confirm(conn)?, action));
         self.run(conn, action.writes(), subject, move |_| Ok(decision), op)
     }
 

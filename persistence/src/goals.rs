@@ -159,13 +159,15 @@ pub fn touch_progress(conn: &mut Conn, episode_id: &str) -> StoreResult<()> {
 }
 
 /// The episode's progress version and, when present, its cached view and the
-/// version that view reflects.
+/// version that view reflects. NotFound unless the episode is this client's.
 pub fn progress_cache(
     conn: &mut Conn,
+    client_id: Uuid,
     episode_id: Uuid,
 ) -> StoreResult<(i64, Option<(i64, String)>)> {
     let (version, cache, cache_version): (i64, Option<String>, Option<i64>) = episodes::table
         .find(episode_id.to_string())
+        .filter(episodes::client_id.eq(client_id.to_string()))
         .select((
             episodes::progress_version,
             episodes::progress_cache,
@@ -173,6 +175,21 @@ pub fn progress_cache(
         ))
         .first(conn)?;
     Ok((version, cache.zip(cache_version).map(|(c, v)| (v, c))))
+}
+
+/// The episode's current progress version, and the version of the stored view (if
+/// any): a read that already holds that version in memory needs nothing more.
+/// NotFound unless the episode is this client's.
+pub fn progress_versions(
+    conn: &mut Conn,
+    client_id: Uuid,
+    episode_id: Uuid,
+) -> StoreResult<(i64, Option<i64>)> {
+    Ok(episodes::table
+        .find(episode_id.to_string())
+        .filter(episodes::client_id.eq(client_id.to_string()))
+        .select((episodes::progress_version, episodes::progress_cache_version))
+        .first(conn)?)
 }
 
 /// Stores a computed view, unless the episode changed meanwhile.

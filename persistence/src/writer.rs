@@ -17,19 +17,40 @@ use std::{
 
 use diesel::Connection;
 
-use crate::{db, Backend, Conn, StoreError, StoreResult};
+use crate::{audit, db, rows::AuditRow, Backend, Conn, StoreError, StoreResult};
 
 /// Delivers a job's result once the batch's fate is known.
 type Deliver = Box<dyn FnOnce(bool) + Send>;
 type Job = Box<dyn FnOnce(&mut Conn) -> Deliver + Send>;
 
+/// What the writer is asked to do.
+enum Message {
+    /// A transaction of its own, run in a savepoint.
+    Job(Job),
+    /// An audit event (of a read): plain data, appended with the batch's others in
+    /// one multi-row insert.
+    Audit(AuditRow, SyncSender<StoreResult<()>>),
+}
+
 /// The most writes one commit carries.
 const MAX_BATCH: usize = 512;
+
+/// The acknowledgement of a queued audit event.
+pub struct Ack(Receiver<StoreResult<()>>);
+
+impl Ack {
+    /// Waits for the commit that holds the event.
+    pub fn wait(self) -> StoreResult<()> {
+        self.0
+            .recv()
+            .map_err(|_| StoreError::Unavailable("the writer has stopped".into()))?
+    }
+}
 
 /// A handle to the instance's writer thread. Cheap to clone.
 #[derive(Clone)]
 pub struct Writer {
-    jobs: Sender<Job>,
+    jobs: Sender<Message>,
 }
 
 impl std::fmt::Debug for Writer {
@@ -42,7 +63,7 @@ impl Writer {
     /// Starts the writer thread with its own connection.
     pub fn start(backend: &Backend) -> StoreResult<Writer> {
         let conn = db::connect(backend)?;
-        let (jobs, queue) = mpsc::channel::<Job>();
+        let (jobs, queue) = mpsc::channel::<Message>();
         let backend = backend.clone();
         thread::Builder::new()
             .name("headway-writer".into())
@@ -74,37 +95,63 @@ impl Writer {
             })
         });
         self.jobs
-            .send(job)
+            .send(Message::Job(job))
             .map_err(|_| StoreError::Unavailable("the writer has stopped".into()))?;
         result
             .recv()
             .map_err(|_| StoreError::Unavailable("the writer has stopped".into()))?
     }
+
+    /// Queues an audit event; the returned acknowledgement arrives once it is
+    /// durably committed.
+    pub(crate) fn append_audit(&self, row: AuditRow) -> StoreResult<Ack> {
+        let (done, result) = mpsc::sync_channel(1);
+        self.jobs
+            .send(Message::Audit(row, done))
+            .map_err(|_| StoreError::Unavailable("the writer has stopped".into()))?;
+        Ok(Ack(result))
+    }
 }
 
-fn run(mut conn: Conn, backend: &Backend, queue: &Receiver<Job>) {
+fn run(mut conn: Conn, backend: &Backend, queue: &Receiver<Message>) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match queue.try_recv() {
-                Ok(job) => batch.push(job),
+                Ok(message) => batch.push(message),
                 Err(_) => break,
             }
         }
-        let mut deliveries = Vec::with_capacity(batch.len());
+        let (mut jobs, mut audits, mut waiting) = (Vec::new(), Vec::new(), Vec::new());
+        for message in batch {
+            match message {
+                Message::Job(job) => jobs.push(job),
+                Message::Audit(row, done) => {
+                    audits.push(row);
+                    waiting.push(done);
+                }
+            }
+        }
+        let mut deliveries = Vec::with_capacity(jobs.len());
         let committed = db::write(&mut conn, |c| {
-            for job in batch.drain(..) {
+            for job in jobs.drain(..) {
                 deliveries.push(job(c));
             }
-            Ok::<_, StoreError>(())
+            audit::append_all(c, &audits)
         });
-        // Jobs never started (the transaction did not begin) still get an answer.
-        let started = deliveries.len();
+        let ok = committed.is_ok();
         for deliver in deliveries {
-            deliver(committed.is_ok());
+            deliver(ok);
+        }
+        for done in waiting {
+            let _ = done.send(if ok {
+                Ok(())
+            } else {
+                Err(StoreError::Unavailable("the batch did not commit".into()))
+            });
         }
         if let Err(e) = committed {
-            tracing::error!(error = %e, jobs = started, "group commit failed; reconnecting");
+            tracing::error!(error = %e, "group commit failed; reconnecting");
             thread::sleep(Duration::from_millis(100));
             if let Ok(fresh) = db::connect(backend) {
                 conn = fresh;

@@ -7,10 +7,15 @@ use serde_json::json;
 fn claims(app: &TestApp, overrides: serde_json::Value) -> serde_json::Value {
     let now = chrono::Utc::now().timestamp();
     let sub = app.user_id("olivia.ot@riverside.example");
+    let olivia = app.login("olivia.ot@riverside.example").access;
+    let org = app.get(&olivia, "/api/v1/me").body["organization"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     let mut c = json!({
         "iss": "headway", "aud": "headway-api", "sub": sub,
         "exp": now + 600, "nbf": now - 10, "iat": now - 10,
-        "jti": "x", "scope": "", "role": "therapist", "org": "x"
+        "jti": "x", "scope": "", "role": "therapist", "org": org
     });
     if let (Some(base), Some(extra)) = (c.as_object_mut(), overrides.as_object()) {
         for (k, v) in extra {
@@ -145,6 +150,15 @@ fn bad_tokens_are_refused_with_401_problems() {
         ),
         ("wrong typ", sign(Algorithm::HS256, Some("JWT"), &good, key)),
         ("no typ", sign(Algorithm::HS256, None, &good, key)),
+        (
+            "role not the account's",
+            sign(
+                Algorithm::HS256,
+                Some("at+jwt"),
+                &claims(&app, json!({"role": "admin"})),
+                key,
+            ),
+        ),
         ("garbage", "not.a.token".to_owned()),
     ];
     // Tampered: a valid token whose payload was swapped for another role's.

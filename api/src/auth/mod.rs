@@ -7,8 +7,7 @@ pub mod tokens;
 use std::ops::Deref;
 
 use actix_web::{dev::Payload, http::header, FromRequest, HttpMessage, HttpRequest};
-use domain::audit::RequestMeta;
-use futures_util::future::LocalBoxFuture;
+use domain::{audit::RequestMeta, identity::Principal};
 
 use crate::{error::ApiError, middleware::RequestId, state::State};
 
@@ -53,34 +52,30 @@ fn bearer(req: &HttpRequest) -> Result<String, ApiError> {
 
 impl FromRequest for Caller {
     type Error = ApiError;
-    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
 
+    /// Verifies the token only (no I/O): the database check happens with the
+    /// request's own work, in one blocking call (see `gate::Caller::confirm`).
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = req.app_data::<State>().cloned();
-        let token = bearer(req);
-        let meta = request_meta(req);
-        Box::pin(async move {
-            let state =
-                state.ok_or_else(|| ApiError::Internal("application state missing".into()))?;
-            let claims = state.tokens.verify(&token?)?;
-            let writer = state.writer.clone();
-            let who = state
-                .db(move |conn| {
-                    persistence::accounts::principal(
-                        conn,
-                        claims.user_id,
-                        claims.session_id,
-                        &claims.scopes,
-                    )
-                    .map_err(ApiError::from)
-                })
-                .await?
-                .ok_or_else(|| {
-                    ApiError::Unauthorized(
-                        "This token's account or session is no longer active.".into(),
-                    )
-                })?;
-            Ok(Caller(persistence::gate::Caller { who, meta, writer }))
-        })
+        let caller = (|| {
+            let state = req
+                .app_data::<State>()
+                .ok_or_else(|| ApiError::Internal("application state missing".into()))?;
+            let claims = state.tokens.verify(&bearer(req)?)?;
+            let who = Principal {
+                user_id: claims.user_id,
+                organization_id: claims.organization_id,
+                role: claims.role,
+                client_id: claims.client_id,
+                scopes: claims.scopes,
+            };
+            Ok(Caller(persistence::gate::Caller::new(
+                who,
+                claims.session_id,
+                request_meta(req),
+                state.writer.clone(),
+            )))
+        })();
+        std::future::ready(caller)
     }
 }

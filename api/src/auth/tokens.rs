@@ -33,12 +33,20 @@ struct Claims {
     scope: String,
     role: String,
     org: String,
+    /// A client login's client record.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    cid: Option<String>,
 }
 
-/// What a verified token says; the database still decides whether it is live.
+/// What a verified token says. Identity facts (user, organization, role, client
+/// record) never change for an account; whether the account and session are live,
+/// and which scopes it holds now, the database decides on every request.
 #[derive(Debug, Clone)]
 pub struct Verified {
     pub user_id: Uuid,
+    pub organization_id: Uuid,
+    pub role: Role,
+    pub client_id: Option<Uuid>,
     pub session_id: Option<Uuid>,
     pub scopes: Scopes,
 }
@@ -57,6 +65,8 @@ pub struct Subject<'a> {
     pub user_id: Uuid,
     pub organization_id: Uuid,
     pub role: Role,
+    /// For a client's login: their client record (immutable).
+    pub client_id: Option<Uuid>,
     pub session_id: Option<Uuid>,
     pub scopes: &'a Scopes,
 }
@@ -95,6 +105,7 @@ impl TokenKeys {
             scope: subject.scopes.to_string(),
             role: subject.role.as_str().to_owned(),
             org: subject.organization_id.to_string(),
+            cid: subject.client_id.map(|c| c.to_string()),
         };
         let mut header = Header::new(Algorithm::HS256);
         header.typ = Some(TOKEN_TYPE.to_owned());
@@ -138,8 +149,20 @@ impl TokenKeys {
             .transpose()
             .map_err(|_| refuse("malformed session"))?;
         let scopes = Scopes::parse(&claims.scope).map_err(|_| refuse("malformed scope"))?;
+        let organization_id =
+            Uuid::parse_str(&claims.org).map_err(|_| refuse("malformed organization"))?;
+        let role = Role::parse("role", &claims.role).map_err(|_| refuse("malformed role"))?;
+        let client_id = claims
+            .cid
+            .as_deref()
+            .map(Uuid::parse_str)
+            .transpose()
+            .map_err(|_| refuse("malformed client"))?;
         Ok(Verified {
             user_id,
+            organization_id,
+            role,
+            client_id,
             session_id,
             scopes,
         })

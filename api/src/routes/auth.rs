@@ -285,6 +285,7 @@ async fn start_session(state: &State, user: User) -> ApiResult<TokenResponse> {
         user_id: user.id,
         organization_id: user.organization_id,
         role: user.role,
+        client_id: user.client_id,
         session_id: Some(session_id),
         scopes: &scopes,
     })?;
@@ -353,6 +354,7 @@ async fn client_credentials_grant(
         user_id: user.id,
         organization_id: user.organization_id,
         role: user.role,
+        client_id: user.client_id,
         session_id: None,
         scopes: &granted,
     })?;
@@ -409,6 +411,7 @@ async fn refresh_grant(
                 user_id: user.id,
                 organization_id: user.organization_id,
                 role: user.role,
+                client_id: user.client_id,
                 session_id: Some(session_id),
                 scopes: &scopes,
             })?;

@@ -43,7 +43,7 @@ pub struct Me {
 pub async fn me(caller: Caller, state: State) -> ApiResult<HttpResponse> {
     let me = state
         .db(move |conn| {
-            let who = &caller.who;
+            let who = caller.confirm(conn)?.clone();
             let user = accounts::user(conn, who.organization_id, who.user_id)?;
             let org = accounts::organization(conn, who.organization_id)?;
             let followed: Vec<(Uuid, &'static str, Option<&'static str>)> = match who.role {

@@ -90,7 +90,10 @@ impl From<OutcomeMeasure> for MeasureView {
 pub async fn list_measures(caller: Caller, state: State) -> ApiResult<HttpResponse> {
     let org = caller.who.organization_id;
     let all = state
-        .db(move |conn| Ok(measurements::measures(conn, org)?))
+        .db(move |conn| {
+            caller.confirm(conn)?;
+            Ok(measurements::measures(conn, org)?)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(all.into_iter().map(MeasureView::from).collect::<Vec<_>>()))
 }

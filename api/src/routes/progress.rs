@@ -284,39 +284,68 @@ pub async fn episode_progress_view(
         client_id,
         episode_id,
     } = path.into_inner();
+    let shared = state.clone();
     let body = state
         .db(move |conn| {
             let org = caller.who.organization_id;
-            let (body, fresh_version) = caller.on_client(
+            let views = shared.clone();
+            let served = caller.on_client(
                 conn,
                 client_id,
                 ClientAction::ViewClinical,
                 subject("progress.read", "episode", episode_id),
                 move |c| {
-                    goals::episode(c, client_id, episode_id)?;
-                    let (version, cached) = goals::progress_cache(c, episode_id)?;
-                    match cached {
-                        Some((v, body)) if v == version => Ok((body, None)),
-                        _ => Ok((
-                            compute(c, org, client_id, episode_id, version)?,
-                            Some(version),
-                        )),
+                    let (version, stored) = goals::progress_versions(c, client_id, episode_id)?;
+                    if let Some(body) = views.views.get(episode_id, version) {
+                        return Ok(Served::Memory(body));
                     }
+                    if stored == Some(version) {
+                        if let (_, Some((v, text))) =
+                            goals::progress_cache(c, client_id, episode_id)?
+                        {
+                            return Ok(Served::Stored(v, text));
+                        }
+                    }
+                    Ok(Served::Computed(
+                        version,
+                        compute(c, org, client_id, episode_id, version)?,
+                    ))
                 },
             )?;
-            if let Some(version) = fresh_version {
-                // Kept for the next reader; skipped if the episode changed meanwhile.
-                let view = body.clone();
-                caller
-                    .writer
-                    .run(move |c| goals::store_progress_cache(c, episode_id, version, &view))?;
-            }
-            Ok(body)
+            Ok(match served {
+                Served::Memory(body) => body,
+                Served::Stored(version, text) => {
+                    let body = web::Bytes::from(text);
+                    shared.views.put(episode_id, version, body.clone());
+                    body
+                }
+                Served::Computed(version, text) => {
+                    // Kept for the next reader (and other instances); skipped if the
+                    // episode changed meanwhile.
+                    let stored = text.clone();
+                    caller.writer.run(move |c| {
+                        goals::store_progress_cache(c, episode_id, version, &stored)
+                    })?;
+                    let body = web::Bytes::from(text);
+                    shared.views.put(episode_id, version, body.clone());
+                    body
+                }
+            })
         })
         .await?;
     Ok(HttpResponse::Ok()
         .content_type("application/json")
         .body(body))
+}
+
+/// Where a progress view came from.
+enum Served {
+    /// This instance's memory, for the current version.
+    Memory(web::Bytes),
+    /// The view stored in the database for the current version.
+    Stored(i64, String),
+    /// Computed now: the episode changed since the last view.
+    Computed(i64, String),
 }
 
 #[derive(Debug, Deserialize, Validate, IntoParams)]
