@@ -29,7 +29,7 @@ enum Message {
     Job(Job),
     /// An audit event (of a read): plain data, appended with the batch's others in
     /// one multi-row insert.
-    Audit(AuditRow, SyncSender<StoreResult<()>>),
+    Audit(Box<AuditRow>, SyncSender<StoreResult<()>>),
 }
 
 /// The most writes one commit carries.
@@ -107,7 +107,7 @@ impl Writer {
     pub(crate) fn append_audit(&self, row: AuditRow) -> StoreResult<Ack> {
         let (done, result) = mpsc::sync_channel(1);
         self.jobs
-            .send(Message::Audit(row, done))
+            .send(Message::Audit(Box::new(row), done))
             .map_err(|_| StoreError::Unavailable("the writer has stopped".into()))?;
         Ok(Ack(result))
     }
@@ -127,7 +127,7 @@ fn run(mut conn: Conn, backend: &Backend, queue: &Receiver<Message>) {
             match message {
                 Message::Job(job) => jobs.push(job),
                 Message::Audit(row, done) => {
-                    audits.push(row);
+                    audits.push(*row);
                     waiting.push(done);
                 }
             }
