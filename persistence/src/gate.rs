@@ -191,7 +191,7 @@ impl Caller {
             }
         };
         let result = if writes {
-            self.writer.run(attempt)
+            self.writer.run_with(conn, attempt)
         } else {
             db::read(conn, attempt)
         };
