@@ -191,7 +191,7 @@ impl Caller {
             }
         };
         let result = if writes {
-            self.writer.run_with(conn, attempt)
+            self.writer.run(attempt)
         } else {
             db::read(conn, attempt)
         };

@@ -51,9 +51,6 @@ impl Ack {
 #[derive(Clone)]
 pub struct Writer {
     jobs: Sender<Message>,
-    /// PostgreSQL runs write transactions concurrently and groups their commits
-    /// itself; there, jobs run on the caller's connection.
-    concurrent: bool,
 }
 
 impl std::fmt::Debug for Writer {
@@ -67,29 +64,12 @@ impl Writer {
     pub fn start(backend: &Backend) -> StoreResult<Writer> {
         let conn = db::connect(backend)?;
         let (jobs, queue) = mpsc::channel::<Message>();
-        let concurrent = matches!(backend, Backend::Postgres(_));
         let backend = backend.clone();
         thread::Builder::new()
             .name("headway-writer".into())
             .spawn(move || run(conn, &backend, &queue))
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        Ok(Writer { jobs, concurrent })
-    }
-
-    /// Runs `f` in a write transaction, given the caller's own connection, and returns
-    /// once it is durably committed: on SQLite through the writer thread (one writer,
-    /// group commit), on PostgreSQL directly on `conn` (concurrent writers; the
-    /// server groups commits).
-    pub fn run_with<T, F>(&self, conn: &mut Conn, f: F) -> StoreResult<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut Conn) -> StoreResult<T> + Send + 'static,
-    {
-        if self.concurrent {
-            db::write(conn, f)
-        } else {
-            self.run(f)
-        }
+        Ok(Writer { jobs })
     }
 
     /// Runs `f` in a write transaction and returns once it is durably committed.

@@ -323,7 +323,7 @@ pub async fn episode_progress_view(
                     // Kept for the next reader (and other instances); skipped if the
                     // episode changed meanwhile.
                     let stored = text.clone();
-                    caller.writer.run_with(conn, move |c| {
+                    caller.writer.run(move |c| {
                         goals::store_progress_cache(c, episode_id, version, &stored)
                     })?;
                     let body = web::Bytes::from(text);
