@@ -280,6 +280,17 @@ async fn start_session(state: &State, user: User) -> ApiResult<TokenResponse> {
             .map_err(ApiError::from)
         })
         .await?;
+    person_tokens(state, &user, session_id, refresh)
+}
+
+/// A person's tokens: an access token for their session, and its refresh token.
+/// People hold no scopes; their rights come from role and relationships.
+fn person_tokens(
+    state: &State,
+    user: &User,
+    session_id: Uuid,
+    refresh: String,
+) -> ApiResult<TokenResponse> {
     let scopes = Scopes::default();
     let (access_token, expires_in) = state.tokens.issue(&TokenSubject {
         user_id: user.id,
@@ -406,22 +417,7 @@ async fn refresh_grant(
         .await?;
     match outcome {
         (Refresh::Rotated { session_id, .. }, Some(user)) if user.active => {
-            let scopes = Scopes::default();
-            let (access_token, expires_in) = state.tokens.issue(&TokenSubject {
-                user_id: user.id,
-                organization_id: user.organization_id,
-                role: user.role,
-                client_id: user.client_id,
-                session_id: Some(session_id),
-                scopes: &scopes,
-            })?;
-            Ok(TokenResponse {
-                access_token,
-                token_type: "Bearer",
-                expires_in,
-                refresh_token: Some(next),
-                scope: scopes.to_string(),
-            })
+            person_tokens(state, &user, session_id, next)
         }
         _ => Err(invalid_grant()),
     }
