@@ -177,19 +177,23 @@ pub fn render(input: &ChartInput<'_>) -> String {
     if let Some(b) = baseline {
         let _ = write!(
             s,
-            r##"<line class="baseline" x1="{LEFT}" y1="{0:.1}" x2="{1:.1}" y2="{0:.1}" stroke="#888" stroke-dasharray="4 4"><title>Baseline {2}</title></line>"##,
+            r##"<line class="baseline" x1="{LEFT}" y1="{0:.1}" x2="{1:.1}" y2="{0:.1}" stroke="#888" stroke-dasharray="4 4"><title>Baseline {2}</title></line><text class="label" x="{3:.1}" y="{4:.1}" text-anchor="end" fill="#666">Baseline {2}</text>"##,
             y(b),
             W - RIGHT,
-            num(b)
+            num(b),
+            W - RIGHT - 4.0,
+            y(b) + 14.0
         );
     }
     if let Some(t) = input.target.filter(|t| (lo..=hi).contains(t)) {
         let _ = write!(
             s,
-            r##"<line class="target" x1="{LEFT}" y1="{0:.1}" x2="{1:.1}" y2="{0:.1}" stroke="#2e7d32" stroke-dasharray="8 4"><title>Target {2}</title></line>"##,
+            r##"<line class="target" x1="{LEFT}" y1="{0:.1}" x2="{1:.1}" y2="{0:.1}" stroke="#2e7d32" stroke-dasharray="8 4"><title>Target {2}</title></line><text class="label" x="{3:.1}" y="{4:.1}" text-anchor="start" fill="#2e7d32">Target {2}</text>"##,
             y(t),
             W - RIGHT,
-            num(t)
+            num(t),
+            LEFT + 4.0,
+            y(t) - 5.0
         );
     }
     if let Some(d) = input
@@ -199,10 +203,12 @@ pub fn render(input: &ChartInput<'_>) -> String {
     {
         let _ = write!(
             s,
-            r##"<line class="target-date" x1="{0:.1}" y1="{TOP}" x2="{0:.1}" y2="{1:.1}" stroke="#2e7d32"><title>Target date {2}</title></line>"##,
+            r##"<line class="target-date" x1="{0:.1}" y1="{TOP}" x2="{0:.1}" y2="{1:.1}" stroke="#2e7d32"><title>Target date {2}</title></line><text class="label" x="{3:.1}" y="{4:.1}" text-anchor="end" fill="#2e7d32">Target date {2}</text>"##,
             x(d),
             H - BOTTOM,
-            d.date_naive()
+            d.date_naive(),
+            x(d) - 4.0,
+            H - BOTTOM - 6.0
         );
     }
     if !input.points.is_empty() {
