@@ -122,10 +122,14 @@ fn me_describes_each_kind_of_caller() {
 fn the_demo_never_seeds_a_database_that_holds_data() {
     let app = TestApp::spawn();
     let admin = app.login("admin@riverside.example").access;
-    let before = app.get(&admin, "/api/v1/clients?limit=100").ok(200)["items"].as_array().map_or(0, Vec::len);
+    let before = app.get(&admin, "/api/v1/clients?limit=100").ok(200)["items"]
+        .as_array()
+        .map_or(0, Vec::len);
     let mut conn = app.pool.get().unwrap_or_else(|e| panic!("{e}"));
     let seeded = api::demo::seed_if_empty(&mut conn).unwrap_or_else(|e| panic!("{e}"));
     assert!(seeded.is_none(), "a second seeding must do nothing");
-    let after = app.get(&admin, "/api/v1/clients?limit=100").ok(200)["items"].as_array().map_or(0, Vec::len);
+    let after = app.get(&admin, "/api/v1/clients?limit=100").ok(200)["items"]
+        .as_array()
+        .map_or(0, Vec::len);
     assert_eq!((before, after), (3, 3));
 }
