@@ -35,6 +35,45 @@ fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> StoreResult<T> {
         .map_err(|e| StoreError::Database(diesel::result::Error::DeserializationError(Box::new(e))))
 }
 
+/// A goal's content as the columns of a table that stores it (the goal itself, and
+/// each revision). `treat_none_as_null`: a revision that clears a field stores NULL.
+macro_rules! content_columns {
+    ($name:ident, $table:ident) => {
+        #[derive(Insertable, AsChangeset)]
+        #[diesel(table_name = $table, treat_none_as_null = true)]
+        struct $name<'a> {
+            client_words: &'a str,
+            statement: &'a str,
+            occupation_area: &'a str,
+            importance: i32,
+            start_date: NaiveDate,
+            target_date: Option<NaiveDate>,
+            measure_code: Option<&'a str>,
+            target_value: Option<f64>,
+            gas: Option<String>,
+        }
+
+        impl<'a> $name<'a> {
+            fn of(c: &'a GoalContent) -> Self {
+                $name {
+                    client_words: &c.client_words,
+                    statement: &c.statement,
+                    occupation_area: c.occupation_area.as_str(),
+                    importance: c.importance,
+                    start_date: c.start_date,
+                    target_date: c.target_date,
+                    measure_code: c.measure_code.as_deref(),
+                    target_value: c.target_value,
+                    gas: c.gas.as_ref().map(json),
+                }
+            }
+        }
+    };
+}
+
+content_columns!(GoalContentColumns, goals);
+content_columns!(RevisionContentColumns, goal_revisions);
+
 // --- Episodes ---------------------------------------------------------------------
 
 #[derive(Queryable, Selectable)]
@@ -393,15 +432,7 @@ fn record_revision(
             goal_revisions::id.eq(domain::new_id().to_string()),
             goal_revisions::goal_id.eq(goal_id.to_string()),
             goal_revisions::revision.eq(revision),
-            goal_revisions::client_words.eq(&c.client_words),
-            goal_revisions::statement.eq(&c.statement),
-            goal_revisions::occupation_area.eq(c.occupation_area.as_str()),
-            goal_revisions::importance.eq(c.importance),
-            goal_revisions::start_date.eq(c.start_date),
-            goal_revisions::target_date.eq(c.target_date),
-            goal_revisions::measure_code.eq(&c.measure_code),
-            goal_revisions::target_value.eq(c.target_value),
-            goal_revisions::gas.eq(c.gas.as_ref().map(json)),
+            RevisionContentColumns::of(c),
             goal_revisions::proposed_by.eq(actor.user_id.to_string()),
             goal_revisions::proposed_side.eq(side.as_str()),
             goal_revisions::created_at.eq(now.naive_utc()),
@@ -497,15 +528,7 @@ pub fn propose(
             goals::revision.eq(1),
             goals::client_agreed.eq(agreement.client),
             goals::team_agreed.eq(agreement.team),
-            goals::client_words.eq(&c.client_words),
-            goals::statement.eq(&c.statement),
-            goals::occupation_area.eq(c.occupation_area.as_str()),
-            goals::importance.eq(c.importance),
-            goals::start_date.eq(c.start_date),
-            goals::target_date.eq(c.target_date),
-            goals::measure_code.eq(&c.measure_code),
-            goals::target_value.eq(c.target_value),
-            goals::gas.eq(c.gas.as_ref().map(json)),
+            GoalContentColumns::of(c),
             goals::created_by.eq(actor.user_id.to_string()),
             goals::created_at.eq(now.naive_utc()),
             goals::updated_at.eq(now.naive_utc()),
@@ -550,15 +573,7 @@ pub fn revise(
             goals::revision.eq(revision),
             goals::client_agreed.eq(agreement.client),
             goals::team_agreed.eq(agreement.team),
-            goals::client_words.eq(&c.client_words),
-            goals::statement.eq(&c.statement),
-            goals::occupation_area.eq(c.occupation_area.as_str()),
-            goals::importance.eq(c.importance),
-            goals::start_date.eq(c.start_date),
-            goals::target_date.eq(c.target_date),
-            goals::measure_code.eq(&c.measure_code),
-            goals::target_value.eq(c.target_value),
-            goals::gas.eq(c.gas.as_ref().map(json)),
+            GoalContentColumns::of(c),
             goals::updated_at.eq(now.naive_utc()),
         ))
         .execute(conn)?;
