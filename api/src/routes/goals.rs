@@ -23,7 +23,7 @@ use validator::Validate;
 use super::{clients::ClientPath, created, subject};
 use crate::{
     auth::Caller,
-    error::{ApiError, ApiResult, Problem},
+    error::{ApiResult, Problem},
     extract::Body,
     state::State,
 };
@@ -429,11 +429,14 @@ pub struct NewGoalInput {
 }
 
 /// Parses goal content and checks its measure and target against the measure's scale.
+/// `at` is where the content sits in the request body (`content.` for a new goal,
+/// empty for a revision), so errors name the field as the caller wrote it.
 fn parse_content(
     conn: &mut persistence::Conn,
     org: Uuid,
     input: &GoalContentInput,
-) -> Result<GoalContent, ApiError> {
+    at: &str,
+) -> Result<GoalContent, persistence::StoreError> {
     let gas_levels = input
         .gas
         .as_ref()
@@ -453,12 +456,12 @@ fn parse_content(
         },
         Utc::now().date_naive(),
     )
-    .map_err(|e| prefix(e, "content"))?;
+    .map_err(|e| prefix(e, at))?;
     if let Some(code) = &parsed.measure_code {
         match persistence::measurements::measure(conn, org, code)? {
             None => {
                 return Err(domain::Invalid::field(
-                    "content.measure_code",
+                    format!("{at}measure_code"),
                     "is not a known measure",
                 )
                 .into())
@@ -467,7 +470,7 @@ fn parse_content(
                 if let Some(t) = parsed.target_value {
                     if t < m.min || t > m.max {
                         return Err(domain::Invalid::field(
-                            "content.target_value",
+                            format!("{at}target_value"),
                             format!("must be on the measure's scale, {} to {}", m.min, m.max),
                         )
                         .into());
@@ -479,9 +482,9 @@ fn parse_content(
     Ok(parsed)
 }
 
-fn prefix(mut e: domain::Invalid, with: &str) -> domain::Invalid {
+fn prefix(mut e: domain::Invalid, at: &str) -> domain::Invalid {
     for f in &mut e.0 {
-        f.field = format!("{with}.{}", f.field);
+        f.field = format!("{at}{}", f.field);
     }
     e
 }
@@ -531,7 +534,7 @@ pub async fn propose_goal(
                 action,
                 subject("goal.propose", "goal", goal_id),
                 move |c| {
-                    let content = parse_content(c, org, &input.content).map_err(to_store)?;
+                    let content = parse_content(c, org, &input.content, "content.")?;
                     let new = NewGoal {
                         id: goal_id,
                         episode_id,
@@ -549,20 +552,6 @@ pub async fn propose_goal(
         format!("/api/v1/clients/{client_id}/goals/{goal_id}"),
         &GoalView::from(goal),
     ))
-}
-
-/// Carries an API-level rule failure through the gate, which speaks storage errors.
-fn to_store(e: ApiError) -> persistence::StoreError {
-    match e {
-        ApiError::Invalid(fields) => persistence::StoreError::Invalid(domain::Invalid(
-            fields
-                .into_iter()
-                .map(|f| domain::FieldError::new(f.field, f.detail))
-                .collect(),
-        )),
-        ApiError::NotFound => persistence::StoreError::NotFound,
-        other => persistence::StoreError::Config(other.to_string()),
-    }
 }
 
 /// An episode's goals.
@@ -666,8 +655,7 @@ pub async fn revise_goal(
                 action,
                 subject("goal.revise", "goal", goal_id),
                 move |c| {
-                    let content =
-                        parse_content(c, org, &input).map_err(|e| to_store(unprefix(e)))?;
+                    let content = parse_content(c, org, &input, "")?;
                     goals::revise(c, client_id, goal_id, content, side, who, now())
                 },
             )?)
@@ -678,24 +666,6 @@ pub async fn revise_goal(
         format!("/api/v1/clients/{client_id}/goals/{goal_id}/revisions/{revision}"),
         &GoalView::from(goal),
     ))
-}
-
-/// Revisions take the content at the top level of the body.
-fn unprefix(e: ApiError) -> ApiError {
-    match e {
-        ApiError::Invalid(fields) => ApiError::Invalid(
-            fields
-                .into_iter()
-                .map(|f| {
-                    crate::error::FieldProblem::new(
-                        f.field.strip_prefix("content.").unwrap_or(&f.field),
-                        f.detail,
-                    )
-                })
-                .collect(),
-        ),
-        other => other,
-    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
