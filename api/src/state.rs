@@ -1,9 +1,15 @@
 //! What every handler shares: the database pool, the token keys, the configuration.
 
 use actix_web::{web, HttpRequest};
-use persistence::{Conn, Pool};
+use domain::policy::{ClientAction, OrgAction};
+use persistence::{audit::Subject, Conn, Pool, StoreResult};
+use uuid::Uuid;
 
-use crate::{auth::tokens::TokenKeys, config::Config, error::ApiError};
+use crate::{
+    auth::{tokens::TokenKeys, Caller},
+    config::Config,
+    error::{ApiError, ApiResult},
+};
 
 /// Progress views held in memory, by episode, with the version each reflects. The
 /// database says which version is current on every read, so an entry is served only
@@ -68,6 +74,42 @@ impl AppState {
             result
         })
         .await?
+    }
+}
+
+impl AppState {
+    /// Runs `op` on one client's record through the gate (the policy decides, then the
+    /// operation runs, then its audit event is written), off the async workers.
+    pub async fn on_client<T, F>(
+        &self,
+        caller: Caller,
+        client_id: Uuid,
+        action: ClientAction,
+        subject: Subject,
+        op: F,
+    ) -> ApiResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Conn) -> StoreResult<T> + Send + 'static,
+    {
+        self.db(move |conn| Ok(caller.on_client(conn, client_id, action, subject, op)?))
+            .await
+    }
+
+    /// Runs an organization-wide `op` through the gate, off the async workers.
+    pub async fn on_organization<T, F>(
+        &self,
+        caller: Caller,
+        action: OrgAction,
+        subject: Subject,
+        op: F,
+    ) -> ApiResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Conn) -> StoreResult<T> + Send + 'static,
+    {
+        self.db(move |conn| Ok(caller.on_organization(conn, action, &subject, op)?))
+            .await
     }
 }
 

@@ -117,16 +117,14 @@ pub async fn search(
         after: q.after,
     }
     .page();
+    let org = caller.who.organization_id;
     let events = state
-        .db(move |conn| {
-            let org = caller.who.organization_id;
-            Ok(caller.on_organization(
-                conn,
-                OrgAction::SearchAudit,
-                &subject_of_many("audit.search", "audit_event"),
-                move |c| audit::search(c, org, &filter, page),
-            )?)
-        })
+        .on_organization(
+            caller,
+            OrgAction::SearchAudit,
+            subject_of_many("audit.search", "audit_event"),
+            move |c| audit::search(c, org, &filter, page),
+        )
         .await?;
     Ok(HttpResponse::Ok().json(Page::from(events, AuditEventView::from)))
 }
@@ -177,17 +175,15 @@ pub async fn access_log(
 ) -> ApiResult<HttpResponse> {
     let client_id = path.client_id;
     let page = query.0.page();
+    let org = caller.who.organization_id;
     let entries = state
-        .db(move |conn| {
-            let org = caller.who.organization_id;
-            Ok(caller.on_client(
-                conn,
-                client_id,
-                ClientAction::ViewAccessLog,
-                subject("client.access_log", "client", client_id),
-                move |c| audit::access_log(c, org, client_id, page),
-            )?)
-        })
+        .on_client(
+            caller,
+            client_id,
+            ClientAction::ViewAccessLog,
+            subject("client.access_log", "client", client_id),
+            move |c| audit::access_log(c, org, client_id, page),
+        )
         .await?;
     Ok(HttpResponse::Ok().json(Page::from(entries, AccessEntryView::from)))
 }

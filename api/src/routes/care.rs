@@ -84,15 +84,13 @@ pub async fn care_team(
 ) -> ApiResult<HttpResponse> {
     let (client_id, history) = (path.client_id, query.0.history);
     let team = state
-        .db(move |conn| {
-            Ok(caller.on_client(
-                conn,
-                client_id,
-                ClientAction::View,
-                subject("care_team.read", "care_team", client_id),
-                move |c| clients::care_team(c, client_id, history),
-            )?)
-        })
+        .on_client(
+            caller,
+            client_id,
+            ClientAction::View,
+            subject("care_team.read", "care_team", client_id),
+            move |c| clients::care_team(c, client_id, history),
+        )
         .await?;
     Ok(HttpResponse::Ok().json(
         team.into_iter()
@@ -135,24 +133,22 @@ pub async fn add_member(
     let input = body.0;
     let team_role = TeamRole::parse("team_role", &input.team_role)?;
     let member_id = domain::new_id();
+    let (org, actor) = (caller.who.organization_id, caller.who.user_id);
     let member = state
-        .db(move |conn| {
-            let (org, actor) = (caller.who.organization_id, caller.who.user_id);
-            Ok(caller.on_client(
-                conn,
-                client_id,
-                ClientAction::ManageCareTeam,
-                subject("care_team.add", "care_team_member", member_id),
-                move |c| {
-                    let member = NewMember {
-                        id: member_id,
-                        therapist_id: input.therapist_id,
-                        team_role,
-                    };
-                    clients::add_to_care_team(c, org, client_id, member, actor, now())
-                },
-            )?)
-        })
+        .on_client(
+            caller,
+            client_id,
+            ClientAction::ManageCareTeam,
+            subject("care_team.add", "care_team_member", member_id),
+            move |c| {
+                let member = NewMember {
+                    id: member_id,
+                    therapist_id: input.therapist_id,
+                    team_role,
+                };
+                clients::add_to_care_team(c, org, client_id, member, actor, now())
+            },
+        )
         .await?;
     Ok(created(
         format!("/api/v1/clients/{client_id}/care-team/{member_id}"),
@@ -187,17 +183,15 @@ pub async fn remove_member(
         client_id,
         member_id,
     } = path.into_inner();
+    let actor = caller.who.user_id;
     state
-        .db(move |conn| {
-            let actor = caller.who.user_id;
-            Ok(caller.on_client(
-                conn,
-                client_id,
-                ClientAction::ManageCareTeam,
-                subject("care_team.remove", "care_team_member", member_id),
-                move |c| clients::remove_from_care_team(c, client_id, member_id, actor, now()),
-            )?)
-        })
+        .on_client(
+            caller,
+            client_id,
+            ClientAction::ManageCareTeam,
+            subject("care_team.remove", "care_team_member", member_id),
+            move |c| clients::remove_from_care_team(c, client_id, member_id, actor, now()),
+        )
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -253,15 +247,13 @@ pub async fn caregivers(
 ) -> ApiResult<HttpResponse> {
     let (client_id, history) = (path.client_id, query.0.history);
     let links = state
-        .db(move |conn| {
-            Ok(caller.on_client(
-                conn,
-                client_id,
-                ClientAction::View,
-                subject("caregiver.read", "caregiver_link", client_id),
-                move |c| clients::caregivers(c, client_id, history),
-            )?)
-        })
+        .on_client(
+            caller,
+            client_id,
+            ClientAction::View,
+            subject("caregiver.read", "caregiver_link", client_id),
+            move |c| clients::caregivers(c, client_id, history),
+        )
         .await?;
     Ok(HttpResponse::Ok().json(
         links
@@ -331,65 +323,63 @@ pub async fn add_caregiver(
     let token_hash = tokens::digest(&token);
     let ttl = Duration::seconds(state.config.invitation_ttl_secs);
     let link_id = domain::new_id();
+    let (org, actor) = (caller.who.organization_id, caller.who.user_id);
     let (link, invited) = state
-        .db(move |conn| {
-            let (org, actor) = (caller.who.organization_id, caller.who.user_id);
-            Ok(caller.on_client(
-                conn,
-                client_id,
-                ClientAction::ManageCaregivers,
-                subject("caregiver.grant", "caregiver_link", link_id),
-                move |c| {
-                    let existing = accounts::credentials_by_email(c, &email)?.map(|(u, _)| u);
-                    let (caregiver_id, invite) = match existing {
-                        Some(u) if u.role == Role::Caregiver && u.organization_id == org => {
-                            (u.id, None)
-                        }
-                        Some(_) => {
-                            return Err(StoreError::Invalid(domain::Invalid::field(
-                                "email",
-                                "belongs to an account that cannot be a caregiver here",
-                            )))
-                        }
-                        None => {
-                            let id = domain::new_id();
-                            let new = NewUser {
+        .on_client(
+            caller,
+            client_id,
+            ClientAction::ManageCaregivers,
+            subject("caregiver.grant", "caregiver_link", link_id),
+            move |c| {
+                let existing = accounts::credentials_by_email(c, &email)?.map(|(u, _)| u);
+                let (caregiver_id, invite) = match existing {
+                    Some(u) if u.role == Role::Caregiver && u.organization_id == org => {
+                        (u.id, None)
+                    }
+                    Some(_) => {
+                        return Err(StoreError::Invalid(domain::Invalid::field(
+                            "email",
+                            "belongs to an account that cannot be a caregiver here",
+                        )))
+                    }
+                    None => {
+                        let id = domain::new_id();
+                        let new = NewUser {
+                            id,
+                            organization_id: org,
+                            email: Some(email),
+                            display_name: input.name.trim().to_owned(),
+                            role: Role::Caregiver,
+                            discipline: None,
+                            client_id: None,
+                            password_hash: None,
+                            scopes: Scopes::default(),
+                        };
+                        accounts::insert_user(c, new, now())?;
+                        (
+                            id,
+                            Some(accounts::create_invitation(
+                                c,
+                                org,
                                 id,
-                                organization_id: org,
-                                email: Some(email),
-                                display_name: input.name.trim().to_owned(),
-                                role: Role::Caregiver,
-                                discipline: None,
-                                client_id: None,
-                                password_hash: None,
-                                scopes: Scopes::default(),
-                            };
-                            accounts::insert_user(c, new, now())?;
-                            (
-                                id,
-                                Some(accounts::create_invitation(
-                                    c,
-                                    org,
-                                    id,
-                                    &token_hash,
-                                    Some(actor),
-                                    now(),
-                                    ttl,
-                                )?),
-                            )
-                        }
-                    };
-                    let new = NewLink {
-                        id: link_id,
-                        caregiver_id,
-                        relationship: input.relationship,
-                        permission,
-                    };
-                    let link = clients::link_caregiver(c, org, client_id, new, actor, now())?;
-                    Ok((link, invite))
-                },
-            )?)
-        })
+                                &token_hash,
+                                Some(actor),
+                                now(),
+                                ttl,
+                            )?),
+                        )
+                    }
+                };
+                let new = NewLink {
+                    id: link_id,
+                    caregiver_id,
+                    relationship: input.relationship,
+                    permission,
+                };
+                let link = clients::link_caregiver(c, org, client_id, new, actor, now())?;
+                Ok((link, invite))
+            },
+        )
         .await?;
     let body = CaregiverInvited {
         link: CaregiverView::from(link),
@@ -425,17 +415,15 @@ pub async fn revoke_caregiver(
     state: State,
 ) -> ApiResult<HttpResponse> {
     let LinkPath { client_id, link_id } = path.into_inner();
+    let actor = caller.who.user_id;
     state
-        .db(move |conn| {
-            let actor = caller.who.user_id;
-            Ok(caller.on_client(
-                conn,
-                client_id,
-                ClientAction::ManageCaregivers,
-                subject("caregiver.revoke", "caregiver_link", link_id),
-                move |c| clients::revoke_caregiver(c, client_id, link_id, actor, now()),
-            )?)
-        })
+        .on_client(
+            caller,
+            client_id,
+            ClientAction::ManageCaregivers,
+            subject("caregiver.revoke", "caregiver_link", link_id),
+            move |c| clients::revoke_caregiver(c, client_id, link_id, actor, now()),
+        )
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -470,17 +458,15 @@ pub async fn change_caregiver(
 ) -> ApiResult<HttpResponse> {
     let LinkPath { client_id, link_id } = path.into_inner();
     let permission = CaregiverPermission::parse("permission", &body.0.permission)?;
+    let subject = subject("caregiver.change", "caregiver_link", link_id);
     let link = state
-        .db(move |conn| {
-            let subject = subject("caregiver.change", "caregiver_link", link_id);
-            Ok(caller.on_client(
-                conn,
-                client_id,
-                ClientAction::ManageCaregivers,
-                subject,
-                move |c| clients::set_caregiver_permission(c, client_id, link_id, permission),
-            )?)
-        })
+        .on_client(
+            caller,
+            client_id,
+            ClientAction::ManageCaregivers,
+            subject,
+            move |c| clients::set_caregiver_permission(c, client_id, link_id, permission),
+        )
         .await?;
     Ok(HttpResponse::Ok().json(CaregiverView::from(link)))
 }

@@ -203,16 +203,14 @@ pub async fn list_clients(
     }
     .page();
     let filter = ClientFilter { status, identifier };
+    let (org, scope) = (caller.who.organization_id, client_scope(&caller.who));
     let clients = state
-        .db(move |conn| {
-            let (org, scope) = (caller.who.organization_id, client_scope(&caller.who));
-            Ok(caller.on_organization(
-                conn,
-                OrgAction::ListClients,
-                &subject_of_many("client.list", "client"),
-                move |c| clients::list(c, org, scope, &filter, page),
-            )?)
-        })
+        .on_organization(
+            caller,
+            OrgAction::ListClients,
+            subject_of_many("client.list", "client"),
+            move |c| clients::list(c, org, scope, &filter, page),
+        )
         .await?;
     Ok(HttpResponse::Ok().json(Page::from(clients, ClientView::from)))
 }
@@ -283,17 +281,15 @@ pub async fn get_client(
     state: State,
 ) -> ApiResult<HttpResponse> {
     let client_id = path.client_id;
+    let org = caller.who.organization_id;
     let client = state
-        .db(move |conn| {
-            let org = caller.who.organization_id;
-            Ok(caller.on_client(
-                conn,
-                client_id,
-                ClientAction::View,
-                subject("client.read", "client", client_id),
-                move |c| clients::get(c, org, client_id),
-            )?)
-        })
+        .on_client(
+            caller,
+            client_id,
+            ClientAction::View,
+            subject("client.read", "client", client_id),
+            move |c| clients::get(c, org, client_id),
+        )
         .await?;
     Ok(HttpResponse::Ok().json(ClientView::from(client)))
 }
@@ -336,17 +332,15 @@ pub async fn update_client(
     let (Some(status), Some(d)) = (status, d) else {
         return Err(ApiError::Internal("parsed input missing".into()));
     };
+    let (org, actor) = (caller.who.organization_id, caller.who.user_id);
     let client = state
-        .db(move |conn| {
-            let (org, actor) = (caller.who.organization_id, caller.who.user_id);
-            Ok(caller.on_client(
-                conn,
-                client_id,
-                ClientAction::UpdateDemographics,
-                subject("client.update", "client", client_id),
-                move |c| clients::update(c, org, client_id, d, status, actor, now()),
-            )?)
-        })
+        .on_client(
+            caller,
+            client_id,
+            ClientAction::UpdateDemographics,
+            subject("client.update", "client", client_id),
+            move |c| clients::update(c, org, client_id, d, status, actor, now()),
+        )
         .await?;
     Ok(HttpResponse::Ok().json(ClientView::from(client)))
 }
@@ -391,15 +385,13 @@ pub async fn client_versions(
 ) -> ApiResult<HttpResponse> {
     let client_id = path.client_id;
     let versions = state
-        .db(move |conn| {
-            Ok(caller.on_client(
-                conn,
-                client_id,
-                ClientAction::View,
-                subject("client.versions", "client", client_id),
-                move |c| clients::versions(c, client_id),
-            )?)
-        })
+        .on_client(
+            caller,
+            client_id,
+            ClientAction::View,
+            subject("client.versions", "client", client_id),
+            move |c| clients::versions(c, client_id),
+        )
         .await?;
     Ok(HttpResponse::Ok().json(
         versions
@@ -449,49 +441,47 @@ pub async fn invite_client(
     let token_hash = tokens::digest(&token);
     let ttl = Duration::seconds(state.config.invitation_ttl_secs);
     let user_id = domain::new_id();
+    let (org, actor) = (caller.who.organization_id, caller.who.user_id);
     let (user, expires_at) = state
-        .db(move |conn| {
-            let (org, actor) = (caller.who.organization_id, caller.who.user_id);
-            Ok(caller.on_client(
-                conn,
-                client_id,
-                ClientAction::InviteClient,
-                subject("client.invite", "user", user_id),
-                move |c| {
-                    let client = clients::get(c, org, client_id)?;
-                    if accounts::client_login(c, client_id)?.is_some() {
-                        return Err(persistence::StoreError::Conflict(
-                            "this client already has a login".into(),
-                        ));
-                    }
-                    let user = accounts::insert_user(
-                        c,
-                        NewUser {
-                            id: user_id,
-                            organization_id: org,
-                            email: Some(email),
-                            display_name: client.preferred_name.unwrap_or(client.name),
-                            role: Role::Client,
-                            discipline: None,
-                            client_id: Some(client_id),
-                            password_hash: None,
-                            scopes: Scopes::default(),
-                        },
-                        now(),
-                    )?;
-                    let expires = accounts::create_invitation(
-                        c,
-                        org,
-                        user_id,
-                        &token_hash,
-                        Some(actor),
-                        now(),
-                        ttl,
-                    )?;
-                    Ok((user, expires))
-                },
-            )?)
-        })
+        .on_client(
+            caller,
+            client_id,
+            ClientAction::InviteClient,
+            subject("client.invite", "user", user_id),
+            move |c| {
+                let client = clients::get(c, org, client_id)?;
+                if accounts::client_login(c, client_id)?.is_some() {
+                    return Err(persistence::StoreError::Conflict(
+                        "this client already has a login".into(),
+                    ));
+                }
+                let user = accounts::insert_user(
+                    c,
+                    NewUser {
+                        id: user_id,
+                        organization_id: org,
+                        email: Some(email),
+                        display_name: client.preferred_name.unwrap_or(client.name),
+                        role: Role::Client,
+                        discipline: None,
+                        client_id: Some(client_id),
+                        password_hash: None,
+                        scopes: Scopes::default(),
+                    },
+                    now(),
+                )?;
+                let expires = accounts::create_invitation(
+                    c,
+                    org,
+                    user_id,
+                    &token_hash,
+                    Some(actor),
+                    now(),
+                    ttl,
+                )?;
+                Ok((user, expires))
+            },
+        )
         .await?;
     Ok(created(
         format!("/api/v1/users/{}", user.id),

@@ -176,17 +176,15 @@ pub async fn create_episode(
         status: status.unwrap_or(EpisodeStatus::Active),
     };
     let episode_id = episode.id;
+    let (org, user) = (caller.who.organization_id, caller.who.user_id);
     let created_episode = state
-        .db(move |conn| {
-            let (org, user) = (caller.who.organization_id, caller.who.user_id);
-            Ok(caller.on_client(
-                conn,
-                client_id,
-                ClientAction::Document,
-                subject("episode.create", "episode", episode_id),
-                move |c| goals::create_episode(c, org, client_id, episode, user, now()),
-            )?)
-        })
+        .on_client(
+            caller,
+            client_id,
+            ClientAction::Document,
+            subject("episode.create", "episode", episode_id),
+            move |c| goals::create_episode(c, org, client_id, episode, user, now()),
+        )
         .await?;
     Ok(created(
         format!("/api/v1/clients/{client_id}/episodes/{episode_id}"),
@@ -213,15 +211,13 @@ pub async fn list_episodes(
 ) -> ApiResult<HttpResponse> {
     let client_id = path.client_id;
     let list = state
-        .db(move |conn| {
-            Ok(caller.on_client(
-                conn,
-                client_id,
-                ClientAction::ViewClinical,
-                subject("episode.list", "episode", client_id),
-                move |c| goals::episodes_of(c, client_id),
-            )?)
-        })
+        .on_client(
+            caller,
+            client_id,
+            ClientAction::ViewClinical,
+            subject("episode.list", "episode", client_id),
+            move |c| goals::episodes_of(c, client_id),
+        )
         .await?;
     Ok(HttpResponse::Ok().json(list.into_iter().map(EpisodeView::from).collect::<Vec<_>>()))
 }
@@ -267,15 +263,13 @@ pub async fn update_episode(
     let status = EpisodeStatus::parse("status", &body.0.status)?;
     let end_date = body.0.end_date;
     let episode = state
-        .db(move |conn| {
-            Ok(caller.on_client(
-                conn,
-                client_id,
-                ClientAction::Document,
-                subject("episode.update", "episode", episode_id),
-                move |c| goals::update_episode(c, client_id, episode_id, status, end_date, now()),
-            )?)
-        })
+        .on_client(
+            caller,
+            client_id,
+            ClientAction::Document,
+            subject("episode.update", "episode", episode_id),
+            move |c| goals::update_episode(c, client_id, episode_id, status, end_date, now()),
+        )
         .await?;
     Ok(HttpResponse::Ok().json(EpisodeView::from(episode)))
 }
@@ -524,29 +518,27 @@ pub async fn propose_goal(
     let term = Term::parse("term", input.term.as_deref().unwrap_or("long-term"))?;
     let (side, action) = side_of(&caller);
     let goal_id = domain::new_id();
+    let org = caller.who.organization_id;
+    let who = actor(&caller);
     let goal = state
-        .db(move |conn| {
-            let org = caller.who.organization_id;
-            let who = actor(&caller);
-            Ok(caller.on_client(
-                conn,
-                client_id,
-                action,
-                subject("goal.propose", "goal", goal_id),
-                move |c| {
-                    let content = parse_content(c, org, &input.content, "content.")?;
-                    let new = NewGoal {
-                        id: goal_id,
-                        episode_id,
-                        parent_id: input.parent_id,
-                        term,
-                        side,
-                        content,
-                    };
-                    goals::propose(c, org, client_id, new, who, now())
-                },
-            )?)
-        })
+        .on_client(
+            caller,
+            client_id,
+            action,
+            subject("goal.propose", "goal", goal_id),
+            move |c| {
+                let content = parse_content(c, org, &input.content, "content.")?;
+                let new = NewGoal {
+                    id: goal_id,
+                    episode_id,
+                    parent_id: input.parent_id,
+                    term,
+                    side,
+                    content,
+                };
+                goals::propose(c, org, client_id, new, who, now())
+            },
+        )
         .await?;
     Ok(created(
         format!("/api/v1/clients/{client_id}/goals/{goal_id}"),
@@ -575,18 +567,16 @@ pub async fn list_goals(
         episode_id,
     } = path.into_inner();
     let list = state
-        .db(move |conn| {
-            Ok(caller.on_client(
-                conn,
-                client_id,
-                ClientAction::ViewClinical,
-                subject("goal.list", "episode", episode_id),
-                move |c| {
-                    goals::episode(c, client_id, episode_id)?;
-                    goals::goals_of_episode(c, episode_id)
-                },
-            )?)
-        })
+        .on_client(
+            caller,
+            client_id,
+            ClientAction::ViewClinical,
+            subject("goal.list", "episode", episode_id),
+            move |c| {
+                goals::episode(c, client_id, episode_id)?;
+                goals::goals_of_episode(c, episode_id)
+            },
+        )
         .await?;
     Ok(HttpResponse::Ok().json(list.into_iter().map(GoalView::from).collect::<Vec<_>>()))
 }
@@ -609,15 +599,13 @@ pub async fn get_goal(
 ) -> ApiResult<HttpResponse> {
     let GoalPath { client_id, goal_id } = path.into_inner();
     let goal = state
-        .db(move |conn| {
-            Ok(caller.on_client(
-                conn,
-                client_id,
-                ClientAction::ViewClinical,
-                subject("goal.read", "goal", goal_id),
-                move |c| goals::goal(c, client_id, goal_id),
-            )?)
-        })
+        .on_client(
+            caller,
+            client_id,
+            ClientAction::ViewClinical,
+            subject("goal.read", "goal", goal_id),
+            move |c| goals::goal(c, client_id, goal_id),
+        )
         .await?;
     Ok(HttpResponse::Ok().json(GoalView::from(goal)))
 }
@@ -645,21 +633,19 @@ pub async fn revise_goal(
     let GoalPath { client_id, goal_id } = path.into_inner();
     let input = body.0;
     let (side, action) = side_of(&caller);
+    let org = caller.who.organization_id;
+    let who = actor(&caller);
     let goal = state
-        .db(move |conn| {
-            let org = caller.who.organization_id;
-            let who = actor(&caller);
-            Ok(caller.on_client(
-                conn,
-                client_id,
-                action,
-                subject("goal.revise", "goal", goal_id),
-                move |c| {
-                    let content = parse_content(c, org, &input, "")?;
-                    goals::revise(c, client_id, goal_id, content, side, who, now())
-                },
-            )?)
-        })
+        .on_client(
+            caller,
+            client_id,
+            action,
+            subject("goal.revise", "goal", goal_id),
+            move |c| {
+                let content = parse_content(c, org, &input, "")?;
+                goals::revise(c, client_id, goal_id, content, side, who, now())
+            },
+        )
         .await?;
     let revision = goal.revision;
     Ok(created(
@@ -730,18 +716,16 @@ pub async fn goal_revisions(
 ) -> ApiResult<HttpResponse> {
     let GoalPath { client_id, goal_id } = path.into_inner();
     let list = state
-        .db(move |conn| {
-            Ok(caller.on_client(
-                conn,
-                client_id,
-                ClientAction::ViewClinical,
-                subject("goal.revisions", "goal", goal_id),
-                move |c| {
-                    goals::goal(c, client_id, goal_id)?;
-                    goals::revisions(c, goal_id)
-                },
-            )?)
-        })
+        .on_client(
+            caller,
+            client_id,
+            ClientAction::ViewClinical,
+            subject("goal.revisions", "goal", goal_id),
+            move |c| {
+                goals::goal(c, client_id, goal_id)?;
+                goals::revisions(c, goal_id)
+            },
+        )
         .await?;
     Ok(HttpResponse::Ok().json(
         list.into_iter()
@@ -771,17 +755,15 @@ pub async fn agree_to_goal(
 ) -> ApiResult<HttpResponse> {
     let GoalPath { client_id, goal_id } = path.into_inner();
     let (side, action) = side_of(&caller);
+    let who = actor(&caller);
     let goal = state
-        .db(move |conn| {
-            let who = actor(&caller);
-            Ok(caller.on_client(
-                conn,
-                client_id,
-                action,
-                subject("goal.agree", "goal", goal_id),
-                move |c| goals::agree(c, client_id, goal_id, side, who, now()),
-            )?)
-        })
+        .on_client(
+            caller,
+            client_id,
+            action,
+            subject("goal.agree", "goal", goal_id),
+            move |c| goals::agree(c, client_id, goal_id, side, who, now()),
+        )
         .await?;
     Ok(HttpResponse::Ok().json(GoalView::from(goal)))
 }
@@ -816,17 +798,15 @@ pub async fn set_goal_status(
 ) -> ApiResult<HttpResponse> {
     let GoalPath { client_id, goal_id } = path.into_inner();
     let next = GoalStatus::parse("status", &body.0.status)?;
+    let who = actor(&caller);
     let goal = state
-        .db(move |conn| {
-            let who = actor(&caller);
-            Ok(caller.on_client(
-                conn,
-                client_id,
-                ClientAction::Document,
-                subject("goal.status", "goal", goal_id),
-                move |c| goals::set_status(c, client_id, goal_id, next, who, now()),
-            )?)
-        })
+        .on_client(
+            caller,
+            client_id,
+            ClientAction::Document,
+            subject("goal.status", "goal", goal_id),
+            move |c| goals::set_status(c, client_id, goal_id, next, who, now()),
+        )
         .await?;
     Ok(HttpResponse::Ok().json(GoalView::from(goal)))
 }
@@ -889,18 +869,16 @@ pub async fn comments(
     let GoalPath { client_id, goal_id } = path.into_inner();
     let team_notes = sees_team_notes(&caller.who);
     let list = state
-        .db(move |conn| {
-            Ok(caller.on_client(
-                conn,
-                client_id,
-                ClientAction::ViewClinical,
-                subject("goal.comments", "goal", goal_id),
-                move |c| {
-                    goals::goal(c, client_id, goal_id)?;
-                    goals::comments(c, goal_id, team_notes)
-                },
-            )?)
-        })
+        .on_client(
+            caller,
+            client_id,
+            ClientAction::ViewClinical,
+            subject("goal.comments", "goal", goal_id),
+            move |c| {
+                goals::goal(c, client_id, goal_id)?;
+                goals::comments(c, goal_id, team_notes)
+            },
+        )
         .await?;
     Ok(HttpResponse::Ok().json(list.into_iter().map(CommentView::from).collect::<Vec<_>>()))
 }
@@ -934,23 +912,21 @@ pub async fn add_comment(
         side_of(&caller).1
     };
     let comment_id = domain::new_id();
+    let org = caller.who.organization_id;
+    let who = actor(&caller);
+    let new = NewComment {
+        id: comment_id,
+        body: input.body.trim().to_owned(),
+        team_only: input.team_only,
+    };
     let comment = state
-        .db(move |conn| {
-            let org = caller.who.organization_id;
-            let who = actor(&caller);
-            let new = NewComment {
-                id: comment_id,
-                body: input.body.trim().to_owned(),
-                team_only: input.team_only,
-            };
-            Ok(caller.on_client(
-                conn,
-                client_id,
-                action,
-                subject("goal.comment", "goal_comment", comment_id),
-                move |c| goals::add_comment(c, org, client_id, goal_id, new, who, now()),
-            )?)
-        })
+        .on_client(
+            caller,
+            client_id,
+            action,
+            subject("goal.comment", "goal_comment", comment_id),
+            move |c| goals::add_comment(c, org, client_id, goal_id, new, who, now()),
+        )
         .await?;
     Ok(created(
         format!("/api/v1/clients/{client_id}/goals/{goal_id}/comments"),

@@ -162,16 +162,14 @@ pub async fn create_measure(
     )?;
     let code = measure.code.clone();
     let stored = measure.clone();
+    let user = caller.who.user_id;
     state
-        .db(move |conn| {
-            let user = caller.who.user_id;
-            Ok(caller.on_organization(
-                conn,
-                OrgAction::ManageMeasures,
-                &subject("measure.create", "measure", &code),
-                move |c| measurements::create_measure(c, &stored, user, now()),
-            )?)
-        })
+        .on_organization(
+            caller,
+            OrgAction::ManageMeasures,
+            subject("measure.create", "measure", &code),
+            move |c| measurements::create_measure(c, &stored, user, now()),
+        )
         .await?;
     Ok(created(
         format!("/api/v1/measures/{}", measure.code),
@@ -393,53 +391,51 @@ pub async fn record(
     let (source, action) =
         measurement_source(&caller.who).unwrap_or((Source::Therapist, ClientAction::Participate));
     let measurement_id = domain::new_id();
+    let (org, user) = (caller.who.organization_id, caller.who.user_id);
     let measurement = state
-        .db(move |conn| {
-            let (org, user) = (caller.who.organization_id, caller.who.user_id);
-            Ok(caller.on_client(
-                conn,
-                client_id,
-                action,
-                subject("measurement.record", "measurement", measurement_id),
-                move |c| {
-                    let observed_at = input.observed_at.unwrap_or_else(now);
-                    let values = Values::from(input.values);
-                    let score = scored(
-                        c,
-                        org,
-                        &input.measure_code,
-                        source,
-                        input.goal_id,
-                        observed_at,
-                        &values,
-                    )?;
-                    let new = NewMeasurement {
-                        id: measurement_id,
-                        episode_id,
-                        goal_id: input.goal_id,
-                        measure_code: input.measure_code,
-                        observed_at,
-                        source,
-                        values,
-                        score,
-                        note: input
-                            .note
-                            .map(|n| n.trim().to_owned())
-                            .filter(|n| !n.is_empty()),
-                    };
-                    measurements::record(
-                        c,
-                        Recording {
-                            org_id: org,
-                            client_id,
-                            actor: user,
-                            now: now(),
-                        },
-                        &new,
-                    )
-                },
-            )?)
-        })
+        .on_client(
+            caller,
+            client_id,
+            action,
+            subject("measurement.record", "measurement", measurement_id),
+            move |c| {
+                let observed_at = input.observed_at.unwrap_or_else(now);
+                let values = Values::from(input.values);
+                let score = scored(
+                    c,
+                    org,
+                    &input.measure_code,
+                    source,
+                    input.goal_id,
+                    observed_at,
+                    &values,
+                )?;
+                let new = NewMeasurement {
+                    id: measurement_id,
+                    episode_id,
+                    goal_id: input.goal_id,
+                    measure_code: input.measure_code,
+                    observed_at,
+                    source,
+                    values,
+                    score,
+                    note: input
+                        .note
+                        .map(|n| n.trim().to_owned())
+                        .filter(|n| !n.is_empty()),
+                };
+                measurements::record(
+                    c,
+                    Recording {
+                        org_id: org,
+                        client_id,
+                        actor: user,
+                        now: now(),
+                    },
+                    &new,
+                )
+            },
+        )
         .await?;
     Ok(created(
         format!("/api/v1/clients/{client_id}/measurements/{measurement_id}"),
@@ -493,18 +489,16 @@ pub async fn list(
         history: q.history,
     };
     let found = state
-        .db(move |conn| {
-            Ok(caller.on_client(
-                conn,
-                client_id,
-                ClientAction::ViewClinical,
-                subject_of_many("measurement.list", "measurement"),
-                move |c| {
-                    persistence::goals::episode(c, client_id, episode_id)?;
-                    measurements::list(c, episode_id, &filter, page)
-                },
-            )?)
-        })
+        .on_client(
+            caller,
+            client_id,
+            ClientAction::ViewClinical,
+            subject_of_many("measurement.list", "measurement"),
+            move |c| {
+                persistence::goals::episode(c, client_id, episode_id)?;
+                measurements::list(c, episode_id, &filter, page)
+            },
+        )
         .await?;
     Ok(HttpResponse::Ok().json(Page::from(found, MeasurementView::from)))
 }
@@ -536,15 +530,13 @@ pub async fn get(
         measurement_id,
     } = path.into_inner();
     let m = state
-        .db(move |conn| {
-            Ok(caller.on_client(
-                conn,
-                client_id,
-                ClientAction::ViewClinical,
-                subject("measurement.read", "measurement", measurement_id),
-                move |c| measurements::measurement(c, client_id, measurement_id),
-            )?)
-        })
+        .on_client(
+            caller,
+            client_id,
+            ClientAction::ViewClinical,
+            subject("measurement.read", "measurement", measurement_id),
+            move |c| measurements::measurement(c, client_id, measurement_id),
+        )
         .await?;
     Ok(HttpResponse::Ok().json(MeasurementView::from(m)))
 }
@@ -570,15 +562,13 @@ pub async fn history(
         measurement_id,
     } = path.into_inner();
     let chain = state
-        .db(move |conn| {
-            Ok(caller.on_client(
-                conn,
-                client_id,
-                ClientAction::ViewClinical,
-                subject("measurement.history", "measurement", measurement_id),
-                move |c| measurements::history(c, client_id, measurement_id),
-            )?)
-        })
+        .on_client(
+            caller,
+            client_id,
+            ClientAction::ViewClinical,
+            subject("measurement.history", "measurement", measurement_id),
+            move |c| measurements::history(c, client_id, measurement_id),
+        )
         .await?;
     Ok(HttpResponse::Ok().json(
         chain
@@ -644,65 +634,63 @@ pub async fn correct(
     let (source, action) =
         measurement_source(&caller.who).unwrap_or((Source::Therapist, ClientAction::Participate));
     let new_id = domain::new_id();
+    let (org, user) = (caller.who.organization_id, caller.who.user_id);
     let m = state
-        .db(move |conn| {
-            let (org, user) = (caller.who.organization_id, caller.who.user_id);
-            Ok(caller.on_client(
-                conn,
-                client_id,
-                action,
-                subject("measurement.correct", "measurement", measurement_id),
-                move |c| {
-                    let old = measurements::measurement(c, client_id, measurement_id)?;
-                    if action == ClientAction::Participate && old.recorded_by != user {
-                        return Err(StoreError::Forbidden);
+        .on_client(
+            caller,
+            client_id,
+            action,
+            subject("measurement.correct", "measurement", measurement_id),
+            move |c| {
+                let old = measurements::measurement(c, client_id, measurement_id)?;
+                if action == ClientAction::Participate && old.recorded_by != user {
+                    return Err(StoreError::Forbidden);
+                }
+                let correction = match input.values {
+                    None => Correction::Withdraw,
+                    Some(values) => {
+                        let observed_at = input.observed_at.unwrap_or(old.observed_at);
+                        let values = Values::from(values);
+                        let score = scored(
+                            c,
+                            org,
+                            &old.measure_code,
+                            old.source,
+                            old.goal_id,
+                            observed_at,
+                            &values,
+                        )?;
+                        Correction::Amend(NewMeasurement {
+                            id: new_id,
+                            episode_id: old.episode_id,
+                            goal_id: old.goal_id,
+                            measure_code: old.measure_code.clone(),
+                            observed_at,
+                            source: if old.source == source {
+                                source
+                            } else {
+                                old.source
+                            },
+                            values,
+                            score,
+                            note: input.note.or(old.note),
+                        })
                     }
-                    let correction = match input.values {
-                        None => Correction::Withdraw,
-                        Some(values) => {
-                            let observed_at = input.observed_at.unwrap_or(old.observed_at);
-                            let values = Values::from(values);
-                            let score = scored(
-                                c,
-                                org,
-                                &old.measure_code,
-                                old.source,
-                                old.goal_id,
-                                observed_at,
-                                &values,
-                            )?;
-                            Correction::Amend(NewMeasurement {
-                                id: new_id,
-                                episode_id: old.episode_id,
-                                goal_id: old.goal_id,
-                                measure_code: old.measure_code.clone(),
-                                observed_at,
-                                source: if old.source == source {
-                                    source
-                                } else {
-                                    old.source
-                                },
-                                values,
-                                score,
-                                note: input.note.or(old.note),
-                            })
-                        }
-                    };
-                    measurements::correct(
-                        c,
-                        Recording {
-                            org_id: org,
-                            client_id,
-                            actor: user,
-                            now: now(),
-                        },
-                        measurement_id,
-                        correction,
-                        input.reason.trim(),
-                    )
-                },
-            )?)
-        })
+                };
+                measurements::correct(
+                    c,
+                    Recording {
+                        org_id: org,
+                        client_id,
+                        actor: user,
+                        now: now(),
+                    },
+                    measurement_id,
+                    correction,
+                    input.reason.trim(),
+                )
+            },
+        )
         .await?;
     Ok(created(
         format!("/api/v1/clients/{client_id}/measurements/{}", m.id),

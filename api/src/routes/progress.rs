@@ -441,17 +441,15 @@ pub async fn series(
     let GoalPath { client_id, goal_id } = path.into_inner();
     let q = query.0;
     let max_points = q.max_points.map_or(usize::MAX, |m| m as usize);
+    let org = caller.who.organization_id;
     let s = state
-        .db(move |conn| {
-            let org = caller.who.organization_id;
-            Ok(caller.on_client(
-                conn,
-                client_id,
-                ClientAction::ViewClinical,
-                subject("progress.series", "goal", goal_id),
-                move |c| load_series(c, org, client_id, goal_id, &q),
-            )?)
-        })
+        .on_client(
+            caller,
+            client_id,
+            ClientAction::ViewClinical,
+            subject("progress.series", "goal", goal_id),
+            move |c| load_series(c, org, client_id, goal_id, &q),
+        )
         .await?;
     let reduced = downsample(&s.points, max_points);
     let body = Series {
@@ -493,17 +491,15 @@ pub async fn chart_svg(
     let GoalPath { client_id, goal_id } = path.into_inner();
     let q = query.0;
     let max_points = q.max_points.map_or(200, |m| m as usize);
+    let org = caller.who.organization_id;
     let s = state
-        .db(move |conn| {
-            let org = caller.who.organization_id;
-            Ok(caller.on_client(
-                conn,
-                client_id,
-                ClientAction::ViewClinical,
-                subject("progress.chart", "goal", goal_id),
-                move |c| load_series(c, org, client_id, goal_id, &q),
-            )?)
-        })
+        .on_client(
+            caller,
+            client_id,
+            ClientAction::ViewClinical,
+            subject("progress.chart", "goal", goal_id),
+            move |c| load_series(c, org, client_id, goal_id, &q),
+        )
         .await?;
     let points: Vec<(DateTime<Utc>, f64)> = downsample(&s.points, max_points)
         .into_iter()
@@ -561,58 +557,56 @@ pub async fn milestones(
     state: State,
 ) -> ApiResult<HttpResponse> {
     let client_id = path.client_id;
+    let org = caller.who.organization_id;
     let list = state
-        .db(move |conn| {
-            let org = caller.who.organization_id;
-            Ok(caller.on_client(
-                conn,
-                client_id,
-                ClientAction::ViewClinical,
-                subject("progress.milestones", "client", client_id),
-                move |c| {
-                    let all_goals = goals::goals_of_client(c, client_id)?;
-                    let mut out = Vec::new();
-                    for (goal_id, event) in goals::events_of_client(c, client_id)? {
-                        let kind = match (event.kind.as_str(), event.status) {
-                            ("activated", _) => MilestoneKind::GoalAgreed,
-                            ("status-changed", GoalStatus::Achieved) => MilestoneKind::GoalAchieved,
-                            _ => continue,
-                        };
-                        out.push((goal_id, kind, event.at, None));
-                    }
-                    for g in &all_goals {
-                        let Some(code) = g.content.measure_code.as_deref() else {
-                            continue;
-                        };
-                        let Some(measure) = measurements::measure(c, org, code)? else {
-                            continue;
-                        };
-                        let points: Vec<Point> = measurements::series(c, g.id, code, None, None)?
-                            .into_iter()
-                            .map(|(at, value, _)| Point { at, value })
-                            .collect();
-                        for m in value_milestones(&measure, &points) {
-                            out.push((g.id, m.kind, m.at, m.value));
-                        }
-                    }
-                    out.sort_by_key(|m| std::cmp::Reverse(m.2));
-                    Ok(out
+        .on_client(
+            caller,
+            client_id,
+            ClientAction::ViewClinical,
+            subject("progress.milestones", "client", client_id),
+            move |c| {
+                let all_goals = goals::goals_of_client(c, client_id)?;
+                let mut out = Vec::new();
+                for (goal_id, event) in goals::events_of_client(c, client_id)? {
+                    let kind = match (event.kind.as_str(), event.status) {
+                        ("activated", _) => MilestoneKind::GoalAgreed,
+                        ("status-changed", GoalStatus::Achieved) => MilestoneKind::GoalAchieved,
+                        _ => continue,
+                    };
+                    out.push((goal_id, kind, event.at, None));
+                }
+                for g in &all_goals {
+                    let Some(code) = g.content.measure_code.as_deref() else {
+                        continue;
+                    };
+                    let Some(measure) = measurements::measure(c, org, code)? else {
+                        continue;
+                    };
+                    let points: Vec<Point> = measurements::series(c, g.id, code, None, None)?
                         .into_iter()
-                        .filter_map(|(goal_id, kind, at, value)| {
-                            let g = all_goals.iter().find(|g| g.id == goal_id)?;
-                            Some(MilestoneView {
-                                kind,
-                                at,
-                                goal_id,
-                                goal_label: g.label.clone(),
-                                goal: g.content.client_words.clone(),
-                                value,
-                            })
+                        .map(|(at, value, _)| Point { at, value })
+                        .collect();
+                    for m in value_milestones(&measure, &points) {
+                        out.push((g.id, m.kind, m.at, m.value));
+                    }
+                }
+                out.sort_by_key(|m| std::cmp::Reverse(m.2));
+                Ok(out
+                    .into_iter()
+                    .filter_map(|(goal_id, kind, at, value)| {
+                        let g = all_goals.iter().find(|g| g.id == goal_id)?;
+                        Some(MilestoneView {
+                            kind,
+                            at,
+                            goal_id,
+                            goal_label: g.label.clone(),
+                            goal: g.content.client_words.clone(),
+                            value,
                         })
-                        .collect::<Vec<_>>())
-                },
-            )?)
-        })
+                    })
+                    .collect::<Vec<_>>())
+            },
+        )
         .await?;
     Ok(HttpResponse::Ok().json(list))
 }

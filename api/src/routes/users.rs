@@ -194,43 +194,41 @@ pub async fn create_user(
     let invitation = (account.role != Role::Service).then(tokens::opaque_secret);
     let invitation_hash = invitation.as_deref().map(tokens::digest);
     let invitation_ttl = Duration::seconds(state.config.invitation_ttl_secs);
+    let org = caller.who.organization_id;
+    let new = NewUser {
+        id: user_id,
+        organization_id: org,
+        email: account.email,
+        display_name: account.display_name,
+        role: account.role,
+        discipline: account.discipline,
+        client_id: None,
+        password_hash: secret_hash,
+        scopes: account.scopes,
+    };
+    let actor = caller.who.user_id;
     let (user, expires) = state
-        .db(move |conn| {
-            let org = caller.who.organization_id;
-            let new = NewUser {
-                id: user_id,
-                organization_id: org,
-                email: account.email,
-                display_name: account.display_name,
-                role: account.role,
-                discipline: account.discipline,
-                client_id: None,
-                password_hash: secret_hash,
-                scopes: account.scopes,
-            };
-            let actor = caller.who.user_id;
-            Ok(caller.on_organization(
-                conn,
-                OrgAction::ManageUsers,
-                &subject("user.create", "user", user_id),
-                move |c| {
-                    let user = accounts::insert_user(c, new, now())?;
-                    let expires = match invitation_hash {
-                        Some(h) => Some(accounts::create_invitation(
-                            c,
-                            org,
-                            user_id,
-                            &h,
-                            Some(actor),
-                            now(),
-                            invitation_ttl,
-                        )?),
-                        None => None,
-                    };
-                    Ok((user, expires))
-                },
-            )?)
-        })
+        .on_organization(
+            caller,
+            OrgAction::ManageUsers,
+            subject("user.create", "user", user_id),
+            move |c| {
+                let user = accounts::insert_user(c, new, now())?;
+                let expires = match invitation_hash {
+                    Some(h) => Some(accounts::create_invitation(
+                        c,
+                        org,
+                        user_id,
+                        &h,
+                        Some(actor),
+                        now(),
+                        invitation_ttl,
+                    )?),
+                    None => None,
+                };
+                Ok((user, expires))
+            },
+        )
         .await?;
     let body = CreatedUser {
         invitation: invitation
@@ -290,16 +288,14 @@ pub async fn list_users(
         after: q.after,
     }
     .page();
+    let org = caller.who.organization_id;
     let users = state
-        .db(move |conn| {
-            let org = caller.who.organization_id;
-            Ok(caller.on_organization(
-                conn,
-                OrgAction::ListUsers,
-                &subject_of_many("user.list", "user"),
-                move |c| accounts::list_users(c, org, &filter, page),
-            )?)
-        })
+        .on_organization(
+            caller,
+            OrgAction::ListUsers,
+            subject_of_many("user.list", "user"),
+            move |c| accounts::list_users(c, org, &filter, page),
+        )
         .await?;
     Ok(HttpResponse::Ok().json(Page::from(users, UserView::from)))
 }
@@ -327,16 +323,14 @@ pub async fn get_user(
     state: State,
 ) -> ApiResult<HttpResponse> {
     let user_id = path.user_id;
+    let org = caller.who.organization_id;
     let user = state
-        .db(move |conn| {
-            let org = caller.who.organization_id;
-            Ok(caller.on_organization(
-                conn,
-                OrgAction::ListUsers,
-                &subject("user.read", "user", user_id),
-                move |c| accounts::user(c, org, user_id),
-            )?)
-        })
+        .on_organization(
+            caller,
+            OrgAction::ListUsers,
+            subject("user.read", "user", user_id),
+            move |c| accounts::user(c, org, user_id),
+        )
         .await?;
     Ok(HttpResponse::Ok().json(UserView::from(user)))
 }
@@ -395,31 +389,27 @@ pub async fn update_user(
         scopes,
         active: input.active,
     };
+    let org = caller.who.organization_id;
     let user = state
-        .db(move |conn| {
-            let org = caller.who.organization_id;
-            Ok(caller.on_organization(
-                conn,
-                OrgAction::ManageUsers,
-                &subject("user.update", "user", user_id),
-                move |c| {
-                    let before = accounts::user(c, org, user_id)?;
-                    if changes.scopes.is_some() && before.role != Role::Service {
-                        return Err(
-                            Invalid::field("scopes", "only service accounts have scopes").into(),
-                        );
-                    }
-                    if changes.discipline.is_some() && before.role != Role::Therapist {
-                        return Err(Invalid::field(
-                            "discipline",
-                            "only therapists have a discipline",
-                        )
-                        .into());
-                    }
-                    accounts::update_user(c, org, user_id, changes, now())
-                },
-            )?)
-        })
+        .on_organization(
+            caller,
+            OrgAction::ManageUsers,
+            subject("user.update", "user", user_id),
+            move |c| {
+                let before = accounts::user(c, org, user_id)?;
+                if changes.scopes.is_some() && before.role != Role::Service {
+                    return Err(
+                        Invalid::field("scopes", "only service accounts have scopes").into(),
+                    );
+                }
+                if changes.discipline.is_some() && before.role != Role::Therapist {
+                    return Err(
+                        Invalid::field("discipline", "only therapists have a discipline").into(),
+                    );
+                }
+                accounts::update_user(c, org, user_id, changes, now())
+            },
+        )
         .await?;
     Ok(HttpResponse::Ok().json(UserView::from(user)))
 }
