@@ -138,6 +138,22 @@ pub struct Principal {
     pub scopes: Scopes,
 }
 
+/// Whether an access token's claims are still backed by the account as stored now.
+///
+/// The database decides, never the token: the same account, organization, role and
+/// client record; scopes no wider than the account holds now (narrowing an account
+/// ends its wider tokens at once); and, for a person, a session that is live
+/// (`live_session` is false when the token names none, or one that has ended). Only
+/// integrations sign in without a session.
+pub fn token_is_backed(claimed: &Principal, stored: &Principal, live_session: bool) -> bool {
+    claimed.user_id == stored.user_id
+        && claimed.organization_id == stored.organization_id
+        && claimed.role == stored.role
+        && claimed.client_id == stored.client_id
+        && claimed.scopes.is_subset(&stored.scopes)
+        && (live_session || claimed.role == Role::Service)
+}
+
 /// Rules for a login name: an e-mail address, compared case-insensitively.
 pub fn parse_email(field: &str, raw: &str) -> Result<String, crate::Invalid> {
     let email = raw.trim().to_lowercase();
@@ -193,6 +209,57 @@ mod tests {
             Scopes::parse("").map(|s| s.to_string()).ok(),
             Some(String::new())
         );
+    }
+
+    mod backing {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn any_principal() -> impl Strategy<Value = Principal> {
+            (
+                0u128..3,
+                0u128..2,
+                proptest::sample::select(Role::ALL.to_vec()),
+                proptest::option::of(0u128..2),
+                proptest::sample::subsequence(Scope::ALL.to_vec(), 0..=Scope::ALL.len()),
+            )
+                .prop_map(|(user, org, role, client, scopes)| Principal {
+                    user_id: Uuid::from_u128(user),
+                    organization_id: Uuid::from_u128(org),
+                    role,
+                    client_id: client.map(Uuid::from_u128),
+                    scopes: Scopes::from_iter(scopes),
+                })
+        }
+
+        proptest! {
+            #[test]
+            fn a_token_stands_only_for_what_the_database_holds_now(claimed in any_principal(), stored in any_principal(), live in any::<bool>()) {
+                let backed = token_is_backed(&claimed, &stored, live);
+                if backed {
+                    prop_assert_eq!(claimed.role, stored.role);
+                    prop_assert_eq!(claimed.client_id, stored.client_id);
+                    prop_assert_eq!(claimed.organization_id, stored.organization_id);
+                    prop_assert!(claimed.scopes.is_subset(&stored.scopes));
+                }
+                // A person needs a live session, whatever else matches.
+                if claimed.role != Role::Service && !live {
+                    prop_assert!(!backed);
+                }
+            }
+
+            #[test]
+            fn an_unchanged_account_backs_its_own_tokens(p in any_principal()) {
+                prop_assert!(token_is_backed(&p, &p, true));
+                prop_assert_eq!(token_is_backed(&p, &p, false), p.role == Role::Service);
+            }
+
+            #[test]
+            fn narrowing_an_account_ends_its_wider_tokens(p in any_principal(), keep in proptest::sample::subsequence(Scope::ALL.to_vec(), 0..=Scope::ALL.len())) {
+                let narrowed = Principal { scopes: p.scopes.intersection(&Scopes::from_iter(keep)), ..p.clone() };
+                prop_assert_eq!(token_is_backed(&p, &narrowed, true), p.scopes == narrowed.scopes);
+            }
+        }
     }
 
     #[test]

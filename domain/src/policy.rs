@@ -112,6 +112,24 @@ impl ClientAction {
         )
     }
 
+    /// The scope that puts a record within an integration's reach for this action: the
+    /// read scope of the area the action belongs to. Without it, the record is outside
+    /// its reach and answers 404, as a made-up id would; an integration must not be able
+    /// to tell which ids exist from a refusal.
+    fn reach(self) -> Scope {
+        match self {
+            ClientAction::ViewClinical | ClientAction::Document | ClientAction::Participate => {
+                Scope::ClinicalRead
+            }
+            ClientAction::ViewAccessLog => Scope::AuditRead,
+            ClientAction::View
+            | ClientAction::UpdateDemographics
+            | ClientAction::ManageCareTeam
+            | ClientAction::ManageCaregivers
+            | ClientAction::InviteClient => Scope::ClientsRead,
+        }
+    }
+
     /// The scope an integration needs for this action.
     fn scope(self) -> Option<Scope> {
         match self {
@@ -139,8 +157,9 @@ pub fn decide(who: &Principal, relation: ClientRelation, action: ClientAction) -
         Role::Therapist => relation.on_care_team,
         Role::Client => relation.is_self,
         Role::Caregiver => relation.caregiver.is_some(),
-        // An integration sees its organization; what it may do is held to its scopes.
-        Role::Service => true,
+        // An integration reaches its organization's records in the areas it may read;
+        // what it may do there is held to its scopes.
+        Role::Service => who.scopes.contains(action.reach()),
     };
     if !visible {
         return Decision::NotFound;
@@ -269,6 +288,28 @@ pub fn decide_org(who: &Principal, action: OrgAction) -> Decision {
     }
 }
 
+/// Which accounts the directory (`/users`) shows this caller. A therapist sees the
+/// clinic's staff and integrations, and the people on their own caseload (the clients
+/// whose care team they are on, and those clients' caregivers); never other clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DirectoryScope {
+    /// Every account of the organization.
+    Organization,
+    /// Staff and integrations, and the caseload of this therapist.
+    StaffAndCaseloadOf(uuid::Uuid),
+    /// No account.
+    Nothing,
+}
+
+/// The directory scope for a caller who passed `decide_org(.., ListUsers)`.
+pub fn directory_scope(who: &Principal) -> DirectoryScope {
+    match who.role {
+        Role::Admin => DirectoryScope::Organization,
+        Role::Therapist => DirectoryScope::StaffAndCaseloadOf(who.user_id),
+        Role::Client | Role::Caregiver | Role::Service => DirectoryScope::Nothing,
+    }
+}
+
 /// Which clients a list query may return for this caller. Storage turns this into
 /// a WHERE clause, so a list can never show what `decide` would hide.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -363,9 +404,23 @@ mod tests {
         }
 
         #[test]
-        fn visibility_does_not_depend_on_the_action(role in any_role(), scopes in any_scopes(), rel in any_relation(), a in any_action(), b in any_action()) {
+        fn a_persons_visibility_does_not_depend_on_the_action(role in any_role(), scopes in any_scopes(), rel in any_relation(), a in any_action(), b in any_action()) {
+            prop_assume!(role != Role::Service);
             let who = principal(role, scopes);
             prop_assert_eq!(decide(&who, rel, a) == Decision::NotFound, decide(&who, rel, b) == Decision::NotFound);
+        }
+
+        #[test]
+        fn an_integration_without_the_areas_read_scope_cannot_tell_a_record_exists(scopes in any_scopes(), mut rel in any_relation(), action in any_action()) {
+            let who = principal(Role::Service, scopes.clone());
+            let present = decide(&who, ClientRelation { in_organization: true, ..rel }, action);
+            rel.in_organization = false;
+            let absent = decide(&who, rel, action);
+            prop_assert_eq!(present == absent, !scopes.contains(action.reach()));
+            // Visible means it may read that area: a refusal there is about the action only.
+            if present == Decision::Forbidden {
+                prop_assert!(scopes.contains(action.reach()));
+            }
         }
 
         #[test]
@@ -399,15 +454,26 @@ mod tests {
         fn a_service_account_is_held_to_its_scopes(scopes in any_scopes(), mut rel in any_relation(), action in any_action()) {
             rel.in_organization = true;
             let decision = decide(&principal(Role::Service, scopes.clone()), rel, action);
-            match action.scope() {
-                Some(needed) => prop_assert_eq!(decision.is_allowed(), scopes.contains(needed)),
-                None => prop_assert_eq!(decision, Decision::Forbidden),
+            match (scopes.contains(action.reach()), action.scope()) {
+                (false, _) => prop_assert_eq!(decision, Decision::NotFound),
+                (true, Some(needed)) => prop_assert_eq!(decision.is_allowed(), scopes.contains(needed)),
+                (true, None) => prop_assert_eq!(decision, Decision::Forbidden),
             }
         }
 
         #[test]
         fn org_actions_are_never_hidden(role in any_role(), scopes in any_scopes(), action in proptest::sample::select(OrgAction::ALL.to_vec())) {
             prop_assert_ne!(decide_org(&principal(role, scopes), action), Decision::NotFound);
+        }
+
+        #[test]
+        fn the_directory_is_whole_only_for_admins_and_empty_for_whoever_may_not_list(role in any_role(), scopes in any_scopes()) {
+            let who = principal(role, scopes);
+            let scope = directory_scope(&who);
+            prop_assert_eq!(scope == DirectoryScope::Organization, role == Role::Admin);
+            if !decide_org(&who, OrgAction::ListUsers).is_allowed() {
+                prop_assert_eq!(scope, DirectoryScope::Nothing);
+            }
         }
 
         #[test]

@@ -2,12 +2,18 @@
 
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
-use domain::identity::{Discipline, Organization, Principal, Role, Scopes, User};
+use domain::{
+    identity::{Discipline, Organization, Principal, Role, Scopes, User},
+    policy::DirectoryScope,
+};
 use uuid::Uuid;
 
 use crate::{
     rows::{id, utc, UserRow},
-    schema::{invitations, login_throttle, organizations, refresh_tokens, sessions, users},
+    schema::{
+        care_team_members, caregiver_links, invitations, login_throttle, organizations,
+        refresh_tokens, sessions, users,
+    },
     Conn, Page, PageRequest, StoreError, StoreResult,
 };
 
@@ -169,18 +175,73 @@ pub struct UserFilter {
     pub active: Option<bool>,
 }
 
+type UsersQuery = users::BoxedQuery<'static, <Conn as Connection>::Backend>;
+
+/// The accounts of an organization that a directory scope shows; `None` when it shows
+/// none. Lists and single reads share it, so neither can show what the other hides.
+fn directory(org_id: Uuid, scope: DirectoryScope) -> Option<UsersQuery> {
+    let in_org = users::table
+        .filter(users::organization_id.eq(org_id.to_string()))
+        .into_boxed();
+    match scope {
+        DirectoryScope::Organization => Some(in_org),
+        DirectoryScope::Nothing => None,
+        DirectoryScope::StaffAndCaseloadOf(therapist) => {
+            let caseload = || {
+                care_team_members::table
+                    .filter(care_team_members::therapist_id.eq(therapist.to_string()))
+                    .filter(care_team_members::removed_at.is_null())
+                    .select(care_team_members::client_id)
+            };
+            let caregivers = caregiver_links::table
+                .filter(caregiver_links::revoked_at.is_null())
+                .filter(caregiver_links::client_id.eq_any(caseload()))
+                .select(caregiver_links::caregiver_id);
+            let staff = [Role::Admin, Role::Therapist, Role::Service].map(Role::as_str);
+            Some(
+                in_org.filter(
+                    users::role
+                        .eq_any(staff)
+                        .or(users::client_id.assume_not_null().eq_any(caseload()))
+                        .or(users::id.eq_any(caregivers)),
+                ),
+            )
+        }
+    }
+}
+
+/// One account, if the caller's directory scope shows it.
+pub fn directory_entry(
+    conn: &mut Conn,
+    org_id: Uuid,
+    scope: DirectoryScope,
+    user_id: Uuid,
+) -> StoreResult<User> {
+    directory(org_id, scope)
+        .ok_or(StoreError::NotFound)?
+        .filter(users::id.eq(user_id.to_string()))
+        .select(UserRow::as_select())
+        .first(conn)?
+        .into_user()
+}
+
 pub fn list_users(
     conn: &mut Conn,
     org_id: Uuid,
+    scope: DirectoryScope,
     filter: &UserFilter,
     page: PageRequest,
 ) -> StoreResult<Page<User>> {
-    let mut q = users::table
-        .filter(users::organization_id.eq(org_id.to_string()))
+    let Some(q) = directory(org_id, scope) else {
+        return Ok(Page {
+            items: vec![],
+            next_cursor: None,
+        });
+    };
+    let mut q = q
         .select(UserRow::as_select())
         .order(users::id.asc())
-        .limit(i64::from(page.limit) + 1)
-        .into_boxed();
+        .limit(i64::from(page.limit) + 1);
     if let Some(role) = filter.role {
         q = q.filter(users::role.eq(role.as_str()));
     }
@@ -250,46 +311,57 @@ pub fn update_user(
 
 /// Who a verified access token speaks for, now: `None` when the account is gone or
 /// inactive, or the token's session was revoked.
+/// The account as stored now, if it is active, and whether the named session (if any)
+/// is live. `None`: no such active account. Whether that backs a token is the domain's
+/// rule ([`domain::identity::token_is_backed`]).
 pub fn principal(
     conn: &mut Conn,
     user_id: Uuid,
     session_id: Option<Uuid>,
-    token_scopes: &Scopes,
-) -> StoreResult<Option<Principal>> {
-    // One round trip on every authenticated request: the account is active and, for a
-    // person's token, its session is live. Two static queries rather than one boxed
-    // one, so that both stay in the prepared-statement cache.
+) -> StoreResult<Option<(Principal, bool)>> {
+    // One round trip on every authenticated request: the active account, and whether
+    // the token's session is live. Static queries, so they stay in the prepared-statement
+    // cache.
     let user = users::table
         .find(user_id.to_string())
-        .filter(users::active.eq(true))
-        .select((
-            users::organization_id,
-            users::role,
-            users::client_id,
-            users::scopes,
-        ));
-    let row: Option<(String, String, Option<String>, String)> = match session_id {
+        .filter(users::active.eq(true));
+    let columns = (
+        users::organization_id,
+        users::role,
+        users::client_id,
+        users::scopes,
+    );
+    type Row = (String, String, Option<String>, String);
+    let row: Option<(Row, bool)> = match session_id {
         Some(session_id) => user
-            .filter(diesel::dsl::exists(
-                sessions::table
-                    .filter(sessions::id.eq(session_id.to_string()))
-                    .filter(sessions::user_id.eq(user_id.to_string()))
-                    .filter(sessions::revoked_at.is_null()),
+            .select((
+                columns,
+                diesel::dsl::exists(
+                    sessions::table
+                        .filter(sessions::id.eq(session_id.to_string()))
+                        .filter(sessions::user_id.eq(user_id.to_string()))
+                        .filter(sessions::revoked_at.is_null()),
+                ),
             ))
             .first(conn)
             .optional()?,
-        None => user.first(conn).optional()?,
+        None => user
+            .select(columns)
+            .first::<Row>(conn)
+            .optional()?
+            .map(|row| (row, false)),
     };
-    let Some((org, role, client, scopes)) = row else {
+    let Some(((org, role, client, scopes), live_session)) = row else {
         return Ok(None);
     };
-    Ok(Some(Principal {
+    let stored = Principal {
         user_id,
         organization_id: id(&org)?,
         role: crate::rows::parse_stored(&role, |s| Role::parse("role", s))?,
         client_id: crate::rows::opt_id(client.as_deref())?,
-        scopes: token_scopes.intersection(&crate::rows::parse_stored(&scopes, Scopes::parse)?),
-    }))
+        scopes: crate::rows::parse_stored(&scopes, Scopes::parse)?,
+    };
+    Ok(Some((stored, live_session)))
 }
 
 // --- Invitations ---------------------------------------------------------------

@@ -7,7 +7,7 @@
 
 use domain::{
     audit::{Outcome, RequestMeta},
-    identity::Principal,
+    identity::{token_is_backed, Principal},
     policy::{decide, decide_org, ClientAction, Decision, OrgAction},
 };
 use uuid::Uuid;
@@ -78,20 +78,21 @@ impl Caller {
         }
     }
 
-    /// The caller as the database knows them now: refuses (Unauthenticated) a
-    /// deactivated account or a revoked session, and narrows scopes to those the
-    /// account holds. Checked once per request.
+    /// The caller as the database knows them now. Every operation of the gate starts
+    /// here: a deactivated account, an ended session, a person's token without one, or
+    /// claims the account no longer backs (role, client record, wider scopes) are
+    /// refused as Unauthenticated before anything is read or written. Checked once per
+    /// request.
     pub fn confirm(&self, conn: &mut Conn) -> StoreResult<&Principal> {
         if let Some(p) = self.confirmed.get() {
             return Ok(p);
         }
-        let current =
-            crate::accounts::principal(conn, self.who.user_id, self.session_id, &self.who.scopes)?
-                .filter(|p| {
-                    p.organization_id == self.who.organization_id && p.role == self.who.role
-                })
-                .ok_or(StoreError::Unauthenticated)?;
-        Ok(self.confirmed.get_or_init(|| current))
+        let backed = crate::accounts::principal(conn, self.who.user_id, self.session_id)?
+            .is_some_and(|(stored, live)| token_is_backed(&self.who, &stored, live));
+        if !backed {
+            return Err(StoreError::Unauthenticated);
+        }
+        Ok(self.confirmed.get_or_init(|| self.who.clone()))
     }
 
     fn actor(&self) -> Actor {
@@ -130,7 +131,7 @@ impl Caller {
             client_id: Some(client_id),
             ..subject
         };
-        let who = self.who.clone();
+        let who = self.confirm(conn)?.clone();
         let allowed = move |conn: &mut Conn| -> StoreResult<Result<(), Refusal>> {
             let relation = clients::relation(conn, &who, client_id)?;
             Ok(outcome_of(decide(&who, relation, action)))

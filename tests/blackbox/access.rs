@@ -1,7 +1,7 @@
 //! Who may see and change what: each pair both ways.
 
 use headway_tests::TestApp;
-use serde_json::json;
+use serde_json::{json, Value};
 
 fn update_body(name: &str) -> serde_json::Value {
     json!({"name": name, "status": "active", "identifiers": []})
@@ -323,14 +323,30 @@ fn a_service_account_is_held_to_its_scopes() {
     .problem(403);
     app.get(&reader, "/api/v1/audit-events").problem(403);
     app.get(&reader, "/api/v1/users").problem(403);
+    // The access log is outside the reach of an integration without audit:read.
     app.get(&reader, &format!("/api/v1/clients/{maria}/access-log"))
-        .problem(403);
+        .problem(404);
 
-    // A token narrowed to clinical:read cannot read client records.
+    // A token narrowed to clinical:read cannot read client records: they are outside
+    // its reach, so a real id answers exactly like a made-up one (404), and it cannot
+    // tell which ids exist.
     let clinical = app.service_token("clinical:read");
-    app.get(&clinical, &format!("/api/v1/clients/{maria}"))
-        .problem(403);
+    let real = app.get(&clinical, &format!("/api/v1/clients/{maria}"));
+    let made_up = app.get(
+        &clinical,
+        &format!("/api/v1/clients/{}", uuid::Uuid::now_v7()),
+    );
+    assert_eq!(real.problem(404)["detail"], made_up.problem(404)["detail"]);
+    app.put(
+        &clinical,
+        &format!("/api/v1/clients/{maria}"),
+        &update_body("X"),
+    )
+    .problem(404);
     app.get(&clinical, "/api/v1/clients").problem(403);
+    // Its clinical scope still reaches the clinical record.
+    app.get(&clinical, &format!("/api/v1/clients/{maria}/episodes"))
+        .ok(200);
 
     // An admin widens the account's scopes; a fresh token can then write.
     let admin = app.login("admin@riverside.example");
@@ -343,7 +359,8 @@ fn a_service_account_is_held_to_its_scopes() {
     let writer = app.service_token("clients:write clients:read");
     app.post(&writer, "/api/v1/clients", &json!({"name": "From the EHR"}))
         .ok(201);
-    // And narrowing takes effect on existing tokens at once.
+    // And narrowing takes effect on existing tokens at once: a token wider than what
+    // the account now holds is no longer backed by the database.
     app.patch(
         &admin.access,
         &format!("/api/v1/users/{}", app.service_client_id),
@@ -351,7 +368,7 @@ fn a_service_account_is_held_to_its_scopes() {
     )
     .ok(200);
     app.post(&writer, "/api/v1/clients", &json!({"name": "Again"}))
-        .problem(403);
+        .problem(401);
 }
 
 #[test]
@@ -387,4 +404,99 @@ fn only_admins_manage_accounts_and_fields_they_may_not_set_are_rejected() {
     assert_eq!(r.problem(422).clone()["errors"][0]["field"], "role");
     let r = app.post(&admin.access, "/api/v1/users", &json!({"role": "therapist", "display_name": "T", "email": "admin@riverside.example", "discipline": "nursing"}));
     assert_eq!(r.problem(422).clone()["errors"][0]["field"], "email");
+}
+
+/// Who appears in the directory (`GET /users`) for a therapist: staff, and the people on
+/// their caseload (clients and their caregivers), never anyone else's clients.
+fn directory(app: &TestApp, token: &str) -> Vec<String> {
+    let mut emails: Vec<String> = app.get(token, "/api/v1/users?limit=100").ok(200)["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|u| u["email"].as_str().unwrap_or("(service)").to_owned())
+        .collect();
+    emails.sort();
+    emails
+}
+
+#[test]
+fn the_staff_directory_shows_a_therapist_only_their_own_caseload() {
+    let app = TestApp::spawn();
+    let olivia = app.login("olivia.ot@riverside.example").access; // Maria, Sam
+    let peter = app.login("peter.pt@riverside.example").access; // Maria, Jun
+    let staff = [
+        "(service)",
+        "admin@riverside.example",
+        "olivia.ot@riverside.example",
+        "peter.pt@riverside.example",
+    ];
+    let expect = |extra: &[&str]| {
+        let mut v: Vec<String> = staff.iter().chain(extra).map(|s| s.to_string()).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        directory(&app, &olivia),
+        expect(&[
+            "lucia@family.example",
+            "maria@client.example",
+            "sam@client.example"
+        ])
+    );
+    assert_eq!(
+        directory(&app, &peter),
+        expect(&[
+            "jun@client.example",
+            "lucia@family.example",
+            "maria@client.example"
+        ])
+    );
+    // One by one: a client outside the caseload is as absent as a made-up id.
+    let jun = app.user_id("jun@client.example");
+    let sam = app.user_id("sam@client.example");
+    let absent = app.get(&olivia, &format!("/api/v1/users/{}", uuid::Uuid::now_v7()));
+    let outside = app.get(&olivia, &format!("/api/v1/users/{jun}"));
+    assert_eq!(
+        outside.problem(404)["detail"],
+        absent.problem(404)["detail"]
+    );
+    assert_eq!(
+        app.get(&olivia, &format!("/api/v1/users/{sam}")).ok(200)["email"],
+        "sam@client.example"
+    );
+    // Filters cannot widen it either.
+    let clients: Vec<Value> = app
+        .get(&olivia, "/api/v1/users?role=client&limit=100")
+        .ok(200)["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(clients.len(), 2);
+    assert!(clients.iter().all(|c| c["email"] != "jun@client.example"));
+
+    // Leaving Sam's care team takes Sam out of Olivia's directory at once.
+    let admin = app.login("admin@riverside.example").access;
+    let sam_record = app.client_id("Samuel Osei");
+    let olivia_id = app.user_id("olivia.ot@riverside.example");
+    let team = app.get(&admin, &format!("/api/v1/clients/{sam_record}/care-team"));
+    let member = team
+        .ok(200)
+        .as_array()
+        .and_then(|m| m.iter().find(|m| m["therapist_id"] == olivia_id.as_str()))
+        .and_then(|m| m["id"].as_str())
+        .unwrap_or_default()
+        .to_owned();
+    app.delete(
+        &admin,
+        &format!("/api/v1/clients/{sam_record}/care-team/{member}"),
+    )
+    .ok(204);
+    assert_eq!(
+        directory(&app, &olivia),
+        expect(&["lucia@family.example", "maria@client.example"])
+    );
+    app.get(&olivia, &format!("/api/v1/users/{sam}"))
+        .problem(404);
+    // The admin still sees everyone.
+    assert_eq!(directory(&app, &admin).len(), 8);
 }

@@ -12,10 +12,19 @@ fn claims(app: &TestApp, overrides: serde_json::Value) -> serde_json::Value {
         .as_str()
         .unwrap_or_default()
         .to_owned();
+    // A person's token must name a live session: take the one Olivia just opened.
+    let sid = {
+        use base64::Engine;
+        let payload = olivia.split('.').nth(1).unwrap_or_default();
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap_or_default();
+        serde_json::from_slice::<serde_json::Value>(&bytes).unwrap_or_default()["sid"].clone()
+    };
     let mut c = json!({
         "iss": "headway", "aud": "headway-api", "sub": sub,
         "exp": now + 600, "nbf": now - 10, "iat": now - 10,
-        "jti": "x", "scope": "", "role": "therapist", "org": org
+        "jti": "x", "scope": "", "role": "therapist", "org": org, "sid": sid
     });
     if let (Some(base), Some(extra)) = (c.as_object_mut(), overrides.as_object()) {
         for (k, v) in extra {

@@ -206,9 +206,10 @@ fn only_those_who_may_see_the_client_see_their_progress() {
     s.app
         .get(&s.app.service_token("clinical:read"), &path)
         .ok(200);
+    // Clinical records are outside the reach of an integration without clinical:read.
     s.app
         .get(&s.app.service_token("clients:read"), &path)
-        .problem(403);
+        .problem(404);
     s.app
         .get(&s.app.login("sam@client.example").access, &path)
         .problem(404);

@@ -5,7 +5,7 @@ use actix_web::{get, patch, post, web, HttpResponse};
 use chrono::{DateTime, Duration, Utc};
 use domain::{
     identity::{parse_email, Discipline, Role, Scopes, User},
-    policy::OrgAction,
+    policy::{directory_scope, OrgAction},
     Invalid,
 };
 use persistence::{
@@ -288,13 +288,13 @@ pub async fn list_users(
         after: q.after,
     }
     .page();
-    let org = caller.who.organization_id;
+    let (org, scope) = (caller.who.organization_id, directory_scope(&caller.who));
     let users = state
         .on_organization(
             caller,
             OrgAction::ListUsers,
             subject_of_many("user.list", "user"),
-            move |c| accounts::list_users(c, org, &filter, page),
+            move |c| accounts::list_users(c, org, scope, &filter, page),
         )
         .await?;
     Ok(HttpResponse::Ok().json(Page::from(users, UserView::from)))
@@ -323,13 +323,13 @@ pub async fn get_user(
     state: State,
 ) -> ApiResult<HttpResponse> {
     let user_id = path.user_id;
-    let org = caller.who.organization_id;
+    let (org, scope) = (caller.who.organization_id, directory_scope(&caller.who));
     let user = state
         .on_organization(
             caller,
             OrgAction::ListUsers,
             subject("user.read", "user", user_id),
-            move |c| accounts::user(c, org, user_id),
+            move |c| accounts::directory_entry(c, org, scope, user_id),
         )
         .await?;
     Ok(HttpResponse::Ok().json(UserView::from(user)))

@@ -1,0 +1,401 @@
+//! A dead token opens nothing. Every secured operation in the OpenAPI document, called
+//! with a token whose session was signed out, whose account was deactivated, whose
+//! refresh family was revoked, whose service account was deactivated or narrowed, or
+//! whose claims the database does not back, answers 401 (problem+json with
+//! `WWW-Authenticate`), and nothing a user can see changes.
+
+use headway_tests::{Session, TestApp, SECRET};
+use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+use serde_json::{json, Value};
+
+use crate::goals::{content, episode};
+
+/// Real records for every path parameter, so each request names something that exists
+/// and a live token of the same person would reach it.
+struct World {
+    client: String,
+    episode: String,
+    goal: String,
+    measurement: String,
+    member: String,
+    link: String,
+    user: String,
+}
+
+fn id(v: &Value) -> String {
+    v["id"].as_str().unwrap_or_default().to_owned()
+}
+
+fn world(app: &TestApp) -> World {
+    let olivia = app.login("olivia.ot@riverside.example").access;
+    let admin = app.login("admin@riverside.example").access;
+    let client = app.client_id("Maria Lopez");
+    let episode = episode(app, &olivia, &client);
+    let goal = id(app
+        .post(
+            &olivia,
+            &format!("/api/v1/clients/{client}/episodes/{episode}/goals"),
+            &json!({"content": content("Cook dinner for my kids")}),
+        )
+        .ok(201));
+    let measurement = id(app
+        .post(
+            &olivia,
+            &format!("/api/v1/clients/{client}/episodes/{episode}/measurements"),
+            &json!({"goal_id": goal, "measure_code": "nrs", "values": {"value": 3}}),
+        )
+        .ok(201));
+    let first = |path: &str| {
+        app.get(&admin, path)
+            .ok(200)
+            .as_array()
+            .and_then(|items| items.first())
+            .map(id)
+            .unwrap_or_else(|| panic!("nothing at {path}"))
+    };
+    let member = first(&format!("/api/v1/clients/{client}/care-team"));
+    let link = first(&format!("/api/v1/clients/{client}/caregivers"));
+    World {
+        client,
+        episode,
+        goal,
+        measurement,
+        member,
+        link,
+        user: app.user_id("olivia.ot@riverside.example"),
+    }
+}
+
+impl World {
+    fn concrete(&self, path: &str) -> String {
+        path.replace("{client_id}", &self.client)
+            .replace("{episode_id}", &self.episode)
+            .replace("{goal_id}", &self.goal)
+            .replace("{measurement_id}", &self.measurement)
+            .replace("{member_id}", &self.member)
+            .replace("{link_id}", &self.link)
+            .replace("{user_id}", &self.user)
+    }
+
+    /// A body a live caller with the right to do it would have had accepted.
+    fn body(&self, method: &str, path: &str) -> Option<Value> {
+        let body = match (method, path.rsplit('/').next().unwrap_or_default()) {
+            ("post", "clients") => json!({"name": "Ana Silva"}),
+            ("put", "{client_id}") => {
+                json!({"name": "Maria Lopez", "status": "active", "identifiers": []})
+            }
+            ("post", "care-team") => {
+                json!({"therapist_id": self.user, "team_role": "consulting"})
+            }
+            ("post", "caregivers") => json!({"email": "kin@family.example", "name": "Kin"}),
+            ("patch", "{link_id}") => json!({"permission": "contribute"}),
+            ("post", "episodes") => json!({"reason_for_referral": "Hip fracture"}),
+            ("patch", "{episode_id}") => json!({"status": "finished"}),
+            ("post", "goals") => json!({"content": content("Walk")}),
+            ("post", "revisions") => content("Walk to the shop"),
+            ("post", "measurements") => json!({
+                "goal_id": self.goal, "measure_code": "nrs", "values": {"value": 5}
+            }),
+            ("post", "comments") => json!({"body": "Well done"}),
+            ("post", "status") => json!({"status": "on-hold"}),
+            ("post", "invitation") => json!({"email": "maria2@client.example"}),
+            ("post", "corrections") => json!({"reason": "Misread", "values": {"value": 4}}),
+            ("post", "measures") => json!({
+                "code": "steps", "name": "Steps", "min": 0, "max": 10, "step": 1,
+                "direction": "higher-is-better", "meaningful_change": 2,
+                "reporters": ["therapist"]
+            }),
+            ("post", "users") => json!({
+                "role": "therapist", "display_name": "Tess", "email": "tess@riverside.example",
+                "discipline": "occupational-therapy"
+            }),
+            ("patch", "{user_id}") => json!({"display_name": "Olivia O."}),
+            ("post", _) | ("put", _) | ("patch", _) => json!({}),
+            _ => return None,
+        };
+        Some(body)
+    }
+}
+
+/// Every secured operation in the committed OpenAPI document: (method, path template).
+fn secured_operations() -> Vec<(String, String)> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi/openapi.json");
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let doc: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
+    let mut ops = Vec::new();
+    for (path, item) in doc["paths"].as_object().cloned().unwrap_or_default() {
+        for (method, op) in item.as_object().cloned().unwrap_or_default() {
+            if op["security"].as_array().is_some_and(|s| !s.is_empty()) {
+                ops.push((method, path.clone()));
+            }
+        }
+    }
+    assert!(
+        ops.len() >= 40,
+        "the document lists {} operations",
+        ops.len()
+    );
+    ops
+}
+
+/// What an admin and a therapist on the care team can see, through every GET that
+/// shows clinical or account data (audit views excepted: they record the attempts).
+fn what_users_see(app: &TestApp, world: &World, viewers: &[&str]) -> Vec<String> {
+    let mut seen = Vec::new();
+    for (method, path) in secured_operations() {
+        if method != "get" || path.contains("audit") || path.contains("access-log") {
+            continue;
+        }
+        for viewer in viewers {
+            let r = app.get(viewer, &world.concrete(&path));
+            seen.push(format!("{path} {} {}", r.status, r.text));
+        }
+    }
+    seen
+}
+
+fn revoke(app: &TestApp, refresh: Option<&str>) {
+    app.send(
+        app.http
+            .post(app.url("/api/v1/auth/revoke"))
+            .form(&[("token", refresh.unwrap_or_default())]),
+    )
+    .ok(200);
+}
+
+fn deactivate(app: &TestApp, admin: &str, user: &str) {
+    let r = app.patch(
+        admin,
+        &format!("/api/v1/users/{user}"),
+        &json!({"active": false}),
+    );
+    assert_eq!(r.ok(200)["active"], false);
+}
+
+/// Claims of a live token, decoded without checking (the test only re-signs them).
+fn claims_of(token: &str) -> Value {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).unwrap_or_default();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap_or_default();
+    serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+}
+
+/// A token signed with the server's own key, from a live token's claims with changes
+/// (`null` removes a claim).
+fn forge(token: &str, changes: Value) -> String {
+    let mut claims = claims_of(token);
+    if let (Some(c), Some(changes)) = (claims.as_object_mut(), changes.as_object()) {
+        for (k, v) in changes {
+            if v.is_null() {
+                c.remove(k);
+            } else {
+                c.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    let mut header = Header::new(Algorithm::HS256);
+    header.typ = Some("at+jwt".into());
+    encode(
+        &header,
+        &claims,
+        &EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .unwrap_or_default()
+}
+
+/// A fresh service account with these scopes, and its credentials.
+fn service_account(app: &TestApp, admin: &str, scopes: &str) -> (String, String) {
+    let r = app.post(
+        admin,
+        "/api/v1/users",
+        &json!({"role": "service", "display_name": "EHR bridge", "scopes": scopes}),
+    );
+    let body = r.ok(201);
+    (
+        body["credentials"]["client_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+        body["credentials"]["client_secret"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+    )
+}
+
+fn service_token(app: &TestApp, client_id: &str, secret: &str) -> String {
+    let r = app.token(&[
+        ("grant_type", "client_credentials"),
+        ("client_id", client_id),
+        ("client_secret", secret),
+    ]);
+    r.ok(200)["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Live tokens that reach Maria's record, one per kind of death, each proven live
+/// before it is killed.
+fn dead_tokens(app: &TestApp, world: &World, admin: &str) -> Vec<(&'static str, String)> {
+    let reach = format!("/api/v1/clients/{}", world.client);
+    let alive = |token: &str| {
+        app.get(token, &reach).ok(200);
+    };
+    let mut dead = Vec::new();
+
+    // Signed out, for a person of every role.
+    for (kind, email) in [
+        ("signed-out admin", "admin@riverside.example"),
+        ("signed-out therapist", "olivia.ot@riverside.example"),
+        ("signed-out client", "maria@client.example"),
+        ("signed-out caregiver", "lucia@family.example"),
+    ] {
+        let s = app.login(email);
+        alive(&s.access);
+        revoke(app, s.refresh.as_deref());
+        dead.push((kind, s.access));
+    }
+
+    // A refresh token replayed: the whole family is revoked, old and new access tokens.
+    let s: Session = app.login("olivia.ot@riverside.example");
+    let rotated = app.token(&[
+        ("grant_type", "refresh_token"),
+        ("refresh_token", s.refresh.as_deref().unwrap_or_default()),
+    ]);
+    let newer = rotated.ok(200)["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    alive(&newer);
+    app.token(&[
+        ("grant_type", "refresh_token"),
+        ("refresh_token", s.refresh.as_deref().unwrap_or_default()),
+    ])
+    .problem(400);
+    dead.push(("replayed family, first token", s.access));
+    dead.push(("replayed family, rotated token", newer));
+
+    // Claims the database does not back, signed with the right key.
+    let live = app.login("olivia.ot@riverside.example").access;
+    alive(&live);
+    dead.push((
+        "therapist claiming admin",
+        forge(&live, json!({"role": "admin"})),
+    ));
+    dead.push((
+        "unknown session",
+        forge(&live, json!({"sid": uuid::Uuid::now_v7().to_string()})),
+    ));
+    dead.push((
+        "person without a session",
+        forge(&live, json!({"sid": null})),
+    ));
+    let maria = app.login("maria@client.example").access;
+    alive(&maria);
+    let sam_record = app.client_id("Samuel Osei");
+    dead.push((
+        "client claiming another record",
+        forge(&maria, json!({"cid": sam_record})),
+    ));
+    dead.push((
+        "client claiming therapist",
+        forge(&maria, json!({"role": "therapist", "cid": null})),
+    ));
+
+    // Deactivated accounts: a therapist on the care team, a caregiver, a service.
+    let peter = app.login("peter.pt@riverside.example");
+    alive(&peter.access);
+    deactivate(app, admin, &app.user_id("peter.pt@riverside.example"));
+    dead.push(("deactivated therapist", peter.access));
+    let lucia = app.login("lucia@family.example");
+    alive(&lucia.access);
+    deactivate(app, admin, &app.user_id("lucia@family.example"));
+    dead.push(("deactivated caregiver", lucia.access));
+    let all = "clients:read clients:write clinical:read clinical:write audit:read";
+    let (gone_id, gone_secret) = service_account(app, admin, all);
+    let gone = service_token(app, &gone_id, &gone_secret);
+    alive(&gone);
+    deactivate(app, admin, &gone_id);
+    dead.push(("deactivated service", gone));
+
+    // A service whose scopes were narrowed: its older, wider token is no longer backed.
+    let (narrow_id, narrow_secret) = service_account(app, admin, all);
+    let wide = service_token(app, &narrow_id, &narrow_secret);
+    alive(&wide);
+    let r = app.patch(
+        admin,
+        &format!("/api/v1/users/{narrow_id}"),
+        &json!({"scopes": "clinical:read"}),
+    );
+    r.ok(200);
+    dead.push(("narrowed service", wide));
+    dead
+}
+
+#[test]
+fn dead_tokens_get_401_on_every_operation_and_change_nothing() {
+    let app = TestApp::spawn();
+    let world = world(&app);
+    let admin = app.login("admin@riverside.example").access;
+    let dead = dead_tokens(&app, &world, &admin);
+    let olivia = app.login("olivia.ot@riverside.example").access;
+    let before = what_users_see(&app, &world, &[&admin, &olivia]);
+    let ops = secured_operations();
+    for (kind, token) in &dead {
+        for (method, path) in &ops {
+            let url = app.url(&world.concrete(path));
+            let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes())
+                .unwrap_or(reqwest::Method::GET);
+            let mut req = app.http.request(m, url).bearer_auth(token);
+            if let Some(body) = world.body(method, path) {
+                req = req.json(&body);
+            }
+            let r = app.send(req);
+            assert_eq!(
+                r.status.as_u16(),
+                401,
+                "{kind}: {method} {path} answered {}: {}",
+                r.status,
+                r.text
+            );
+            r.problem(401);
+            assert!(
+                r.header("www-authenticate")
+                    .is_some_and(|h| h.starts_with("Bearer")),
+                "{kind}: {method} {path} has no WWW-Authenticate"
+            );
+        }
+    }
+    let after = what_users_see(&app, &world, &[&admin, &olivia]);
+    assert_eq!(before.len(), after.len());
+    for (b, a) in before.iter().zip(&after) {
+        assert_eq!(b, a, "a dead token changed what users see");
+    }
+}
+
+#[test]
+fn a_narrowed_service_gets_a_new_token_within_its_new_scopes() {
+    let app = TestApp::spawn();
+    let admin = app.login("admin@riverside.example").access;
+    let maria = app.client_id("Maria Lopez");
+    let (id, secret) = service_account(&app, &admin, "clients:read clinical:read");
+    let wide = service_token(&app, &id, &secret);
+    app.get(&wide, &format!("/api/v1/clients/{maria}")).ok(200);
+    app.patch(
+        &admin,
+        &format!("/api/v1/users/{id}"),
+        &json!({"scopes": "clinical:read"}),
+    )
+    .ok(200);
+    app.get(&wide, &format!("/api/v1/clients/{maria}"))
+        .problem(401);
+    let narrow = service_token(&app, &id, &secret);
+    app.get(&narrow, &format!("/api/v1/clients/{maria}/episodes"))
+        .ok(200);
+    // Demographics are outside its reach now: 404, as for an id that does not exist.
+    app.get(&narrow, &format!("/api/v1/clients/{maria}"))
+        .problem(404);
+}
