@@ -12,3 +12,4 @@ mod migrations;
 mod openapi;
 mod progress;
 mod revocation;
+mod walk;

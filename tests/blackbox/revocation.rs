@@ -8,151 +8,7 @@ use headway_tests::{Session, TestApp, SECRET};
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 
-use crate::goals::{content, episode};
-
-/// Real records for every path parameter, so each request names something that exists
-/// and a live token of the same person would reach it.
-struct World {
-    client: String,
-    episode: String,
-    goal: String,
-    measurement: String,
-    member: String,
-    link: String,
-    user: String,
-}
-
-fn id(v: &Value) -> String {
-    v["id"].as_str().unwrap_or_default().to_owned()
-}
-
-fn world(app: &TestApp) -> World {
-    let olivia = app.login("olivia.ot@riverside.example").access;
-    let admin = app.login("admin@riverside.example").access;
-    let client = app.client_id("Maria Lopez");
-    let episode = episode(app, &olivia, &client);
-    let goal = id(app
-        .post(
-            &olivia,
-            &format!("/api/v1/clients/{client}/episodes/{episode}/goals"),
-            &json!({"content": content("Cook dinner for my kids")}),
-        )
-        .ok(201));
-    let measurement = id(app
-        .post(
-            &olivia,
-            &format!("/api/v1/clients/{client}/episodes/{episode}/measurements"),
-            &json!({"goal_id": goal, "measure_code": "nrs", "values": {"value": 3}}),
-        )
-        .ok(201));
-    let first = |path: &str| {
-        app.get(&admin, path)
-            .ok(200)
-            .as_array()
-            .and_then(|items| items.first())
-            .map(id)
-            .unwrap_or_else(|| panic!("nothing at {path}"))
-    };
-    let member = first(&format!("/api/v1/clients/{client}/care-team"));
-    let link = first(&format!("/api/v1/clients/{client}/caregivers"));
-    World {
-        client,
-        episode,
-        goal,
-        measurement,
-        member,
-        link,
-        user: app.user_id("olivia.ot@riverside.example"),
-    }
-}
-
-impl World {
-    fn concrete(&self, path: &str) -> String {
-        path.replace("{client_id}", &self.client)
-            .replace("{episode_id}", &self.episode)
-            .replace("{goal_id}", &self.goal)
-            .replace("{measurement_id}", &self.measurement)
-            .replace("{member_id}", &self.member)
-            .replace("{link_id}", &self.link)
-            .replace("{user_id}", &self.user)
-    }
-
-    /// A body a live caller with the right to do it would have had accepted.
-    fn body(&self, method: &str, path: &str) -> Option<Value> {
-        let body = match (method, path.rsplit('/').next().unwrap_or_default()) {
-            ("post", "clients") => json!({"name": "Ana Silva"}),
-            ("put", "{client_id}") => {
-                json!({"name": "Maria Lopez", "status": "active", "identifiers": []})
-            }
-            ("post", "care-team") => {
-                json!({"therapist_id": self.user, "team_role": "consulting"})
-            }
-            ("post", "caregivers") => json!({"email": "kin@family.example", "name": "Kin"}),
-            ("patch", "{link_id}") => json!({"permission": "contribute"}),
-            ("post", "episodes") => json!({"reason_for_referral": "Hip fracture"}),
-            ("patch", "{episode_id}") => json!({"status": "finished"}),
-            ("post", "goals") => json!({"content": content("Walk")}),
-            ("post", "revisions") => content("Walk to the shop"),
-            ("post", "measurements") => json!({
-                "goal_id": self.goal, "measure_code": "nrs", "values": {"value": 5}
-            }),
-            ("post", "comments") => json!({"body": "Well done"}),
-            ("post", "status") => json!({"status": "on-hold"}),
-            ("post", "invitation") => json!({"email": "maria2@client.example"}),
-            ("post", "corrections") => json!({"reason": "Misread", "values": {"value": 4}}),
-            ("post", "measures") => json!({
-                "code": "steps", "name": "Steps", "min": 0, "max": 10, "step": 1,
-                "direction": "higher-is-better", "meaningful_change": 2,
-                "reporters": ["therapist"]
-            }),
-            ("post", "users") => json!({
-                "role": "therapist", "display_name": "Tess", "email": "tess@riverside.example",
-                "discipline": "occupational-therapy"
-            }),
-            ("patch", "{user_id}") => json!({"display_name": "Olivia O."}),
-            ("post", _) | ("put", _) | ("patch", _) => json!({}),
-            _ => return None,
-        };
-        Some(body)
-    }
-}
-
-/// Every secured operation in the committed OpenAPI document: (method, path template).
-fn secured_operations() -> Vec<(String, String)> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi/openapi.json");
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let doc: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
-    let mut ops = Vec::new();
-    for (path, item) in doc["paths"].as_object().cloned().unwrap_or_default() {
-        for (method, op) in item.as_object().cloned().unwrap_or_default() {
-            if op["security"].as_array().is_some_and(|s| !s.is_empty()) {
-                ops.push((method, path.clone()));
-            }
-        }
-    }
-    assert!(
-        ops.len() >= 40,
-        "the document lists {} operations",
-        ops.len()
-    );
-    ops
-}
-
-/// What an admin and a therapist on the care team can see, through every GET that
-/// shows clinical or account data (audit views excepted: they record the attempts).
-fn what_users_see(app: &TestApp, world: &World, viewers: &[&str]) -> Vec<String> {
-    let mut seen = Vec::new();
-    for (method, path) in secured_operations() {
-        if method != "get" || path.contains("audit") || path.contains("access-log") {
-            continue;
-        }
-        for viewer in viewers {
-            let r = app.get(viewer, &world.concrete(&path));
-            seen.push(format!("{path} {} {}", r.status, r.text));
-        }
-    }
-    seen
-}
+use crate::walk::{secured_operations, World};
 
 fn revoke(app: &TestApp, refresh: Option<&str>) {
     app.send(
@@ -338,22 +194,15 @@ fn dead_tokens(app: &TestApp, world: &World, admin: &str) -> Vec<(&'static str, 
 #[test]
 fn dead_tokens_get_401_on_every_operation_and_change_nothing() {
     let app = TestApp::spawn();
-    let world = world(&app);
+    let world = World::around(&app, "Maria Lopez", "olivia.ot@riverside.example");
     let admin = app.login("admin@riverside.example").access;
     let dead = dead_tokens(&app, &world, &admin);
     let olivia = app.login("olivia.ot@riverside.example").access;
-    let before = what_users_see(&app, &world, &[&admin, &olivia]);
+    let before = world.what_users_see(&app, &[&admin, &olivia]);
     let ops = secured_operations();
     for (kind, token) in &dead {
         for (method, path) in &ops {
-            let url = app.url(&world.concrete(path));
-            let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes())
-                .unwrap_or(reqwest::Method::GET);
-            let mut req = app.http.request(m, url).bearer_auth(token);
-            if let Some(body) = world.body(method, path) {
-                req = req.json(&body);
-            }
-            let r = app.send(req);
+            let r = world.call(&app, token, method, path);
             assert_eq!(
                 r.status.as_u16(),
                 401,
@@ -369,7 +218,7 @@ fn dead_tokens_get_401_on_every_operation_and_change_nothing() {
             );
         }
     }
-    let after = what_users_see(&app, &world, &[&admin, &olivia]);
+    let after = world.what_users_see(&app, &[&admin, &olivia]);
     assert_eq!(before.len(), after.len());
     for (b, a) in before.iter().zip(&after) {
         assert_eq!(b, a, "a dead token changed what users see");

@@ -1,0 +1,331 @@
+//! Walking the whole API: every operation in the committed OpenAPI document, against
+//! real records, so a promise is checked on every route it covers, not on an example.
+//!
+//! The walkers here check the promises the README makes about a client's record:
+//! outside a caller's reach every operation answers 404 and changes nothing; a
+//! view-only caregiver is refused (403) every change; every operation on a client's
+//! record leaves exactly one audit event. `revocation.rs` walks dead tokens.
+
+use headway_tests::{Reply, TestApp};
+use serde_json::{json, Value};
+
+use crate::goals::{content, episode};
+
+/// Real records for every path parameter, so each request names something that exists
+/// and a caller who may act on it would succeed.
+pub struct World {
+    pub client: String,
+    pub episode: String,
+    pub goal: String,
+    pub measurement: String,
+    pub member: String,
+    pub link: String,
+    pub user: String,
+}
+
+fn id(v: &Value) -> String {
+    v["id"].as_str().unwrap_or_default().to_owned()
+}
+
+impl World {
+    /// An episode with a goal and a measurement for the named demo client, recorded by
+    /// `therapist` (on their care team), and a caregiver link (made if there is none).
+    pub fn around(app: &TestApp, client_name: &str, therapist: &str) -> World {
+        let clinician = app.login(therapist).access;
+        let admin = app.login("admin@riverside.example").access;
+        let client = app.client_id(client_name);
+        let episode = episode(app, &clinician, &client);
+        let goal = id(app
+            .post(
+                &clinician,
+                &format!("/api/v1/clients/{client}/episodes/{episode}/goals"),
+                &json!({"content": content("Cook dinner for my kids")}),
+            )
+            .ok(201));
+        let measurement = id(app
+            .post(
+                &clinician,
+                &format!("/api/v1/clients/{client}/episodes/{episode}/measurements"),
+                &json!({"goal_id": goal, "measure_code": "nrs", "values": {"value": 3}}),
+            )
+            .ok(201));
+        let first = |path: &str| {
+            app.get(&admin, path)
+                .ok(200)
+                .as_array()
+                .and_then(|items| items.first())
+                .map(id)
+        };
+        let member = first(&format!("/api/v1/clients/{client}/care-team"))
+            .unwrap_or_else(|| panic!("{client_name} has no care team"));
+        let caregivers = format!("/api/v1/clients/{client}/caregivers");
+        let link = first(&caregivers).unwrap_or_else(|| {
+            let body = json!({"email": "kin@family.example", "name": "Kin", "permission": "view"});
+            id(&app.post(&admin, &caregivers, &body).ok(201)["link"])
+        });
+        World {
+            client,
+            episode,
+            goal,
+            measurement,
+            member,
+            link,
+            user: app.user_id(therapist),
+        }
+    }
+
+    pub fn concrete(&self, path: &str) -> String {
+        path.replace("{client_id}", &self.client)
+            .replace("{episode_id}", &self.episode)
+            .replace("{goal_id}", &self.goal)
+            .replace("{measurement_id}", &self.measurement)
+            .replace("{member_id}", &self.member)
+            .replace("{link_id}", &self.link)
+            .replace("{user_id}", &self.user)
+    }
+
+    /// A body that a caller with the right to do it would have had accepted.
+    pub fn body(&self, method: &str, path: &str) -> Option<Value> {
+        let body = match (method, path.rsplit('/').next().unwrap_or_default()) {
+            ("post", "clients") => json!({"name": "Ana Silva"}),
+            ("put", "{client_id}") => {
+                json!({"name": "Maria Lopez", "status": "active", "identifiers": []})
+            }
+            ("post", "care-team") => {
+                json!({"therapist_id": self.user, "team_role": "consulting"})
+            }
+            ("post", "caregivers") => json!({"email": "kin2@family.example", "name": "Kin"}),
+            ("patch", "{link_id}") => json!({"permission": "contribute"}),
+            ("post", "episodes") => json!({"reason_for_referral": "Hip fracture"}),
+            ("patch", "{episode_id}") => json!({"status": "finished"}),
+            ("post", "goals") => json!({"content": content("Walk")}),
+            ("post", "revisions") => content("Walk to the shop"),
+            ("post", "measurements") => json!({
+                "goal_id": self.goal, "measure_code": "nrs", "values": {"value": 5}
+            }),
+            ("post", "comments") => json!({"body": "Well done"}),
+            ("post", "status") => json!({"status": "on-hold"}),
+            ("post", "invitation") => json!({"email": "new.login@client.example"}),
+            ("post", "corrections") => json!({"reason": "Misread", "values": {"value": 4}}),
+            ("post", "measures") => json!({
+                "code": "steps", "name": "Steps", "min": 0, "max": 10, "step": 1,
+                "direction": "higher-is-better", "meaningful_change": 2,
+                "reporters": ["therapist"]
+            }),
+            ("post", "users") => json!({
+                "role": "therapist", "display_name": "Tess", "email": "tess@riverside.example",
+                "discipline": "occupational-therapy"
+            }),
+            ("patch", "{user_id}") => json!({"display_name": "Olivia O."}),
+            ("post", _) | ("put", _) | ("patch", _) => json!({}),
+            _ => return None,
+        };
+        Some(body)
+    }
+
+    /// Calls one operation on this world's records as `token`.
+    pub fn call(&self, app: &TestApp, token: &str, method: &str, path: &str) -> Reply {
+        let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes())
+            .unwrap_or(reqwest::Method::GET);
+        let mut req = app
+            .http
+            .request(m, app.url(&self.concrete(path)))
+            .bearer_auth(token);
+        if let Some(body) = self.body(method, path) {
+            req = req.json(&body);
+        }
+        app.send(req)
+    }
+
+    /// What the given viewers see through every GET that shows clinical or account
+    /// data (audit views excepted: they record the attempts themselves).
+    pub fn what_users_see(&self, app: &TestApp, viewers: &[&str]) -> Vec<String> {
+        let mut seen = Vec::new();
+        for (method, path) in secured_operations() {
+            if method != "get" || path.contains("audit") || path.contains("access-log") {
+                continue;
+            }
+            for viewer in viewers {
+                let r = app.get(viewer, &self.concrete(&path));
+                seen.push(format!("{path} {} {}", r.status, r.text));
+            }
+        }
+        seen
+    }
+}
+
+/// Every secured operation in the committed OpenAPI document: (method, path template).
+pub fn secured_operations() -> Vec<(String, String)> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi/openapi.json");
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let doc: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
+    let mut ops = Vec::new();
+    for (path, item) in doc["paths"].as_object().cloned().unwrap_or_default() {
+        for (method, op) in item.as_object().cloned().unwrap_or_default() {
+            if op["security"].as_array().is_some_and(|s| !s.is_empty()) {
+                ops.push((method, path.clone()));
+            }
+        }
+    }
+    assert!(
+        ops.len() >= 40,
+        "the document lists {} operations",
+        ops.len()
+    );
+    ops
+}
+
+/// The operations on one client's record (their path names the client).
+fn client_operations() -> Vec<(String, String)> {
+    let ops: Vec<_> = secured_operations()
+        .into_iter()
+        .filter(|(_, path)| path.contains("{client_id}"))
+        .collect();
+    assert!(ops.len() >= 30, "{} client operations", ops.len());
+    ops
+}
+
+#[test]
+fn outside_their_reach_every_operation_on_a_client_answers_404_and_changes_nothing() {
+    let app = TestApp::spawn();
+    // Sam's care team is Olivia alone; each of these callers is outside it.
+    let world = World::around(&app, "Samuel Osei", "olivia.ot@riverside.example");
+    let admin = app.login("admin@riverside.example").access;
+    let olivia = app.login("olivia.ot@riverside.example").access;
+    let lakeside = app.login(&app.second_clinic("lee@lakeside.example")).access;
+    // An integration that may write but read neither demographics nor clinical data.
+    let writer = app.post(
+        &admin,
+        "/api/v1/users",
+        &json!({"role": "service", "display_name": "Writer", "scopes": "clients:write clinical:write"}),
+    );
+    let credentials = writer.ok(201)["credentials"].clone();
+    let writer = app.token(&[
+        ("grant_type", "client_credentials"),
+        (
+            "client_id",
+            credentials["client_id"].as_str().unwrap_or_default(),
+        ),
+        (
+            "client_secret",
+            credentials["client_secret"].as_str().unwrap_or_default(),
+        ),
+    ]);
+    let writer = writer.ok(200)["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let outsiders = [
+        (
+            "therapist off the care team",
+            app.login("peter.pt@riverside.example").access,
+        ),
+        ("another client", app.login("maria@client.example").access),
+        (
+            "another client's caregiver",
+            app.login("lucia@family.example").access,
+        ),
+        ("another clinic's admin", lakeside),
+        ("integration without read scopes", writer),
+    ];
+    // The same operations on a made-up client, for comparison.
+    let made_up = World {
+        client: uuid::Uuid::now_v7().to_string(),
+        ..World::around(&app, "Samuel Osei", "olivia.ot@riverside.example")
+    };
+    let before = world.what_users_see(&app, &[&admin, &olivia]);
+    for (who, token) in &outsiders {
+        for (method, path) in client_operations() {
+            let r = world.call(&app, token, &method, &path);
+            let absent = made_up.call(&app, token, &method, &path);
+            assert_eq!(
+                r.status.as_u16(),
+                404,
+                "{who}: {method} {path} answered {}: {}",
+                r.status,
+                r.text
+            );
+            r.problem(404);
+            assert_eq!(
+                r.body["detail"], absent.body["detail"],
+                "{who}: {method} {path} tells a real record from a made-up one"
+            );
+        }
+    }
+    assert_eq!(
+        before,
+        world.what_users_see(&app, &[&admin, &olivia]),
+        "an outsider changed what users see"
+    );
+}
+
+#[test]
+fn a_view_only_caregiver_is_refused_every_change_and_changes_nothing() {
+    let app = TestApp::spawn();
+    let world = World::around(&app, "Maria Lopez", "olivia.ot@riverside.example");
+    let admin = app.login("admin@riverside.example").access;
+    let olivia = app.login("olivia.ot@riverside.example").access;
+    let lucia = app.login("lucia@family.example").access; // views Maria's progress
+    app.get(&lucia, &format!("/api/v1/clients/{}", world.client))
+        .ok(200);
+    let before = world.what_users_see(&app, &[&admin, &olivia]);
+    for (method, path) in client_operations() {
+        if method == "get" {
+            continue;
+        }
+        let r = world.call(&app, &lucia, &method, &path);
+        assert_eq!(
+            r.status.as_u16(),
+            403,
+            "caregiver: {method} {path} answered {}: {}",
+            r.status,
+            r.text
+        );
+        r.problem(403);
+    }
+    assert_eq!(
+        before,
+        world.what_users_see(&app, &[&admin, &olivia]),
+        "a refused change changed what users see"
+    );
+}
+
+#[test]
+fn every_operation_on_a_client_leaves_exactly_one_audit_event() {
+    let app = TestApp::spawn();
+    let world = World::around(&app, "Maria Lopez", "olivia.ot@riverside.example");
+    let admin = app.login("admin@riverside.example").access;
+    let olivia = app.login("olivia.ot@riverside.example").access;
+    // Reads first, then changes, removals last, so each names a record that exists.
+    let mut ops = client_operations();
+    ops.sort_by_key(|(method, _)| match method.as_str() {
+        "get" => 0,
+        "delete" => 2,
+        _ => 1,
+    });
+    for (method, path) in ops {
+        let before = app.audit_for_client(&admin, &world.client).len();
+        let r = world.call(&app, &olivia, &method, &path);
+        assert!(
+            r.status.as_u16() < 500 && r.status.as_u16() != 401,
+            "{method} {path}: {}",
+            r.text
+        );
+        let after = app.audit_for_client(&admin, &world.client);
+        assert_eq!(
+            after.len(),
+            before + 1,
+            "{method} {path} ({}) left {} audit events",
+            r.status,
+            after.len() - before
+        );
+        let outcome = after[0]["outcome"].as_str().unwrap_or_default();
+        let expected = match r.status.as_u16() {
+            200..=299 => "success",
+            403 => "denied",
+            404 => "not-found",
+            _ => "failed",
+        };
+        assert_eq!(outcome, expected, "{method} {path} ({})", r.status);
+    }
+}
