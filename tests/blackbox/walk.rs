@@ -329,3 +329,91 @@ fn every_operation_on_a_client_leaves_exactly_one_audit_event() {
         assert_eq!(outcome, expected, "{method} {path} ({})", r.status);
     }
 }
+
+/// Operations that take a JSON body.
+fn json_body_operations() -> Vec<(String, String)> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi/openapi.json");
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let doc: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
+    let mut ops = Vec::new();
+    for (path, item) in doc["paths"].as_object().cloned().unwrap_or_default() {
+        for (method, op) in item.as_object().cloned().unwrap_or_default() {
+            if op["requestBody"]["content"]["application/json"].is_object() {
+                ops.push((method, path.clone()));
+            }
+        }
+    }
+    assert!(ops.len() >= 15, "{} operations take JSON", ops.len());
+    ops
+}
+
+#[test]
+fn bad_bodies_on_every_operation_get_problems_naming_the_field_and_change_nothing() {
+    let app = TestApp::spawn();
+    let world = World::around(&app, "Maria Lopez", "olivia.ot@riverside.example");
+    let admin = app.login("admin@riverside.example").access;
+    let olivia = app.login("olivia.ot@riverside.example").access;
+    let before = world.what_users_see(&app, &[&admin, &olivia]);
+    let send = |token: &str, method: &str, path: &str, body: String| {
+        let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes())
+            .unwrap_or(reqwest::Method::POST);
+        app.send(
+            app.http
+                .request(m, app.url(&world.concrete(path)))
+                .bearer_auth(token)
+                .header("content-type", "application/json")
+                .body(body),
+        )
+    };
+    for (method, path) in json_body_operations() {
+        // Admins manage accounts and measures; the therapist documents care.
+        let token = if path.contains("/users") || path.ends_with("/measures") {
+            &admin
+        } else {
+            &olivia
+        };
+        let what = format!("{method} {path}");
+        let valid = world.body(&method, &path).unwrap_or_else(|| json!({}));
+
+        let r = send(token, &method, &path, "{,}".to_owned());
+        r.problem(400);
+        assert_eq!(r.fields(), vec!["body"], "{what}: {}", r.text);
+
+        let mut sneaky = valid.clone();
+        if let Some(o) = sneaky.as_object_mut() {
+            o.insert("organization_id".into(), json!("x"));
+        }
+        let r = send(token, &method, &path, sneaky.to_string());
+        r.problem(400);
+        assert_eq!(r.fields(), vec!["organization_id"], "{what}: {}", r.text);
+
+        let r = send(token, &method, &path, "[1, 2, 3]".to_owned());
+        assert!(
+            matches!(r.status.as_u16(), 400 | 422),
+            "{what}: an array body answered {}",
+            r.status
+        );
+        r.problem(r.status.as_u16());
+
+        let huge = format!(r#"{{"x": "{}"}}"#, "a".repeat(300_000));
+        send(token, &method, &path, huge).problem(413);
+
+        let r = app.send(
+            app.http
+                .request(
+                    reqwest::Method::from_bytes(method.to_uppercase().as_bytes())
+                        .unwrap_or(reqwest::Method::POST),
+                    app.url(&world.concrete(&path)),
+                )
+                .bearer_auth(token)
+                .header("content-type", "text/plain")
+                .body(valid.to_string()),
+        );
+        r.problem(415);
+    }
+    assert_eq!(
+        before,
+        world.what_users_see(&app, &[&admin, &olivia]),
+        "bad input changed what users see"
+    );
+}
