@@ -87,6 +87,37 @@ path = "$WORK/auth.json"
 user = "olivia"
 # Peter is a therapist too, on other clients' care teams: Olivia's records are not his.
 peers = ["olivia", "peter"]
+
+# The one exclusion, and why. positive_data_acceptance expects every schema-valid
+# request to succeed. These operations also apply rules that JSON Schema cannot state:
+# rules across fields (min < max, role-dependent fields, end after start), rules
+# against the clock (date of birth not in the future) and rules against stored data
+# (a known measure code, a goal's current status, an e-mail not yet registered). They
+# answer such a request 422 naming the field, and document that 422. Everything a
+# schema can state (types, ranges, lengths, patterns, enums) is in the schema, and
+# negative_data_rejection and every other check stay on for every operation.
+[[operations]]
+include-name = [
+  "POST /api/v1/users",
+  "PATCH /api/v1/users/{user_id}",
+  "POST /api/v1/invitations/accept",
+  "POST /api/v1/clients",
+  "PUT /api/v1/clients/{client_id}",
+  "POST /api/v1/clients/{client_id}/invitation",
+  "POST /api/v1/clients/{client_id}/care-team",
+  "POST /api/v1/clients/{client_id}/caregivers",
+  "POST /api/v1/measures",
+  "PATCH /api/v1/clients/{client_id}/episodes/{episode_id}",
+  "POST /api/v1/clients/{client_id}/episodes/{episode_id}/goals",
+  "POST /api/v1/clients/{client_id}/goals/{goal_id}/revisions",
+  "POST /api/v1/clients/{client_id}/goals/{goal_id}/agreement",
+  "POST /api/v1/clients/{client_id}/goals/{goal_id}/status",
+  "POST /api/v1/clients/{client_id}/episodes/{episode_id}/measurements",
+  "POST /api/v1/clients/{client_id}/measurements/{measurement_id}/corrections",
+  "GET /api/v1/clients/{client_id}/goals/{goal_id}/series",
+  "GET /api/v1/clients/{client_id}/goals/{goal_id}/chart.svg",
+]
+checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "409", "422", "429"]
 EOF
 
 SEED_ARGS=()

@@ -3,7 +3,10 @@
 
 use utoipa::{
     openapi::{
-        security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+        security::{
+            ClientCredentials, Flow, HttpAuthScheme, HttpBuilder, OAuth2, Password, Scopes,
+            SecurityScheme,
+        },
         ContentBuilder, OpenApi as Doc, Ref, RefOr, ResponseBuilder,
     },
     Modify, OpenApi,
@@ -80,6 +83,21 @@ fn problem(description: &str) -> RefOr<utoipa::openapi::Response> {
 impl Modify for Shared {
     fn modify(&self, doc: &mut Doc) {
         let components = doc.components.get_or_insert_with(Default::default);
+        // Where bearer tokens come from; operations ask for `bearer`.
+        components.add_security_scheme(
+            "oauth2",
+            SecurityScheme::OAuth2(OAuth2::new([
+                Flow::Password(Password::new("/api/v1/auth/token", Scopes::new())),
+                Flow::ClientCredentials(ClientCredentials::new(
+                    "/api/v1/auth/token",
+                    Scopes::from_iter(
+                        domain::identity::Scope::ALL
+                            .iter()
+                            .map(|s| (s.as_str(), "A service account's access")),
+                    ),
+                )),
+            ])),
+        );
         components.add_security_scheme(
             "bearer",
             SecurityScheme::Http(

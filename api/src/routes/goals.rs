@@ -48,11 +48,23 @@ fn actor(caller: &Caller) -> Actor {
 #[serde(deny_unknown_fields)]
 pub struct DiagnosisView {
     /// Code system, e.g. `http://hl7.org/fhir/sid/icd-10`.
-    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub system: String,
-    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub code: String,
-    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub text: String,
 }
 
@@ -105,7 +117,11 @@ pub struct NewEpisodeInput {
         length(min = 1, max = 2000),
         custom(function = "crate::extract::not_blank")
     )]
-    #[schema(min_length = 1, max_length = 2000, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 2000,
+        pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub reason_for_referral: String,
     #[serde(default)]
     #[validate(length(max = 20))]
@@ -306,7 +322,9 @@ pub struct GasScaleView {
 
 /// One GAS level's description: 1 to 500 characters, trimmed.
 #[derive(ToSchema)]
-#[schema(pattern = r"^\s*\S(?:[\s\S]{0,498}\S)?\s*$")]
+#[schema(
+    pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000](?:(?s:.){0,498}[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+)]
 #[allow(dead_code)]
 struct GasLevel(String);
 
@@ -423,10 +441,14 @@ impl From<Goal> for GoalView {
 #[serde(deny_unknown_fields)]
 pub struct GoalContentInput {
     /// The goal in the client's own words ("cook dinner for my kids again").
-    #[schema(pattern = r"^\s*\S(?:[\s\S]{0,998}\S)?\s*$")]
+    #[schema(
+        pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000](?:(?s:.){0,998}[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub client_words: String,
     /// The measurable statement the therapist writes.
-    #[schema(pattern = r"^\s*\S(?:[\s\S]{0,1998}\S)?\s*$")]
+    #[schema(
+        pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000](?:(?s:.){0,1998}[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub statement: String,
     #[schema(schema_with = occupation_area_schema)]
     pub occupation_area: String,
@@ -879,7 +901,11 @@ pub struct NewCommentInput {
         length(min = 1, max = 5000),
         custom(function = "crate::extract::not_blank")
     )]
-    #[schema(min_length = 1, max_length = 5000, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 5000,
+        pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub body: String,
     /// A team-only note (therapists only).
     #[serde(default)]

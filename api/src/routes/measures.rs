@@ -114,7 +114,11 @@ pub struct NewMeasureInput {
     /// Lower-case letters, digits and dashes; unique in the clinic.
     #[schema(pattern = r"^[a-z0-9-]{1,64}$")]
     pub code: String,
-    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub name: String,
     pub unit: Option<String>,
     pub min: f64,
@@ -333,6 +337,7 @@ pub struct NewMeasurementInput {
     pub observed_at: Option<DateTime<Utc>>,
     pub values: ValuesInput,
     #[validate(length(max = 2000))]
+    #[schema(max_length = 2000)]
     pub note: Option<String>,
 }
 
@@ -596,7 +601,15 @@ pub async fn history(
 #[serde(deny_unknown_fields)]
 pub struct CorrectionInput {
     /// Why: kept with the new version.
-    #[validate(length(min = 1, max = 1000))]
+    #[validate(
+        length(min = 1, max = 1000),
+        custom(function = "crate::extract::not_blank")
+    )]
+    #[schema(
+        min_length = 1,
+        max_length = 1000,
+        pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub reason: String,
     /// True to withdraw the measurement as entered in error (no new values).
     #[serde(default)]
@@ -605,6 +618,7 @@ pub struct CorrectionInput {
     pub values: Option<ValuesInput>,
     pub observed_at: Option<DateTime<Utc>>,
     #[validate(length(max = 2000))]
+    #[schema(max_length = 2000)]
     pub note: Option<String>,
 }
 

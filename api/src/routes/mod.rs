@@ -95,6 +95,11 @@ pub(crate) fn array_of(values: impl IntoIterator<Item = &'static str>) -> utoipa
     ArrayBuilder::new().items(one_of(values)).build()
 }
 
+// Text patterns in the schemas spell white space out as the class
+// `[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]`:
+// exactly what Rust's `trim()` strips, where `\s` means something else in each regex
+// engine (ECMA 262, Python, Rust), and a client's validator must agree with ours.
+
 pub(crate) fn role_schema() -> utoipa::openapi::Object {
     one_of(domain::identity::Role::ALL.iter().map(|r| r.as_str()))
 }
