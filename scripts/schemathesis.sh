@@ -81,7 +81,28 @@ $(login peter peter.pt@riverside.example)
 ]}
 EOF
 
+# Real records of Olivia's, so requests reach data rather than 404: Sam (on Olivia's
+# care team, not on Peter's), an episode, a goal and a measurement of his.
+json_field() { python3 -c "import json, sys; print(json.load(sys.stdin)$1)"; }
+TOKEN=$(curl -sf "$BASE/api/v1/auth/token" -d grant_type=password \
+  -d username=olivia.ot@riverside.example -d password=headway-demo-2026 | json_field '["access_token"]')
+api() { curl -sf "$BASE/api/v1/$1" -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' "${@:2}"; }
+SAM=$(api clients | python3 -c 'import json, sys
+print(next(c["id"] for c in json.load(sys.stdin)["items"] if c["name"] == "Samuel Osei"))')
+EPISODE=$(api "clients/$SAM/episodes" -d '{"reason_for_referral": "Wrist fracture, right"}' | json_field '["id"]')
+GOAL=$(api "clients/$SAM/episodes/$EPISODE/goals" -d '{"content": {"client_words": "Carry my shopping",
+  "statement": "Carries 5 kg for 200 m", "occupation_area": "iadl", "importance": 7,
+  "measure_code": "nrs", "target_value": 8}}' | json_field '["id"]')
+MEASUREMENT=$(api "clients/$SAM/episodes/$EPISODE/measurements" \
+  -d "{\"goal_id\": \"$GOAL\", \"measure_code\": \"nrs\", \"values\": {\"value\": 3}}" | json_field '["id"]')
+
 cat >"$WORK/schemathesis.toml" <<EOF
+[parameters]
+"path.client_id" = "$SAM"
+"path.episode_id" = "$EPISODE"
+"path.goal_id" = "$GOAL"
+"path.measurement_id" = "$MEASUREMENT"
+
 [auth.wfc]
 path = "$WORK/auth.json"
 user = "olivia"
