@@ -1,5 +1,5 @@
 # Headway: `make run` to try it, `make test` before you push.
-.PHONY: run test test-sqlite test-postgres lint fmt openapi bench deps build release clean
+.PHONY: run test test-sqlite test-postgres schemathesis lint fmt openapi bench deps build release clean
 
 CARGO ?= cargo
 
@@ -7,13 +7,16 @@ run: deps ## Build and serve on SQLite (headway.db), seeding a demo clinic into 
 	$(CARGO) build --release -p headway-api --bin headway
 	DATABASE_URL=$${DATABASE_URL:-sqlite://headway.db} ./target/release/headway demo
 
-test: deps test-sqlite test-postgres ## The whole suite, on SQLite and on PostgreSQL
+test: deps test-sqlite test-postgres schemathesis ## The whole suite, on SQLite and on PostgreSQL, then schemathesis
 
 test-sqlite: ## Unit, property and black-box tests on SQLite
 	$(CARGO) test --workspace
 
 test-postgres: ## The black-box suite again, on a throwaway PostgreSQL 15
 	./scripts/with-postgres.sh $(CARGO) test -p headway-tests
+
+schemathesis: deps ## The release server, fuzzed against its own OpenAPI document (a venv in .venv-schemathesis/)
+	./scripts/schemathesis.sh
 
 lint: ## Formatting and clippy, as CI checks them
 	$(CARGO) fmt --all --check

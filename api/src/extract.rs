@@ -177,6 +177,47 @@ fn describe(e: &validator::ValidationError) -> String {
     }
 }
 
+/// A validator rule for text that is trimmed before use: blank text would be stored
+/// empty. Documented in schemas as `pattern: \S`.
+pub fn not_blank(value: &str) -> Result<(), validator::ValidationError> {
+    if value.trim().is_empty() {
+        Err(validator::ValidationError::new("blank").with_message("must not be blank".into()))
+    } else {
+        Ok(())
+    }
+}
+
+/// Integer fields as JSON Schema defines them: `3258.0` is the integer 3258, so it
+/// is read as one; `3258.5` is not an integer and is refused.
+pub mod integer {
+    use serde::{de::Error, Deserialize, Deserializer};
+
+    fn whole<E: Error>(n: serde_json::Number) -> Result<i64, E> {
+        if let Some(i) = n.as_i64() {
+            return Ok(i);
+        }
+        match n.as_f64() {
+            // The range check keeps the cast exact: every integral f64 inside it is an i64.
+            Some(f) if f.fract() == 0.0 && f >= -(2f64.powi(63)) && f < 2f64.powi(63) => {
+                Ok(f as i64)
+            }
+            _ => Err(E::custom(format!(
+                "invalid value: {n}, expected an integer"
+            ))),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+        whole(serde_json::Number::deserialize(d)?)
+    }
+
+    pub fn option<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+        Option::<serde_json::Number>::deserialize(d)?
+            .map(whole)
+            .transpose()
+    }
+}
+
 /// Cursor pagination: `limit` items after the item whose id is `after`.
 #[derive(Debug, Deserialize, Validate, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -184,6 +225,7 @@ fn describe(e: &validator::ValidationError) -> String {
 pub struct PageParams {
     /// Items per page, 1 to 100 (default 50).
     #[validate(range(min = 1, max = 100))]
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// The `next_cursor` of the previous page.
     pub after: Option<uuid::Uuid>,

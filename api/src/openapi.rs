@@ -3,7 +3,10 @@
 
 use utoipa::{
     openapi::{
-        security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+        security::{
+            ClientCredentials, Flow, HttpAuthScheme, HttpBuilder, OAuth2, Password, Scopes,
+            SecurityScheme,
+        },
         ContentBuilder, OpenApi as Doc, Ref, RefOr, ResponseBuilder,
     },
     Modify, OpenApi,
@@ -53,6 +56,16 @@ const WITH_BODY: &[(&str, &str)] = &[
     ("415", "Body is not of the documented media type."),
 ];
 
+/// Added to operations that take a JSON body: it is validated after it is read.
+const WITH_JSON_BODY: &[(&str, &str)] = &[(
+    "422",
+    "Well-formed, but a field breaks a rule; `errors` names every such field.",
+)];
+
+/// Secured operations that only read the caller's own account or the catalogue: the
+/// policy is not asked, so they never answer 403.
+const NEVER_FORBIDDEN: &[&str] = &["/api/v1/me", "/api/v1/measures"];
+
 fn problem(description: &str) -> RefOr<utoipa::openapi::Response> {
     RefOr::T(
         ResponseBuilder::new()
@@ -70,6 +83,21 @@ fn problem(description: &str) -> RefOr<utoipa::openapi::Response> {
 impl Modify for Shared {
     fn modify(&self, doc: &mut Doc) {
         let components = doc.components.get_or_insert_with(Default::default);
+        // Where bearer tokens come from; operations ask for `bearer`.
+        components.add_security_scheme(
+            "oauth2",
+            SecurityScheme::OAuth2(OAuth2::new([
+                Flow::Password(Password::new("/api/v1/auth/token", Scopes::new())),
+                Flow::ClientCredentials(ClientCredentials::new(
+                    "/api/v1/auth/token",
+                    Scopes::from_iter(
+                        domain::identity::Scope::ALL
+                            .iter()
+                            .map(|s| (s.as_str(), "A service account's access")),
+                    ),
+                )),
+            ])),
+        );
         components.add_security_scheme(
             "bearer",
             SecurityScheme::Http(
@@ -79,20 +107,26 @@ impl Modify for Shared {
                     .build(),
             ),
         );
-        for item in doc.paths.paths.values_mut() {
+        for (path, item) in doc.paths.paths.iter_mut() {
             let ops = [
-                &mut item.get,
-                &mut item.post,
-                &mut item.put,
-                &mut item.patch,
-                &mut item.delete,
+                (false, &mut item.get),
+                (true, &mut item.post),
+                (true, &mut item.put),
+                (true, &mut item.patch),
+                (true, &mut item.delete),
             ];
-            for op in ops.into_iter().flatten() {
+            for (writes, op) in ops {
+                let Some(op) = op else { continue };
                 let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
                 let has_body = op.request_body.is_some();
+                let json_body = op
+                    .request_body
+                    .as_ref()
+                    .is_some_and(|b| b.content.contains_key("application/json"));
                 let responses = &mut op.responses.responses;
                 let body_codes = if has_body { WITH_BODY } else { &[] };
-                for (code, description) in SHARED.iter().chain(body_codes) {
+                let json_codes = if json_body { WITH_JSON_BODY } else { &[] };
+                for (code, description) in SHARED.iter().chain(body_codes).chain(json_codes) {
                     responses
                         .entry((*code).to_owned())
                         .or_insert_with(|| problem(description));
@@ -101,6 +135,12 @@ impl Modify for Shared {
                     responses.entry("401".to_owned()).or_insert_with(|| {
                         problem("Missing, invalid or expired access token, or inactive account.")
                     });
+                    let reads_own = !writes && NEVER_FORBIDDEN.contains(&path.as_str());
+                    if !reads_own {
+                        responses.entry("403".to_owned()).or_insert_with(|| {
+                            problem("Visible, but not yours to do this to (or a scope is missing).")
+                        });
+                    }
                 }
             }
         }

@@ -222,3 +222,64 @@ fn responses_carry_request_ids_and_no_store() {
     );
     assert_ne!(r.header("x-request-id"), Some("bad id\twith spaces"));
 }
+
+#[test]
+fn an_integral_number_is_an_integer_and_a_fraction_is_not() {
+    let app = TestApp::spawn();
+    let olivia = app.login("olivia.ot@riverside.example").access;
+    let maria = app.client_id("Maria Lopez");
+    let ep = crate::goals::episode(&app, &olivia, &maria);
+    let goals = format!("/api/v1/clients/{maria}/episodes/{ep}/goals");
+    let mut content = crate::goals::content("Walk to the shop");
+    // JSON Schema counts 9.0 as an integer, so a conformant client may send it.
+    content["importance"] = json!(9.0);
+    content["gas"] = json!({"levels": ["a", "b", "c", "d", "e"], "baseline": -1.0});
+    let r = app.post(&olivia, &goals, &json!({ "content": content }));
+    assert_eq!(r.ok(201)["importance"], 9);
+    assert_eq!(r.body["gas"]["baseline"], -1);
+    content["importance"] = json!(9.5);
+    let r = app.post(&olivia, &goals, &json!({ "content": content }));
+    r.problem(400);
+    assert_eq!(r.fields(), vec!["content.importance"]);
+}
+
+#[test]
+fn blank_text_is_refused_not_stored_empty() {
+    let app = TestApp::spawn();
+    let olivia = app.login("olivia.ot@riverside.example").access;
+    let maria = app.client_id("Maria Lopez");
+    let r = app.post(
+        &olivia,
+        &format!("/api/v1/clients/{maria}/episodes"),
+        &json!({"reason_for_referral": "   "}),
+    );
+    r.problem(422);
+    assert_eq!(r.fields(), vec!["reason_for_referral"]);
+    let ep = crate::goals::episode(&app, &olivia, &maria);
+    let goal = app.post(
+        &olivia,
+        &format!("/api/v1/clients/{maria}/episodes/{ep}/goals"),
+        &json!({"content": crate::goals::content("Garden again")}),
+    );
+    let goal = goal.ok(201)["id"].as_str().unwrap_or_default().to_owned();
+    let comments = format!("/api/v1/clients/{maria}/goals/{goal}/comments");
+    let r = app.post(&olivia, &comments, &json!({"body": " \n "}));
+    r.problem(422);
+    assert_eq!(r.fields(), vec!["body"]);
+    assert_eq!(app.get(&olivia, &comments).ok(200), &json!([]));
+    let admin = app.login("admin@riverside.example").access;
+    let r = app.post(
+        &admin,
+        "/api/v1/users",
+        &json!({"role": "admin", "display_name": "  ", "email": "new.admin@riverside.example"}),
+    );
+    r.problem(422);
+    assert_eq!(r.fields(), vec!["display_name"]);
+    let r = app.post(
+        &admin,
+        &format!("/api/v1/clients/{maria}/caregivers"),
+        &json!({"email": "carer@example.org", "name": " "}),
+    );
+    r.problem(422);
+    assert_eq!(r.fields(), vec!["name"]);
+}

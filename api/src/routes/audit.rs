@@ -26,7 +26,7 @@ pub struct AuditEventView {
     pub id: Uuid,
     pub occurred_at: DateTime<Utc>,
     pub actor_id: Option<Uuid>,
-    #[schema(schema_with = super::role_schema)]
+    #[schema(schema_with = super::role_or_null_schema)]
     pub actor_role: Option<Role>,
     pub action: String,
     pub resource_type: String,
@@ -65,12 +65,15 @@ pub struct AuditQuery {
     /// e.g. `client.read`, `auth.login`.
     pub action: Option<String>,
     /// `success`, `denied`, `not-found` or `failed`.
+    #[param(schema_with = super::outcome_schema)]
     pub outcome: Option<String>,
     /// From this time (inclusive), RFC 3339.
     pub from: Option<DateTime<Utc>>,
     /// Until this time (exclusive), RFC 3339.
     pub to: Option<DateTime<Utc>>,
+    /// Items per page, 1 to 100 (default 50).
     #[validate(range(min = 1, max = 100))]
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     pub after: Option<Uuid>,
 }
@@ -135,7 +138,7 @@ pub struct AccessEntryView {
     pub occurred_at: DateTime<Utc>,
     /// The person's name as the clinic knows it.
     pub actor_name: Option<String>,
-    #[schema(schema_with = super::role_schema)]
+    #[schema(schema_with = super::role_or_null_schema)]
     pub actor_role: Option<Role>,
     pub action: String,
     #[schema(schema_with = super::outcome_schema)]

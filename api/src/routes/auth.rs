@@ -32,6 +32,7 @@ use crate::{
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct TokenRequest {
     /// `password`, `client_credentials` or `refresh_token`.
+    #[schema(schema_with = grant_type_schema)]
     pub grant_type: String,
     /// Login e-mail (password grant).
     pub username: Option<String>,
@@ -44,10 +45,17 @@ pub struct TokenRequest {
     pub client_secret: Option<String>,
 }
 
+/// Read as text so that an unknown grant answers `unsupported_grant_type` (RFC 6749
+/// §5.2), but documented as the three grants there are.
+fn grant_type_schema() -> utoipa::openapi::Object {
+    super::one_of(["password", "client_credentials", "refresh_token"])
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TokenResponse {
     pub access_token: String,
     /// Always `Bearer`.
+    #[schema(schema_with = token_type_schema)]
     pub token_type: &'static str,
     /// Seconds until the access token expires.
     pub expires_in: i64,
@@ -55,6 +63,10 @@ pub struct TokenResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
     pub scope: String,
+}
+
+fn token_type_schema() -> utoipa::openapi::Object {
+    super::one_of(["Bearer"])
 }
 
 fn oauth(status: u16, error: &'static str, description: impl Into<String>) -> ApiError {
@@ -494,8 +506,10 @@ pub async fn revoke(req: HttpRequest, body: web::Bytes, state: State) -> ApiResu
 pub struct AcceptInvitation {
     /// The invitation token, as received.
     #[validate(length(min = 1, max = 200))]
+    #[schema(min_length = 1, max_length = 200)]
     pub token: String,
-    /// At least 12 characters.
+    /// 12 characters to 256 bytes.
+    #[schema(min_length = 12)]
     pub password: String,
 }
 

@@ -39,7 +39,7 @@ pub struct CareTeamMemberView {
     pub id: Uuid,
     pub therapist_id: Uuid,
     pub therapist_name: String,
-    #[schema(schema_with = super::discipline_schema)]
+    #[schema(schema_with = super::discipline_or_null_schema)]
     pub discipline: Option<Discipline>,
     #[schema(schema_with = super::team_role_schema)]
     pub team_role: TeamRole,
@@ -267,14 +267,26 @@ pub async fn caregivers(
 #[serde(deny_unknown_fields)]
 pub struct NewCaregiver {
     /// The caregiver's e-mail; an account is created (with an invitation) if needed.
+    #[schema(
+        pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000@]+@[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000.][^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*\.[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000.][\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub email: String,
-    #[validate(length(min = 1, max = 200))]
+    #[validate(
+        length(min = 1, max = 200),
+        custom(function = "crate::extract::not_blank")
+    )]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub name: String,
     /// e.g. `daughter`, `spouse`.
     #[validate(length(min = 1, max = 100))]
+    #[schema(min_length = 1, max_length = 100)]
     pub relationship: Option<String>,
     /// `view` (default) or `contribute`.
-    #[schema(schema_with = super::permission_schema)]
+    #[schema(schema_with = super::permission_or_null_schema)]
     pub permission: Option<String>,
 }
 

@@ -48,8 +48,23 @@ fn actor(caller: &Caller) -> Actor {
 #[serde(deny_unknown_fields)]
 pub struct DiagnosisView {
     /// Code system, e.g. `http://hl7.org/fhir/sid/icd-10`.
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub system: String,
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub code: String,
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub text: String,
 }
 
@@ -98,23 +113,40 @@ impl From<Episode> for EpisodeView {
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewEpisodeInput {
-    #[validate(length(min = 1, max = 2000))]
+    #[validate(
+        length(min = 1, max = 2000),
+        custom(function = "crate::extract::not_blank")
+    )]
+    #[schema(
+        min_length = 1,
+        max_length = 2000,
+        pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub reason_for_referral: String,
     #[serde(default)]
     #[validate(length(max = 20))]
+    #[schema(max_items = 20)]
     pub diagnoses: Vec<DiagnosisView>,
     /// Defaults to today.
     pub start_date: Option<NaiveDate>,
     /// `planned` or `active` (default).
-    #[schema(schema_with = episode_status_schema)]
+    #[schema(schema_with = new_episode_status_schema)]
     pub status: Option<String>,
+}
+
+fn new_episode_status_schema() -> utoipa::openapi::Object {
+    super::one_of_or_null(
+        [EpisodeStatus::Planned, EpisodeStatus::Active]
+            .iter()
+            .map(|s| s.as_str()),
+    )
 }
 
 fn diagnoses(input: &[DiagnosisView]) -> Result<Vec<Diagnosis>, domain::Invalid> {
     let mut problems = domain::error::Problems::default();
     for (i, d) in input.iter().enumerate() {
         for (name, v) in [("system", &d.system), ("code", &d.code), ("text", &d.text)] {
-            if v.trim().is_empty() || v.len() > 500 {
+            if v.trim().is_empty() || v.chars().count() > 500 {
                 problems.add(
                     format!("diagnoses[{i}].{name}"),
                     "must be 1 to 500 characters",
@@ -280,10 +312,21 @@ pub async fn update_episode(
 #[serde(deny_unknown_fields)]
 pub struct GasScaleView {
     /// Descriptions of levels -2, -1, 0, +1, +2, in that order.
+    #[schema(min_items = 5, max_items = 5, inline, value_type = Vec<GasLevel>)]
     pub levels: Vec<String>,
     /// The expected baseline level: -2, -1 (usual) or 0.
+    #[serde(default, deserialize_with = "crate::extract::integer::option")]
+    #[schema(minimum = -2, maximum = 0)]
     pub baseline: Option<i64>,
 }
+
+/// One GAS level's description: 1 to 500 characters, trimmed.
+#[derive(ToSchema)]
+#[schema(
+    pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000](?:(?s:.){0,498}[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+)]
+#[allow(dead_code)]
+struct GasLevel(String);
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct GoalContentView {
@@ -313,6 +356,9 @@ fn side_schema() -> utoipa::openapi::Object {
 }
 fn term_schema() -> utoipa::openapi::Object {
     super::one_of(Term::ALL.iter().map(|s| s.as_str()))
+}
+fn term_or_null_schema() -> utoipa::openapi::Object {
+    super::one_of_or_null(Term::ALL.iter().map(|s| s.as_str()))
 }
 
 impl From<GoalContent> for GoalContentView {
@@ -395,12 +441,20 @@ impl From<Goal> for GoalView {
 #[serde(deny_unknown_fields)]
 pub struct GoalContentInput {
     /// The goal in the client's own words ("cook dinner for my kids again").
+    #[schema(
+        pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000](?:(?s:.){0,998}[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub client_words: String,
     /// The measurable statement the therapist writes.
+    #[schema(
+        pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000](?:(?s:.){0,1998}[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub statement: String,
     #[schema(schema_with = occupation_area_schema)]
     pub occupation_area: String,
     /// Importance to the client, 1-10.
+    #[serde(deserialize_with = "crate::extract::integer::deserialize")]
+    #[schema(minimum = 1, maximum = 10)]
     pub importance: i64,
     /// Defaults to today.
     pub start_date: Option<NaiveDate>,
@@ -415,7 +469,7 @@ pub struct GoalContentInput {
 #[serde(deny_unknown_fields)]
 pub struct NewGoalInput {
     /// `long-term` (default) or `short-term` (needs `parent_id`).
-    #[schema(schema_with = term_schema)]
+    #[schema(schema_with = term_or_null_schema)]
     pub term: Option<String>,
     pub parent_id: Option<Uuid>,
     #[validate(nested)]
@@ -843,7 +897,15 @@ impl From<GoalComment> for CommentView {
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewCommentInput {
-    #[validate(length(min = 1, max = 5000))]
+    #[validate(
+        length(min = 1, max = 5000),
+        custom(function = "crate::extract::not_blank")
+    )]
+    #[schema(
+        min_length = 1,
+        max_length = 5000,
+        pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub body: String,
     /// A team-only note (therapists only).
     #[serde(default)]

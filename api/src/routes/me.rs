@@ -15,12 +15,17 @@ pub struct FollowedClient {
     pub name: String,
     pub preferred_name: Option<String>,
     /// `self` for the client's own login, `caregiver` for someone they invited.
+    #[schema(schema_with = relationship_schema)]
     pub relationship: &'static str,
     /// For caregivers: `view` or `contribute`.
-    #[schema(schema_with = super::permission_schema)]
+    #[schema(schema_with = super::permission_or_null_schema)]
     pub permission: Option<&'static str>,
     /// The current episode of care, if any: its progress view is the home screen.
     pub active_episode_id: Option<Uuid>,
+}
+
+fn relationship_schema() -> utoipa::openapi::Object {
+    super::one_of(["self", "caregiver"])
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -29,7 +29,17 @@ use crate::{
 };
 
 fn source_schema() -> utoipa::openapi::Object {
-    super::one_of(Source::ALL.iter().map(|s| s.as_str()))
+    super::source_schema()
+}
+fn reporters_schema() -> utoipa::openapi::Array {
+    super::array_of(Source::ALL.iter().map(|s| s.as_str()))
+}
+/// Imported values are always allowed, so a clinic names only people as reporters.
+fn new_reporters_schema() -> utoipa::openapi::Array {
+    let people = Source::ALL.iter().filter(|s| **s != Source::Imported);
+    let mut schema = super::array_of(people.map(|s| s.as_str()));
+    schema.min_items = Some(1);
+    schema
 }
 fn direction_schema() -> utoipa::openapi::Object {
     super::one_of(Direction::ALL.iter().map(|s| s.as_str()))
@@ -59,7 +69,7 @@ pub struct MeasureView {
     pub meaningful_change: f64,
     pub meaningful_change_source: String,
     /// Who may report it.
-    #[schema(schema_with = source_schema)]
+    #[schema(schema_with = reporters_schema)]
     pub reporters: Vec<Source>,
     /// False for the built-in catalogue.
     pub clinic_defined: bool,
@@ -102,7 +112,13 @@ pub async fn list_measures(caller: Caller, state: State) -> ApiResult<HttpRespon
 #[serde(deny_unknown_fields)]
 pub struct NewMeasureInput {
     /// Lower-case letters, digits and dashes; unique in the clinic.
+    #[schema(pattern = r"^[a-z0-9-]{1,64}$")]
     pub code: String,
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub name: String,
     pub unit: Option<String>,
     pub min: f64,
@@ -113,7 +129,7 @@ pub struct NewMeasureInput {
     pub direction: String,
     pub meaningful_change: f64,
     /// Who may report it: `therapist`, `client`, `caregiver`.
-    #[schema(schema_with = source_schema)]
+    #[schema(schema_with = new_reporters_schema)]
     pub reporters: Vec<String>,
 }
 
@@ -321,6 +337,7 @@ pub struct NewMeasurementInput {
     pub observed_at: Option<DateTime<Utc>>,
     pub values: ValuesInput,
     #[validate(length(max = 2000))]
+    #[schema(max_length = 2000)]
     pub note: Option<String>,
 }
 
@@ -452,7 +469,9 @@ pub struct MeasurementQuery {
     /// Also list superseded and withdrawn versions.
     #[serde(default)]
     pub history: bool,
+    /// Items per page, 1 to 100 (default 50).
     #[validate(range(min = 1, max = 100))]
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     pub after: Option<Uuid>,
 }
@@ -582,7 +601,15 @@ pub async fn history(
 #[serde(deny_unknown_fields)]
 pub struct CorrectionInput {
     /// Why: kept with the new version.
-    #[validate(length(min = 1, max = 1000))]
+    #[validate(
+        length(min = 1, max = 1000),
+        custom(function = "crate::extract::not_blank")
+    )]
+    #[schema(
+        min_length = 1,
+        max_length = 1000,
+        pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub reason: String,
     /// True to withdraw the measurement as entered in error (no new values).
     #[serde(default)]
@@ -591,6 +618,7 @@ pub struct CorrectionInput {
     pub values: Option<ValuesInput>,
     pub observed_at: Option<DateTime<Utc>>,
     #[validate(length(max = 2000))]
+    #[schema(max_length = 2000)]
     pub note: Option<String>,
 }
 

@@ -51,7 +51,7 @@ fn achievement_schema() -> utoipa::openapi::Object {
     ])
 }
 fn source_schema() -> utoipa::openapi::Object {
-    super::one_of(Source::ALL.iter().map(|s| s.as_str()))
+    super::source_schema()
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -360,8 +360,10 @@ pub struct SeriesQuery {
     pub to: Option<DateTime<Utc>>,
     /// Reduce to at most this many points (time buckets, averaged), 2-1000.
     #[validate(range(min = 2, max = 1000))]
+    #[param(minimum = 2, maximum = 1000)]
     pub max_points: Option<u32>,
     /// Only this source's values: `therapist`, `client`, `caregiver` or `imported`.
+    #[param(schema_with = super::source_schema)]
     pub source: Option<String>,
 }
 

@@ -33,7 +33,7 @@ pub struct UserView {
     pub display_name: String,
     #[schema(schema_with = super::role_schema)]
     pub role: Role,
-    #[schema(schema_with = super::discipline_schema)]
+    #[schema(schema_with = super::discipline_or_null_schema)]
     pub discipline: Option<Discipline>,
     /// For a client's login: their client record.
     pub client_id: Option<Uuid>,
@@ -97,12 +97,23 @@ pub struct NewUserInput {
     /// their client record.
     #[schema(schema_with = super::role_schema)]
     pub role: String,
-    #[validate(length(min = 1, max = 200))]
+    #[validate(
+        length(min = 1, max = 200),
+        custom(function = "crate::extract::not_blank")
+    )]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub display_name: String,
     /// Required for people; service accounts have none.
+    #[schema(
+        pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000@]+@[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000.][^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*\.[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000.][\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub email: Option<String>,
     /// Required for therapists.
-    #[schema(schema_with = super::discipline_schema)]
+    #[schema(schema_with = super::discipline_or_null_schema)]
     pub discipline: Option<String>,
     /// Service accounts: space-separated scopes.
     pub scopes: Option<String>,
@@ -248,10 +259,13 @@ pub async fn create_user(
 #[into_params(parameter_in = Query)]
 pub struct UserQuery {
     /// Only this role.
+    #[param(schema_with = super::role_schema)]
     pub role: Option<String>,
     /// Only active (or inactive) accounts.
     pub active: Option<bool>,
+    /// Items per page, 1 to 100 (default 50).
     #[validate(range(min = 1, max = 100))]
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     pub after: Option<Uuid>,
 }
@@ -338,9 +352,17 @@ pub async fn get_user(
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserUpdate {
-    #[validate(length(min = 1, max = 200))]
+    #[validate(
+        length(min = 1, max = 200),
+        custom(function = "crate::extract::not_blank")
+    )]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub display_name: Option<String>,
-    #[schema(schema_with = super::discipline_schema)]
+    #[schema(schema_with = super::discipline_or_null_schema)]
     pub discipline: Option<String>,
     /// Service accounts only.
     pub scopes: Option<String>,

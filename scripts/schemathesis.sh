@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# Checks the running API against its own OpenAPI document with schemathesis: every
+# check, phases coverage, fuzzing and stateful, signed in as the demo therapist, with
+# a second therapist as the peer for object-level authorization. 0 failures or it fails.
+#
+# It makes a virtual environment with a pinned schemathesis from PyPI
+# (.venv-schemathesis/), builds the release `headway`, starts `headway demo` on a
+# temporary SQLite database and a free port, and stops it afterwards.
+#
+# Environment: SCHEMATHESIS_MAX_TIME (seconds for the whole run, default 150),
+# SCHEMATHESIS_SEED (to replay a run), HEADWAY_BIN (a binary already built; skips the
+# release build).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+SCHEMATHESIS_VERSION=4.32.5
+VENV=$ROOT/.venv-schemathesis
+CARGO=${CARGO:-cargo}
+MAX_TIME=${SCHEMATHESIS_MAX_TIME:-150}
+
+if ! "$VENV/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
+  command -v python3 >/dev/null || { echo "python3 is required"; exit 1; }
+  if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
+    if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-venv >/dev/null
+  fi
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --upgrade pip
+  "$VENV/bin/pip" install -q "schemathesis==$SCHEMATHESIS_VERSION"
+fi
+
+HEADWAY_BIN=${HEADWAY_BIN:-}
+if [ -z "$HEADWAY_BIN" ]; then
+  $CARGO build --release -q -p headway-api --bin headway
+  HEADWAY_BIN=./target/release/headway
+fi
+
+WORK=$(mktemp -d)
+SERVER_PID=
+cleanup() {
+  if [ -n "$SERVER_PID" ]; then
+    kill "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+
+PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+BASE=http://127.0.0.1:$PORT
+# Sign-in throttling stays on, but loose enough that fuzzing the token endpoint with
+# wrong passwords cannot lock the demo therapists out half-way through the run.
+DATABASE_URL="sqlite://$WORK/headway.db" HEADWAY_LISTEN="127.0.0.1:$PORT" \
+  HEADWAY_LOGIN_MAX_FAILURES=100000 HEADWAY_LOG_FORMAT=json RUST_LOG=warn \
+  "$HEADWAY_BIN" demo >"$WORK/server.log" 2>&1 &
+SERVER_PID=$!
+for _ in $(seq 100); do
+  curl -sf "$BASE/readyz" >/dev/null 2>&1 && break
+  kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server.log"; exit 1; }
+  sleep 0.1
+done
+curl -sf "$BASE/readyz" >/dev/null || { echo "server did not start"; cat "$WORK/server.log"; exit 1; }
+
+# Each identity signs in through the token endpoint (and again when its token ages).
+login() {
+  cat <<EOF
+    {"name": "$1", "loginEndpointAuth": {
+      "endpoint": "/api/v1/auth/token", "verb": "POST",
+      "contentType": "application/x-www-form-urlencoded",
+      "payloadRaw": "grant_type=password&username=$2&password=headway-demo-2026",
+      "token": {"extractFrom": "body", "extractSelector": "/access_token",
+                "sendIn": "header", "sendName": "Authorization", "sendTemplate": "Bearer {token}"}}}
+EOF
+}
+cat >"$WORK/auth.json" <<EOF
+{"auth": [
+$(login olivia olivia.ot@riverside.example),
+$(login peter peter.pt@riverside.example)
+]}
+EOF
+
+# Real records of Olivia's, so requests reach data rather than 404: Sam (on Olivia's
+# care team, not on Peter's), an episode, a goal and a measurement of his.
+json_field() { python3 -c "import json, sys; print(json.load(sys.stdin)$1)"; }
+TOKEN=$(curl -sf "$BASE/api/v1/auth/token" -d grant_type=password \
+  -d username=olivia.ot@riverside.example -d password=headway-demo-2026 | json_field '["access_token"]')
+api() { curl -sf "$BASE/api/v1/$1" -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' "${@:2}"; }
+SAM=$(api clients | python3 -c 'import json, sys
+print(next(c["id"] for c in json.load(sys.stdin)["items"] if c["name"] == "Samuel Osei"))')
+EPISODE=$(api "clients/$SAM/episodes" -d '{"reason_for_referral": "Wrist fracture, right"}' | json_field '["id"]')
+GOAL=$(api "clients/$SAM/episodes/$EPISODE/goals" -d '{"content": {"client_words": "Carry my shopping",
+  "statement": "Carries 5 kg for 200 m", "occupation_area": "iadl", "importance": 7,
+  "measure_code": "nrs", "target_value": 8}}' | json_field '["id"]')
+MEASUREMENT=$(api "clients/$SAM/episodes/$EPISODE/measurements" \
+  -d "{\"goal_id\": \"$GOAL\", \"measure_code\": \"nrs\", \"values\": {\"value\": 3}}" | json_field '["id"]')
+
+cat >"$WORK/schemathesis.toml" <<EOF
+[parameters]
+"path.client_id" = "$SAM"
+"path.episode_id" = "$EPISODE"
+"path.goal_id" = "$GOAL"
+"path.measurement_id" = "$MEASUREMENT"
+
+[auth.wfc]
+path = "$WORK/auth.json"
+user = "olivia"
+# Peter is a therapist too, on other clients' care teams: Olivia's records are not his.
+peers = ["olivia", "peter"]
+
+# The one exclusion, and why. positive_data_acceptance expects every schema-valid
+# request to succeed. These operations also apply rules that JSON Schema cannot state:
+# rules across fields (min < max, role-dependent fields, end after start), rules
+# against the clock (date of birth not in the future) and rules against stored data
+# (a known measure code, a goal's current status, an e-mail not yet registered). They
+# answer such a request 422 naming the field, and document that 422. Everything a
+# schema can state (types, ranges, lengths, patterns, enums) is in the schema, and
+# negative_data_rejection and every other check stay on for every operation.
+[[operations]]
+include-name = [
+  "POST /api/v1/users",
+  "PATCH /api/v1/users/{user_id}",
+  "POST /api/v1/invitations/accept",
+  "POST /api/v1/clients",
+  "PUT /api/v1/clients/{client_id}",
+  "POST /api/v1/clients/{client_id}/invitation",
+  "POST /api/v1/clients/{client_id}/care-team",
+  "POST /api/v1/clients/{client_id}/caregivers",
+  "POST /api/v1/measures",
+  "PATCH /api/v1/clients/{client_id}/episodes/{episode_id}",
+  "POST /api/v1/clients/{client_id}/episodes/{episode_id}/goals",
+  "POST /api/v1/clients/{client_id}/goals/{goal_id}/revisions",
+  "POST /api/v1/clients/{client_id}/goals/{goal_id}/agreement",
+  "POST /api/v1/clients/{client_id}/goals/{goal_id}/status",
+  "POST /api/v1/clients/{client_id}/episodes/{episode_id}/measurements",
+  "POST /api/v1/clients/{client_id}/measurements/{measurement_id}/corrections",
+  "GET /api/v1/clients/{client_id}/goals/{goal_id}/series",
+  "GET /api/v1/clients/{client_id}/goals/{goal_id}/chart.svg",
+]
+checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "409", "422", "429"]
+EOF
+
+SEED_ARGS=()
+[ -n "${SCHEMATHESIS_SEED:-}" ] && SEED_ARGS=(--seed "$SCHEMATHESIS_SEED")
+
+"$VENV/bin/schemathesis" --config-file "$WORK/schemathesis.toml" run "$BASE/openapi.json" \
+  --checks all \
+  --phases coverage,fuzzing,stateful \
+  --max-time "$MAX_TIME" \
+  --workers 2 \
+  --report junit --report-dir "$ROOT/target/schemathesis" \
+  "${SEED_ARGS[@]}"
