@@ -15,7 +15,7 @@ test-sqlite: ## Unit, property and black-box tests on SQLite
 test-postgres: ## The black-box suite again, on a throwaway PostgreSQL 15
 	./scripts/with-postgres.sh $(CARGO) test -p headway-tests
 
-schemathesis: deps ## The release server, fuzzed against its own OpenAPI document (a venv in .venv-schemathesis/)
+schemathesis: deps ## The server, fuzzed against its own OpenAPI document (a venv in .venv-schemathesis/)
 	./scripts/schemathesis.sh
 
 lint: ## Formatting and clippy, as CI checks them

@@ -4,12 +4,12 @@
 # a second therapist as the peer for object-level authorization. 0 failures or it fails.
 #
 # It makes a virtual environment with a pinned schemathesis from PyPI
-# (.venv-schemathesis/), builds the release `headway`, starts `headway demo` on a
+# (.venv-schemathesis/), builds `headway` (debug, as the test suite does), starts `headway demo` on a
 # temporary SQLite database and a free port, and stops it afterwards.
 #
 # Environment: SCHEMATHESIS_MAX_TIME (seconds for the whole run, default 150),
 # SCHEMATHESIS_SEED (to replay a run), HEADWAY_BIN (a binary already built; skips the
-# release build).
+# build).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -33,8 +33,10 @@ fi
 
 HEADWAY_BIN=${HEADWAY_BIN:-}
 if [ -z "$HEADWAY_BIN" ]; then
-  $CARGO build --release -q -p headway-api --bin headway
-  HEADWAY_BIN=./target/release/headway
+  # The debug build: `make test` has just compiled everything it needs, so this costs
+  # seconds, where a release build would cost a clean CI machine many minutes.
+  $CARGO build -q -p headway-api --bin headway
+  HEADWAY_BIN=./target/debug/headway
 fi
 
 WORK=$(mktemp -d)
