@@ -303,7 +303,7 @@ pub async fn create_client(
     params(ClientPath),
     responses(
         (status = 200, body = ClientView),
-        (status = 403, description = "An integration without clients:read", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Visible, but not the caller's to read (an integration outside clients:read gets 404)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such client, or not yours to see", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))

@@ -230,7 +230,7 @@ pub async fn create_episode(
     params(ClientPath),
     responses(
         (status = 200, body = Vec<EpisodeView>),
-        (status = 403, description = "An integration without clinical:read", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Visible, but not the caller's to read (an integration outside clinical:read gets 404)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such client, or not yours to see", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))

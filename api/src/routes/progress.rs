@@ -269,7 +269,7 @@ fn compute(
     params(EpisodePath),
     responses(
         (status = 200, body = ProgressView),
-        (status = 403, description = "An integration without clinical:read", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Visible, but not the caller's to read (an integration outside clinical:read gets 404)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such client or episode", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
