@@ -1,5 +1,5 @@
 # Headway: `make run` to try it, `make test` before you push.
-.PHONY: run test test-sqlite test-postgres lint fmt openapi bench deps build release clean
+.PHONY: run test test-sqlite test-postgres test-crash lint fmt openapi bench deps build release clean
 
 CARGO ?= cargo
 
@@ -14,6 +14,9 @@ test-sqlite: ## Unit, property and black-box tests on SQLite
 
 test-postgres: ## The black-box suite again, on a throwaway PostgreSQL 15
 	./scripts/with-postgres.sh $(CARGO) test -p headway-tests
+
+test-crash: deps ## Durability under crashes: kill -9, PostgreSQL immediate stop, fsync before answer
+	./scripts/crash/run.sh
 
 lint: ## Formatting and clippy, as CI checks them
 	$(CARGO) fmt --all --check
