@@ -123,6 +123,7 @@ class Http:
         self.base = base
         self.token = token
         self.conn = None
+        self.last_used = 0.0
 
     def call(self, method, path, body=None, form=None, timeout=30):
         headers = {}
@@ -135,6 +136,10 @@ class Http:
         if form is not None:
             data = urllib.parse.urlencode(form).encode()
             headers["Content-Type"] = "application/x-www-form-urlencoded"
+        # The server closes keep-alive connections idle for 5 s; start afresh rather
+        # than send into a closed one (a worker may sit idle through an outage).
+        if self.conn is not None and time.monotonic() - self.last_used > 4:
+            self.close()
         if self.conn is None:
             host, port = self.base.split(":")
             self.conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
@@ -142,6 +147,7 @@ class Http:
             self.conn.request(method, path, body=data, headers=headers)
             r = self.conn.getresponse()
             raw = r.read()
+            self.last_used = time.monotonic()
         except (OSError, http.client.HTTPException):
             self.conn.close()
             self.conn = None
@@ -219,6 +225,9 @@ class Load:
         self.sent = 0
         self.in_flight = 0
         self.in_flight_at_crash = None
+        self.no_answer = {}  # exception name -> count
+        self.started = time.monotonic()
+        self.seconds = None
 
     def crash_moment(self):
         """Call from on_acknowledged, just before crashing: notes what is in flight."""
@@ -239,8 +248,10 @@ class Load:
                 body={"measure_code": "nrs", "values": {"value": n % 11}},
                 timeout=30,
             )
-        except (OSError, http.client.HTTPException):
+        except (OSError, http.client.HTTPException) as e:
             status, body = "no answer", None
+            with self.lock:
+                self.no_answer[type(e).__name__] = self.no_answer.get(type(e).__name__, 0) + 1
         count = None
         with self.lock:
             self.in_flight -= 1
@@ -254,6 +265,7 @@ class Load:
     def run(self):
         with ThreadPoolExecutor(self.concurrency) as pool:
             list(pool.map(self.one, range(self.total)))
+        self.seconds = time.monotonic() - self.started
         return self
 
 
@@ -336,7 +348,9 @@ def verify_acknowledged(base, clinic, acknowledged):
 
 def report_load(load):
     statuses = ", ".join(f"{k}: {v}" for k, v in sorted(load.statuses.items(), key=str))
-    say(f"sent {load.sent} of {load.total}; answers {statuses}")
+    say(f"sent {load.sent} of {load.total} in {load.seconds:.1f} s; answers {statuses}")
+    if load.no_answer:
+        say(f"no answer, by error: {load.no_answer}")
     say(f"2xx: {len(load.acknowledged)}; in flight when the crash was set off: {load.in_flight_at_crash}")
 
 

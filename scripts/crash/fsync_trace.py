@@ -71,24 +71,26 @@ def analyse(trace_path, db_file):
                 db_fds.pop(ret, None)
         elif name == "close" and kind == "exit" and fd is not None:
             db_fds.pop(fd, None)
+            request.pop(fd, None)
         elif name in ("read", "recvfrom") and kind == "exit" and fd is not None:
-            head = re.match(r', "(\w+) (\S+) HTTP/1\.1', text)
+            head = re.search(r'"(GET|POST|PUT|PATCH|DELETE) (\S+) HTTP/1\.1', text)
             if head:
-                request[fd] = {"line": f"{head.group(1)} {head.group(2)}", "wrote": False, "synced": False}
+                request[fd] = {"line": f"{head.group(1)} {head.group(2)}", "wrote": set(), "synced": False}
         elif name == "pwrite64" and kind == "enter" and fd in db_fds:
             for r in request.values():
-                r["wrote"] = True
+                r["wrote"].add(fd)
         elif name in ("fsync", "fdatasync") and kind == "exit" and fd in db_fds and ret == 0:
             synced_files.add(os.path.basename(db_fds[fd]))
-            # A sync only counts for requests whose data was written before it.
+            # A sync counts for a request only if it is of a file the request's
+            # commit wrote to after the request arrived.
             for r in request.values():
-                if r["wrote"]:
+                if fd in r["wrote"]:
                     r["synced"] = True
         elif name in ("write", "writev", "sendto", "sendmsg") and kind == "enter" and fd in request:
             status = re.search(r'"HTTP/1\.1 (\d{3})', text)
             if status:
                 r = request.pop(fd)
-                answered.append((r["line"], int(status.group(1)), r["wrote"], r["synced"]))
+                answered.append((r["line"], int(status.group(1)), bool(r["wrote"]), r["synced"]))
     return answered, synced_files
 
 
