@@ -40,6 +40,42 @@ fn created(r: &Reply, what: &str) -> String {
     r.body["id"].as_str().unwrap_or_default().to_owned()
 }
 
+struct Paths {
+    recordings: String,
+    goals: String,
+    comments: String,
+}
+
+/// Writer `n`'s `i`-th write: the admin registers clients; therapists and Maria
+/// record ratings; therapists also propose goals, and Maria comments on hers.
+fn write(app: &TestApp, paths: &Paths, me: &str, n: usize, i: usize, w: &mut Written) {
+    let tag = format!("writer {n}, write {i}");
+    match (n % PEOPLE.len(), i % 3) {
+        (3, _) => {
+            let client = json!({
+                "name": format!("Client {n}-{i}"),
+                "date_of_birth": "1961-04-02",
+                "identifiers": [{"system": "urn:ehr:mrn", "value": format!("D-{n}-{i}")}],
+            });
+            let r = app.post(me, "/api/v1/clients", &client);
+            w.clients.push(created(&r, &tag));
+        }
+        (_, 0 | 1) => {
+            let rating = json!({"measure_code": "nrs", "values": {"value": (n + i) % 11}});
+            let r = app.post(me, &paths.recordings, &rating);
+            w.measurements.push(created(&r, &tag));
+        }
+        (0 | 1, _) => {
+            let r = app.post(me, &paths.goals, &json!({"content": content(&tag)}));
+            w.goals.push(created(&r, &tag));
+        }
+        _ => {
+            let r = app.post(me, &paths.comments, &json!({"body": tag}));
+            w.comments.push(created(&r, &tag));
+        }
+    }
+}
+
 #[test]
 fn thirty_two_concurrent_writers_are_all_answered_and_all_kept() {
     // The production pool size: 32 connections, as many as writers.
@@ -55,55 +91,25 @@ fn thirty_two_concurrent_writers_are_all_answered_and_all_kept() {
         ),
         "goal",
     );
-    let recordings = format!("/api/v1/clients/{maria}/episodes/{ep}/measurements");
-    let comments = format!("/api/v1/clients/{maria}/goals/{goal}/comments");
 
+    let paths = Paths {
+        recordings: format!("/api/v1/clients/{maria}/episodes/{ep}/measurements"),
+        goals: format!("/api/v1/clients/{maria}/episodes/{ep}/goals"),
+        comments: format!("/api/v1/clients/{maria}/goals/{goal}/comments"),
+    };
     let start = Barrier::new(WRITERS);
     let written: Vec<Written> = thread::scope(|s| {
         let workers: Vec<_> = (0..WRITERS)
             .map(|n| {
-                let (app, start) = (&app, &start);
-                let (recordings, comments, maria, ep) = (&recordings, &comments, &maria, &ep);
+                let (app, start, paths) = (&app, &start, &paths);
                 s.spawn(move || {
-                    // Signing in writes too (the session and its audit event).
+                    // All at once from here; signing in writes too (the session and
+                    // its audit event). Nothing can panic before the barrier.
+                    start.wait();
                     let me = app.login(PEOPLE[n % PEOPLE.len()]).access;
                     let mut w = Written::default();
-                    start.wait();
                     for i in 0..WRITES_EACH {
-                        let tag = format!("writer {n}, write {i}");
-                        match (n % PEOPLE.len(), i % 3) {
-                            // The admin registers clients.
-                            (3, _) => w.clients.push(created(
-                                &app.post(
-                                    &me,
-                                    "/api/v1/clients",
-                                    &json!({"name": format!("Client {n}-{i}"), "date_of_birth": "1961-04-02",
-                                            "identifiers": [{"system": "urn:ehr:mrn", "value": format!("D-{n}-{i}")}]}),
-                                ),
-                                &tag,
-                            )),
-                            // Therapists and Maria record ratings and comment.
-                            (_, 0 | 1) => w.measurements.push(created(
-                                &app.post(
-                                    &me,
-                                    recordings,
-                                    &json!({"measure_code": "nrs", "values": {"value": (n + i) % 11}}),
-                                ),
-                                &tag,
-                            )),
-                            (0 | 1, _) => w.goals.push(created(
-                                &app.post(
-                                    &me,
-                                    &format!("/api/v1/clients/{maria}/episodes/{ep}/goals"),
-                                    &json!({"content": content(&tag)}),
-                                ),
-                                &tag,
-                            )),
-                            _ => w.comments.push(created(
-                                &app.post(me.as_str(), comments, &json!({"body": tag})),
-                                &tag,
-                            )),
-                        }
+                        write(app, paths, &me, n, i, &mut w);
                     }
                     w
                 })
@@ -131,14 +137,17 @@ fn thirty_two_concurrent_writers_are_all_answered_and_all_kept() {
         WRITERS * WRITES_EACH
     );
     for id in &measurements {
-        app.get(&olivia, &format!("/api/v1/clients/{maria}/measurements/{id}"))
-            .ok(200);
+        app.get(
+            &olivia,
+            &format!("/api/v1/clients/{maria}/measurements/{id}"),
+        )
+        .ok(200);
     }
     for id in &goals {
         app.get(&olivia, &format!("/api/v1/clients/{maria}/goals/{id}"))
             .ok(200);
     }
-    let thread = app.get(&olivia, &comments);
+    let thread = app.get(&olivia, &paths.comments);
     let on_goal: HashSet<&str> = thread.ok(200).as_array().map_or(HashSet::new(), |a| {
         a.iter().filter_map(|c| c["id"].as_str()).collect()
     });
