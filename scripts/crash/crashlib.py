@@ -64,6 +64,7 @@ class Server:
         self.port = free_port()
         self.base = f"127.0.0.1:{self.port}"
         self.proc = None
+        self.pids = []
         self.starts = 0
 
     def start(self):
@@ -84,8 +85,8 @@ class Server:
             stderr=subprocess.STDOUT,
         )
         log.close()
-        with open(os.path.join(self.workdir, "server.pid"), "w") as f:
-            f.write(str(self.proc.pid))
+        self.pids = [self.proc.pid]
+        self.record_pids()
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -96,17 +97,37 @@ class Server:
             try:
                 status, _ = Http(self.base).call("GET", "/readyz")
                 if status == 200:
+                    if self.wrap:
+                        # A tracer that is stopped detaches and leaves its child
+                        # running: keep the child's pid too, to end it first.
+                        self.pids = self.children(self.proc.pid) + self.pids
+                        self.record_pids()
                     return
             except OSError:
                 pass
             time.sleep(0.1)
         raise CheckFailed("server did not become ready within 60 s")
 
+    def record_pids(self):
+        # For the shell trap of run.sh, should this script die without cleaning up.
+        with open(os.path.join(self.workdir, "server.pid"), "w") as f:
+            f.write(" ".join(map(str, self.pids)))
+
+    @staticmethod
+    def children(pid):
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(p) for p in f.read().split()]
+
     def kill9(self):
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait()
 
     def stop(self):
+        for pid in self.pids[:-1]:  # a wrapped server: the server itself first
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             try:

@@ -26,9 +26,13 @@ bin=$PWD/target/release/headway
 
 dirs=()
 cleanup() {
+  set +e # clean up all there is, whatever fails
   for d in "${dirs[@]}"; do
     # The step's server (by its recorded pid) and PostgreSQL cluster, if still up.
-    if [ -f "$d/server.pid" ]; then kill -9 "$(cat "$d/server.pid")" 2>/dev/null || true; fi
+    if [ -f "$d/server.pid" ]; then
+      read -ra pids <"$d/server.pid" || true # no trailing newline
+      kill -9 "${pids[@]}" 2>/dev/null || true
+    fi
     if [ -d "$d/pg/data" ]; then
       if [ "$(id -u)" -eq 0 ]; then
         runuser -u postgres -- "$PGBIN/pg_ctl" -D "$d/pg/data" -m immediate stop >/dev/null 2>&1 || true
