@@ -11,6 +11,7 @@ TOTAL=${CRASH_RECORDINGS:-1000}
 CRASH_AFTER=${CRASH_AFTER:-300}
 TRACED=${CRASH_TRACED:-50}
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+export PYTHONDONTWRITEBYTECODE=1
 
 need=()
 command -v strace >/dev/null 2>&1 || need+=(strace)
