@@ -1,5 +1,5 @@
 # Headway: `make run` to try it, `make test` before you push.
-.PHONY: run test test-sqlite test-postgres schemathesis lint fmt openapi bench deps build release clean
+.PHONY: run test test-sqlite test-postgres schemathesis test-crash lint fmt openapi bench deps build release clean
 
 CARGO ?= cargo
 
@@ -17,6 +17,9 @@ test-postgres: ## The black-box suite again, on a throwaway PostgreSQL 15
 
 schemathesis: deps ## The server, fuzzed against its own OpenAPI document (a venv in .venv-schemathesis/)
 	./scripts/schemathesis.sh
+
+test-crash: deps ## Durability under crashes: kill -9, PostgreSQL immediate stop, fsync before answer
+	./scripts/crash/run.sh
 
 lint: ## Formatting and clippy, as CI checks them
 	$(CARGO) fmt --all --check

@@ -5,6 +5,7 @@ mod access;
 mod audit;
 mod auth;
 mod clients;
+mod durability;
 mod goals;
 mod input;
 mod measures;
