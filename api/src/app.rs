@@ -245,6 +245,7 @@ pub fn serve(
     let cors_origins = state.config.cors_origins.clone();
     let head_timeout = Duration::from_secs(state.config.request_head_timeout_secs);
     let keep_alive = Duration::from_secs(state.config.keep_alive_secs);
+    let between_requests = keep_alive + head_timeout;
     let state = web::Data::new(state);
     let mut server = HttpServer::new(move || {
         let (app, _) = App::new()
@@ -273,6 +274,12 @@ pub fn serve(
             .wrap(ErrorHandlers::new().default_handler(middleware::problem_for_plain_errors))
             .wrap(TracingLogger::<RequestSpan>::new())
             .wrap(from_fn(middleware::request_id))
+            .wrap(from_fn(middleware::connection_activity))
+    })
+    .on_connect(move |connection, data| {
+        if let Some(watch) = middleware::ConnectionWatch::start(connection, between_requests) {
+            data.insert(watch);
+        }
     })
     // A slow client gets 408 for its first request head and is closed; an idle
     // connection is closed after the keep-alive; a closing connection is given a moment

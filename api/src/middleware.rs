@@ -158,6 +158,7 @@ pub async fn transport_limits<B: MessageBody + 'static>(
         return Ok(res.map_body(|_, body| UntilWritten {
             body: EitherBody::right(body),
             _payload: held,
+            _busy: None,
         }));
     }
     let timed_out = Rc::new(Cell::new(false));
@@ -182,6 +183,7 @@ pub async fn transport_limits<B: MessageBody + 'static>(
     Ok(res.map_body(|_, body| UntilWritten {
         body,
         _payload: held,
+        _busy: None,
     }))
 }
 
@@ -216,11 +218,13 @@ impl Stream for BodyDeadline {
 }
 
 pin_project_lite::pin_project! {
-    /// A response body that keeps the request's payload open until it is written.
+    /// A response body that keeps the request's payload open (and the connection marked
+    /// busy) until it is written.
     pub struct UntilWritten<B> {
         #[pin]
         body: B,
         _payload: Option<Rc<RefCell<Payload>>>,
+        _busy: Option<Busy>,
     }
 }
 
@@ -236,5 +240,74 @@ impl<B: MessageBody> MessageBody for UntilWritten<B> {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<web::Bytes, Self::Error>>> {
         self.project().body.poll_next(cx)
+    }
+}
+
+/// Watches one connection between requests. actix-http times the head of a
+/// connection's first request only; a client that, after one answer, trickles the next
+/// head one byte at a time would otherwise hold the connection forever. The watch shuts
+/// the socket down once it has been between requests longer than the keep-alive plus
+/// the head deadline (an honest idle client is closed by the keep-alive before then).
+pub struct ConnectionWatch(Rc<WatchState>);
+
+struct WatchState {
+    /// When the last answer was written (or the connection opened); `None` while a
+    /// request is being served.
+    idle_since: Cell<Option<std::time::Instant>>,
+    /// A second handle on the socket, only to shut it down. Dropped with the connection.
+    socket: std::net::TcpStream,
+}
+
+impl ConnectionWatch {
+    /// Starts watching a newly accepted connection (from `HttpServer::on_connect`).
+    pub fn start(connection: &dyn std::any::Any, limit: Duration) -> Option<Self> {
+        use std::os::fd::AsFd;
+        let stream = connection.downcast_ref::<actix_web::rt::net::TcpStream>()?;
+        let socket = std::net::TcpStream::from(stream.as_fd().try_clone_to_owned().ok()?);
+        let state = Rc::new(WatchState {
+            idle_since: Cell::new(Some(std::time::Instant::now())),
+            socket,
+        });
+        let watched = Rc::downgrade(&state);
+        actix_web::rt::spawn(async move {
+            loop {
+                sleep(Duration::from_secs(1)).await;
+                // Gone: the connection has closed, and its socket with it.
+                let Some(state) = watched.upgrade() else {
+                    break;
+                };
+                if state.idle_since.get().is_some_and(|t| t.elapsed() > limit) {
+                    let _ = state.socket.shutdown(std::net::Shutdown::Both);
+                    break;
+                }
+            }
+        });
+        Some(ConnectionWatch(state))
+    }
+}
+
+/// Marks the connection busy for the request, and idle again once its answer is written.
+pub async fn connection_activity<B: MessageBody + 'static>(
+    req: ServiceRequest,
+    next: Next<B>,
+) -> Result<ServiceResponse<UntilWritten<B>>, actix_web::Error> {
+    let watch = req.conn_data::<ConnectionWatch>().map(|w| Rc::clone(&w.0));
+    if let Some(w) = &watch {
+        w.idle_since.set(None);
+    }
+    let res = next.call(req).await?;
+    Ok(res.map_body(|_, body| UntilWritten {
+        body,
+        _payload: None,
+        _busy: watch.map(Busy),
+    }))
+}
+
+/// Marks the connection idle when dropped, i.e. when the answer has been written.
+struct Busy(Rc<WatchState>);
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.idle_since.set(Some(std::time::Instant::now()));
     }
 }

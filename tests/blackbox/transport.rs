@@ -189,6 +189,18 @@ fn a_slow_request_head_is_answered_408_and_the_connection_closed() {
 }
 
 #[test]
+fn a_slow_head_after_a_first_request_does_not_hold_the_connection() {
+    let app = app_with_short_deadlines();
+    let ending = trickle(
+        &app,
+        "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ",
+        SLOW_HEADER,
+    );
+    assert_eq!(ending.status(), Some(200), "{ending:?}");
+    assert!(ending.closed, "still open: {ending:?}");
+}
+
+#[test]
 fn an_idle_connection_is_closed_after_the_keep_alive() {
     let app = app_with_short_deadlines();
     let mut stream = connect(&app);
