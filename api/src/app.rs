@@ -1,12 +1,17 @@
 //! Assembling the application: routes, the OpenAPI document, middleware, server.
 
-use std::{net::TcpListener, time::Instant};
+use std::{
+    net::TcpListener,
+    time::{Duration, Instant},
+};
+
+use actix_cors::Cors;
 
 use actix_web::{
     body::MessageBody,
     dev::{ResourceDef, ServiceRequest, ServiceResponse},
     http::header,
-    middleware::{from_fn, DefaultHeaders, ErrorHandlers},
+    middleware::{from_fn, Condition, DefaultHeaders, ErrorHandlers},
     web, App, HttpMessage, HttpRequest, HttpServer,
 };
 use tracing::Span;
@@ -17,7 +22,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::{
     error::{ApiError, FieldProblem},
-    middleware::{self, RequestId},
+    middleware::{self, RequestId, TransportLimits},
     openapi::{ApiDoc, Shared},
     routes::{audit, auth, care, clients, goals, health, me, measures, progress, users},
     state::AppState,
@@ -190,6 +195,39 @@ fn path_error(err: actix_web::error::PathError, _: &HttpRequest) -> actix_web::E
     ApiError::Malformed(vec![FieldProblem::new("path", detail)]).into()
 }
 
+/// Request headers a browser app may send across origins.
+const CORS_REQUEST_HEADERS: [&str; 6] = [
+    "authorization",
+    "content-type",
+    "if-match",
+    "if-none-match",
+    "idempotency-key",
+    "last-event-id",
+];
+/// Response headers a browser app on another origin may read.
+const CORS_EXPOSED_HEADERS: [&str; 5] = [
+    "location",
+    "etag",
+    "retry-after",
+    "x-request-id",
+    "www-authenticate",
+];
+
+/// CORS for the configured origins only (exact matches). Tokens travel in the
+/// Authorization header, never in cookies, so credentials are not allowed and the
+/// allowed origin is always named, never `*`.
+fn cors(origins: &[String]) -> Cors {
+    let cors = origins
+        .iter()
+        .fold(Cors::default(), |cors, origin| cors.allowed_origin(origin));
+    cors.allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
+        .allowed_headers(CORS_REQUEST_HEADERS)
+        .expose_headers(CORS_EXPOSED_HEADERS)
+        .max_age(3600)
+        // Other origins get answers without CORS headers, which browsers refuse to expose.
+        .block_on_origin_mismatch(false)
+}
+
 /// Starts serving on `listener`. Call inside an actix (tokio) runtime.
 pub fn serve(
     state: AppState,
@@ -199,6 +237,15 @@ pub fn serve(
     let doc = openapi();
     let known = web::Data::new(KnownRoutes::from_doc(&doc));
     let limit = state.config.max_body_bytes;
+    let transport = web::Data::new(TransportLimits {
+        max_header_bytes: state.config.max_header_bytes,
+        max_head_bytes: state.config.max_head_bytes,
+        body_timeout: Duration::from_secs(state.config.request_body_timeout_secs),
+    });
+    let cors_origins = state.config.cors_origins.clone();
+    let head_timeout = Duration::from_secs(state.config.request_head_timeout_secs);
+    let keep_alive = Duration::from_secs(state.config.keep_alive_secs);
+    let between_requests = keep_alive + head_timeout;
     let state = web::Data::new(state);
     let mut server = HttpServer::new(move || {
         let (app, _) = App::new()
@@ -207,6 +254,7 @@ pub fn serve(
             .split_for_parts();
         app.app_data(state.clone())
             .app_data(known.clone())
+            .app_data(transport.clone())
             .app_data(web::PayloadConfig::new(limit))
             .app_data(web::PathConfig::default().error_handler(path_error))
             .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", doc.clone()))
@@ -216,10 +264,29 @@ pub fn serve(
                     .add((header::CACHE_CONTROL, "no-store"))
                     .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff")),
             )
+            .wrap(from_fn(middleware::transport_limits))
+            // Outside the handlers and limits, so errors carry CORS headers too, and
+            // preflights are answered before routing (which would say 405).
+            .wrap(Condition::new(
+                !cors_origins.is_empty(),
+                cors(&cors_origins),
+            ))
             .wrap(ErrorHandlers::new().default_handler(middleware::problem_for_plain_errors))
             .wrap(TracingLogger::<RequestSpan>::new())
             .wrap(from_fn(middleware::request_id))
+            .wrap(from_fn(middleware::connection_activity))
     })
+    .on_connect(move |connection, data| {
+        if let Some(watch) = middleware::ConnectionWatch::start(connection, between_requests) {
+            data.insert(watch);
+        }
+    })
+    // A slow client gets 408 for its first request head and is closed; an idle
+    // connection is closed after the keep-alive; a closing connection is given a moment
+    // to read its answer before the socket goes.
+    .client_request_timeout(head_timeout)
+    .keep_alive(keep_alive)
+    .client_disconnect_timeout(Duration::from_secs(1))
     .listen(listener)?;
     if let Some(n) = workers {
         server = server.workers(n);

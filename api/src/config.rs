@@ -22,6 +22,20 @@ pub struct Config {
     /// `pretty` (human) or `json`.
     pub log_format: String,
     pub max_body_bytes: usize,
+    /// Keys still accepted for verifying access tokens during a key rotation.
+    pub jwt_previous_secrets: Vec<String>,
+    /// Seconds a new connection has to send its first request head.
+    pub request_head_timeout_secs: u64,
+    /// Seconds a request has to send its whole body, counted from its head.
+    pub request_body_timeout_secs: u64,
+    /// Seconds an idle connection is kept open between requests.
+    pub keep_alive_secs: u64,
+    /// Largest single request header (name and value), bytes.
+    pub max_header_bytes: usize,
+    /// Largest request head (request line and all headers), bytes.
+    pub max_head_bytes: usize,
+    /// Browser origins allowed to call the API (exact `scheme://host[:port]`); empty: no CORS.
+    pub cors_origins: Vec<String>,
 }
 
 impl std::fmt::Debug for Config {
@@ -31,6 +45,7 @@ impl std::fmt::Debug for Config {
             .field("database_url", &redact_url(&self.database_url))
             .field("listen", &self.listen)
             .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "<set>"))
+            .field("jwt_previous_secrets", &self.jwt_previous_secrets.len())
             .finish_non_exhaustive()
     }
 }
@@ -104,11 +119,80 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "262144",
         "largest request body accepted",
     ),
+    (
+        "HEADWAY_JWT_PREVIOUS_SECRETS",
+        "(none)",
+        "comma-separated old signing secrets still accepted (never signed with) during a key rotation",
+    ),
+    (
+        "HEADWAY_REQUEST_HEAD_TIMEOUT",
+        "5",
+        "seconds a new connection has to send its request head (then 408, closed)",
+    ),
+    (
+        "HEADWAY_REQUEST_BODY_TIMEOUT",
+        "15",
+        "seconds a request has to send its whole body (then 408, closed)",
+    ),
+    (
+        "HEADWAY_KEEP_ALIVE",
+        "5",
+        "seconds an idle connection stays open between requests",
+    ),
+    (
+        "HEADWAY_MAX_HEADER_BYTES",
+        "8192",
+        "largest single request header, name and value (else 431)",
+    ),
+    (
+        "HEADWAY_MAX_HEAD_BYTES",
+        "32768",
+        "largest request head, request line and headers (else 431)",
+    ),
+    (
+        "HEADWAY_CORS_ORIGINS",
+        "(none)",
+        "comma-separated browser origins allowed (exact scheme://host[:port]); none: no CORS",
+    ),
     ("RUST_LOG", "info", "log filter"),
 ];
 
 fn var(name: &str) -> Option<String> {
     env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// A comma-separated list; blanks dropped.
+fn list(name: &str) -> Vec<String> {
+    var(name)
+        .map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// An origin as browsers send it: `scheme://host[:port]`, nothing more. A wildcard is
+/// refused: the allowlist is explicit.
+fn check_origin(origin: &str) -> Result<(), String> {
+    let uri: actix_web::http::Uri = origin
+        .parse()
+        .map_err(|_| format!("`{origin}` is not an origin"))?;
+    let exact = match (uri.scheme_str(), uri.authority()) {
+        (Some(scheme @ ("http" | "https")), Some(authority)) => {
+            format!("{scheme}://{authority}") == origin
+        }
+        _ => false,
+    };
+    if exact && !origin.contains(['*', '@']) {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{origin}` must be exactly scheme://host[:port] (http or https, no path, no wildcard)"
+        ))
+    }
 }
 
 fn default_of(name: &str) -> &'static str {
@@ -141,7 +225,36 @@ impl Config {
             login_window_secs: parsed("HEADWAY_LOGIN_WINDOW")?,
             log_format: parsed("HEADWAY_LOG_FORMAT")?,
             max_body_bytes: parsed("HEADWAY_MAX_BODY_BYTES")?,
+            jwt_previous_secrets: list("HEADWAY_JWT_PREVIOUS_SECRETS"),
+            request_head_timeout_secs: parsed("HEADWAY_REQUEST_HEAD_TIMEOUT")?,
+            request_body_timeout_secs: parsed("HEADWAY_REQUEST_BODY_TIMEOUT")?,
+            keep_alive_secs: parsed("HEADWAY_KEEP_ALIVE")?,
+            max_header_bytes: parsed("HEADWAY_MAX_HEADER_BYTES")?,
+            max_head_bytes: parsed("HEADWAY_MAX_HEAD_BYTES")?,
+            cors_origins: list("HEADWAY_CORS_ORIGINS"),
         };
+        if config.jwt_previous_secrets.iter().any(|s| s.len() < 32) {
+            return Err(
+                "HEADWAY_JWT_PREVIOUS_SECRETS: each secret must be at least 32 bytes".into(),
+            );
+        }
+        for origin in &config.cors_origins {
+            check_origin(origin).map_err(|e| format!("HEADWAY_CORS_ORIGINS: {e}"))?;
+        }
+        for (name, secs) in [
+            (
+                "HEADWAY_REQUEST_HEAD_TIMEOUT",
+                config.request_head_timeout_secs,
+            ),
+            (
+                "HEADWAY_REQUEST_BODY_TIMEOUT",
+                config.request_body_timeout_secs,
+            ),
+        ] {
+            if secs == 0 {
+                return Err(format!("{name} must be at least 1 second"));
+            }
+        }
         if let Some(secret) = &config.jwt_secret {
             if secret.len() < 32 {
                 return Err("HEADWAY_JWT_SECRET must be at least 32 bytes".into());
@@ -169,6 +282,13 @@ impl Config {
             login_window_secs: 900,
             log_format: "pretty".into(),
             max_body_bytes: 262_144,
+            jwt_previous_secrets: Vec::new(),
+            request_head_timeout_secs: 5,
+            request_body_timeout_secs: 15,
+            keep_alive_secs: 5,
+            max_header_bytes: 8192,
+            max_head_bytes: 32_768,
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -184,5 +304,22 @@ mod tests {
             "postgres://***@db:5432/headway"
         );
         assert_eq!(redact_url("sqlite://headway.db"), "sqlite://headway.db");
+    }
+
+    #[test]
+    fn cors_origins_are_exact() {
+        assert!(check_origin("https://app.example").is_ok());
+        assert!(check_origin("http://localhost:3000").is_ok());
+        for bad in [
+            "*",
+            "https://app.example/",
+            "https://app.example/path",
+            "app.example",
+            "ftp://app.example",
+            "https://*.example",
+            "https://user@app.example",
+        ] {
+            assert!(check_origin(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -103,6 +103,12 @@ pub enum ApiError {
     PayloadTooLarge(usize),
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// The body did not arrive within the configured time.
+    #[error("request timeout")]
+    RequestTimeout(u64),
+    /// A header, or the head as a whole, is larger than configured.
+    #[error("{0}")]
+    HeadersTooLarge(String),
     #[error("too many requests")]
     TooManyRequests { retry_after_secs: i64 },
     /// An OAuth 2.0 token endpoint error (RFC 6749 §5.2).
@@ -159,6 +165,16 @@ impl ApiError {
                 "unsupported-media-type",
                 "Unsupported media type",
             ),
+            RequestTimeout(_) => (
+                StatusCode::REQUEST_TIMEOUT,
+                "request-timeout",
+                "Request timeout",
+            ),
+            HeadersTooLarge(_) => (
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "headers-too-large",
+                "Request header fields too large",
+            ),
             TooManyRequests { .. } => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "too-many-requests",
@@ -193,6 +209,9 @@ impl ApiError {
             }
             ApiError::PayloadTooLarge(limit) => {
                 format!("The body exceeds the limit of {limit} bytes.")
+            }
+            ApiError::RequestTimeout(secs) => {
+                format!("The request body did not arrive within {secs} seconds.")
             }
             ApiError::TooManyRequests { retry_after_secs } => {
                 format!("Too many failed attempts; try again in {retry_after_secs} seconds.")
@@ -245,6 +264,10 @@ impl ResponseError for ApiError {
             }
             ApiError::TooManyRequests { retry_after_secs } => {
                 response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+            }
+            ApiError::RequestTimeout(_) => {
+                // The rest of the body may still be on its way: this connection is done.
+                response.force_close();
             }
             ApiError::MethodNotAllowed(allowed) => {
                 response.insert_header((header::ALLOW, allowed.join(", ")));

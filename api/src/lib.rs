@@ -46,6 +46,7 @@ pub fn prepare(mut config: Config, allow_throwaway_key: bool) -> Result<AppState
     };
     let tokens = auth::tokens::TokenKeys::new(
         secret.as_bytes(),
+        &config.jwt_previous_secrets,
         &config.jwt_issuer,
         &config.jwt_audience,
         config.access_token_ttl_secs,

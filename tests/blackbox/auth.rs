@@ -38,9 +38,12 @@ fn claims(app: &TestApp, overrides: serde_json::Value) -> serde_json::Value {
     c
 }
 
+/// Signs as the server would, naming the server's key (`kid`), so that each refusal
+/// below is for its own reason.
 fn sign(alg: Algorithm, typ: Option<&str>, claims: &serde_json::Value, key: &[u8]) -> String {
     let mut header = Header::new(alg);
     header.typ = typ.map(str::to_owned);
+    header.kid = Some(api::auth::tokens::key_id(SECRET.as_bytes()));
     encode(&header, claims, &EncodingKey::from_secret(key)).unwrap_or_default()
 }
 

@@ -14,3 +14,4 @@ mod openapi;
 mod progress;
 mod revocation;
 mod walk;
+mod transport;

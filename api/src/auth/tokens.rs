@@ -3,11 +3,18 @@
 //! Access tokens: HS256 only (the algorithm is pinned, so `alg: none` or a swapped
 //! algorithm fails), header `typ: at+jwt` (RFC 9068), and `iss`, `aud`, `exp`, `nbf`,
 //! `sub` all required and checked, with 30 seconds of leeway for clock skew.
+//!
+//! Every token names its signing key in the `kid` header, derived from the key itself
+//! (see [`key_id`]) so that instances sharing a key agree on it without coordination.
+//! Tokens are signed only with the current key; verification also accepts the keys
+//! listed as previous, so the key can be rotated without signing everyone out.
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use chrono::Utc;
 use domain::identity::{Role, Scopes};
-use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{
+    decode, decode_header, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation,
+};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -53,7 +60,10 @@ pub struct Verified {
 
 pub struct TokenKeys {
     encoding: EncodingKey,
-    decoding: DecodingKey,
+    /// The current key's id, put in every token's `kid`.
+    current_kid: String,
+    /// Every key accepted for verification, by id: the current one and the previous ones.
+    decoding: Vec<(String, DecodingKey)>,
     validation: Validation,
     issuer: String,
     audience: String,
@@ -71,8 +81,22 @@ pub struct Subject<'a> {
     pub scopes: &'a Scopes,
 }
 
+/// The `kid` of a signing secret: the first 96 bits of its SHA-256, base64url. Public
+/// (it reveals nothing usable about a secret of 32 bytes or more) and the same on every
+/// instance that holds the key.
+pub fn key_id(secret: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(&Sha256::digest(secret)[..12])
+}
+
 impl TokenKeys {
-    pub fn new(secret: &[u8], issuer: &str, audience: &str, access_ttl_secs: i64) -> Self {
+    /// `previous` are keys still accepted during a rotation; tokens are never signed with them.
+    pub fn new(
+        secret: &[u8],
+        previous: &[String],
+        issuer: &str,
+        audience: &str,
+        access_ttl_secs: i64,
+    ) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[issuer]);
         validation.set_audience(&[audience]);
@@ -80,9 +104,14 @@ impl TokenKeys {
         validation.validate_nbf = true;
         validation.validate_exp = true;
         validation.leeway = LEEWAY_SECS;
+        let decoding = std::iter::once(secret)
+            .chain(previous.iter().map(String::as_bytes))
+            .map(|key| (key_id(key), DecodingKey::from_secret(key)))
+            .collect();
         TokenKeys {
             encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
+            current_kid: key_id(secret),
+            decoding,
             validation,
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
@@ -109,6 +138,7 @@ impl TokenKeys {
         };
         let mut header = Header::new(Algorithm::HS256);
         header.typ = Some(TOKEN_TYPE.to_owned());
+        header.kid = Some(self.current_kid.clone());
         let token = encode(&header, &claims, &self.encoding)
             .map_err(|e| ApiError::Internal(e.to_string()))?;
         Ok((token, self.access_ttl_secs))
@@ -117,7 +147,18 @@ impl TokenKeys {
     pub fn verify(&self, token: &str) -> Result<Verified, ApiError> {
         let refuse =
             |why: &str| ApiError::Unauthorized(format!("The access token is not valid: {why}."));
-        let data = decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| {
+        // The header is read unverified only to pick the key; the signature check follows.
+        let kid = decode_header(token)
+            .map_err(|_| refuse("malformed"))?
+            .kid
+            .ok_or_else(|| refuse("it names no signing key (kid)"))?;
+        let key = self
+            .decoding
+            .iter()
+            .find(|(id, _)| *id == kid)
+            .map(|(_, key)| key)
+            .ok_or_else(|| refuse("it was signed with a key this server does not accept (kid)"))?;
+        let data = decode::<Claims>(token, key, &self.validation).map_err(|e| {
             use jsonwebtoken::errors::ErrorKind::*;
             match e.kind() {
                 ExpiredSignature => refuse("it has expired"),
