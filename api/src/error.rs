@@ -114,6 +114,9 @@ pub enum ApiError {
     },
     #[error("service unavailable")]
     Unavailable,
+    /// Every password-hashing thread is busy and the queue is full; nothing was done.
+    #[error("busy")]
+    Busy { retry_after_secs: i64 },
     /// Never shown; logged.
     #[error("internal error: {0}")]
     Internal(String),
@@ -170,6 +173,7 @@ impl ApiError {
                 "unavailable",
                 "Service unavailable",
             ),
+            Busy { .. } => (StatusCode::SERVICE_UNAVAILABLE, "busy", "Busy"),
             Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -198,6 +202,9 @@ impl ApiError {
                 format!("Too many failed attempts; try again in {retry_after_secs} seconds.")
             }
             ApiError::Unavailable => "The database is not reachable; try again shortly.".into(),
+            ApiError::Busy { retry_after_secs } => format!(
+                "Too many sign-ins or password changes at once; nothing was done. Try again in {retry_after_secs} seconds."
+            ),
             ApiError::Internal(_) => {
                 "Something went wrong on our side. Quote the X-Request-Id when reporting it.".into()
             }
@@ -243,7 +250,8 @@ impl ResponseError for ApiError {
                     r#"Bearer realm="headway", error="invalid_token""#,
                 ));
             }
-            ApiError::TooManyRequests { retry_after_secs } => {
+            ApiError::TooManyRequests { retry_after_secs }
+            | ApiError::Busy { retry_after_secs } => {
                 response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
             }
             ApiError::MethodNotAllowed(allowed) => {

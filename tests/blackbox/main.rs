@@ -11,3 +11,4 @@ mod measures;
 mod migrations;
 mod openapi;
 mod progress;
+mod signin;
