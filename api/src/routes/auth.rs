@@ -118,7 +118,7 @@ fn audit_auth(
         (status = 400, description = "invalid_request, invalid_grant, invalid_scope or unsupported_grant_type", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "invalid_client: service account credentials are wrong", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many failed attempts for this login from this address, or from this address; see Retry-After", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Too many sign-ins at once; nothing was done; see Retry-After", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unreachable, or too many sign-ins at once (nothing was done; see Retry-After)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/auth/token")]
@@ -579,7 +579,7 @@ pub struct InvitationAccepted {
         (status = 200, body = InvitationAccepted),
         (status = 404, description = "Unknown, used or expired invitation", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Password too short or too long", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Too many password operations at once; nothing was done; see Retry-After", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unreachable, or too many password operations at once (nothing was done; see Retry-After)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/invitations/accept")]

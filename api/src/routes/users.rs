@@ -174,7 +174,7 @@ impl TryFrom<NewUserInput> for StaffAccount {
         (status = 201, body = CreatedUser),
         (status = 403, description = "Only admins manage accounts", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field breaks a rule (e.g. e-mail already registered)", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Too many password operations at once; nothing was done; see Retry-After", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unreachable, or too many password operations at once (nothing was done; see Retry-After)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
