@@ -94,3 +94,6 @@ run progress_large "GET progress view (large db)" -s "$work/get.lua" "$progress"
 ratio=$(python3 -c "print(f'{$progress_small/$progress_large:.2f}')")
 echo "$(printf '%-9s %-40s' "$backend" "  large / small")  small db is ${ratio}x the large db's progress throughput" | tee -a "$BENCH_RESULTS"
 stop
+
+echo "== $backend: sign-in flood"
+bench/signin.sh "$backend"

@@ -5,7 +5,8 @@
 #      COPM and GAS); /healthz and the progress view at 64 connections; then recording
 #      measurements (authenticated POST, durable commit);
 #   2. large database: the same plus 100,000 clients and 5,000,000 measurements; the
-#      progress view again.
+#      progress view again;
+#   3. sign-in flood (bench/signin.sh): 500 parallel sign-ins, peak RSS, /healthz meanwhile.
 # Knobs: BENCH_DURATION (s, default 10), BENCH_CONNECTIONS (64), BENCH_FILLER_CLIENTS
 # (100000), BENCH_MEASUREMENTS_PER_CLIENT (50), BENCH_BACKENDS ("sqlite postgres").
 set -euo pipefail

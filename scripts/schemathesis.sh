@@ -55,7 +55,8 @@ BASE=http://127.0.0.1:$PORT
 # Sign-in throttling stays on, but loose enough that fuzzing the token endpoint with
 # wrong passwords cannot lock the demo therapists out half-way through the run.
 DATABASE_URL="sqlite://$WORK/headway.db" HEADWAY_LISTEN="127.0.0.1:$PORT" \
-  HEADWAY_LOGIN_MAX_FAILURES=100000 HEADWAY_LOG_FORMAT=json RUST_LOG=warn \
+  HEADWAY_LOGIN_MAX_FAILURES=100000 HEADWAY_ADDRESS_MAX_FAILURES=100000 HEADWAY_HASH_QUEUE=256 \
+  HEADWAY_LOG_FORMAT=json RUST_LOG=warn \
   "$HEADWAY_BIN" demo >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 100); do

@@ -19,6 +19,14 @@ pub struct Config {
     pub invitation_ttl_secs: i64,
     pub login_max_failures: i32,
     pub login_window_secs: i64,
+    /// Failed sign-ins from one address (any logins) before it is locked.
+    pub address_max_failures: i32,
+    /// Proxies whose `X-Forwarded-For` is believed (see `auth::address`).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Argon2 threads; 0 means one per available core.
+    pub hash_threads: usize,
+    /// Requests that may wait for an Argon2 thread before the next is refused (503).
+    pub hash_queue: usize,
     /// `pretty` (human) or `json`.
     pub log_format: String,
     pub max_body_bytes: usize,
@@ -112,6 +120,26 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "HEADWAY_LOGIN_WINDOW",
         "900",
         "window for counting failures and lock length, seconds",
+    ),
+    (
+        "HEADWAY_ADDRESS_MAX_FAILURES",
+        "50",
+        "failed sign-ins from one client address (any logins) before it is locked",
+    ),
+    (
+        "HEADWAY_TRUSTED_PROXIES",
+        "(none)",
+        "comma-separated proxy IPs/CIDRs whose X-Forwarded-For names the client address",
+    ),
+    (
+        "HEADWAY_HASH_THREADS",
+        "0",
+        "threads for password hashing (Argon2); 0 = one per core",
+    ),
+    (
+        "HEADWAY_HASH_QUEUE",
+        "16",
+        "sign-ins that may wait for a hashing thread; beyond, 503 with Retry-After",
     ),
     ("HEADWAY_LOG_FORMAT", "pretty", "pretty or json"),
     (
@@ -223,6 +251,12 @@ impl Config {
             invitation_ttl_secs: parsed("HEADWAY_INVITATION_TTL")?,
             login_max_failures: parsed("HEADWAY_LOGIN_MAX_FAILURES")?,
             login_window_secs: parsed("HEADWAY_LOGIN_WINDOW")?,
+            address_max_failures: parsed("HEADWAY_ADDRESS_MAX_FAILURES")?,
+            trusted_proxies: crate::auth::address::parse_trusted(
+                &var("HEADWAY_TRUSTED_PROXIES").unwrap_or_default(),
+            )?,
+            hash_threads: parsed("HEADWAY_HASH_THREADS")?,
+            hash_queue: parsed("HEADWAY_HASH_QUEUE")?,
             log_format: parsed("HEADWAY_LOG_FORMAT")?,
             max_body_bytes: parsed("HEADWAY_MAX_BODY_BYTES")?,
             jwt_previous_secrets: list("HEADWAY_JWT_PREVIOUS_SECRETS"),
@@ -260,6 +294,12 @@ impl Config {
                 return Err("HEADWAY_JWT_SECRET must be at least 32 bytes".into());
             }
         }
+        if config.login_max_failures < 1 || config.address_max_failures < 1 {
+            return Err(
+                "HEADWAY_LOGIN_MAX_FAILURES and HEADWAY_ADDRESS_MAX_FAILURES must be at least 1"
+                    .into(),
+            );
+        }
         if !matches!(config.log_format.as_str(), "pretty" | "json") {
             return Err("HEADWAY_LOG_FORMAT must be pretty or json".into());
         }
@@ -280,6 +320,10 @@ impl Config {
             invitation_ttl_secs: 604_800,
             login_max_failures: 5,
             login_window_secs: 900,
+            address_max_failures: 50,
+            trusted_proxies: Vec::new(),
+            hash_threads: 0,
+            hash_queue: 16,
             log_format: "pretty".into(),
             max_body_bytes: 262_144,
             jwt_previous_secrets: Vec::new(),

@@ -120,6 +120,9 @@ pub enum ApiError {
     },
     #[error("service unavailable")]
     Unavailable,
+    /// Every password-hashing thread is busy and the queue is full; nothing was done.
+    #[error("busy")]
+    Busy { retry_after_secs: i64 },
     /// Never shown; logged.
     #[error("internal error: {0}")]
     Internal(String),
@@ -186,6 +189,7 @@ impl ApiError {
                 "unavailable",
                 "Service unavailable",
             ),
+            Busy { .. } => (StatusCode::SERVICE_UNAVAILABLE, "busy", "Busy"),
             Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -211,12 +215,20 @@ impl ApiError {
                 format!("The body exceeds the limit of {limit} bytes.")
             }
             ApiError::RequestTimeout(secs) => {
-                format!("The request body did not arrive within {secs} seconds.")
+                format!(
+                    "The request body did not arrive within {}.",
+                    seconds(i64::try_from(*secs).unwrap_or(i64::MAX))
+                )
             }
-            ApiError::TooManyRequests { retry_after_secs } => {
-                format!("Too many failed attempts; try again in {retry_after_secs} seconds.")
-            }
+            ApiError::TooManyRequests { retry_after_secs } => format!(
+                "Too many failed attempts; try again in {}.",
+                seconds(*retry_after_secs)
+            ),
             ApiError::Unavailable => "The database is not reachable; try again shortly.".into(),
+            ApiError::Busy { retry_after_secs } => format!(
+                "Too many sign-ins or password changes at once; nothing was done. Try again in {}.",
+                seconds(*retry_after_secs)
+            ),
             ApiError::Internal(_) => {
                 "Something went wrong on our side. Quote the X-Request-Id when reporting it.".into()
             }
@@ -262,7 +274,8 @@ impl ResponseError for ApiError {
                     r#"Bearer realm="headway", error="invalid_token""#,
                 ));
             }
-            ApiError::TooManyRequests { retry_after_secs } => {
+            ApiError::TooManyRequests { retry_after_secs }
+            | ApiError::Busy { retry_after_secs } => {
                 response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
             }
             ApiError::RequestTimeout(_) => {
@@ -335,5 +348,13 @@ mod tests {
         let p = ApiError::Internal("SELECT secret FROM users".into()).problem();
         assert!(!p.detail.contains("SELECT"));
         assert_eq!(p.status, 500);
+    }
+}
+
+/// "1 second", "30 seconds".
+fn seconds(n: i64) -> String {
+    match n {
+        1 => "1 second".to_owned(),
+        n => format!("{n} seconds"),
     }
 }

@@ -54,6 +54,8 @@ pub fn prepare(mut config: Config, allow_throwaway_key: bool) -> Result<AppState
     let dummy_hash =
         auth::passwords::hash("headway-timing-equaliser").map_err(|e| e.to_string())?;
     let writer = persistence::Writer::start(&backend).map_err(|e| e.to_string())?;
+    let passwords = auth::passwords::HashPool::start(config.hash_threads, config.hash_queue)
+        .map_err(|e| format!("cannot start the password hashing threads: {e}"))?;
     Ok(AppState {
         views: state::ViewCache::default(),
         pool,
@@ -61,5 +63,6 @@ pub fn prepare(mut config: Config, allow_throwaway_key: bool) -> Result<AppState
         tokens,
         config,
         dummy_hash,
+        passwords,
     })
 }

@@ -51,6 +51,8 @@ pub struct AppState {
     /// A real Argon2id hash, verified against when a login name is unknown, so that
     /// unknown and known accounts take the same time to refuse.
     pub dummy_hash: String,
+    /// Every Argon2 hash a request needs runs here (bounded; see `auth::passwords`).
+    pub passwords: crate::auth::passwords::HashPool,
 }
 
 pub type State = web::Data<AppState>;

@@ -1,7 +1,11 @@
 //! Organizations, accounts, invitations, login sessions and sign-in throttling.
 
 use chrono::{DateTime, Duration, Utc};
-use diesel::prelude::*;
+use diesel::{
+    prelude::*,
+    sql_query,
+    sql_types::{Text, Timestamp},
+};
 use domain::{
     identity::{Discipline, Organization, Principal, Role, Scopes, User},
     policy::DirectoryScope,
@@ -11,8 +15,8 @@ use uuid::Uuid;
 use crate::{
     rows::{id, utc, UserRow},
     schema::{
-        care_team_members, caregiver_links, invitations, login_throttle, organizations,
-        refresh_tokens, sessions, users,
+        address_throttle, care_team_members, caregiver_links, invitations, login_throttle,
+        organizations, refresh_tokens, sessions, users,
     },
     Conn, Page, PageRequest, StoreError, StoreResult,
 };
@@ -584,69 +588,137 @@ fn revoke_sessions_of(
 
 // --- Sign-in throttling ---------------------------------------------------------
 
-/// Throttling rules: after `max_failures` within `window`, the login is locked until
-/// the window ends. Kept in the database so every API instance enforces the same count.
+/// Throttling rules, kept in the database so every API instance enforces the same
+/// counts. Failures are counted per (login, client address): after `max_failures`
+/// within `window` that login is locked for that address only, so nobody can lock a
+/// person out just by knowing their login. Failures are also counted per address
+/// across logins: after `address_max_failures` the address may not sign in at all
+/// (password spraying). A lock lasts until its window ends.
 #[derive(Debug, Clone, Copy)]
 pub struct ThrottlePolicy {
     pub max_failures: i32,
+    pub address_max_failures: i32,
     pub window: Duration,
 }
 
-/// When the login is locked, until when.
+/// Until when sign-in for this login from this address is refused, if it is.
 pub fn locked_until(
     conn: &mut Conn,
     login: &str,
+    address: &str,
     now: DateTime<Utc>,
 ) -> StoreResult<Option<DateTime<Utc>>> {
-    let until: Option<Option<chrono::NaiveDateTime>> = login_throttle::table
-        .find(login)
+    let pair: Option<Option<chrono::NaiveDateTime>> = login_throttle::table
+        .find((login, address))
         .select(login_throttle::locked_until)
         .first(conn)
         .optional()?;
-    Ok(until.flatten().map(utc).filter(|u| *u > now))
+    let whole_address: Option<Option<chrono::NaiveDateTime>> = address_throttle::table
+        .find(address)
+        .select(address_throttle::locked_until)
+        .first(conn)
+        .optional()?;
+    Ok([pair.flatten(), whole_address.flatten()]
+        .into_iter()
+        .flatten()
+        .map(utc)
+        .filter(|u| *u > now)
+        .max())
 }
 
-/// Counts a failed sign-in; returns the lock's end when this failure locks the login.
-/// Call inside a write transaction.
+/// Counts a failed sign-in for the login from this address, and for the address;
+/// returns the lock's end when this failure locks either. Call inside a write
+/// transaction.
 pub fn record_failure(
     conn: &mut Conn,
     login: &str,
+    address: &str,
     now: DateTime<Utc>,
     policy: ThrottlePolicy,
 ) -> StoreResult<Option<DateTime<Utc>>> {
-    let current: Option<(i32, chrono::NaiveDateTime)> = login_throttle::table
-        .find(login)
+    let cutoff = (now - policy.window).naive_utc();
+    let at = now.naive_utc();
+    // Insert-if-absent, then one UPDATE that counts: both backends take the row lock,
+    // so concurrent failures on several instances neither collide nor get lost.
+    sql_query(
+        "INSERT INTO login_throttle (login, address, failures, window_started_at) \
+         VALUES ($1, $2, 0, $3) ON CONFLICT (login, address) DO NOTHING",
+    )
+    .bind::<Text, _>(login)
+    .bind::<Text, _>(address)
+    .bind::<Timestamp, _>(at)
+    .execute(conn)?;
+    sql_query(
+        "UPDATE login_throttle SET \
+           failures = CASE WHEN window_started_at > $1 THEN failures + 1 ELSE 1 END, \
+           window_started_at = CASE WHEN window_started_at > $1 THEN window_started_at ELSE $2 END \
+         WHERE login = $3 AND address = $4",
+    )
+    .bind::<Timestamp, _>(cutoff)
+    .bind::<Timestamp, _>(at)
+    .bind::<Text, _>(login)
+    .bind::<Text, _>(address)
+    .execute(conn)?;
+    sql_query(
+        "INSERT INTO address_throttle (address, failures, window_started_at) \
+         VALUES ($1, 0, $2) ON CONFLICT (address) DO NOTHING",
+    )
+    .bind::<Text, _>(address)
+    .bind::<Timestamp, _>(at)
+    .execute(conn)?;
+    sql_query(
+        "UPDATE address_throttle SET \
+           failures = CASE WHEN window_started_at > $1 THEN failures + 1 ELSE 1 END, \
+           window_started_at = CASE WHEN window_started_at > $1 THEN window_started_at ELSE $2 END \
+         WHERE address = $3",
+    )
+    .bind::<Timestamp, _>(cutoff)
+    .bind::<Timestamp, _>(at)
+    .bind::<Text, _>(address)
+    .execute(conn)?;
+
+    let (pair_failures, pair_started): (i32, chrono::NaiveDateTime) = login_throttle::table
+        .find((login, address))
         .select((login_throttle::failures, login_throttle::window_started_at))
-        .first(conn)
-        .optional()?;
-    let (failures, started) = match current {
-        Some((n, started)) if utc(started) + policy.window > now => (n + 1, utc(started)),
-        _ => (1, now),
-    };
-    let locked = (failures >= policy.max_failures).then(|| started + policy.window);
-    if current.is_some() {
-        diesel::update(login_throttle::table.find(login))
-            .set((
-                login_throttle::failures.eq(failures),
-                login_throttle::window_started_at.eq(started.naive_utc()),
-                login_throttle::locked_until.eq(locked.map(|l| l.naive_utc())),
-            ))
-            .execute(conn)?;
-    } else {
-        diesel::insert_into(login_throttle::table)
-            .values((
-                login_throttle::login.eq(login),
-                login_throttle::failures.eq(failures),
-                login_throttle::window_started_at.eq(started.naive_utc()),
-                login_throttle::locked_until.eq(locked.map(|l| l.naive_utc())),
-            ))
+        .first(conn)?;
+    let pair_lock =
+        (pair_failures >= policy.max_failures).then(|| utc(pair_started) + policy.window);
+    if let Some(until) = pair_lock {
+        diesel::update(login_throttle::table.find((login, address)))
+            .set(login_throttle::locked_until.eq(until.naive_utc()))
             .execute(conn)?;
     }
-    Ok(locked)
+    let (address_failures, address_started): (i32, chrono::NaiveDateTime) = address_throttle::table
+        .find(address)
+        .select((
+            address_throttle::failures,
+            address_throttle::window_started_at,
+        ))
+        .first(conn)?;
+    let address_lock = (address_failures >= policy.address_max_failures)
+        .then(|| utc(address_started) + policy.window);
+    if let Some(until) = address_lock {
+        diesel::update(address_throttle::table.find(address))
+            .set(address_throttle::locked_until.eq(until.naive_utc()))
+            .execute(conn)?;
+    }
+    // Counts whose window has ended mean nothing; dropping them keeps the tables as
+    // small as the last window's failures, however many logins an attacker names.
+    if pair_failures == 1 {
+        diesel::delete(login_throttle::table.filter(login_throttle::window_started_at.le(cutoff)))
+            .execute(conn)?;
+        diesel::delete(
+            address_throttle::table.filter(address_throttle::window_started_at.le(cutoff)),
+        )
+        .execute(conn)?;
+    }
+    Ok(pair_lock.into_iter().chain(address_lock).max())
 }
 
-pub fn clear_failures(conn: &mut Conn, login: &str) -> StoreResult<()> {
-    diesel::delete(login_throttle::table.find(login)).execute(conn)?;
+/// A successful sign-in forgets the failures of this login from this address. The
+/// address's own count stays: signing in to one's own account must not reset a spray.
+pub fn clear_failures(conn: &mut Conn, login: &str, address: &str) -> StoreResult<()> {
+    diesel::delete(login_throttle::table.find((login, address))).execute(conn)?;
     Ok(())
 }
 

@@ -128,8 +128,18 @@ diesel::table! {
 }
 
 diesel::table! {
-    login_throttle (login) {
+    login_throttle (login, address) {
         login -> Text,
+        address -> Text,
+        failures -> Integer,
+        window_started_at -> Timestamp,
+        locked_until -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    address_throttle (address) {
+        address -> Text,
         failures -> Integer,
         window_started_at -> Timestamp,
         locked_until -> Nullable<Timestamp>,
@@ -173,6 +183,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     sessions,
     refresh_tokens,
     login_throttle,
+    address_throttle,
     audit_events,
     episodes,
     goals,

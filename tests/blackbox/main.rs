@@ -13,5 +13,6 @@ mod migrations;
 mod openapi;
 mod progress;
 mod revocation;
-mod walk;
+mod signin;
 mod transport;
+mod walk;

@@ -1,6 +1,7 @@
 //! Who is calling: passwords, tokens, and the extractor that turns a bearer token
 //! into a [`Caller`] for the policy.
 
+pub mod address;
 pub mod passwords;
 pub mod tokens;
 

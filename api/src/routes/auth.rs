@@ -19,7 +19,8 @@ use validator::Validate;
 
 use crate::{
     auth::{
-        passwords::{self, Verified},
+        address,
+        passwords::Verified,
         request_meta,
         tokens::{self, Subject as TokenSubject},
     },
@@ -116,7 +117,11 @@ fn audit_auth(
 ///
 /// `password` for people, `client_credentials` for integrations (HTTP Basic or form
 /// credentials), `refresh_token` to rotate. Responses carry `Cache-Control: no-store`.
-/// Repeated failures for one login lock it for a while (429 with Retry-After).
+/// Repeated failures for one login from one client address lock that login for that
+/// address for a while, and many failures from one address (any logins) lock the
+/// address (429 with Retry-After). When every password-hashing thread is busy and the
+/// short queue is full, the request is refused at once (503 with Retry-After) and
+/// nothing is counted.
 #[utoipa::path(
     tag = "auth",
     request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
@@ -124,16 +129,18 @@ fn audit_auth(
         (status = 200, body = TokenResponse),
         (status = 400, description = "invalid_request, invalid_grant, invalid_scope or unsupported_grant_type", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "invalid_client: service account credentials are wrong", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many failed attempts for this login; see Retry-After", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed attempts for this login from this address, or from this address; see Retry-After", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unreachable, or too many sign-ins at once (nothing was done; see Retry-After)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/auth/token")]
 pub async fn token(req: HttpRequest, body: web::Bytes, state: State) -> ApiResult<HttpResponse> {
     let form = parse_form(&req, &body)?;
-    let meta = request_meta(&req);
+    let mut meta = request_meta(&req);
+    let address = sign_in_address(&req, &state, &mut meta);
     let issued = match form.grant_type.as_str() {
-        "password" => password_grant(&state, form, meta).await?,
-        "client_credentials" => client_credentials_grant(&state, &req, form, meta).await?,
+        "password" => password_grant(&state, form, address, meta).await?,
+        "client_credentials" => client_credentials_grant(&state, &req, form, address, meta).await?,
         "refresh_token" => refresh_grant(&state, form, meta).await?,
         other => {
             return Err(oauth(
@@ -188,70 +195,120 @@ fn required<'a>(value: &'a Option<String>, name: &str) -> ApiResult<&'a str> {
 fn throttle(state: &AppState) -> ThrottlePolicy {
     ThrottlePolicy {
         max_failures: state.config.login_max_failures,
+        address_max_failures: state.config.address_max_failures,
         window: Duration::seconds(state.config.login_window_secs),
     }
 }
 
-/// Checks a secret against an account, throttled per login, audited either way.
-/// Unknown logins are checked against a dummy hash so they cost the same time.
+/// Who is signing in from where: the key failures are counted under, and the audit
+/// events' source address (the client's, when a trusted proxy forwards the request).
+fn sign_in_address(req: &HttpRequest, state: &AppState, meta: &mut RequestMeta) -> String {
+    match address::client_address(req, &state.config.trusted_proxies) {
+        Some(ip) => {
+            meta.source_ip = Some(ip.to_string());
+            address::throttle_key(ip)
+        }
+        None => "unknown".to_owned(),
+    }
+}
+
+fn locked(until: chrono::DateTime<chrono::Utc>, now: chrono::DateTime<chrono::Utc>) -> ApiError {
+    ApiError::TooManyRequests {
+        retry_after_secs: (until - now).num_seconds().max(1),
+    }
+}
+
+/// Checks a secret against an account, throttled per (login, address) and per
+/// address, audited either way. Unknown logins are checked against a dummy hash so
+/// they cost the same time.
+///
+/// Three steps, so that neither an async worker nor a database connection is held
+/// while Argon2 runs: look up (and refuse a locked login), hash on the bounded pool,
+/// record the outcome. The pool place is taken first: when none is free the attempt is
+/// refused (503) before anything is read, counted or audited.
 async fn authenticate(
     state: &State,
-    login: String,
-    secret: String,
+    attempt: Attempt,
     find: impl FnOnce(&mut Conn) -> Result<Option<(User, Option<String>)>, StoreError> + Send + 'static,
-    meta: RequestMeta,
     failure: ApiError,
 ) -> ApiResult<User> {
+    let slot = state.passwords.reserve()?;
     let policy = throttle(state);
-    let dummy = state.dummy_hash.clone();
-    let result = state
+    let Attempt {
+        login,
+        address,
+        secret,
+        meta,
+    } = attempt;
+    let (lookup_login, lookup_address, lookup_meta) =
+        (login.clone(), address.clone(), meta.clone());
+    let found = state
         .db(move |conn| {
             let now = now();
-            if let Some(until) = accounts::locked_until(conn, &login, now)? {
-                audit_auth(conn, None, &login_subject(), Outcome::Denied, &meta)?;
-                return Ok(Err(ApiError::TooManyRequests {
-                    retry_after_secs: (until - now).num_seconds().max(1),
-                }));
+            if let Some(until) = accounts::locked_until(conn, &lookup_login, &lookup_address, now)?
+            {
+                audit_auth(conn, None, &login_subject(), Outcome::Denied, &lookup_meta)?;
+                return Ok(Err(locked(until, now)));
             }
-            let found = find(conn)?;
-            let (user, hash) = match &found {
-                Some((u, Some(h))) if u.active => (Some(u), h.as_str()),
-                _ => (None, dummy.as_str()),
-            };
-            let verdict = passwords::verify(&secret, hash);
+            Ok(Ok(find(conn)?))
+        })
+        .await??;
+    let known = found.as_ref().map(|(u, _)| u.clone());
+    let (user, stored) = match found {
+        Some((u, Some(h))) if u.active => (Some(u), h),
+        _ => (None, state.dummy_hash.clone()),
+    };
+    let (verdict, fresh) = slot.verify(secret, stored).await?;
+    state
+        .db(move |conn| {
+            let now = now();
             match (user, verdict) {
                 (Some(user), Verified::Yes | Verified::YesButRehash) => {
-                    if verdict == Verified::YesButRehash {
-                        if let Ok(fresh) = passwords::hash(&secret) {
-                            accounts::set_password_hash(conn, user.id, &fresh, now)?;
-                        }
+                    // Failures that landed while this one was hashing may have locked it.
+                    if let Some(until) = accounts::locked_until(conn, &login, &address, now)? {
+                        audit_auth(conn, Some(&user), &login_subject(), Outcome::Denied, &meta)?;
+                        return Ok(Err(locked(until, now)));
                     }
-                    db::write(conn, move |c| accounts::clear_failures(c, &login))?;
-                    audit_auth(conn, Some(user), &login_subject(), Outcome::Success, &meta)?;
-                    Ok(Ok(user.clone()))
+                    if let Some(fresh) = fresh {
+                        accounts::set_password_hash(conn, user.id, &fresh, now)?;
+                    }
+                    db::write(conn, |c| accounts::clear_failures(c, &login, &address))?;
+                    audit_auth(conn, Some(&user), &login_subject(), Outcome::Success, &meta)?;
+                    Ok(Ok(user))
                 }
                 _ => {
-                    let locked = db::write(conn, move |c| {
-                        accounts::record_failure(c, &login, now, policy)
+                    let lock = db::write(conn, |c| {
+                        accounts::record_failure(c, &login, &address, now, policy)
                     })?;
-                    let known = found.as_ref().map(|(u, _)| u);
-                    audit_auth(conn, known, &login_subject(), Outcome::Failed, &meta)?;
-                    Ok(Err(match locked {
-                        Some(until) => ApiError::TooManyRequests {
-                            retry_after_secs: (until - now).num_seconds().max(1),
-                        },
+                    audit_auth(
+                        conn,
+                        known.as_ref(),
+                        &login_subject(),
+                        Outcome::Failed,
+                        &meta,
+                    )?;
+                    Ok(Err(match lock {
+                        Some(until) => locked(until, now),
                         None => failure,
                     }))
                 }
             }
         })
-        .await?;
-    result
+        .await?
+}
+
+/// One sign-in attempt: the login it names, where it comes from, and the secret.
+struct Attempt {
+    login: String,
+    address: String,
+    secret: String,
+    meta: RequestMeta,
 }
 
 async fn password_grant(
     state: &State,
     form: TokenRequest,
+    address: String,
     meta: RequestMeta,
 ) -> ApiResult<TokenResponse> {
     let username = required(&form.username, "username")?.trim().to_lowercase();
@@ -259,13 +316,16 @@ async fn password_grant(
     if password.len() > 1024 {
         return Err(invalid_grant());
     }
-    let login = username.clone();
+    let attempt = Attempt {
+        login: username.clone(),
+        address,
+        secret: password,
+        meta,
+    };
     let user = authenticate(
         state,
-        login,
-        password,
+        attempt,
         move |conn| accounts::credentials_by_email(conn, &username),
-        meta,
         invalid_grant(),
     )
     .await?;
@@ -336,6 +396,7 @@ async fn client_credentials_grant(
     state: &State,
     req: &HttpRequest,
     form: TokenRequest,
+    address: String,
     meta: RequestMeta,
 ) -> ApiResult<TokenResponse> {
     let (client_id, secret) = match basic_credentials(req) {
@@ -350,12 +411,16 @@ async fn client_credentials_grant(
         .map_err(|_| oauth(400, "invalid_scope", "The requested scope is unknown."))?;
     // A malformed client id cannot match; it still costs a hash check below.
     let account_id = Uuid::parse_str(&client_id).unwrap_or_else(|_| Uuid::nil());
+    let attempt = Attempt {
+        login: format!("client:{client_id}"),
+        address,
+        secret,
+        meta,
+    };
     let user = authenticate(
         state,
-        format!("client:{client_id}"),
-        secret,
+        attempt,
         move |conn| accounts::credentials_by_id(conn, account_id),
-        meta,
         invalid_client(),
     )
     .await?;
@@ -528,6 +593,7 @@ pub struct InvitationAccepted {
         (status = 200, body = InvitationAccepted),
         (status = 404, description = "Unknown, used or expired invitation", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Password too short or too long", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unreachable, or too many password operations at once (nothing was done; see Retry-After)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/invitations/accept")]
@@ -538,7 +604,8 @@ pub async fn accept_invitation(
 ) -> ApiResult<HttpResponse> {
     let Body(input) = body;
     check_new_password("password", &input.password)?;
-    let hash = passwords::hash(&input.password).map_err(ApiError::Internal)?;
+    // On the bounded pool, before anything is written.
+    let hash = state.passwords.hash(input.password).await?;
     let token_hash = tokens::digest(&input.token);
     let meta = request_meta(&req);
     let user = state

@@ -19,7 +19,7 @@ use validator::Validate;
 
 use super::{created, subject, subject_of_many, Page};
 use crate::{
-    auth::{passwords, tokens, Caller},
+    auth::{tokens, Caller},
     error::{ApiError, ApiResult, Problem},
     extract::{Body, PageParams, Query},
     state::State,
@@ -185,6 +185,7 @@ impl TryFrom<NewUserInput> for StaffAccount {
         (status = 201, body = CreatedUser),
         (status = 403, description = "Only admins manage accounts", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field breaks a rule (e.g. e-mail already registered)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unreachable, or too many password operations at once (nothing was done; see Retry-After)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -197,11 +198,11 @@ pub async fn create_user(
     let account = StaffAccount::try_from(body.0)?;
     let user_id = domain::new_id();
     let secret = (account.role == Role::Service).then(tokens::opaque_secret);
-    let secret_hash = secret
-        .as_deref()
-        .map(passwords::hash)
-        .transpose()
-        .map_err(ApiError::Internal)?;
+    // On the bounded password pool (503 when it is full), before anything is written.
+    let secret_hash = match &secret {
+        Some(s) => Some(state.passwords.hash(s.clone()).await?),
+        None => None,
+    };
     let invitation = (account.role != Role::Service).then(tokens::opaque_secret);
     let invitation_hash = invitation.as_deref().map(tokens::digest);
     let invitation_ttl = Duration::seconds(state.config.invitation_ttl_secs);
