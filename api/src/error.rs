@@ -329,6 +329,14 @@ impl From<actix_web::error::BlockingError> for ApiError {
     }
 }
 
+/// "1 second", "30 seconds".
+fn seconds(n: i64) -> String {
+    match n {
+        1 => "1 second".to_owned(),
+        n => format!("{n} seconds"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -348,13 +356,5 @@ mod tests {
         let p = ApiError::Internal("SELECT secret FROM users".into()).problem();
         assert!(!p.detail.contains("SELECT"));
         assert_eq!(p.status, 500);
-    }
-}
-
-/// "1 second", "30 seconds".
-fn seconds(n: i64) -> String {
-    match n {
-        1 => "1 second".to_owned(),
-        n => format!("{n} seconds"),
     }
 }
