@@ -83,7 +83,7 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
     (
         "HEADWAY_DB_POOL_SIZE",
         "16",
-        "database connections per instance (SQLite: at most 8)",
+        "database connections per instance (SQLite: at most 32)",
     ),
     (
         "HEADWAY_JWT_SECRET",
@@ -340,6 +340,32 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// README's configuration table lists every variable with the default the code
+    /// uses, and nothing else: a newcomer configures from it.
+    #[test]
+    fn the_readme_table_is_the_configuration() {
+        let readme = include_str!("../../README.md");
+        let rows: Vec<(String, String)> = readme
+            .lines()
+            .filter(|l| l.starts_with("| `"))
+            .filter_map(|l| {
+                let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+                Some((
+                    cells.get(1)?.trim_matches('`').to_owned(),
+                    cells.get(2)?.trim_matches('`').to_owned(),
+                ))
+            })
+            .collect();
+        let expected: Vec<(String, String)> = VARIABLES
+            .iter()
+            .map(|(name, default, _)| {
+                let default = if *default == "(none)" { "—" } else { default };
+                ((*name).to_owned(), default.to_owned())
+            })
+            .collect();
+        assert_eq!(rows, expected);
+    }
 
     #[test]
     fn passwords_never_reach_logs() {
