@@ -8,7 +8,7 @@ use headway_tests::{Session, TestApp, SECRET};
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 
-use crate::walk::{secured_operations, World};
+use crate::walk::{answers, secured_operations, service_account, service_token, World};
 
 fn revoke(app: &TestApp, refresh: Option<&str>) {
     app.send(
@@ -59,38 +59,6 @@ fn forge(token: &str, changes: Value) -> String {
         &EncodingKey::from_secret(SECRET.as_bytes()),
     )
     .unwrap_or_default()
-}
-
-/// A fresh service account with these scopes, and its credentials.
-fn service_account(app: &TestApp, admin: &str, scopes: &str) -> (String, String) {
-    let r = app.post(
-        admin,
-        "/api/v1/users",
-        &json!({"role": "service", "display_name": "EHR bridge", "scopes": scopes}),
-    );
-    let body = r.ok(201);
-    (
-        body["credentials"]["client_id"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned(),
-        body["credentials"]["client_secret"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned(),
-    )
-}
-
-fn service_token(app: &TestApp, client_id: &str, secret: &str) -> String {
-    let r = app.token(&[
-        ("grant_type", "client_credentials"),
-        ("client_id", client_id),
-        ("client_secret", secret),
-    ]);
-    r.ok(200)["access_token"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
 }
 
 /// Live tokens that reach Maria's record, one per kind of death, each proven live
@@ -203,14 +171,7 @@ fn dead_tokens_get_401_on_every_operation_and_change_nothing() {
     for (kind, token) in &dead {
         for (method, path) in &ops {
             let r = world.call(&app, token, method, path);
-            assert_eq!(
-                r.status.as_u16(),
-                401,
-                "{kind}: {method} {path} answered {}: {}",
-                r.status,
-                r.text
-            );
-            r.problem(401);
+            answers(&r, 401, kind, method, path);
             assert!(
                 r.header("www-authenticate")
                     .is_some_and(|h| h.starts_with("Bearer")),

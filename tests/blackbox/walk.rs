@@ -175,6 +175,44 @@ pub fn secured_operations() -> Vec<(String, String)> {
     ops
 }
 
+/// Asserts a problem with this status, saying who called what when it is not.
+#[track_caller]
+pub fn answers(r: &Reply, status: u16, who: &str, method: &str, path: &str) {
+    assert_eq!(
+        r.status.as_u16(),
+        status,
+        "{who}: {method} {path} answered {}: {}",
+        r.status,
+        r.text
+    );
+    r.problem(status);
+}
+
+/// A fresh service account with these scopes (space-separated): its client id and secret.
+pub fn service_account(app: &TestApp, admin: &str, scopes: &str) -> (String, String) {
+    let r = app.post(
+        admin,
+        "/api/v1/users",
+        &json!({"role": "service", "display_name": "EHR bridge", "scopes": scopes}),
+    );
+    let credentials = &r.ok(201)["credentials"];
+    let text = |k: &str| credentials[k].as_str().unwrap_or_default().to_owned();
+    (text("client_id"), text("client_secret"))
+}
+
+/// A token for a service account, with every scope it holds.
+pub fn service_token(app: &TestApp, client_id: &str, secret: &str) -> String {
+    let r = app.token(&[
+        ("grant_type", "client_credentials"),
+        ("client_id", client_id),
+        ("client_secret", secret),
+    ]);
+    r.ok(200)["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
 /// The operations on one client's record (their path names the client).
 fn client_operations() -> Vec<(String, String)> {
     let ops: Vec<_> = secured_operations()
@@ -194,27 +232,8 @@ fn outside_their_reach_every_operation_on_a_client_answers_404_and_changes_nothi
     let olivia = app.login("olivia.ot@riverside.example").access;
     let lakeside = app.login(&app.second_clinic("lee@lakeside.example")).access;
     // An integration that may write but read neither demographics nor clinical data.
-    let writer = app.post(
-        &admin,
-        "/api/v1/users",
-        &json!({"role": "service", "display_name": "Writer", "scopes": "clients:write clinical:write"}),
-    );
-    let credentials = writer.ok(201)["credentials"].clone();
-    let writer = app.token(&[
-        ("grant_type", "client_credentials"),
-        (
-            "client_id",
-            credentials["client_id"].as_str().unwrap_or_default(),
-        ),
-        (
-            "client_secret",
-            credentials["client_secret"].as_str().unwrap_or_default(),
-        ),
-    ]);
-    let writer = writer.ok(200)["access_token"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let (id, secret) = service_account(&app, &admin, "clients:write clinical:write");
+    let writer = service_token(&app, &id, &secret);
     let outsiders = [
         (
             "therapist off the care team",
@@ -238,14 +257,7 @@ fn outside_their_reach_every_operation_on_a_client_answers_404_and_changes_nothi
         for (method, path) in client_operations() {
             let r = world.call(&app, token, &method, &path);
             let absent = made_up.call(&app, token, &method, &path);
-            assert_eq!(
-                r.status.as_u16(),
-                404,
-                "{who}: {method} {path} answered {}: {}",
-                r.status,
-                r.text
-            );
-            r.problem(404);
+            answers(&r, 404, who, &method, &path);
             assert_eq!(
                 r.body["detail"], absent.body["detail"],
                 "{who}: {method} {path} tells a real record from a made-up one"
@@ -274,14 +286,7 @@ fn a_view_only_caregiver_is_refused_every_change_and_changes_nothing() {
             continue;
         }
         let r = world.call(&app, &lucia, &method, &path);
-        assert_eq!(
-            r.status.as_u16(),
-            403,
-            "caregiver: {method} {path} answered {}: {}",
-            r.status,
-            r.text
-        );
-        r.problem(403);
+        answers(&r, 403, "view-only caregiver", &method, &path);
     }
     assert_eq!(
         before,
