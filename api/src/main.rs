@@ -118,8 +118,10 @@ fn audit(args: &[String]) -> Result<(), String> {
         };
         lines.push(match &chain.broken {
             None => format!(
-                "chain {}: intact, {} events checked{before}",
-                chain.chain, chain.events_checked
+                "chain {}: intact, {} events checked{before}, head {}",
+                chain.chain,
+                chain.events_checked,
+                chain.head_hash.as_deref().unwrap_or("-")
             ),
             Some(broken) => format!(
                 "chain {}: BROKEN after {} good events: {broken}",

@@ -381,6 +381,8 @@ pub struct ChainReport {
     pub events_checked: u64,
     /// Events from before the chain existed (counted, not hashed).
     pub events_before_chain: i64,
+    /// The head's hash: kept elsewhere, it shows later whether the chain was rewritten.
+    pub head_hash: Option<String>,
     pub broken: Option<ChainBreak>,
 }
 
@@ -472,6 +474,7 @@ fn verify_one(conn: &mut Conn, chain: &str, head: Option<&Head>) -> StoreResult<
         chain: chain.to_owned(),
         events_checked: 0,
         events_before_chain: unlinked,
+        head_hash: head.map(|h| h.hash.clone()),
         broken: None,
     };
     let broken = |event_id: Option<&str>, problem| {
