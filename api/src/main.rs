@@ -1,4 +1,4 @@
-//! The `headway` command: serve, migrate, create-org, demo, openapi.
+//! The `headway` command: serve, migrate, create-org, audit verify, demo, openapi.
 
 use std::{net::TcpListener, process::ExitCode};
 
@@ -16,6 +16,8 @@ commands:
   create-org NAME EMAIL ADMIN_NAME
                         create a clinic and its first admin; the admin's password
                         is read from HEADWAY_ADMIN_PASSWORD
+  audit verify          check every organization's audit hash chain; exits
+                        non-zero naming the first broken event of each chain
   openapi               print the OpenAPI document
   env                   list the configuration variables";
 
@@ -37,6 +39,7 @@ fn main() -> ExitCode {
         "demo" => run(true),
         "migrate" => migrate(),
         "create-org" => create_org(&args[1..]),
+        "audit" => audit(&args[1..]),
         "-h" | "--help" | "help" => print(USAGE),
         other => Err(format!("unknown command `{other}`\n\n{USAGE}")),
     };
@@ -92,6 +95,52 @@ fn migrate() -> Result<(), String> {
     let mut conn = pool.get().map_err(|e| e.to_string())?;
     let applied = db::migrate(&mut conn).map_err(|e| e.to_string())?;
     print(&format!("{} migration(s) applied", applied.len()))
+}
+
+/// `headway audit verify`: reads the database, changes nothing (no migrations either).
+fn audit(args: &[String]) -> Result<(), String> {
+    if args.first().map(String::as_str) != Some("verify") || args.len() != 1 {
+        return Err(format!("audit takes one subcommand: verify\n\n{USAGE}"));
+    }
+    let config = config()?;
+    let backend =
+        persistence::Backend::from_url(&config.database_url).map_err(|e| e.to_string())?;
+    let pool = db::open_pool(&backend, 1).map_err(|e| e.to_string())?;
+    let mut conn = pool.get().map_err(|e| e.to_string())?;
+    let report = persistence::audit::verify_chain(&mut conn).map_err(|e| {
+        format!("cannot read the audit trail ({e}); is the database migrated (`headway migrate`)?")
+    })?;
+    let mut lines = Vec::new();
+    for chain in &report.chains {
+        let before = match chain.events_before_chain {
+            0 => String::new(),
+            n => format!(" (+{n} from before the chain, counted)"),
+        };
+        lines.push(match &chain.broken {
+            None => format!(
+                "chain {}: intact, {} events checked{before}, head {}",
+                chain.chain,
+                chain.events_checked,
+                chain.head_hash.as_deref().unwrap_or("-")
+            ),
+            Some(broken) => format!(
+                "chain {}: BROKEN after {} good events: {broken}",
+                chain.chain, chain.events_checked
+            ),
+        });
+    }
+    if report.chains.is_empty() {
+        lines.push("no audit events yet".into());
+    }
+    print(&lines.join("\n"))?;
+    let broken = report.chains.iter().filter(|c| c.broken.is_some()).count();
+    if broken == 0 {
+        Ok(())
+    } else {
+        Err(format!(
+            "the audit trail has been tampered with: {broken} broken chain(s), see above"
+        ))
+    }
 }
 
 fn create_org(args: &[String]) -> Result<(), String> {

@@ -160,6 +160,19 @@ diesel::table! {
         outcome -> Text,
         request_id -> Nullable<Text>,
         source_ip -> Nullable<Text>,
+        chain_seq -> Nullable<BigInt>,
+        prev_hash -> Nullable<Text>,
+        hash -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    /// Each audit chain's last link (a chain per organization, and `none`).
+    audit_chain_heads (chain) {
+        chain -> Text,
+        seq -> BigInt,
+        hash -> Text,
+        events_before_chain -> BigInt,
     }
 }
 
@@ -185,6 +198,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     login_throttle,
     address_throttle,
     audit_events,
+    audit_chain_heads,
     episodes,
     goals,
     goal_revisions,

@@ -81,8 +81,12 @@ impl Writer {
         let (done, result): (SyncSender<StoreResult<T>>, Receiver<StoreResult<T>>) =
             mpsc::sync_channel(1);
         let job: Job = Box::new(move |conn: &mut Conn| {
-            // A savepoint: this write fails alone.
+            // A savepoint: this write fails alone, and so do its audit events.
+            let recorded = audit::batch_len();
             let outcome = conn.transaction(f);
+            if outcome.is_err() {
+                audit::truncate_batch(recorded);
+            }
             Box::new(move |committed: bool| {
                 let delivered = if committed {
                     outcome
@@ -134,10 +138,15 @@ fn run(mut conn: Conn, backend: &Backend, queue: &Receiver<Message>) {
         }
         let mut deliveries = Vec::with_capacity(jobs.len());
         let committed = db::write(&mut conn, |c| {
+            // The jobs' events are chained with the reads' at the end: one head
+            // lock per chain per batch.
+            audit::begin_batch();
             for job in jobs.drain(..) {
                 deliveries.push(job(c));
             }
-            audit::append_all(c, &audits)
+            let mut events = audit::end_batch();
+            events.append(&mut audits);
+            audit::append_all(c, events)
         });
         let ok = committed.is_ok();
         for deliver in deliveries {
