@@ -284,6 +284,155 @@ pub fn label(parent_label: Option<&str>, sequence: i32) -> String {
     }
 }
 
+/// Checks an episode's diagnoses, as sent, and trims them.
+pub fn diagnoses(sent: Vec<Diagnosis>) -> Result<Vec<Diagnosis>, Invalid> {
+    let mut p = Problems::default();
+    for (i, d) in sent.iter().enumerate() {
+        for (name, v) in [("system", &d.system), ("code", &d.code), ("text", &d.text)] {
+            if v.trim().is_empty() || v.chars().count() > 500 {
+                p.add(
+                    format!("diagnoses[{i}].{name}"),
+                    "must be 1 to 500 characters",
+                );
+            }
+        }
+    }
+    p.finish()?;
+    Ok(sent
+        .into_iter()
+        .map(|d| Diagnosis {
+            system: d.system.trim().into(),
+            code: d.code.trim().into(),
+            text: d.text.trim().into(),
+        })
+        .collect())
+}
+
+/// A new episode's diagnoses and status (`active` unless sent): an episode opens
+/// planned or active, never already over.
+pub fn new_episode(
+    sent_diagnoses: Vec<Diagnosis>,
+    status: Option<&str>,
+) -> Result<(Vec<Diagnosis>, EpisodeStatus), Invalid> {
+    let mut p = Problems::default();
+    let diagnoses = p.check(diagnoses(sent_diagnoses));
+    let status = p.check(EpisodeStatus::parse("status", status.unwrap_or("active")));
+    if matches!(
+        status,
+        Some(EpisodeStatus::Finished | EpisodeStatus::Cancelled)
+    ) {
+        p.add("status", "a new episode is planned or active");
+    }
+    p.finish()?;
+    Ok((
+        diagnoses.unwrap_or_default(),
+        status.unwrap_or(EpisodeStatus::Active),
+    ))
+}
+
+/// An episode ends on or after the day it started.
+pub fn may_end(start_date: NaiveDate, end_date: Option<NaiveDate>) -> Result<(), Invalid> {
+    if end_date.is_some_and(|d| d < start_date) {
+        return Err(Invalid::field(
+            "end_date",
+            "must not be before the episode's start_date",
+        ));
+    }
+    Ok(())
+}
+
+/// Where a new goal may sit: in an open episode of this client; a long-term goal
+/// on its own, a short-term goal under a long-term goal of the same episode.
+/// `episode` and `parent` are what storage found of this client (None: not theirs).
+pub fn may_place(
+    episode: Option<&Episode>,
+    term: Term,
+    parent_id: Option<uuid::Uuid>,
+    parent: Option<&Goal>,
+) -> Result<(), Invalid> {
+    let episode =
+        episode.ok_or_else(|| Invalid::field("episode_id", "is not an episode of this client"))?;
+    if matches!(
+        episode.status,
+        EpisodeStatus::Finished | EpisodeStatus::Cancelled
+    ) {
+        return Err(Invalid::field(
+            "episode_id",
+            format!("the episode is {}", episode.status),
+        ));
+    }
+    match (term, parent_id) {
+        (Term::LongTerm, Some(_)) => Err(Invalid::field(
+            "parent_id",
+            "long-term goals have no parent",
+        )),
+        (Term::LongTerm, None) => Ok(()),
+        (Term::ShortTerm, None) => Err(Invalid::field(
+            "parent_id",
+            "a short-term goal sits under a long-term goal",
+        )),
+        (Term::ShortTerm, Some(_)) => {
+            let parent = parent
+                .ok_or_else(|| Invalid::field("parent_id", "is not a goal of this client"))?;
+            if parent.term != Term::LongTerm || parent.episode_id != episode.id {
+                return Err(Invalid::field(
+                    "parent_id",
+                    "must be a long-term goal of the same episode",
+                ));
+            }
+            Ok(())
+        }
+    }
+}
+
+/// A revision changes an open goal's content.
+pub fn may_revise(goal: &Goal, content: &GoalContent) -> Result<(), Invalid> {
+    if goal.status.is_closed() {
+        return Err(Invalid::field(
+            "goal",
+            format!("is {}; closed goals are not revised", goal.status),
+        ));
+    }
+    if goal.content == *content {
+        return Err(Invalid::field("goal", "the revision changes nothing"));
+    }
+    Ok(())
+}
+
+/// A status change the care team asks for, allowed only where [`GoalStatus::may_become`] says.
+pub fn status_change(from: GoalStatus, next: GoalStatus) -> Result<(), Invalid> {
+    if from.may_become(next) {
+        return Ok(());
+    }
+    let why = if next == GoalStatus::Active && from == GoalStatus::Proposed {
+        "a proposed goal becomes active when both sides agree".to_owned()
+    } else {
+        format!("a {from} goal cannot become {next}")
+    };
+    Err(Invalid::field("status", why))
+}
+
+impl GoalContent {
+    /// A goal's measure must be known (`measure` is what the catalogue holds for
+    /// its code) and its target on that measure's scale.
+    pub fn fits_measure(
+        &self,
+        measure: Option<&crate::measure::OutcomeMeasure>,
+    ) -> Result<(), Invalid> {
+        if self.measure_code.is_none() {
+            return Ok(());
+        }
+        let m = measure.ok_or_else(|| Invalid::field("measure_code", "is not a known measure"))?;
+        match self.target_value {
+            Some(t) if t < m.min || t > m.max => Err(Invalid::field(
+                "target_value",
+                format!("must be on the measure's scale, {} to {}", m.min, m.max),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -382,6 +531,201 @@ mod tests {
         assert_eq!(label(Some("2"), 1), "2.1");
     }
 
+    fn day(d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 3, d).unwrap_or_default()
+    }
+
+    fn content(words: &str) -> GoalContent {
+        GoalContent {
+            client_words: words.into(),
+            statement: "Dress independently in 10 minutes".into(),
+            occupation_area: OccupationArea::Adl,
+            importance: 8,
+            start_date: day(1),
+            target_date: None,
+            measure_code: Some("nrs".into()),
+            target_value: Some(8.0),
+            gas: None,
+        }
+    }
+
+    fn episode(status: EpisodeStatus) -> Episode {
+        Episode {
+            id: uuid::Uuid::from_u128(1),
+            client_id: uuid::Uuid::from_u128(2),
+            reason_for_referral: "Stroke".into(),
+            diagnoses: vec![],
+            start_date: day(1),
+            end_date: None,
+            status,
+            created_at: chrono::DateTime::default(),
+            updated_at: chrono::DateTime::default(),
+        }
+    }
+
+    fn goal(term: Term, episode_id: u128, status: GoalStatus) -> Goal {
+        Goal {
+            id: uuid::Uuid::from_u128(10),
+            client_id: uuid::Uuid::from_u128(2),
+            episode_id: uuid::Uuid::from_u128(episode_id),
+            label: "1".into(),
+            term,
+            parent_id: None,
+            status,
+            expressed_by: Side::Team,
+            revision: 1,
+            agreement: Agreement::proposed_by(Side::Team),
+            content: content("Get dressed by myself"),
+            created_at: chrono::DateTime::default(),
+            updated_at: chrono::DateTime::default(),
+        }
+    }
+
+    fn message(r: Result<(), Invalid>) -> String {
+        r.err().map(|e| e.to_string()).unwrap_or_default()
+    }
+
+    #[test]
+    fn goals_sit_in_an_open_episode_and_short_terms_under_a_long_term_goal() {
+        let open = episode(EpisodeStatus::Active);
+        let parent_id = Some(uuid::Uuid::from_u128(10));
+        let long = goal(Term::LongTerm, 1, GoalStatus::Active);
+        assert!(may_place(Some(&open), Term::LongTerm, None, None).is_ok());
+        assert!(may_place(Some(&open), Term::ShortTerm, parent_id, Some(&long)).is_ok());
+        assert!(may_place(
+            Some(&episode(EpisodeStatus::Planned)),
+            Term::LongTerm,
+            None,
+            None
+        )
+        .is_ok());
+        for (r, expected) in [
+            (
+                may_place(None, Term::LongTerm, None, None),
+                "episode_id: is not an episode of this client",
+            ),
+            (
+                may_place(
+                    Some(&episode(EpisodeStatus::Finished)),
+                    Term::LongTerm,
+                    None,
+                    None,
+                ),
+                "episode_id: the episode is finished",
+            ),
+            (
+                may_place(Some(&open), Term::LongTerm, parent_id, Some(&long)),
+                "parent_id: long-term goals have no parent",
+            ),
+            (
+                may_place(Some(&open), Term::ShortTerm, None, None),
+                "parent_id: a short-term goal sits under a long-term goal",
+            ),
+            (
+                may_place(Some(&open), Term::ShortTerm, parent_id, None),
+                "parent_id: is not a goal of this client",
+            ),
+            (
+                may_place(
+                    Some(&open),
+                    Term::ShortTerm,
+                    parent_id,
+                    Some(&goal(Term::ShortTerm, 1, GoalStatus::Active)),
+                ),
+                "parent_id: must be a long-term goal of the same episode",
+            ),
+            (
+                may_place(
+                    Some(&open),
+                    Term::ShortTerm,
+                    parent_id,
+                    Some(&goal(Term::LongTerm, 9, GoalStatus::Active)),
+                ),
+                "parent_id: must be a long-term goal of the same episode",
+            ),
+        ] {
+            assert_eq!(message(r), format!("invalid input ({expected})"));
+        }
+    }
+
+    #[test]
+    fn closed_goals_are_not_revised_and_a_revision_changes_something() {
+        let active = goal(Term::LongTerm, 1, GoalStatus::Active);
+        assert!(may_revise(&active, &content("Dress myself before breakfast")).is_ok());
+        assert_eq!(
+            message(may_revise(&active, &active.content)),
+            "invalid input (goal: the revision changes nothing)"
+        );
+        let achieved = goal(Term::LongTerm, 1, GoalStatus::Achieved);
+        assert_eq!(
+            message(may_revise(&achieved, &content("Anything else"))),
+            "invalid input (goal: is achieved; closed goals are not revised)"
+        );
+    }
+
+    #[test]
+    fn status_changes_say_why_they_are_refused() {
+        assert!(status_change(GoalStatus::Active, GoalStatus::OnHold).is_ok());
+        assert_eq!(
+            message(status_change(GoalStatus::Proposed, GoalStatus::Active)),
+            "invalid input (status: a proposed goal becomes active when both sides agree)"
+        );
+        assert_eq!(
+            message(status_change(GoalStatus::Achieved, GoalStatus::Active)),
+            "invalid input (status: a achieved goal cannot become active)"
+        );
+    }
+
+    #[test]
+    fn episodes_open_planned_or_active_with_checked_diagnoses() {
+        let d = |system: &str, code: &str, text: &str| Diagnosis {
+            system: system.into(),
+            code: code.into(),
+            text: text.into(),
+        };
+        let (diagnoses, status) = new_episode(vec![d(" icd-10 ", "I63", "Stroke")], None)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(diagnoses, [d("icd-10", "I63", "Stroke")]);
+        assert_eq!(status, EpisodeStatus::Active);
+        let fields: Vec<String> = new_episode(vec![d("icd-10", " ", "Stroke")], Some("finished"))
+            .err()
+            .map(|e| e.0.into_iter().map(|f| f.field).collect())
+            .unwrap_or_default();
+        assert_eq!(fields, ["diagnoses[0].code", "status"]);
+        assert!(may_end(day(2), Some(day(2))).is_ok());
+        assert!(may_end(day(2), None).is_ok());
+        assert_eq!(
+            message(may_end(day(2), Some(day(1)))),
+            "invalid input (end_date: must not be before the episode's start_date)"
+        );
+    }
+
+    #[test]
+    fn a_goal_target_sits_on_its_measure_scale() {
+        let nrs = crate::measure::catalogue()
+            .into_iter()
+            .find(|m| m.code == "nrs");
+        assert!(content("x").fits_measure(nrs.as_ref()).is_ok());
+        assert_eq!(
+            message(content("x").fits_measure(None)),
+            "invalid input (measure_code: is not a known measure)"
+        );
+        let too_high = GoalContent {
+            target_value: Some(11.0),
+            ..content("x")
+        };
+        assert_eq!(
+            message(too_high.fits_measure(nrs.as_ref())),
+            "invalid input (target_value: must be on the measure's scale, 0 to 10)"
+        );
+        let no_measure = GoalContent {
+            measure_code: None,
+            target_value: None,
+            ..content("x")
+        };
+        assert!(no_measure.fits_measure(None).is_ok());
+    }
+
     fn any_status() -> impl Strategy<Value = GoalStatus> {
         proptest::sample::select(GoalStatus::ALL.to_vec())
     }
@@ -394,6 +738,14 @@ mod tests {
             }
             prop_assert!(!from.may_become(GoalStatus::Proposed), "only a revision re-proposes");
             prop_assert!(!from.may_become(GoalStatus::Active) || from == GoalStatus::OnHold, "activation needs agreement");
+        }
+
+        #[test]
+        fn refused_status_changes_are_exactly_what_may_become_refuses(from in any_status(), to in any_status()) {
+            prop_assert_eq!(status_change(from, to).is_ok(), from.may_become(to));
+            if from.is_closed() {
+                prop_assert!(status_change(from, to).is_err());
+            }
         }
 
         #[test]

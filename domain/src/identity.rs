@@ -187,9 +187,62 @@ pub fn check_new_password(field: &str, password: &str) -> Result<(), crate::Inva
     }
 }
 
+impl User {
+    /// Whether this existing account may be linked to a client as a caregiver of
+    /// clinic `org`: only a caregiver's account, and only of that clinic.
+    pub fn may_be_caregiver_in(&self, org: Uuid) -> Result<(), crate::Invalid> {
+        if self.role == Role::Caregiver && self.organization_id == org {
+            return Ok(());
+        }
+        Err(crate::Invalid::field(
+            "email",
+            "belongs to an account that cannot be a caregiver here",
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_caregiver_account_of_the_clinic_becomes_a_caregiver() {
+        let (clinic, other) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let account = |role, organization_id| User {
+            id: Uuid::from_u128(3),
+            organization_id,
+            email: Some("sam@example.org".into()),
+            display_name: "Sam".into(),
+            role,
+            discipline: None,
+            client_id: None,
+            scopes: Scopes::default(),
+            active: true,
+            has_password: true,
+            created_at: chrono::DateTime::default(),
+            updated_at: chrono::DateTime::default(),
+        };
+        assert!(account(Role::Caregiver, clinic)
+            .may_be_caregiver_in(clinic)
+            .is_ok());
+        for (role, org) in [
+            (Role::Caregiver, other),
+            (Role::Client, clinic),
+            (Role::Therapist, clinic),
+        ] {
+            assert_eq!(
+                account(role, org)
+                    .may_be_caregiver_in(clinic)
+                    .err()
+                    .map(|e| e.to_string()),
+                Some(
+                    "invalid input (email: belongs to an account that cannot be a caregiver here)"
+                        .into()
+                ),
+                "{role:?}"
+            );
+        }
+    }
 
     #[test]
     fn roles_round_trip_through_text() {

@@ -441,6 +441,84 @@ pub fn custom(
     })
 }
 
+/// What someone reports on a measure, before it is checked and scored.
+#[derive(Debug, Clone, Copy)]
+pub struct Report<'a> {
+    pub source: Source,
+    /// Whether the report rates a goal (rather than the client as a whole).
+    pub for_goal: bool,
+    pub observed_at: chrono::DateTime<chrono::Utc>,
+    pub values: &'a Values,
+}
+
+/// Checks a report against its measure (`None`: the code is not in the catalogue)
+/// and scores it: the measure accepts the source, GAS rates a goal, and nothing is
+/// observed in the future (five minutes' grace for clocks that run ahead).
+pub fn score_report(
+    measure: Option<&OutcomeMeasure>,
+    report: Report<'_>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Score, Invalid> {
+    let measure = measure.ok_or_else(|| {
+        Invalid::field(
+            "measure_code",
+            "is not a known measure; see /api/v1/measures",
+        )
+    })?;
+    let mut p = Problems::default();
+    if !measure.allows(report.source) {
+        p.add(
+            "measure_code",
+            format!(
+                "{} does not accept reports from {}",
+                measure.name, report.source
+            ),
+        );
+    }
+    if measure.instrument == Instrument::Gas && !report.for_goal {
+        p.add(
+            "goal_id",
+            "Goal Attainment Scaling rates a goal: goal_id is required",
+        );
+    }
+    if report.observed_at > now + chrono::Duration::minutes(5) {
+        p.add("observed_at", "must not be in the future");
+    }
+    let score = p.check(measure.score(report.values));
+    p.finish()?;
+    score.ok_or_else(|| Invalid::field("values", "could not be scored"))
+}
+
+/// A measurement rates a goal of its own episode (`goal` is what storage found of
+/// this client for `goal_id`; None: not theirs).
+pub fn may_rate(
+    episode_id: Uuid,
+    goal_id: Option<Uuid>,
+    goal: Option<&crate::goal::Goal>,
+) -> Result<(), Invalid> {
+    if goal_id.is_none() {
+        return Ok(());
+    }
+    let goal = goal.ok_or_else(|| Invalid::field("goal_id", "is not a goal of this client"))?;
+    if goal.episode_id != episode_id {
+        return Err(Invalid::field("goal_id", "belongs to another episode"));
+    }
+    Ok(())
+}
+
+/// A correction either withdraws a measurement or brings new values, never both:
+/// the values to amend with, or None to withdraw.
+pub fn correction<V>(withdraw: bool, values: Option<V>) -> Result<Option<V>, Invalid> {
+    match (withdraw, values) {
+        (true, Some(_)) => Err(Invalid::field(
+            "values",
+            "a withdrawal carries no new values",
+        )),
+        (false, None) => Err(Invalid::field("values", "are required unless withdrawing")),
+        (_, values) => Ok(values),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -450,6 +528,151 @@ mod tests {
             .into_iter()
             .find(|m| m.code == code)
             .unwrap_or_else(|| panic!("{code}"))
+    }
+
+    fn at(hour: u32, minute: u32) -> chrono::DateTime<chrono::Utc> {
+        chrono::NaiveDate::from_ymd_opt(2026, 3, 1)
+            .and_then(|d| d.and_hms_opt(hour, minute, 0))
+            .unwrap_or_default()
+            .and_utc()
+    }
+
+    fn problem_fields(r: Result<Score, Invalid>) -> Vec<(String, String)> {
+        r.err()
+            .map(|e| e.0.into_iter().map(|f| (f.field, f.message)).collect())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_report_is_checked_against_its_measure_then_scored() {
+        let three = Values {
+            value: Some(3.0),
+            ..Default::default()
+        };
+        let report = |source, for_goal, observed_at| Report {
+            source,
+            for_goal,
+            observed_at,
+            values: &three,
+        };
+        let nrs = measure("nrs");
+        let ok = score_report(
+            Some(&nrs),
+            report(Source::Caregiver, false, at(12, 0)),
+            at(12, 0),
+        );
+        assert_eq!(ok.map(|s| s.score).ok(), Some(3.0));
+        // Five minutes' grace for a device clock that runs ahead, not six.
+        let ahead = report(Source::Therapist, false, at(12, 5));
+        assert!(score_report(Some(&nrs), ahead, at(12, 0)).is_ok());
+        assert_eq!(
+            problem_fields(score_report(
+                Some(&nrs),
+                report(Source::Therapist, false, at(12, 6)),
+                at(12, 0)
+            )),
+            [("observed_at".into(), "must not be in the future".into())]
+        );
+        assert_eq!(
+            problem_fields(score_report(
+                None,
+                report(Source::Therapist, false, at(12, 0)),
+                at(12, 0)
+            )),
+            [(
+                "measure_code".into(),
+                "is not a known measure; see /api/v1/measures".into()
+            )]
+        );
+        let copm = measure("copm");
+        let gas = measure("gas");
+        let fields: Vec<String> = problem_fields(score_report(
+            Some(&copm),
+            report(Source::Caregiver, false, at(12, 0)),
+            at(12, 0),
+        ))
+        .into_iter()
+        .map(|(f, _)| f)
+        .collect();
+        assert_eq!(
+            fields[0], "measure_code",
+            "a caregiver does not report COPM"
+        );
+        assert_eq!(
+            problem_fields(score_report(
+                Some(&gas),
+                report(Source::ClientSelfReport, false, at(12, 0)),
+                at(12, 0)
+            ))[0],
+            (
+                "goal_id".into(),
+                "Goal Attainment Scaling rates a goal: goal_id is required".into()
+            )
+        );
+        // Integrations may report any measure.
+        let imported = score_report(
+            Some(&copm),
+            report(Source::Imported, false, at(12, 0)),
+            at(12, 0),
+        );
+        assert!(problem_fields(imported)
+            .iter()
+            .all(|(f, _)| f != "measure_code"));
+    }
+
+    #[test]
+    fn a_measurement_rates_a_goal_of_its_own_episode() {
+        let goal = crate::goal::Goal {
+            id: Uuid::from_u128(10),
+            client_id: Uuid::from_u128(2),
+            episode_id: Uuid::from_u128(1),
+            label: "1".into(),
+            term: crate::goal::Term::LongTerm,
+            parent_id: None,
+            status: crate::goal::GoalStatus::Active,
+            expressed_by: crate::goal::Side::Team,
+            revision: 1,
+            agreement: crate::goal::Agreement::default(),
+            content: crate::goal::GoalContent {
+                client_words: "Walk to the shop".into(),
+                statement: "Walk 500 m with a stick".into(),
+                occupation_area: crate::goal::OccupationArea::Iadl,
+                importance: 7,
+                start_date: chrono::NaiveDate::default(),
+                target_date: None,
+                measure_code: None,
+                target_value: None,
+                gas: None,
+            },
+            created_at: chrono::DateTime::default(),
+            updated_at: chrono::DateTime::default(),
+        };
+        let (episode, other) = (Uuid::from_u128(1), Uuid::from_u128(9));
+        assert!(may_rate(episode, None, None).is_ok());
+        assert!(may_rate(episode, Some(goal.id), Some(&goal)).is_ok());
+        let message = |r: Result<(), Invalid>| r.err().map(|e| e.to_string()).unwrap_or_default();
+        assert_eq!(
+            message(may_rate(episode, Some(goal.id), None)),
+            "invalid input (goal_id: is not a goal of this client)"
+        );
+        assert_eq!(
+            message(may_rate(other, Some(goal.id), Some(&goal))),
+            "invalid input (goal_id: belongs to another episode)"
+        );
+    }
+
+    #[test]
+    fn a_correction_withdraws_or_brings_values_never_both() {
+        assert_eq!(correction(false, Some(3)).ok(), Some(Some(3)));
+        assert_eq!(correction::<i32>(true, None).ok(), Some(None));
+        assert_eq!(
+            correction(true, Some(3)).err().map(|e| e.to_string()),
+            Some("invalid input (values: a withdrawal carries no new values)".into())
+        );
+        assert_eq!(
+            correction::<i32>(false, None).err().map(|e| e.to_string()),
+            Some("invalid input (values: are required unless withdrawing)".into())
+        );
     }
 
     fn items(values: &[Option<f64>]) -> Values {

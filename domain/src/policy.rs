@@ -233,6 +233,16 @@ pub fn measurement_source(who: &Principal) -> Option<(crate::measure::Source, Cl
     }
 }
 
+/// Who may correct a measurement: the care team (and integrations) any of a
+/// client's measurements; clients and caregivers only what they recorded themselves.
+pub fn may_correct(who: &Principal, recorded_by: uuid::Uuid) -> Decision {
+    match measurement_source(who) {
+        Some((_, ClientAction::Document)) => Decision::Allow,
+        Some(_) if recorded_by == who.user_id => Decision::Allow,
+        _ => Decision::Forbidden,
+    }
+}
+
 /// Organization-wide actions, not about one client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OrgAction {
@@ -388,7 +398,32 @@ mod tests {
             })
     }
 
+    #[test]
+    fn the_care_team_corrects_any_measurement_others_only_their_own() {
+        let someone_else = Uuid::from_u128(99);
+        for (role, theirs, others) in [
+            (Role::Therapist, Decision::Allow, Decision::Allow),
+            (Role::Client, Decision::Allow, Decision::Forbidden),
+            (Role::Caregiver, Decision::Allow, Decision::Forbidden),
+            (Role::Admin, Decision::Forbidden, Decision::Forbidden),
+        ] {
+            let who = principal(role, Scopes::default());
+            assert_eq!(may_correct(&who, who.user_id), theirs, "{role:?}");
+            assert_eq!(may_correct(&who, someone_else), others, "{role:?}");
+        }
+        let integration = principal(Role::Service, Scopes::from_iter([Scope::ClinicalWrite]));
+        assert_eq!(may_correct(&integration, someone_else), Decision::Allow);
+    }
+
     proptest! {
+        #[test]
+        fn clients_and_caregivers_never_correct_another_persons_measurement(role in proptest::sample::select(vec![Role::Client, Role::Caregiver]), scopes in any_scopes(), recorder in any::<u128>()) {
+            let who = principal(role, scopes);
+            let recorded_by = Uuid::from_u128(recorder);
+            prop_assume!(recorded_by != who.user_id);
+            prop_assert_eq!(may_correct(&who, recorded_by), Decision::Forbidden);
+        }
+
         #[test]
         fn another_organization_is_always_invisible(role in any_role(), scopes in any_scopes(), mut rel in any_relation(), action in any_action()) {
             rel.in_organization = false;

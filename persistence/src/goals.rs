@@ -4,12 +4,11 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use domain::{
     goal::{
-        after_agreement, label, Agreement, AgreementRecord, Diagnosis, Episode, EpisodeStatus,
-        GasScale, Goal, GoalComment, GoalContent, GoalEvent, GoalRevision, GoalStatus,
-        OccupationArea, Side, Term,
+        after_agreement, label, may_end, may_place, may_revise, status_change, Agreement,
+        AgreementRecord, Diagnosis, Episode, EpisodeStatus, GasScale, Goal, GoalComment,
+        GoalContent, GoalEvent, GoalRevision, GoalStatus, OccupationArea, Side, Term,
     },
     identity::Role,
-    Invalid,
 };
 use uuid::Uuid;
 
@@ -173,11 +172,7 @@ pub fn update_episode(
     now: DateTime<Utc>,
 ) -> StoreResult<Episode> {
     let before = episode(conn, client_id, episode_id)?;
-    if end_date.is_some_and(|d| d < before.start_date) {
-        return Err(
-            Invalid::field("end_date", "must not be before the episode's start_date").into(),
-        );
-    }
+    may_end(before.start_date, end_date)?;
     diesel::update(episodes::table.find(episode_id.to_string()))
         .set((
             episodes::status.eq(status.as_str()),
@@ -441,6 +436,16 @@ fn record_revision(
     Ok(())
 }
 
+/// What storage found: the record, or None when it is not there (not an error
+/// by itself: the rule that needs the fact decides what its absence means).
+pub(crate) fn found<T>(r: StoreResult<T>) -> StoreResult<Option<T>> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(StoreError::NotFound) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// Puts a goal forward: it is `proposed`, with the proposer's side agreed, and
 /// gets the next stable label of its episode (or of its long-term parent).
 pub fn propose(
@@ -451,45 +456,14 @@ pub fn propose(
     actor: Actor,
     now: DateTime<Utc>,
 ) -> StoreResult<Goal> {
-    let episode = episode(conn, client_id, g.episode_id).map_err(|e| match e {
-        StoreError::NotFound => {
-            Invalid::field("episode_id", "is not an episode of this client").into()
-        }
-        other => other,
-    })?;
-    if matches!(
-        episode.status,
-        EpisodeStatus::Finished | EpisodeStatus::Cancelled
-    ) {
-        return Err(
-            Invalid::field("episode_id", format!("the episode is {}", episode.status)).into(),
-        );
-    }
-    let new_label = match (g.term, g.parent_id) {
-        (Term::LongTerm, Some(_)) => {
-            return Err(Invalid::field("parent_id", "long-term goals have no parent").into())
-        }
-        (Term::ShortTerm, None) => {
-            return Err(Invalid::field(
-                "parent_id",
-                "a short-term goal sits under a long-term goal",
-            )
-            .into())
-        }
-        (Term::ShortTerm, Some(parent_id)) => {
-            let parent = goal(conn, client_id, parent_id).map_err(|e| match e {
-                StoreError::NotFound => {
-                    Invalid::field("parent_id", "is not a goal of this client").into()
-                }
-                other => other,
-            })?;
-            if parent.term != Term::LongTerm || parent.episode_id != g.episode_id {
-                return Err(Invalid::field(
-                    "parent_id",
-                    "must be a long-term goal of the same episode",
-                )
-                .into());
-            }
+    let episode = found(episode(conn, client_id, g.episode_id))?;
+    let parent = match g.parent_id {
+        Some(parent_id) => found(goal(conn, client_id, parent_id))?,
+        None => None,
+    };
+    may_place(episode.as_ref(), g.term, g.parent_id, parent.as_ref())?;
+    let new_label = match (parent, g.parent_id) {
+        (Some(parent), Some(parent_id)) => {
             // Inside the write transaction, so the count read back is ours.
             diesel::update(goals::table.find(parent_id.to_string()))
                 .set(goals::child_count.eq(goals::child_count + 1))
@@ -500,7 +474,7 @@ pub fn propose(
                 .first(conn)?;
             label(Some(&parent.label), n)
         }
-        (Term::LongTerm, None) => {
+        _ => {
             diesel::update(episodes::table.find(g.episode_id.to_string()))
                 .set(episodes::goal_count.eq(episodes::goal_count + 1))
                 .execute(conn)?;
@@ -554,16 +528,7 @@ pub fn revise(
     now: DateTime<Utc>,
 ) -> StoreResult<Goal> {
     let before = goal(conn, client_id, goal_id)?;
-    if before.status.is_closed() {
-        return Err(Invalid::field(
-            "goal",
-            format!("is {}; closed goals are not revised", before.status),
-        )
-        .into());
-    }
-    if before.content == content {
-        return Err(Invalid::field("goal", "the revision changes nothing").into());
-    }
+    may_revise(&before, &content)?;
     let revision = before.revision + 1;
     let agreement = Agreement::proposed_by(side);
     let c = &content;
@@ -639,14 +604,7 @@ pub fn set_status(
     now: DateTime<Utc>,
 ) -> StoreResult<Goal> {
     let before = goal(conn, client_id, goal_id)?;
-    if !before.status.may_become(next) {
-        let why = if next == GoalStatus::Active && before.status == GoalStatus::Proposed {
-            "a proposed goal becomes active when both sides agree".to_owned()
-        } else {
-            format!("a {} goal cannot become {next}", before.status)
-        };
-        return Err(Invalid::field("status", why).into());
-    }
+    status_change(before.status, next)?;
     diesel::update(goals::table.find(goal_id.to_string()))
         .set((
             goals::status.eq(next.as_str()),

@@ -3,11 +3,9 @@
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
-use domain::{
-    measure::{
-        catalogue, Direction, Measurement, MeasurementStatus, OutcomeMeasure, Score, Source, Values,
-    },
-    Invalid,
+use domain::measure::{
+    catalogue, may_rate, Direction, Measurement, MeasurementStatus, OutcomeMeasure, Score, Source,
+    Values,
 };
 use uuid::Uuid;
 
@@ -267,17 +265,11 @@ fn insert(conn: &mut Conn, r: Recording, m: &NewMeasurement, v: Version<'_>) -> 
 pub fn record(conn: &mut Conn, r: Recording, m: &NewMeasurement) -> StoreResult<Measurement> {
     let client_id = r.client_id;
     goals::episode(conn, client_id, m.episode_id)?;
-    if let Some(goal_id) = m.goal_id {
-        let goal = goals::goal(conn, client_id, goal_id).map_err(|e| match e {
-            StoreError::NotFound => {
-                Invalid::field("goal_id", "is not a goal of this client").into()
-            }
-            other => other,
-        })?;
-        if goal.episode_id != m.episode_id {
-            return Err(Invalid::field("goal_id", "belongs to another episode").into());
-        }
-    }
+    let goal = match m.goal_id {
+        Some(goal_id) => goals::found(goals::goal(conn, client_id, goal_id))?,
+        None => None,
+    };
+    may_rate(m.episode_id, m.goal_id, goal.as_ref())?;
     insert(
         conn,
         r,

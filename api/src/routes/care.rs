@@ -10,7 +10,7 @@ use domain::{
 use persistence::{
     accounts::{self, NewUser},
     clients::{self, NewLink, NewMember},
-    now, StoreError,
+    now,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -345,14 +345,9 @@ pub async fn add_caregiver(
             move |c| {
                 let existing = accounts::credentials_by_email(c, &email)?.map(|(u, _)| u);
                 let (caregiver_id, invite) = match existing {
-                    Some(u) if u.role == Role::Caregiver && u.organization_id == org => {
+                    Some(u) => {
+                        u.may_be_caregiver_in(org)?;
                         (u.id, None)
-                    }
-                    Some(_) => {
-                        return Err(StoreError::Invalid(domain::Invalid::field(
-                            "email",
-                            "belongs to an account that cannot be a caregiver here",
-                        )))
                     }
                     None => {
                         let id = domain::new_id();

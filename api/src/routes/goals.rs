@@ -142,29 +142,6 @@ fn new_episode_status_schema() -> utoipa::openapi::Object {
     )
 }
 
-fn diagnoses(input: &[DiagnosisView]) -> Result<Vec<Diagnosis>, domain::Invalid> {
-    let mut problems = domain::error::Problems::default();
-    for (i, d) in input.iter().enumerate() {
-        for (name, v) in [("system", &d.system), ("code", &d.code), ("text", &d.text)] {
-            if v.trim().is_empty() || v.chars().count() > 500 {
-                problems.add(
-                    format!("diagnoses[{i}].{name}"),
-                    "must be 1 to 500 characters",
-                );
-            }
-        }
-    }
-    problems.finish()?;
-    Ok(input
-        .iter()
-        .map(|d| Diagnosis {
-            system: d.system.trim().into(),
-            code: d.code.trim().into(),
-            text: d.text.trim().into(),
-        })
-        .collect())
-}
-
 /// Open an episode of care (the care team).
 #[utoipa::path(
     tag = "goals",
@@ -187,25 +164,24 @@ pub async fn create_episode(
 ) -> ApiResult<HttpResponse> {
     let client_id = path.client_id;
     let input = body.0;
-    let mut problems = domain::error::Problems::default();
-    let diagnoses = problems.check(diagnoses(&input.diagnoses));
-    let status = problems.check(EpisodeStatus::parse(
-        "status",
-        input.status.as_deref().unwrap_or("active"),
-    ));
-    if matches!(
-        status,
-        Some(EpisodeStatus::Finished | EpisodeStatus::Cancelled)
-    ) {
-        problems.add("status", "a new episode is planned or active");
-    }
-    problems.finish()?;
+    let (diagnoses, status) = domain::goal::new_episode(
+        input
+            .diagnoses
+            .into_iter()
+            .map(|d| Diagnosis {
+                system: d.system,
+                code: d.code,
+                text: d.text,
+            })
+            .collect(),
+        input.status.as_deref(),
+    )?;
     let episode = NewEpisode {
         id: domain::new_id(),
         reason_for_referral: input.reason_for_referral.trim().to_owned(),
-        diagnoses: diagnoses.unwrap_or_default(),
+        diagnoses,
         start_date: input.start_date.unwrap_or_else(|| Utc::now().date_naive()),
-        status: status.unwrap_or(EpisodeStatus::Active),
+        status,
     };
     let episode_id = episode.id;
     let (org, user) = (caller.who.organization_id, caller.who.user_id);
@@ -505,28 +481,13 @@ fn parse_content(
         Utc::now().date_naive(),
     )
     .map_err(|e| prefix(e, at))?;
-    if let Some(code) = &parsed.measure_code {
-        match persistence::measurements::measure(conn, org, code)? {
-            None => {
-                return Err(domain::Invalid::field(
-                    format!("{at}measure_code"),
-                    "is not a known measure",
-                )
-                .into())
-            }
-            Some(m) => {
-                if let Some(t) = parsed.target_value {
-                    if t < m.min || t > m.max {
-                        return Err(domain::Invalid::field(
-                            format!("{at}target_value"),
-                            format!("must be on the measure's scale, {} to {}", m.min, m.max),
-                        )
-                        .into());
-                    }
-                }
-            }
-        }
-    }
+    let measure = match &parsed.measure_code {
+        Some(code) => persistence::measurements::measure(conn, org, code)?,
+        None => None,
+    };
+    parsed
+        .fits_measure(measure.as_ref())
+        .map_err(|e| prefix(e, at))?;
     Ok(parsed)
 }
 

@@ -2,14 +2,13 @@
 //! against the measure, corrected only by new versions.
 
 use actix_web::{get, post, web, HttpResponse};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use domain::{
     measure::{
-        custom, CopmProblem, Direction, Instrument, Item, MeasureDefinition, Measurement,
-        MeasurementStatus, OutcomeMeasure, Source, Values,
+        correction, custom, score_report, CopmProblem, Direction, Instrument, Item,
+        MeasureDefinition, Measurement, MeasurementStatus, OutcomeMeasure, Report, Source, Values,
     },
-    policy::{measurement_source, ClientAction, OrgAction},
-    Invalid,
+    policy::{may_correct, measurement_source, ClientAction, OrgAction},
 };
 use persistence::{
     measurements::{self, Correction, MeasurementFilter, NewMeasurement, Recording},
@@ -341,7 +340,7 @@ pub struct NewMeasurementInput {
     pub note: Option<String>,
 }
 
-/// Checks and scores values for a measure and a source; 422 names the field.
+/// Scores values against the measure stored under `code`; 422 names the field.
 fn scored(
     conn: &mut persistence::Conn,
     org: Uuid,
@@ -351,31 +350,14 @@ fn scored(
     observed_at: DateTime<Utc>,
     values: &Values,
 ) -> Result<domain::measure::Score, StoreError> {
-    let measure = measurements::measure(conn, org, code)?.ok_or_else(|| {
-        Invalid::field(
-            "measure_code",
-            "is not a known measure; see /api/v1/measures",
-        )
-    })?;
-    let mut problems = domain::error::Problems::default();
-    if !measure.allows(source) {
-        problems.add(
-            "measure_code",
-            format!("{} does not accept reports from {source}", measure.name),
-        );
-    }
-    if measure.instrument == Instrument::Gas && goal_id.is_none() {
-        problems.add(
-            "goal_id",
-            "Goal Attainment Scaling rates a goal: goal_id is required",
-        );
-    }
-    if observed_at > Utc::now() + Duration::minutes(5) {
-        problems.add("observed_at", "must not be in the future");
-    }
-    let score = problems.check(measure.score(values));
-    problems.finish()?;
-    score.ok_or_else(|| Invalid::field("values", "could not be scored").into())
+    let measure = measurements::measure(conn, org, code)?;
+    let report = Report {
+        source,
+        for_goal: goal_id.is_some(),
+        observed_at,
+        values,
+    };
+    Ok(score_report(measure.as_ref(), report, Utc::now())?)
 }
 
 /// Record a measurement (the care team, an integration with clinical:write, the
@@ -650,19 +632,15 @@ pub async fn correct(
         measurement_id,
     } = path.into_inner();
     let input = body.0;
-    match (input.withdraw, &input.values) {
-        (true, Some(_)) => {
-            return Err(Invalid::field("values", "a withdrawal carries no new values").into())
-        }
-        (false, None) => {
-            return Err(Invalid::field("values", "are required unless withdrawing").into())
-        }
-        _ => {}
-    }
-    let (source, action) =
+    let values = correction(input.withdraw, input.values)?;
+    let (_, action) =
         measurement_source(&caller.who).unwrap_or((Source::Therapist, ClientAction::Participate));
     let new_id = domain::new_id();
-    let (org, user) = (caller.who.organization_id, caller.who.user_id);
+    let (org, user, who) = (
+        caller.who.organization_id,
+        caller.who.user_id,
+        caller.who.clone(),
+    );
     let m = state
         .on_client(
             caller,
@@ -671,10 +649,10 @@ pub async fn correct(
             subject("measurement.correct", "measurement", measurement_id),
             move |c| {
                 let old = measurements::measurement(c, client_id, measurement_id)?;
-                if action == ClientAction::Participate && old.recorded_by != user {
+                if !may_correct(&who, old.recorded_by).is_allowed() {
                     return Err(StoreError::Forbidden);
                 }
-                let correction = match input.values {
+                let correction = match values {
                     None => Correction::Withdraw,
                     Some(values) => {
                         let observed_at = input.observed_at.unwrap_or(old.observed_at);
@@ -694,11 +672,7 @@ pub async fn correct(
                             goal_id: old.goal_id,
                             measure_code: old.measure_code.clone(),
                             observed_at,
-                            source: if old.source == source {
-                                source
-                            } else {
-                                old.source
-                            },
+                            source: old.source,
                             values,
                             score,
                             note: input.note.or(old.note),
