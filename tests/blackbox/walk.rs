@@ -154,6 +154,16 @@ impl World {
     }
 }
 
+/// A fresh server, a world around one client (Olivia on their care team), and the
+/// admin's and Olivia's tokens: the viewers whose view must not change.
+fn scene(client: &str) -> (TestApp, World, String, String) {
+    let app = TestApp::spawn();
+    let world = World::around(&app, client, "olivia.ot@riverside.example");
+    let admin = app.login("admin@riverside.example").access;
+    let olivia = app.login("olivia.ot@riverside.example").access;
+    (app, world, admin, olivia)
+}
+
 /// Every secured operation in the committed OpenAPI document: (method, path template).
 pub fn secured_operations() -> Vec<(String, String)> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi/openapi.json");
@@ -225,11 +235,8 @@ fn client_operations() -> Vec<(String, String)> {
 
 #[test]
 fn outside_their_reach_every_operation_on_a_client_answers_404_and_changes_nothing() {
-    let app = TestApp::spawn();
     // Sam's care team is Olivia alone; each of these callers is outside it.
-    let world = World::around(&app, "Samuel Osei", "olivia.ot@riverside.example");
-    let admin = app.login("admin@riverside.example").access;
-    let olivia = app.login("olivia.ot@riverside.example").access;
+    let (app, world, admin, olivia) = scene("Samuel Osei");
     let lakeside = app.login(&app.second_clinic("lee@lakeside.example")).access;
     // An integration that may write but read neither demographics nor clinical data.
     let (id, secret) = service_account(&app, &admin, "clients:write clinical:write");
@@ -273,10 +280,7 @@ fn outside_their_reach_every_operation_on_a_client_answers_404_and_changes_nothi
 
 #[test]
 fn a_view_only_caregiver_is_refused_every_change_and_changes_nothing() {
-    let app = TestApp::spawn();
-    let world = World::around(&app, "Maria Lopez", "olivia.ot@riverside.example");
-    let admin = app.login("admin@riverside.example").access;
-    let olivia = app.login("olivia.ot@riverside.example").access;
+    let (app, world, admin, olivia) = scene("Maria Lopez");
     let lucia = app.login("lucia@family.example").access; // views Maria's progress
     app.get(&lucia, &format!("/api/v1/clients/{}", world.client))
         .ok(200);
@@ -297,10 +301,7 @@ fn a_view_only_caregiver_is_refused_every_change_and_changes_nothing() {
 
 #[test]
 fn every_operation_on_a_client_leaves_exactly_one_audit_event() {
-    let app = TestApp::spawn();
-    let world = World::around(&app, "Maria Lopez", "olivia.ot@riverside.example");
-    let admin = app.login("admin@riverside.example").access;
-    let olivia = app.login("olivia.ot@riverside.example").access;
+    let (app, world, admin, olivia) = scene("Maria Lopez");
     // Reads first, then changes, removals last, so each names a record that exists.
     let mut ops = client_operations();
     ops.sort_by_key(|(method, _)| match method.as_str() {
@@ -354,10 +355,7 @@ fn json_body_operations() -> Vec<(String, String)> {
 
 #[test]
 fn bad_bodies_on_every_operation_get_problems_naming_the_field_and_change_nothing() {
-    let app = TestApp::spawn();
-    let world = World::around(&app, "Maria Lopez", "olivia.ot@riverside.example");
-    let admin = app.login("admin@riverside.example").access;
-    let olivia = app.login("olivia.ot@riverside.example").access;
+    let (app, world, admin, olivia) = scene("Maria Lopez");
     let before = world.what_users_see(&app, &[&admin, &olivia]);
     let send = |token: &str, method: &str, path: &str, body: String| {
         let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes())
