@@ -214,3 +214,13 @@ fn a_writer_that_cannot_connect_does_not_start() {
         "{started:?}"
     );
 }
+
+#[test]
+fn the_fixture_runs_on_the_backend_asked_for() {
+    let asked_for_postgres = std::env::var("HEADWAY_TEST_PG").is_ok_and(|v| !v.is_empty());
+    let clinic = Clinic::new();
+    assert_eq!(
+        matches!(clinic.backend, crate::Backend::Postgres(_)),
+        asked_for_postgres
+    );
+}
