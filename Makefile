@@ -12,8 +12,8 @@ test: deps test-sqlite test-postgres schemathesis ## The whole suite, on SQLite 
 test-sqlite: ## Unit, property and black-box tests on SQLite
 	$(CARGO) test --workspace
 
-test-postgres: ## The black-box suite again, on a throwaway PostgreSQL 15
-	./scripts/with-postgres.sh $(CARGO) test -p headway-tests
+test-postgres: ## The black-box suite and the persistence unit tests again, on a throwaway PostgreSQL 15
+	./scripts/with-postgres.sh $(CARGO) test -p headway-tests -p headway-persistence
 
 schemathesis: deps ## The server, fuzzed against its own OpenAPI document (a venv in .venv-schemathesis/)
 	./scripts/schemathesis.sh

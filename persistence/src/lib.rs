@@ -59,3 +59,10 @@ pub fn now() -> chrono::DateTime<chrono::Utc> {
     use chrono::{SubsecRound, Utc};
     Utc::now().trunc_subsecs(6)
 }
+
+#[cfg(test)]
+mod gate_tests;
+#[cfg(test)]
+mod testing;
+#[cfg(test)]
+mod writer_tests;

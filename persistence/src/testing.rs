@@ -1,0 +1,255 @@
+//! A fresh, seeded database for the persistence unit tests: a temporary SQLite file,
+//! or (with `HEADWAY_TEST_PG` set) a fresh schema in that PostgreSQL, as the
+//! black-box harness does (`tests/lib.rs`).
+
+use diesel::{connection::SimpleConnection, prelude::*, PgConnection};
+use domain::{
+    audit::RequestMeta,
+    client::{Demographics, DemographicsInput, TeamRole},
+    identity::{Principal, Role, Scopes},
+};
+use uuid::Uuid;
+
+use crate::{
+    accounts::{self, NewUser},
+    audit::Subject,
+    clients::{self, NewMember},
+    db,
+    gate::Caller,
+    now,
+    schema::audit_events,
+    Backend, Conn, StoreError, Writer,
+};
+
+/// A signed-in person: who their token says they are, and their session.
+#[derive(Debug, Clone)]
+pub struct Person {
+    pub who: Principal,
+    pub session_id: Uuid,
+}
+
+/// One audit event, as the tests look at it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub action: String,
+    pub outcome: String,
+    pub client_id: Option<String>,
+}
+
+/// Riverside, a clinic with an admin, a therapist on Maria's care team, a therapist
+/// on nobody's, Maria and Sam (on no team); and Hillside, another clinic with its own
+/// therapist. Everyone has a live session.
+pub struct Clinic {
+    pub backend: Backend,
+    pub writer: Writer,
+    pub organization: Uuid,
+    pub admin: Person,
+    pub therapist: Person,
+    pub off_team_therapist: Person,
+    pub other_clinic_therapist: Person,
+    pub maria: Uuid,
+    pub sam: Uuid,
+    _dir: Option<tempfile::TempDir>,
+}
+
+fn backend() -> (Backend, Option<tempfile::TempDir>) {
+    match std::env::var("HEADWAY_TEST_PG")
+        .ok()
+        .filter(|v| !v.is_empty())
+    {
+        Some(base) => {
+            // One schema per test in a shared database: cheap, and no cluster-wide lock.
+            let schema = format!("u_{}", domain::new_id().simple());
+            let mut conn = PgConnection::establish(&base)
+                .unwrap_or_else(|e| panic!("cannot reach test PostgreSQL: {e}"));
+            conn.batch_execute(&format!("CREATE SCHEMA {schema}"))
+                .unwrap_or_else(|e| panic!("{e}"));
+            let sep = if base.contains('?') { '&' } else { '?' };
+            let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
+            (Backend::Postgres(url), None)
+        }
+        None => {
+            let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+            let path = dir.path().join("headway.db").display().to_string();
+            (Backend::Sqlite(path), Some(dir))
+        }
+    }
+}
+
+fn person(
+    c: &mut Conn,
+    organization: Uuid,
+    role: Role,
+    client_id: Option<Uuid>,
+) -> Result<Person, StoreError> {
+    let t = now();
+    let user = accounts::insert_user(
+        c,
+        NewUser {
+            id: domain::new_id(),
+            organization_id: organization,
+            email: None,
+            display_name: format!("{role:?}"),
+            role,
+            discipline: None,
+            client_id,
+            password_hash: None,
+            scopes: Scopes::default(),
+        },
+        t,
+    )?;
+    let session_id = accounts::start_session(
+        c,
+        user.id,
+        &Scopes::default(),
+        &format!("refresh-{}", user.id),
+        t,
+        chrono::Duration::hours(1),
+    )?;
+    Ok(Person {
+        who: Principal {
+            user_id: user.id,
+            organization_id: organization,
+            role,
+            client_id,
+            scopes: Scopes::default(),
+        },
+        session_id,
+    })
+}
+
+fn client(c: &mut Conn, organization: Uuid, name: &str) -> Result<Uuid, StoreError> {
+    let t = now();
+    let d = Demographics::parse(
+        &DemographicsInput {
+            name,
+            ..Default::default()
+        },
+        t.date_naive(),
+    )?;
+    Ok(clients::create(c, organization, domain::new_id(), d, t)?.id)
+}
+
+impl Clinic {
+    pub fn new() -> Self {
+        let (backend, dir) = backend();
+        let mut conn = db::connect(&backend).unwrap_or_else(|e| panic!("{e}"));
+        db::migrate(&mut conn).unwrap_or_else(|e| panic!("{e}"));
+        let seeded = db::write(&mut conn, |c| {
+            let t = now();
+            let org = accounts::create_organization(c, domain::new_id(), "Riverside", t)?.id;
+            let other = accounts::create_organization(c, domain::new_id(), "Hillside", t)?.id;
+            let admin = person(c, org, Role::Admin, None)?;
+            let therapist = person(c, org, Role::Therapist, None)?;
+            let off_team_therapist = person(c, org, Role::Therapist, None)?;
+            let other_clinic_therapist = person(c, other, Role::Therapist, None)?;
+            let maria = client(c, org, "Maria Lopez")?;
+            let sam = client(c, org, "Samuel Osei")?;
+            let member = NewMember {
+                id: domain::new_id(),
+                therapist_id: therapist.who.user_id,
+                team_role: TeamRole::PrimaryTherapist,
+            };
+            clients::add_to_care_team(c, org, maria, member, admin.who.user_id, t)?;
+            Ok::<_, StoreError>((
+                org,
+                admin,
+                therapist,
+                off_team_therapist,
+                other_clinic_therapist,
+                maria,
+                sam,
+            ))
+        })
+        .unwrap_or_else(|e| panic!("seed: {e}"));
+        let (
+            organization,
+            admin,
+            therapist,
+            off_team_therapist,
+            other_clinic_therapist,
+            maria,
+            sam,
+        ) = seeded;
+        let writer = Writer::start(&backend).unwrap_or_else(|e| panic!("{e}"));
+        Clinic {
+            backend,
+            writer,
+            organization,
+            admin,
+            therapist,
+            off_team_therapist,
+            other_clinic_therapist,
+            maria,
+            sam,
+            _dir: dir,
+        }
+    }
+
+    /// The gate's view of one request by `person`.
+    pub fn caller(&self, person: &Person) -> Caller {
+        Caller::new(
+            person.who.clone(),
+            Some(person.session_id),
+            RequestMeta {
+                request_id: Some(format!("req-{}", domain::new_id())),
+                source_ip: Some("127.0.0.1".into()),
+            },
+            self.writer.clone(),
+        )
+    }
+
+    /// A connection of its own, as another request would have.
+    pub fn connect(&self) -> Conn {
+        db::connect(&self.backend).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Every stored audit event, oldest first, read on a connection of its own.
+    pub fn events(&self) -> Vec<Event> {
+        let rows: Vec<(String, String, Option<String>)> = audit_events::table
+            .select((
+                audit_events::action,
+                audit_events::outcome,
+                audit_events::client_id,
+            ))
+            .order((audit_events::occurred_at, audit_events::id))
+            .load(&mut self.connect())
+            .unwrap_or_else(|e| panic!("{e}"));
+        rows.into_iter()
+            .map(|(action, outcome, client_id)| Event {
+                action,
+                outcome,
+                client_id,
+            })
+            .collect()
+    }
+
+    /// A client's name as stored now.
+    pub fn name_of(&self, client_id: Uuid) -> String {
+        clients::get(&mut self.connect(), self.organization, client_id)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .name
+    }
+}
+
+/// The subject the tests' operations are audited under.
+pub fn subject(action: &'static str) -> Subject {
+    Subject {
+        action,
+        resource_type: "client",
+        resource_id: None,
+        client_id: None,
+    }
+}
+
+/// Demographics with a new name, for a write that changes something visible.
+pub fn renamed(name: &str) -> Demographics {
+    Demographics::parse(
+        &DemographicsInput {
+            name,
+            ..Default::default()
+        },
+        now().date_naive(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+}
