@@ -241,6 +241,25 @@ impl TestApp {
         )
     }
 
+    /// Sends a request as an app does when the server is busy: on 503 it waits as
+    /// `Retry-After` says (100 ms when it says nothing) and tries again, a bounded
+    /// number of times.
+    pub fn patiently(&self, send: impl Fn() -> Reply) -> Reply {
+        let mut r = send();
+        for _ in 0..50 {
+            if r.status.as_u16() != 503 {
+                break;
+            }
+            let wait = r
+                .header("retry-after")
+                .and_then(|s| s.parse::<u64>().ok())
+                .map_or(100, |s| s * 1000);
+            thread::sleep(std::time::Duration::from_millis(wait));
+            r = send();
+        }
+        r
+    }
+
     /// The token endpoint, form-encoded.
     pub fn token(&self, form: &[(&str, &str)]) -> Reply {
         self.send(self.http.post(self.url("/api/v1/auth/token")).form(form))

@@ -172,23 +172,15 @@ fn thirty_two_concurrent_writers_are_all_answered_and_all_kept() {
 /// Signs in as a real app does: when the server is busy hashing (503 with
 /// Retry-After), it waits as told and tries again.
 fn sign_in(app: &TestApp, email: &str) -> String {
-    loop {
-        let r = app.token(&[
+    let r = app.patiently(|| {
+        app.token(&[
             ("grant_type", "password"),
             ("username", email),
             ("password", headway_tests::PASSWORD),
-        ]);
-        if r.status.as_u16() == 503 {
-            let wait = r
-                .header("retry-after")
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(1);
-            thread::sleep(std::time::Duration::from_secs(wait));
-            continue;
-        }
-        return r.ok(200)["access_token"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-    }
+        ])
+    });
+    r.ok(200)["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }

@@ -413,14 +413,7 @@ fn a_refused_invitation_acceptance_leaves_the_invitation_usable() {
     // Nothing was spent: the same invitation sets the password once the pool is free.
     // (The hashing thread frees its place just after its last answer, so a request that
     // follows at once may still be told to wait: it does, as an app would.)
-    let mut r = accept(&app, &token, "tess's own long password");
-    for _ in 0..50 {
-        if r.status.as_u16() != 503 {
-            break;
-        }
-        thread::sleep(std::time::Duration::from_millis(100));
-        r = accept(&app, &token, "tess's own long password");
-    }
+    let r = app.patiently(|| accept(&app, &token, "tess's own long password"));
     r.ok(200);
     app.login_with(&email, "tess's own long password");
 }

@@ -300,6 +300,30 @@ fn a_view_only_caregiver_is_refused_every_change_and_changes_nothing() {
 }
 
 #[test]
+fn an_integration_that_may_only_read_is_refused_every_change_and_changes_nothing() {
+    let (app, world, admin, olivia) = scene("Maria Lopez");
+    let (id, secret) = service_account(&app, &admin, "clients:read clinical:read audit:read");
+    let reader = service_token(&app, &id, &secret);
+    app.get(&reader, &format!("/api/v1/clients/{}", world.client))
+        .ok(200);
+    let before = world.what_users_see(&app, &[&admin, &olivia]);
+    for (method, path) in client_operations() {
+        if method == "get" {
+            continue;
+        }
+        // The record is within its reach (it may read every area), so each change
+        // is refused as not its to make, never hidden.
+        let r = world.call(&app, &reader, &method, &path);
+        answers(&r, 403, "read-only integration", &method, &path);
+    }
+    assert_eq!(
+        before,
+        world.what_users_see(&app, &[&admin, &olivia]),
+        "a refused change changed what users see"
+    );
+}
+
+#[test]
 fn every_operation_on_a_client_leaves_exactly_one_audit_event() {
     let (app, world, admin, olivia) = scene("Maria Lopez");
     // Reads first, then changes, removals last, so each names a record that exists.
