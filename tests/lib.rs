@@ -177,7 +177,9 @@ impl TestApp {
         config.db_pool_size = 4;
         adjust(&mut config);
         let state = api::prepare(config, false).unwrap_or_else(|e| panic!("prepare: {e}"));
-        let pool = state.pool.clone();
+        // The tests' own connections, to look at (and tamper with) what is stored.
+        let backend = persistence::Backend::from_url(&db.url).unwrap_or_else(|e| panic!("{e}"));
+        let pool = persistence::db::open_pool(&backend, 2).unwrap_or_else(|e| panic!("{e}"));
         let seeded = {
             let mut conn = pool.get().unwrap_or_else(|e| panic!("{e}"));
             api::demo::seed_if_empty(&mut conn)

@@ -14,7 +14,7 @@ pub mod routes;
 pub mod state;
 pub mod telemetry;
 
-use persistence::{db, Backend};
+use persistence::Backend;
 
 pub use app::{openapi, serve};
 pub use config::Config;
@@ -24,15 +24,10 @@ pub use state::AppState;
 /// secret unless `allow_throwaway_key` (demo mode), which warns loudly.
 pub fn prepare(mut config: Config, allow_throwaway_key: bool) -> Result<AppState, String> {
     let backend = Backend::from_url(&config.database_url).map_err(|e| e.to_string())?;
-    let pool = db::open_pool(&backend, config.db_pool_size).map_err(|e| e.to_string())?;
-    {
-        let mut conn = pool
-            .get()
-            .map_err(|e| format!("cannot connect to the database: {e}"))?;
-        let applied = db::migrate(&mut conn).map_err(|e| e.to_string())?;
-        for name in applied {
-            tracing::info!(migration = %name, "applied migration");
-        }
+    let (clinic, applied) = persistence::Clinic::open(&backend, config.db_pool_size)
+        .map_err(|e| format!("cannot open the database: {e}"))?;
+    for name in applied {
+        tracing::info!(migration = %name, "applied migration");
     }
     let secret = match (&config.jwt_secret, allow_throwaway_key) {
         (Some(s), _) => s.clone(),
@@ -53,13 +48,10 @@ pub fn prepare(mut config: Config, allow_throwaway_key: bool) -> Result<AppState
     );
     let dummy_hash =
         auth::passwords::hash("headway-timing-equaliser").map_err(|e| e.to_string())?;
-    let writer = persistence::Writer::start(&backend).map_err(|e| e.to_string())?;
     let passwords = auth::passwords::HashPool::start(config.hash_threads, config.hash_queue)
         .map_err(|e| format!("cannot start the password hashing threads: {e}"))?;
     Ok(AppState {
-        views: state::ViewCache::default(),
-        pool,
-        writer,
+        clinic,
         tokens,
         config,
         dummy_hash,

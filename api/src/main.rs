@@ -69,8 +69,11 @@ fn run(demo_mode: bool) -> Result<(), String> {
     tracing::info!(database = %config::redact_url(&config.database_url), listen = %config.listen, "starting");
     let state = prepare(config, demo_mode)?;
     if demo_mode {
-        let mut conn = state.pool.get().map_err(|e| e.to_string())?;
-        match demo::seed_if_empty(&mut conn)? {
+        let seeded = state
+            .clinic
+            .legacy_conn(|conn| Ok::<_, persistence::StoreError>(demo::seed_if_empty(conn)))
+            .map_err(|e| e.to_string())??;
+        match seeded {
             Some(seeded) => print(&demo::welcome(
                 &seeded,
                 &format!("http://{}", state.config.listen),

@@ -1,51 +1,20 @@
-//! What every handler shares: the database pool, the token keys, the configuration.
+//! What every handler shares: the clinic's records (the one door to the data), the
+//! token keys, the configuration, and the password hashing pool.
 
 use actix_web::{web, HttpRequest};
 use domain::policy::{ClientAction, OrgAction};
-use persistence::{audit::Subject, Conn, Pool, StoreResult};
+use persistence::{audit::Subject, Caller, Clinic, Conn, StoreResult};
 use uuid::Uuid;
 
 use crate::{
-    auth::{tokens::TokenKeys, Caller},
+    auth::tokens::TokenKeys,
     config::Config,
     error::{ApiError, ApiResult},
 };
 
-/// Progress views held in memory, by episode, with the version each reflects. The
-/// database says which version is current on every read, so an entry is served only
-/// while it is current: several instances never disagree.
-#[derive(Default)]
-pub struct ViewCache {
-    views: std::sync::RwLock<std::collections::HashMap<uuid::Uuid, (i64, actix_web::web::Bytes)>>,
-}
-
-/// Enough for a clinic's active episodes; past it, the cache starts over.
-const VIEW_CACHE_ENTRIES: usize = 50_000;
-
-impl ViewCache {
-    pub fn get(&self, episode: uuid::Uuid, version: i64) -> Option<actix_web::web::Bytes> {
-        let views = self.views.read().ok()?;
-        views
-            .get(&episode)
-            .filter(|(v, _)| *v == version)
-            .map(|(_, body)| body.clone())
-    }
-
-    pub fn put(&self, episode: uuid::Uuid, version: i64, body: actix_web::web::Bytes) {
-        if let Ok(mut views) = self.views.write() {
-            if views.len() >= VIEW_CACHE_ENTRIES {
-                views.clear();
-            }
-            views.insert(episode, (version, body));
-        }
-    }
-}
-
 pub struct AppState {
-    pub views: ViewCache,
-    pub pool: Pool,
-    /// Group-commits every audited write (see `persistence::writer`).
-    pub writer: persistence::Writer,
+    /// Every operation on the clinic's data (see `persistence::ops`).
+    pub clinic: Clinic,
     pub tokens: TokenKeys,
     pub config: Config,
     /// A real Argon2id hash, verified against when a login name is unknown, so that
@@ -58,30 +27,28 @@ pub struct AppState {
 pub type State = web::Data<AppState>;
 
 impl AppState {
-    /// Runs blocking database work off the async workers (sync diesel + r2d2).
+    /// Runs one operation off the async workers (sync diesel + r2d2): the only way a
+    /// handler reaches the clinic's data.
+    pub async fn run<T, F>(&self, op: F) -> ApiResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Clinic) -> StoreResult<T> + Send + 'static,
+    {
+        let clinic = self.clinic.clone();
+        Ok(web::block(move || op(&clinic)).await??)
+    }
+
+    /// TRANSITION: raw connection access, removed once every handler calls an operation.
     pub async fn db<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Conn) -> Result<T, ApiError> + Send + 'static,
     {
-        let pool = self.pool.clone();
-        web::block(move || {
-            let result = match pool.get() {
-                Ok(mut conn) => f(&mut conn),
-                Err(e) => Err(ApiError::from(persistence::StoreError::from(e))),
-            };
-            // The connection is back in the pool; now wait for this request's audit
-            // events to be committed. No answer leaves before its audit trail is durable.
-            persistence::gate::settle_audits()?;
-            result
-        })
-        .await?
+        let clinic = self.clinic.clone();
+        web::block(move || clinic.legacy_conn(f)).await?
     }
-}
 
-impl AppState {
-    /// Runs `op` on one client's record through the gate (the policy decides, then the
-    /// operation runs, then its audit event is written), off the async workers.
+    /// TRANSITION: removed once every handler calls an operation.
     pub async fn on_client<T, F>(
         &self,
         caller: Caller,
@@ -94,11 +61,11 @@ impl AppState {
         T: Send + 'static,
         F: FnOnce(&mut Conn) -> StoreResult<T> + Send + 'static,
     {
-        self.db(move |conn| Ok(caller.on_client(conn, client_id, action, subject, op)?))
+        self.run(move |c| c.legacy_on_client(&caller, client_id, action, subject, op))
             .await
     }
 
-    /// Runs an organization-wide `op` through the gate, off the async workers.
+    /// TRANSITION: removed once every handler calls an operation.
     pub async fn on_organization<T, F>(
         &self,
         caller: Caller,
@@ -110,7 +77,7 @@ impl AppState {
         T: Send + 'static,
         F: FnOnce(&mut Conn) -> StoreResult<T> + Send + 'static,
     {
-        self.db(move |conn| Ok(caller.on_organization(conn, action, &subject, op)?))
+        self.run(move |c| c.legacy_on_organization(&caller, action, subject, op))
             .await
     }
 }

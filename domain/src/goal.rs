@@ -818,11 +818,22 @@ pub struct GoalRevision {
     pub agreements: Vec<AgreementRecord>,
 }
 
+text_enum!(
+    /// What happened to a goal, as its history records it.
+    GoalEventKind {
+        Proposed => "proposed",
+        Revised => "revised",
+        Agreed => "agreed",
+        /// Both sides agreed, so the goal became active.
+        Activated => "activated",
+        StatusChanged => "status-changed",
+    }
+);
+
 /// What happened to a goal.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GoalEvent {
-    /// `proposed`, `revised`, `agreed`, `activated`, `status-changed`.
-    pub kind: String,
+    pub kind: GoalEventKind,
     pub status: GoalStatus,
     pub revision: i32,
     pub actor_id: uuid::Uuid,

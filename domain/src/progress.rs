@@ -319,6 +319,22 @@ pub fn value_milestones(measure: &OutcomeMeasure, points: &[Point]) -> Vec<Miles
     out
 }
 
+/// The milestone a goal's history event marks, if any: agreement that made the goal
+/// active, and the goal achieved.
+pub fn event_milestone(event: &crate::goal::GoalEvent) -> Option<Milestone> {
+    use crate::goal::{GoalEventKind, GoalStatus};
+    let kind = match (event.kind, event.status) {
+        (GoalEventKind::Activated, _) => MilestoneKind::GoalAgreed,
+        (GoalEventKind::StatusChanged, GoalStatus::Achieved) => MilestoneKind::GoalAchieved,
+        _ => return None,
+    };
+    Some(Milestone {
+        kind,
+        at: event.at,
+        value: None,
+    })
+}
+
 /// The latest value each source reported for a goal.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SourceReport {

@@ -28,6 +28,28 @@ pub struct Subject {
     pub client_id: Option<Uuid>,
 }
 
+impl Subject {
+    /// One resource of a client's record (or of the clinic).
+    pub fn one(action: &'static str, resource_type: &'static str, id: impl ToString) -> Self {
+        Subject {
+            action,
+            resource_type,
+            resource_id: Some(id.to_string()),
+            client_id: None,
+        }
+    }
+
+    /// Many resources at once (a list, a search).
+    pub fn many(action: &'static str, resource_type: &'static str) -> Self {
+        Subject {
+            action,
+            resource_type,
+            resource_id: None,
+            client_id: None,
+        }
+    }
+}
+
 /// Who did it, where known (a failed sign-in may have no account behind it).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Actor {

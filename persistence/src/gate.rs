@@ -1,9 +1,11 @@
-//! The gate every client-data operation passes through.
+//! The gate every operation on the clinic's data passes through.
 //!
-//! It asks the domain policy, runs the operation only when allowed, and appends
-//! exactly one audit event, whatever the outcome. For writes, the change and its
-//! event commit in one transaction; a refused or failed write changes nothing but
-//! the audit trail.
+//! It confirms the caller, asks the domain policy, runs the operation only when
+//! allowed, and appends exactly one audit event, whatever the outcome. For writes,
+//! the change and its event commit in one transaction; a refused or failed write
+//! changes nothing but the audit trail. An operation it lets through receives a
+//! [`Reached`]: the proof that the policy allowed this client's record, which every
+//! query of a client's child records (goals, measurements, comments...) requires.
 
 use domain::{
     audit::{Outcome, RequestMeta},
@@ -14,45 +16,80 @@ use uuid::Uuid;
 
 use crate::{
     audit::{self, Actor, Subject},
-    clients, db, now, Conn, StoreError, StoreResult, Writer,
+    clients, db, now,
+    writer::Ack,
+    Clinic, Conn, StoreError, StoreResult,
 };
 
-/// The caller of one request, the request's own details, and the instance's writer.
+/// The caller of one request and the request's own details.
 ///
 /// `who` comes from the verified access token: its identity facts (user,
 /// organization, role, client record) never change for an account. Whether the
 /// account is still active, its session still live, and which scopes it holds now
-/// is confirmed against the database once per request, in the same blocking call
-/// as the work itself, before any policy decision ([`Caller::confirm`]).
+/// is confirmed against the database once per operation, in the same blocking call
+/// as the work itself, before any policy decision.
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub who: Principal,
     pub session_id: Option<Uuid>,
     pub meta: RequestMeta,
-    pub writer: Writer,
-    confirmed: std::sync::OnceLock<Principal>,
+}
+
+impl Caller {
+    pub fn new(who: Principal, session_id: Option<Uuid>, meta: RequestMeta) -> Self {
+        Caller {
+            who,
+            session_id,
+            meta,
+        }
+    }
+
+    fn actor(&self) -> Actor {
+        Actor::from(&self.who)
+    }
+
+    /// The caller as the database knows them now: a deactivated account, an ended
+    /// session, a person's token without one, or claims the account no longer backs
+    /// (role, client record, wider scopes) are refused before anything is read or
+    /// written.
+    pub(crate) fn confirm(&self, conn: &mut Conn) -> StoreResult<Principal> {
+        let backed = crate::accounts::principal(conn, self.who.user_id, self.session_id)?
+            .is_some_and(|(stored, live)| token_is_backed(&self.who, &stored, live));
+        if backed {
+            Ok(self.who.clone())
+        } else {
+            Err(StoreError::Unauthenticated)
+        }
+    }
+}
+
+/// Proof that the policy let the caller reach one client's record. Only the gate
+/// makes one, so a query of a client's child records cannot be written without the
+/// client it belongs to, nor run before the policy allowed it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reached {
+    client_id: Uuid,
+    organization_id: Uuid,
+}
+
+impl Reached {
+    pub fn client_id(self) -> Uuid {
+        self.client_id
+    }
+    pub fn organization_id(self) -> Uuid {
+        self.organization_id
+    }
+    /// For the persistence unit tests, which exercise queries directly.
+    #[cfg(test)]
+    pub(crate) fn for_tests(client_id: Uuid, organization_id: Uuid) -> Self {
+        Reached {
+            client_id,
+            organization_id,
+        }
+    }
 }
 
 type Refusal = (Outcome, StoreError);
-
-thread_local! {
-    /// Audit events queued on this thread and not yet known to be committed.
-    static PENDING: std::cell::RefCell<Vec<crate::writer::Ack>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// Waits until every audit event this thread queued is durably committed. Whoever
-/// runs gate operations calls this before answering (after releasing its connection);
-/// an error means an event may not be stored, and the request must fail.
-pub fn settle_audits() -> StoreResult<()> {
-    let pending = PENDING.with(|p| std::mem::take(&mut *p.borrow_mut()));
-    let mut result = Ok(());
-    for ack in pending {
-        if let Err(e) = ack.wait() {
-            result = Err(e);
-        }
-    }
-    result
-}
 
 fn outcome_of(decision: Decision) -> Result<(), Refusal> {
     match decision {
@@ -62,62 +99,30 @@ fn outcome_of(decision: Decision) -> Result<(), Refusal> {
     }
 }
 
-impl Caller {
-    pub fn new(
-        who: Principal,
-        session_id: Option<Uuid>,
-        meta: RequestMeta,
-        writer: Writer,
-    ) -> Self {
-        Caller {
-            who,
-            session_id,
-            meta,
-            writer,
-            confirmed: std::sync::OnceLock::new(),
+/// The audit events of reads, queued with the writer, that an operation waits for
+/// after giving its connection back: no answer leaves before its audit trail is
+/// durable, and a connection held through a group commit would cap concurrency at
+/// the pool size.
+#[derive(Default)]
+struct Acks(Vec<Ack>);
+
+impl Acks {
+    fn settle(self) -> StoreResult<()> {
+        let mut result = Ok(());
+        for ack in self.0 {
+            if let Err(e) = ack.wait() {
+                result = Err(e);
+            }
         }
+        result
     }
+}
 
-    /// The caller as the database knows them now. Every operation of the gate starts
-    /// here: a deactivated account, an ended session, a person's token without one, or
-    /// claims the account no longer backs (role, client record, wider scopes) are
-    /// refused as Unauthenticated before anything is read or written. Checked once per
-    /// request.
-    pub fn confirm(&self, conn: &mut Conn) -> StoreResult<&Principal> {
-        if let Some(p) = self.confirmed.get() {
-            return Ok(p);
-        }
-        let backed = crate::accounts::principal(conn, self.who.user_id, self.session_id)?
-            .is_some_and(|(stored, live)| token_is_backed(&self.who, &stored, live));
-        if !backed {
-            return Err(StoreError::Unauthenticated);
-        }
-        Ok(self.confirmed.get_or_init(|| self.who.clone()))
-    }
-
-    fn actor(&self) -> Actor {
-        Actor::from(&self.who)
-    }
-
-    /// Queues a read's audit event with the writer. The caller's runner waits for it
-    /// (see [`settle_audits`]) after giving its connection back to the pool: a
-    /// connection held through a group commit would cap concurrency at the pool size.
-    fn record(&self, subject: &Subject, outcome: Outcome) -> StoreResult<()> {
-        let ack = self.writer.append_audit(audit::row(
-            self.actor(),
-            subject,
-            outcome,
-            &self.meta,
-            now(),
-        ))?;
-        PENDING.with(|p| p.borrow_mut().push(ack));
-        Ok(())
-    }
-
+impl Clinic {
     /// Runs `op` on one client's record if the policy allows `action`, and audits it.
-    pub fn on_client<T, F>(
+    pub(crate) fn on_client<T, F>(
         &self,
-        conn: &mut Conn,
+        caller: &Caller,
         client_id: Uuid,
         action: ClientAction,
         subject: Subject,
@@ -125,39 +130,82 @@ impl Caller {
     ) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Conn) -> StoreResult<T> + Send + 'static,
+        F: FnOnce(&mut Conn, Reached) -> StoreResult<T> + Send + 'static,
     {
         let subject = Subject {
             client_id: Some(client_id),
             ..subject
         };
-        let who = self.confirm(conn)?.clone();
-        let allowed = move |conn: &mut Conn| -> StoreResult<Result<(), Refusal>> {
-            let relation = clients::relation(conn, &who, client_id)?;
-            Ok(outcome_of(decide(&who, relation, action)))
-        };
-        self.run(conn, action.writes(), &subject, allowed, op)
+        self.gated(
+            caller,
+            action.writes(),
+            subject,
+            move |conn, who| {
+                let relation = clients::relation(conn, &who, client_id)?;
+                let reached = Reached {
+                    client_id,
+                    organization_id: who.organization_id,
+                };
+                Ok(outcome_of(decide(&who, relation, action)).map(|()| reached))
+            },
+            op,
+        )
     }
 
     /// Runs an organization-wide `op` if the policy allows `action`, and audits it.
-    pub fn on_organization<T, F>(
+    pub(crate) fn on_organization<T, F>(
         &self,
-        conn: &mut Conn,
+        caller: &Caller,
         action: OrgAction,
-        subject: &Subject,
+        subject: Subject,
         op: F,
     ) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Conn) -> StoreResult<T> + Send + 'static,
+        F: FnOnce(&mut Conn, &Principal) -> StoreResult<T> + Send + 'static,
     {
-        let decision = outcome_of(decide_org(self.confirm(conn)?, action));
-        self.run(conn, action.writes(), subject, move |_| Ok(decision), op)
+        self.gated(
+            caller,
+            action.writes(),
+            subject,
+            move |_, who| Ok(outcome_of(decide_org(&who, action)).map(|()| who)),
+            move |conn, who: Principal| op(conn, &who),
+        )
     }
 
-    fn run<T, A, F>(
+    fn gated<T, P, A, F>(
+        &self,
+        caller: &Caller,
+        writes: bool,
+        subject: Subject,
+        allowed: A,
+        op: F,
+    ) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        P: Send + 'static,
+        A: FnOnce(&mut Conn, Principal) -> StoreResult<Result<P, Refusal>> + Send + 'static,
+        F: FnOnce(&mut Conn, P) -> StoreResult<T> + Send + 'static,
+    {
+        let mut acks = Acks::default();
+        let result = self
+            .pool
+            .get()
+            .map_err(StoreError::from)
+            .and_then(|mut conn| {
+                self.gated_on(&mut conn, &mut acks, caller, writes, &subject, allowed, op)
+            });
+        // The connection is back in the pool; now wait for the reads' events.
+        acks.settle()?;
+        result
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn gated_on<T, P, A, F>(
         &self,
         conn: &mut Conn,
+        acks: &mut Acks,
+        caller: &Caller,
         writes: bool,
         subject: &Subject,
         allowed: A,
@@ -165,19 +213,21 @@ impl Caller {
     ) -> StoreResult<T>
     where
         T: Send + 'static,
-        A: FnOnce(&mut Conn) -> StoreResult<Result<(), Refusal>> + Send + 'static,
-        F: FnOnce(&mut Conn) -> StoreResult<T> + Send + 'static,
+        P: Send + 'static,
+        A: FnOnce(&mut Conn, Principal) -> StoreResult<Result<P, Refusal>> + Send + 'static,
+        F: FnOnce(&mut Conn, P) -> StoreResult<T> + Send + 'static,
     {
+        let who = caller.confirm(conn)?;
         // Outer Err: the operation failed and its savepoint rolled back.
         // Inner Err: the policy refused; for writes the refusal's event commits with it.
-        let (actor, meta, audited) = (self.actor(), self.meta.clone(), subject.clone());
+        let (actor, meta, audited) = (caller.actor(), caller.meta.clone(), subject.clone());
         let attempt = move |conn: &mut Conn| -> StoreResult<Result<T, StoreError>> {
             let record = |conn: &mut Conn, outcome| {
                 audit::record(conn, actor, &audited, outcome, &meta, now())
             };
-            match allowed(conn)? {
-                Ok(()) => {
-                    let value = op(conn)?;
+            match allowed(conn, who)? {
+                Ok(proof) => {
+                    let value = op(conn, proof)?;
                     if writes {
                         record(conn, Outcome::Success)?;
                     }
@@ -196,23 +246,14 @@ impl Caller {
         } else {
             db::read(conn, attempt)
         };
-        match result {
-            Ok(Ok(value)) => {
-                if !writes {
-                    self.record(subject, Outcome::Success)?;
-                }
-                Ok(value)
-            }
+        let (answer, read_outcome) = match result {
+            Ok(Ok(value)) => (Ok(value), (!writes).then_some(Outcome::Success)),
             Ok(Err(refusal)) => {
-                if !writes {
-                    let outcome = if matches!(refusal, StoreError::NotFound) {
-                        Outcome::NotFound
-                    } else {
-                        Outcome::Denied
-                    };
-                    self.record(subject, outcome)?;
-                }
-                Err(refusal)
+                let outcome = match refusal {
+                    StoreError::NotFound => Outcome::NotFound,
+                    _ => Outcome::Denied,
+                };
+                (Err(refusal), (!writes).then_some(outcome))
             }
             Err(failure) => {
                 let outcome = match failure {
@@ -220,9 +261,13 @@ impl Caller {
                     StoreError::Forbidden => Outcome::Denied,
                     _ => Outcome::Failed,
                 };
-                self.record(subject, outcome)?;
-                Err(failure)
+                (Err(failure), Some(outcome))
             }
+        };
+        if let Some(outcome) = read_outcome {
+            let row = audit::row(caller.actor(), subject, outcome, &caller.meta, now());
+            acks.0.push(self.writer.append_audit(row)?);
         }
+        answer
     }
 }

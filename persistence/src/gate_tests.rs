@@ -16,9 +16,9 @@ use uuid::Uuid;
 use crate::{
     accounts::{self, UserChanges},
     clients, db,
-    gate::{settle_audits, Caller},
+    gate::Caller,
     now,
-    testing::{renamed, subject, Clinic, Event, Person},
+    testing::{renamed, subject, Event, Person, Riverside},
     Conn, StoreError, StoreResult,
 };
 
@@ -29,30 +29,27 @@ fn raised_flag() -> (Arc<AtomicBool>, Arc<AtomicBool>) {
 }
 
 /// Reads Maria's record through the gate as `action`, then waits for its event.
-fn read(clinic: &Clinic, caller: &Caller, action: ClientAction) -> (StoreResult<String>, bool) {
+fn read(clinic: &Riverside, caller: &Caller, action: ClientAction) -> (StoreResult<String>, bool) {
     let (flag, seen) = raised_flag();
     let maria = clinic.maria;
     let org = clinic.organization;
-    let mut conn = clinic.connect();
-    let result = caller.on_client(
-        &mut conn,
+    let result = clinic.door.on_client(
+        &caller,
         maria,
         action,
         subject("client.read"),
-        move |c: &mut Conn| {
+        move |c: &mut Conn, _| {
             flag.store(true, Ordering::SeqCst);
             Ok(clients::get(c, org, maria)?.name)
         },
     );
-    drop(conn);
-    settle_audits().unwrap_or_else(|e| panic!("settle: {e}"));
     (result, seen.load(Ordering::SeqCst))
 }
 
 /// Renames Maria through the gate as `action`; `then` decides how the operation ends
 /// after its change is made.
 fn rename(
-    clinic: &Clinic,
+    clinic: &Riverside,
     caller: &Caller,
     action: ClientAction,
     then: fn() -> StoreResult<()>,
@@ -61,13 +58,12 @@ fn rename(
     let maria = clinic.maria;
     let org = clinic.organization;
     let actor = caller.who.user_id;
-    let mut conn = clinic.connect();
-    let result = caller.on_client(
-        &mut conn,
+    let result = clinic.door.on_client(
+        &caller,
         maria,
         action,
         subject("client.update"),
-        move |c: &mut Conn| {
+        move |c: &mut Conn, _| {
             flag.store(true, Ordering::SeqCst);
             let updated = clients::update(
                 c,
@@ -82,8 +78,6 @@ fn rename(
             Ok(updated.name)
         },
     );
-    drop(conn);
-    settle_audits().unwrap_or_else(|e| panic!("settle: {e}"));
     (result, seen.load(Ordering::SeqCst))
 }
 
@@ -103,7 +97,7 @@ fn one(action: &str, outcome: &str, client: Uuid) -> Vec<Event> {
     }]
 }
 
-fn outsiders(clinic: &Clinic) -> [(&'static str, &Person); 2] {
+fn outsiders(clinic: &Riverside) -> [(&'static str, &Person); 2] {
     [
         ("a therapist off the care team", &clinic.off_team_therapist),
         (
@@ -117,7 +111,7 @@ fn outsiders(clinic: &Clinic) -> [(&'static str, &Person); 2] {
 fn a_read_outside_the_callers_reach_is_not_found_runs_nothing_and_is_audited_once() {
     for index in 0..2 {
         // A fresh clinic per caller, so each leaves its own trail.
-        let clinic = Clinic::new();
+        let clinic = Riverside::new();
         let (label, person) = outsiders(&clinic)[index];
         let (result, ran) = read(&clinic, &clinic.caller(person), ClientAction::View);
         assert!(
@@ -136,7 +130,7 @@ fn a_read_outside_the_callers_reach_is_not_found_runs_nothing_and_is_audited_onc
 #[test]
 fn a_write_outside_the_callers_reach_is_not_found_changes_nothing_and_is_audited_once() {
     for index in 0..2 {
-        let clinic = Clinic::new();
+        let clinic = Riverside::new();
         let (label, person) = outsiders(&clinic)[index];
         let (result, ran) = rename(
             &clinic,
@@ -160,23 +154,20 @@ fn a_write_outside_the_callers_reach_is_not_found_changes_nothing_and_is_audited
 
 #[test]
 fn a_client_on_no_care_team_is_out_of_a_therapists_reach() {
-    let clinic = Clinic::new();
+    let clinic = Riverside::new();
     let sam = clinic.sam;
     let org = clinic.organization;
     let (flag, seen) = raised_flag();
-    let mut conn = clinic.connect();
-    let result = clinic.caller(&clinic.therapist).on_client(
-        &mut conn,
+    let result = clinic.door.on_client(
+        &clinic.caller(&clinic.therapist),
         sam,
         ClientAction::ViewClinical,
         subject("client.read"),
-        move |c: &mut Conn| {
+        move |c: &mut Conn, _| {
             flag.store(true, Ordering::SeqCst);
             Ok(clients::get(c, org, sam)?.name)
         },
     );
-    drop(conn);
-    settle_audits().unwrap_or_else(|e| panic!("{e}"));
     assert!(matches!(result, Err(StoreError::NotFound)), "{result:?}");
     assert!(!seen.load(Ordering::SeqCst));
     assert_eq!(clinic.events(), one("client.read", "not-found", sam));
@@ -184,7 +175,7 @@ fn a_client_on_no_care_team_is_out_of_a_therapists_reach() {
 
 #[test]
 fn a_visible_but_forbidden_read_is_forbidden_and_denied_once() {
-    let clinic = Clinic::new();
+    let clinic = Riverside::new();
     // A therapist on the team sees the record, but not who has looked at it.
     let (result, ran) = read(
         &clinic,
@@ -198,7 +189,7 @@ fn a_visible_but_forbidden_read_is_forbidden_and_denied_once() {
 
 #[test]
 fn a_visible_but_forbidden_write_is_forbidden_changes_nothing_and_is_denied_once() {
-    let clinic = Clinic::new();
+    let clinic = Riverside::new();
     // Only an admin manages the care team.
     let (result, ran) = rename(
         &clinic,
@@ -217,7 +208,7 @@ fn a_visible_but_forbidden_write_is_forbidden_changes_nothing_and_is_denied_once
 
 #[test]
 fn an_allowed_read_returns_the_record_and_is_audited_once() {
-    let clinic = Clinic::new();
+    let clinic = Riverside::new();
     let (result, ran) = read(
         &clinic,
         &clinic.caller(&clinic.therapist),
@@ -230,7 +221,7 @@ fn an_allowed_read_returns_the_record_and_is_audited_once() {
 
 #[test]
 fn an_allowed_write_commits_its_change_with_exactly_one_success_event() {
-    let clinic = Clinic::new();
+    let clinic = Riverside::new();
     let (result, ran) = rename(
         &clinic,
         &clinic.caller(&clinic.therapist),
@@ -250,7 +241,7 @@ fn an_allowed_write_commits_its_change_with_exactly_one_success_event() {
 
 #[test]
 fn a_failing_write_changes_nothing_and_leaves_one_failed_event() {
-    let clinic = Clinic::new();
+    let clinic = Riverside::new();
     let (result, ran) = rename(
         &clinic,
         &clinic.caller(&clinic.therapist),
@@ -271,7 +262,7 @@ fn a_failing_write_changes_nothing_and_leaves_one_failed_event() {
 
 #[test]
 fn a_write_whose_record_vanishes_midway_is_not_found_once() {
-    let clinic = Clinic::new();
+    let clinic = Riverside::new();
     let (result, _) = rename(
         &clinic,
         &clinic.caller(&clinic.therapist),
@@ -287,9 +278,9 @@ fn a_write_whose_record_vanishes_midway_is_not_found_once() {
 }
 
 /// Each way a token can stop being backed by the account as stored now.
-fn unbacked_callers(clinic: &mut Clinic) -> Vec<(&'static str, Caller)> {
-    let mut conn = clinic.connect();
+fn unbacked_callers(clinic: &mut Riverside) -> Vec<(&'static str, Caller)> {
     let mut cases = Vec::new();
+    let mut conn = clinic.connect();
 
     let revoked = clinic.therapist.clone();
     db::write(&mut conn, |c| {
@@ -340,7 +331,7 @@ fn unbacked_callers(clinic: &mut Clinic) -> Vec<(&'static str, Caller)> {
 
 #[test]
 fn a_caller_the_database_no_longer_backs_is_unauthenticated_runs_nothing_and_leaves_no_event() {
-    let mut clinic = Clinic::new();
+    let mut clinic = Riverside::new();
     for (label, caller) in unbacked_callers(&mut clinic) {
         let (result, ran) = read(&clinic, &caller, ClientAction::View);
         assert!(
@@ -354,19 +345,16 @@ fn a_caller_the_database_no_longer_backs_is_unauthenticated_runs_nothing_and_lea
             "{label}, write: {result:?}"
         );
         assert!(!ran, "{label}: the write ran");
-        let mut conn = clinic.connect();
         let (flag, seen) = raised_flag();
-        let result = caller.on_organization(
-            &mut conn,
+        let result = clinic.door.on_organization(
+            &caller,
             OrgAction::ListClients,
-            &subject("client.list"),
-            move |_| {
+            subject("client.list"),
+            move |_, _| {
                 flag.store(true, Ordering::SeqCst);
                 Ok(())
             },
         );
-        drop(conn);
-        settle_audits().unwrap_or_else(|e| panic!("{e}"));
         assert!(
             matches!(result, Err(StoreError::Unauthenticated)),
             "{label}, organization: {result:?}"
@@ -380,23 +368,20 @@ fn a_caller_the_database_no_longer_backs_is_unauthenticated_runs_nothing_and_lea
 
 #[test]
 fn organization_actions_are_decided_and_audited_once() {
-    let clinic = Clinic::new();
+    let clinic = Riverside::new();
     let org = clinic.organization;
     let create = |who: &Person| {
         let (flag, seen) = raised_flag();
-        let mut conn = clinic.connect();
-        let result = clinic.caller(who).on_organization(
-            &mut conn,
+        let result = clinic.door.on_organization(
+            &clinic.caller(who),
             OrgAction::CreateClient,
-            &subject("client.create"),
-            move |c: &mut Conn| {
+            subject("client.create"),
+            move |c: &mut Conn, _| {
                 flag.store(true, Ordering::SeqCst);
                 let d = renamed("Jun Tanaka");
                 Ok(clients::create(c, org, domain::new_id(), d, now())?.id)
             },
         );
-        drop(conn);
-        settle_audits().unwrap_or_else(|e| panic!("{e}"));
         (result, seen.load(Ordering::SeqCst))
     };
     let (refused, ran) = create(&clinic.therapist);

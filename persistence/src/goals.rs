@@ -6,7 +6,8 @@ use domain::{
     goal::{
         after_agreement, label, may_end, may_place, may_revise, status_change, Agreement,
         AgreementRecord, Diagnosis, Episode, EpisodeStatus, GasScale, Goal, GoalComment,
-        GoalContent, GoalEvent, GoalRevision, GoalStatus, OccupationArea, Side, Term,
+        GoalContent, GoalEvent, GoalEventKind, GoalRevision, GoalStatus, OccupationArea, Side,
+        Term,
     },
     identity::Role,
 };
@@ -372,7 +373,7 @@ pub fn goals_of_episode(conn: &mut Conn, episode_id: Uuid) -> StoreResult<Vec<Go
 fn record_event(
     conn: &mut Conn,
     g: &Goal,
-    kind: &str,
+    kind: GoalEventKind,
     actor: Actor,
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
@@ -381,7 +382,7 @@ fn record_event(
             goal_events::id.eq(domain::new_id().to_string()),
             goal_events::goal_id.eq(g.id.to_string()),
             goal_events::client_id.eq(g.client_id.to_string()),
-            goal_events::kind.eq(kind),
+            goal_events::kind.eq(kind.as_str()),
             goal_events::status.eq(g.status.as_str()),
             goal_events::revision.eq(g.revision),
             goal_events::actor_id.eq(actor.user_id.to_string()),
@@ -511,7 +512,7 @@ pub fn propose(
     record_revision(conn, g.id, 1, c, g.side, actor, now)?;
     record_agreement(conn, g.id, 1, g.side, actor, now)?;
     let created = goal(conn, client_id, g.id)?;
-    record_event(conn, &created, "proposed", actor, now)?;
+    record_event(conn, &created, GoalEventKind::Proposed, actor, now)?;
     touch_progress(conn, &g.episode_id.to_string())?;
     Ok(created)
 }
@@ -545,7 +546,7 @@ pub fn revise(
     record_revision(conn, goal_id, revision, c, side, actor, now)?;
     record_agreement(conn, goal_id, revision, side, actor, now)?;
     let after = goal(conn, client_id, goal_id)?;
-    record_event(conn, &after, "revised", actor, now)?;
+    record_event(conn, &after, GoalEventKind::Revised, actor, now)?;
     touch_progress(conn, &after.episode_id.to_string())?;
     Ok(after)
 }
@@ -583,9 +584,9 @@ pub fn agree(
         conn,
         &after,
         if status == GoalStatus::Active {
-            "activated"
+            GoalEventKind::Activated
         } else {
-            "agreed"
+            GoalEventKind::Agreed
         },
         actor,
         now,
@@ -612,7 +613,7 @@ pub fn set_status(
         ))
         .execute(conn)?;
     let after = goal(conn, client_id, goal_id)?;
-    record_event(conn, &after, "status-changed", actor, now)?;
+    record_event(conn, &after, GoalEventKind::StatusChanged, actor, now)?;
     touch_progress(conn, &after.episode_id.to_string())?;
     Ok(after)
 }
@@ -735,7 +736,7 @@ pub fn events_of_client(conn: &mut Conn, client_id: Uuid) -> StoreResult<Vec<(Uu
             Ok((
                 id(&goal)?,
                 GoalEvent {
-                    kind,
+                    kind: parse_stored(&kind, |s| GoalEventKind::parse("kind", s))?,
                     status: parse_stored(&status, |s| GoalStatus::parse("status", s))?,
                     revision,
                     actor_id: id(&actor)?,

@@ -7,17 +7,21 @@
 pub mod accounts;
 pub mod audit;
 pub mod clients;
+mod clinic;
 pub mod db;
 mod error;
 pub mod gate;
 pub mod goals;
 pub mod measurements;
+pub mod ops;
 mod rows;
 pub mod schema;
 pub mod writer;
 
+pub use clinic::Clinic;
 pub use db::{Backend, Conn, DbConnection, Pool};
 pub use error::{StoreError, StoreResult};
+pub use gate::{Caller, Reached};
 pub use writer::Writer;
 
 /// A page of results in a stable order (by id, which is time-ordered UUIDv7).

@@ -39,8 +39,10 @@ pub struct Event {
 /// Riverside, a clinic with an admin, a therapist on Maria's care team, a therapist
 /// on nobody's, Maria and Sam (on no team); and Hillside, another clinic with its own
 /// therapist. Everyone has a live session.
-pub struct Clinic {
+pub struct Riverside {
     pub backend: Backend,
+    /// The one door, as the API uses it.
+    pub door: crate::Clinic,
     pub writer: Writer,
     pub organization: Uuid,
     pub admin: Person,
@@ -130,7 +132,7 @@ fn client(c: &mut Conn, organization: Uuid, name: &str) -> Result<Uuid, StoreErr
     Ok(clients::create(c, organization, domain::new_id(), d, t)?.id)
 }
 
-impl Clinic {
+impl Riverside {
     pub fn new() -> Self {
         let (backend, dir) = backend();
         let mut conn = db::connect(&backend).unwrap_or_else(|e| panic!("{e}"));
@@ -171,9 +173,11 @@ impl Clinic {
             maria,
             sam,
         ) = seeded;
-        let writer = Writer::start(&backend).unwrap_or_else(|e| panic!("{e}"));
-        Clinic {
+        let (door, _) = crate::Clinic::open(&backend, 8).unwrap_or_else(|e| panic!("{e}"));
+        let writer = door.writer.clone();
+        Riverside {
             backend,
+            door,
             writer,
             organization,
             admin,
@@ -195,7 +199,6 @@ impl Clinic {
                 request_id: Some(format!("req-{}", domain::new_id())),
                 source_ip: Some("127.0.0.1".into()),
             },
-            self.writer.clone(),
         )
     }
 

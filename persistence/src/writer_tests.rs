@@ -12,11 +12,11 @@ use crate::{
     audit::{self, Actor},
     now,
     schema::{audit_events, organizations},
-    testing::{subject, Clinic},
+    testing::{subject, Riverside},
     Conn, StoreError, StoreResult, Writer,
 };
 
-fn organizations_named(clinic: &Clinic, prefix: &str) -> Vec<String> {
+fn organizations_named(clinic: &Riverside, prefix: &str) -> Vec<String> {
     organizations::table
         .filter(organizations::name.like(format!("{prefix}%")))
         .select(organizations::name)
@@ -44,7 +44,7 @@ fn register(name: String) -> impl FnOnce(&mut Conn) -> StoreResult<Uuid> + Send 
     }
 }
 
-fn audited_organizations(clinic: &Clinic) -> usize {
+fn audited_organizations(clinic: &Riverside) -> usize {
     audit_events::table
         .filter(audit_events::action.eq("organization.create"))
         .count()
@@ -54,7 +54,7 @@ fn audited_organizations(clinic: &Clinic) -> usize {
 
 #[test]
 fn many_concurrent_jobs_from_several_threads_all_commit() {
-    let clinic = Clinic::new();
+    let clinic = Riverside::new();
     let (threads, per_thread) = (8, 25);
     let ids: Vec<Uuid> = thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
@@ -92,7 +92,7 @@ fn many_concurrent_jobs_from_several_threads_all_commit() {
 
 #[test]
 fn a_failing_job_rolls_back_alone_while_the_rest_of_its_batch_commits() {
-    let clinic = Clinic::new();
+    let clinic = Riverside::new();
     // Hold the writer in a job of its own, so the jobs below queue up behind it and
     // are taken as one batch when it ends.
     let (started, is_started) = mpsc::channel::<()>();
@@ -163,7 +163,7 @@ fn a_failing_job_rolls_back_alone_while_the_rest_of_its_batch_commits() {
 
 #[test]
 fn a_jobs_value_is_delivered_only_after_its_commit() {
-    let clinic = Clinic::new();
+    let clinic = Riverside::new();
     for i in 0..20 {
         let name = format!("Durable {i:02}");
         clinic
@@ -178,7 +178,7 @@ fn a_jobs_value_is_delivered_only_after_its_commit() {
 
 #[test]
 fn a_queued_audit_event_is_acknowledged_only_after_its_commit() {
-    let clinic = Clinic::new();
+    let clinic = Riverside::new();
     for i in 0..20 {
         let org = domain::new_id();
         let ack = clinic
@@ -218,7 +218,7 @@ fn a_writer_that_cannot_connect_does_not_start() {
 #[test]
 fn the_fixture_runs_on_the_backend_asked_for() {
     let asked_for_postgres = std::env::var("HEADWAY_TEST_PG").is_ok_and(|v| !v.is_empty());
-    let clinic = Clinic::new();
+    let clinic = Riverside::new();
     assert_eq!(
         matches!(clinic.backend, crate::Backend::Postgres(_)),
         asked_for_postgres

@@ -1,28 +1,21 @@
 //! Who is calling: passwords, tokens, and the extractor that turns a bearer token
-//! into a [`Caller`] for the policy.
+//! into the [`Caller`] every operation takes.
 
 pub mod address;
 pub mod passwords;
 pub mod tokens;
 
-use std::ops::Deref;
-
 use actix_web::{dev::Payload, http::header, FromRequest, HttpMessage, HttpRequest};
 use domain::{audit::RequestMeta, identity::Principal};
+use persistence::Caller;
 
 use crate::{error::ApiError, middleware::RequestId, state::State};
 
-/// The authenticated caller of this request, checked against the database now:
-/// a deactivated account or a revoked session is refused at once.
+/// The caller a bearer token names. Only the token is checked here (no I/O): every
+/// operation confirms the caller against the database, in the same blocking call as
+/// its work, so a deactivated account or a revoked session is refused at once.
 #[derive(Debug, Clone)]
-pub struct Caller(pub persistence::gate::Caller);
-
-impl Deref for Caller {
-    type Target = persistence::gate::Caller;
-    fn deref(&self) -> &Self::Target {
-        &self.0
-    }
-}
+pub struct Bearer(pub Caller);
 
 /// The request id and peer address, for audit events.
 pub fn request_meta(req: &HttpRequest) -> RequestMeta {
@@ -51,12 +44,10 @@ fn bearer(req: &HttpRequest) -> Result<String, ApiError> {
     }
 }
 
-impl FromRequest for Caller {
+impl FromRequest for Bearer {
     type Error = ApiError;
     type Future = std::future::Ready<Result<Self, ApiError>>;
 
-    /// Verifies the token only (no I/O): the database check happens with the
-    /// request's own work, in one blocking call (see `gate::Caller::confirm`).
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let caller = (|| {
             let state = req
@@ -70,11 +61,10 @@ impl FromRequest for Caller {
                 client_id: claims.client_id,
                 scopes: claims.scopes,
             };
-            Ok(Caller(persistence::gate::Caller::new(
+            Ok(Bearer(Caller::new(
                 who,
                 claims.session_id,
                 request_meta(req),
-                state.writer.clone(),
             )))
         })();
         std::future::ready(caller)

@@ -15,7 +15,7 @@ use validator::Validate;
 
 use super::{clients::ClientPath, subject, subject_of_many, Page};
 use crate::{
-    auth::Caller,
+    auth::Bearer,
     error::{ApiError, ApiResult, FieldProblem, Problem},
     extract::{PageParams, Query},
     state::State,
@@ -90,7 +90,7 @@ pub struct AuditQuery {
 )]
 #[get("/audit-events")]
 pub async fn search(
-    caller: Caller,
+    Bearer(caller): Bearer,
     query: Query<AuditQuery>,
     state: State,
 ) -> ApiResult<HttpResponse> {
@@ -171,7 +171,7 @@ impl From<AccessEntry> for AccessEntryView {
 )]
 #[get("/clients/{client_id}/access-log")]
 pub async fn access_log(
-    caller: Caller,
+    Bearer(caller): Bearer,
     path: web::Path<ClientPath>,
     query: Query<PageParams>,
     state: State,

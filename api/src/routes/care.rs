@@ -19,7 +19,7 @@ use validator::Validate;
 
 use super::{clients::ClientPath, created, subject, users::Invitation};
 use crate::{
-    auth::{tokens, Caller},
+    auth::{tokens, Bearer},
     error::{ApiResult, Problem},
     extract::{Body, Query},
     state::State,
@@ -77,7 +77,7 @@ impl From<CareTeamMember> for CareTeamMemberView {
 )]
 #[get("/clients/{client_id}/care-team")]
 pub async fn care_team(
-    caller: Caller,
+    Bearer(caller): Bearer,
     path: web::Path<ClientPath>,
     query: Query<HistoryQuery>,
     state: State,
@@ -124,7 +124,7 @@ pub struct NewCareTeamMember {
 )]
 #[post("/clients/{client_id}/care-team")]
 pub async fn add_member(
-    caller: Caller,
+    Bearer(caller): Bearer,
     path: web::Path<ClientPath>,
     body: Body<NewCareTeamMember>,
     state: State,
@@ -175,7 +175,7 @@ pub struct MemberPath {
 )]
 #[delete("/clients/{client_id}/care-team/{member_id}")]
 pub async fn remove_member(
-    caller: Caller,
+    Bearer(caller): Bearer,
     path: web::Path<MemberPath>,
     state: State,
 ) -> ApiResult<HttpResponse> {
@@ -240,7 +240,7 @@ impl From<CaregiverLink> for CaregiverView {
 )]
 #[get("/clients/{client_id}/caregivers")]
 pub async fn caregivers(
-    caller: Caller,
+    Bearer(caller): Bearer,
     path: web::Path<ClientPath>,
     query: Query<HistoryQuery>,
     state: State,
@@ -314,7 +314,7 @@ pub struct CaregiverInvited {
 )]
 #[post("/clients/{client_id}/caregivers")]
 pub async fn add_caregiver(
-    caller: Caller,
+    Bearer(caller): Bearer,
     path: web::Path<ClientPath>,
     body: Body<NewCaregiver>,
     state: State,
@@ -417,7 +417,7 @@ pub struct LinkPath {
 )]
 #[delete("/clients/{client_id}/caregivers/{link_id}")]
 pub async fn revoke_caregiver(
-    caller: Caller,
+    Bearer(caller): Bearer,
     path: web::Path<LinkPath>,
     state: State,
 ) -> ApiResult<HttpResponse> {
@@ -458,7 +458,7 @@ pub struct CaregiverGrant {
 )]
 #[patch("/clients/{client_id}/caregivers/{link_id}")]
 pub async fn change_caregiver(
-    caller: Caller,
+    Bearer(caller): Bearer,
     path: web::Path<LinkPath>,
     body: Body<CaregiverGrant>,
     state: State,

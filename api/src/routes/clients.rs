@@ -21,7 +21,7 @@ use validator::Validate;
 
 use super::{created, subject, subject_of_many, users::Invitation, Page};
 use crate::{
-    auth::{tokens, Caller},
+    auth::{tokens, Bearer},
     error::{ApiError, ApiResult, Problem},
     extract::{Body, PageParams, Query},
     state::State,
@@ -203,7 +203,7 @@ pub struct ClientQuery {
 )]
 #[get("/clients")]
 pub async fn list_clients(
-    caller: Caller,
+    Bearer(caller): Bearer,
     query: Query<ClientQuery>,
     state: State,
 ) -> ApiResult<HttpResponse> {
@@ -263,7 +263,7 @@ pub async fn list_clients(
 )]
 #[post("/clients")]
 pub async fn create_client(
-    caller: Caller,
+    Bearer(caller): Bearer,
     body: Body<NewClientInput>,
     state: State,
 ) -> ApiResult<HttpResponse> {
@@ -277,18 +277,14 @@ pub async fn create_client(
         &i.identifiers,
     )?;
     let client_id = domain::new_id();
+    let org = caller.who.organization_id;
+    let subject = Subject {
+        client_id: Some(client_id),
+        ..subject("client.create", "client", client_id)
+    };
     let client = state
-        .db(move |conn| {
-            let org = caller.who.organization_id;
-            let subject = Subject {
-                client_id: Some(client_id),
-                ..subject("client.create", "client", client_id)
-            };
-            Ok(
-                caller.on_organization(conn, OrgAction::CreateClient, &subject, move |c| {
-                    clients::create(c, org, client_id, d, now())
-                })?,
-            )
+        .on_organization(caller, OrgAction::CreateClient, subject, move |c| {
+            clients::create(c, org, client_id, d, now())
         })
         .await?;
     Ok(created(
@@ -310,7 +306,7 @@ pub async fn create_client(
 )]
 #[get("/clients/{client_id}")]
 pub async fn get_client(
-    caller: Caller,
+    Bearer(caller): Bearer,
     path: web::Path<ClientPath>,
     state: State,
 ) -> ApiResult<HttpResponse> {
@@ -345,7 +341,7 @@ pub async fn get_client(
 )]
 #[put("/clients/{client_id}")]
 pub async fn update_client(
-    caller: Caller,
+    Bearer(caller): Bearer,
     path: web::Path<ClientPath>,
     body: Body<ClientUpdate>,
     state: State,
@@ -413,7 +409,7 @@ impl From<ClientVersion> for ClientVersionView {
 )]
 #[get("/clients/{client_id}/versions")]
 pub async fn client_versions(
-    caller: Caller,
+    Bearer(caller): Bearer,
     path: web::Path<ClientPath>,
     state: State,
 ) -> ApiResult<HttpResponse> {
@@ -467,7 +463,7 @@ pub struct ClientInvitation {
 )]
 #[post("/clients/{client_id}/invitation")]
 pub async fn invite_client(
-    caller: Caller,
+    Bearer(caller): Bearer,
     path: web::Path<ClientPath>,
     body: Body<ClientInvitationInput>,
     state: State,

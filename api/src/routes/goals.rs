@@ -11,6 +11,7 @@ use domain::{
     identity::Role,
     policy::{goal_side, sees_team_notes, ClientAction},
 };
+use persistence::Caller;
 use persistence::{
     goals::{self, Actor, NewComment, NewEpisode, NewGoal},
     now,
@@ -22,7 +23,7 @@ use validator::Validate;
 
 use super::{clients::ClientPath, created, subject};
 use crate::{
-    auth::Caller,
+    auth::Bearer,
     error::{ApiResult, Problem},
     extract::Body,
     state::State,
@@ -157,7 +158,7 @@ fn new_episode_status_schema() -> utoipa::openapi::Object {
 )]
 #[post("/clients/{client_id}/episodes")]
 pub async fn create_episode(
-    caller: Caller,
+    Bearer(caller): Bearer,
     path: web::Path<ClientPath>,
     body: Body<NewEpisodeInput>,
     state: State,
@@ -213,7 +214,7 @@ pub async fn create_episode(
 )]
 #[get("/clients/{client_id}/episodes")]
 pub async fn list_episodes(
-    caller: Caller,
+    Bearer(caller): Bearer,
     path: web::Path<ClientPath>,
     state: State,
 ) -> ApiResult<HttpResponse> {
@@ -259,7 +260,7 @@ pub struct EpisodeUpdate {
 )]
 #[patch("/clients/{client_id}/episodes/{episode_id}")]
 pub async fn update_episode(
-    caller: Caller,
+    Bearer(caller): Bearer,
     path: web::Path<EpisodePath>,
     body: Body<EpisodeUpdate>,
     state: State,
@@ -520,7 +521,7 @@ pub struct GoalPath {
 )]
 #[post("/clients/{client_id}/episodes/{episode_id}/goals")]
 pub async fn propose_goal(
-    caller: Caller,
+    Bearer(caller): Bearer,
     path: web::Path<EpisodePath>,
     body: Body<NewGoalInput>,
     state: State,
@@ -573,7 +574,7 @@ pub async fn propose_goal(
 )]
 #[get("/clients/{client_id}/episodes/{episode_id}/goals")]
 pub async fn list_goals(
-    caller: Caller,
+    Bearer(caller): Bearer,
     path: web::Path<EpisodePath>,
     state: State,
 ) -> ApiResult<HttpResponse> {
@@ -608,7 +609,7 @@ pub async fn list_goals(
 )]
 #[get("/clients/{client_id}/goals/{goal_id}")]
 pub async fn get_goal(
-    caller: Caller,
+    Bearer(caller): Bearer,
     path: web::Path<GoalPath>,
     state: State,
 ) -> ApiResult<HttpResponse> {
@@ -640,7 +641,7 @@ pub async fn get_goal(
 )]
 #[post("/clients/{client_id}/goals/{goal_id}/revisions")]
 pub async fn revise_goal(
-    caller: Caller,
+    Bearer(caller): Bearer,
     path: web::Path<GoalPath>,
     body: Body<GoalContentInput>,
     state: State,
@@ -725,7 +726,7 @@ impl From<GoalRevision> for GoalRevisionView {
 )]
 #[get("/clients/{client_id}/goals/{goal_id}/revisions")]
 pub async fn goal_revisions(
-    caller: Caller,
+    Bearer(caller): Bearer,
     path: web::Path<GoalPath>,
     state: State,
 ) -> ApiResult<HttpResponse> {
@@ -764,7 +765,7 @@ pub async fn goal_revisions(
 )]
 #[post("/clients/{client_id}/goals/{goal_id}/agreement")]
 pub async fn agree_to_goal(
-    caller: Caller,
+    Bearer(caller): Bearer,
     path: web::Path<GoalPath>,
     state: State,
 ) -> ApiResult<HttpResponse> {
@@ -806,7 +807,7 @@ pub struct GoalStatusInput {
 )]
 #[post("/clients/{client_id}/goals/{goal_id}/status")]
 pub async fn set_goal_status(
-    caller: Caller,
+    Bearer(caller): Bearer,
     path: web::Path<GoalPath>,
     body: Body<GoalStatusInput>,
     state: State,
@@ -885,7 +886,7 @@ pub struct NewCommentInput {
 )]
 #[get("/clients/{client_id}/goals/{goal_id}/comments")]
 pub async fn comments(
-    caller: Caller,
+    Bearer(caller): Bearer,
     path: web::Path<GoalPath>,
     state: State,
 ) -> ApiResult<HttpResponse> {
@@ -921,7 +922,7 @@ pub async fn comments(
 )]
 #[post("/clients/{client_id}/goals/{goal_id}/comments")]
 pub async fn add_comment(
-    caller: Caller,
+    Bearer(caller): Bearer,
     path: web::Path<GoalPath>,
     body: Body<NewCommentInput>,
     state: State,

@@ -25,7 +25,8 @@ pub async fn healthz() -> HttpResponse {
 #[get("/readyz")]
 pub async fn readyz(state: State) -> ApiResult<HttpResponse> {
     state
-        .db(|conn| persistence::db::ping(conn).map_err(|_| ApiError::Unavailable))
-        .await?;
+        .run(|clinic| clinic.ready())
+        .await
+        .map_err(|_| ApiError::Unavailable)?;
     Ok(HttpResponse::Ok().json(Health { status: "ok" }))
 }

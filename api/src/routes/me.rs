@@ -1,12 +1,14 @@
 use actix_web::{get, HttpResponse};
-use domain::{goal::EpisodeStatus, identity::Role, policy::ClientAction};
-use persistence::{accounts, clients};
+use persistence::ops::{
+    self,
+    me::{Following, Whoami},
+};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{subject, users::UserView};
-use crate::{auth::Caller, error::ApiResult, state::State};
+use super::users::UserView;
+use crate::{auth::Bearer, error::ApiResult, state::State};
 
 /// A client record the caller may follow, with why.
 #[derive(Debug, Serialize, ToSchema)]
@@ -45,63 +47,37 @@ pub struct Me {
 /// Who am I: the account, its organization, and the client records it may follow.
 #[utoipa::path(tag = "me", responses((status = 200, body = Me)), security(("bearer" = [])))]
 #[get("/me")]
-pub async fn me(caller: Caller, state: State) -> ApiResult<HttpResponse> {
-    let me = state
-        .db(move |conn| {
-            let who = caller.confirm(conn)?.clone();
-            let user = accounts::user(conn, who.organization_id, who.user_id)?;
-            let org = accounts::organization(conn, who.organization_id)?;
-            let followed: Vec<(Uuid, &'static str, Option<&'static str>)> = match who.role {
-                Role::Client => who
-                    .client_id
-                    .map(|c| (c, "self", None))
-                    .into_iter()
-                    .collect(),
-                Role::Caregiver => clients::followed_by(conn, who.user_id)?
-                    .into_iter()
-                    .map(|(c, p)| (c, "caregiver", Some(p.as_str())))
-                    .collect(),
-                _ => vec![],
-            };
-            let org_id = who.organization_id;
-            let mut seen = Vec::new();
-            for (client_id, relationship, permission) in followed {
-                // Each client's record is read through the gate, so it shows in their access log.
-                let (client, episodes) = caller.on_client(
-                    conn,
-                    client_id,
-                    ClientAction::View,
-                    subject("me.read", "client", client_id),
-                    move |c| {
-                        Ok((
-                            clients::get(c, org_id, client_id)?,
-                            persistence::goals::episodes_of(c, client_id)?,
-                        ))
-                    },
-                )?;
-                let active_episode_id = episodes
-                    .iter()
-                    .rev()
-                    .find(|e| e.status == EpisodeStatus::Active)
-                    .map(|e| e.id);
-                seen.push(FollowedClient {
-                    client_id,
-                    name: client.name,
-                    preferred_name: client.preferred_name,
-                    relationship,
-                    permission,
-                    active_episode_id,
-                });
-            }
-            Ok(Me {
-                user: UserView::from(user),
-                organization: OrganizationView {
-                    id: org.id,
-                    name: org.name,
-                },
-                clients: seen,
-            })
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(me))
+pub async fn me(Bearer(caller): Bearer, state: State) -> ApiResult<HttpResponse> {
+    let me = state.run(move |clinic| clinic.whoami(&caller)).await?;
+    Ok(HttpResponse::Ok().json(Me::from(me)))
+}
+
+impl From<Whoami> for Me {
+    fn from(w: Whoami) -> Self {
+        Me {
+            user: UserView::from(w.user),
+            organization: OrganizationView {
+                id: w.organization.id,
+                name: w.organization.name,
+            },
+            clients: w.clients.into_iter().map(FollowedClient::from).collect(),
+        }
+    }
+}
+
+impl From<ops::me::FollowedClient> for FollowedClient {
+    fn from(f: ops::me::FollowedClient) -> Self {
+        let (relationship, permission) = match f.following {
+            Following::Themself => ("self", None),
+            Following::Caregiver(p) => ("caregiver", Some(p.as_str())),
+        };
+        FollowedClient {
+            client_id: f.client.id,
+            name: f.client.name,
+            preferred_name: f.client.preferred_name,
+            relationship,
+            permission,
+            active_episode_id: f.active_episode_id,
+        }
+    }
 }

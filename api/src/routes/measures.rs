@@ -21,7 +21,7 @@ use validator::Validate;
 
 use super::{created, goals::EpisodePath, subject, subject_of_many, Page};
 use crate::{
-    auth::Caller,
+    auth::Bearer,
     error::{ApiResult, Problem},
     extract::{Body, Query},
     state::State,
@@ -96,14 +96,8 @@ impl From<OutcomeMeasure> for MeasureView {
 /// The outcome measures this clinic can use: the built-in catalogue and its own.
 #[utoipa::path(tag = "measures", responses((status = 200, body = Vec<MeasureView>)), security(("bearer" = [])))]
 #[get("/measures")]
-pub async fn list_measures(caller: Caller, state: State) -> ApiResult<HttpResponse> {
-    let org = caller.who.organization_id;
-    let all = state
-        .db(move |conn| {
-            caller.confirm(conn)?;
-            Ok(measurements::measures(conn, org)?)
-        })
-        .await?;
+pub async fn list_measures(Bearer(caller): Bearer, state: State) -> ApiResult<HttpResponse> {
+    let all = state.run(move |clinic| clinic.measures(&caller)).await?;
     Ok(HttpResponse::Ok().json(all.into_iter().map(MeasureView::from).collect::<Vec<_>>()))
 }
 
@@ -146,7 +140,7 @@ pub struct NewMeasureInput {
 )]
 #[post("/measures")]
 pub async fn create_measure(
-    caller: Caller,
+    Bearer(caller): Bearer,
     body: Body<NewMeasureInput>,
     state: State,
 ) -> ApiResult<HttpResponse> {
@@ -376,7 +370,7 @@ fn scored(
 )]
 #[post("/clients/{client_id}/episodes/{episode_id}/measurements")]
 pub async fn record(
-    caller: Caller,
+    Bearer(caller): Bearer,
     path: web::Path<EpisodePath>,
     body: Body<NewMeasurementInput>,
     state: State,
@@ -470,7 +464,7 @@ pub struct MeasurementQuery {
 )]
 #[get("/clients/{client_id}/episodes/{episode_id}/measurements")]
 pub async fn list(
-    caller: Caller,
+    Bearer(caller): Bearer,
     path: web::Path<EpisodePath>,
     query: Query<MeasurementQuery>,
     state: State,
@@ -522,7 +516,7 @@ pub struct MeasurementPath {
 )]
 #[get("/clients/{client_id}/measurements/{measurement_id}")]
 pub async fn get(
-    caller: Caller,
+    Bearer(caller): Bearer,
     path: web::Path<MeasurementPath>,
     state: State,
 ) -> ApiResult<HttpResponse> {
@@ -554,7 +548,7 @@ pub async fn get(
 )]
 #[get("/clients/{client_id}/measurements/{measurement_id}/history")]
 pub async fn history(
-    caller: Caller,
+    Bearer(caller): Bearer,
     path: web::Path<MeasurementPath>,
     state: State,
 ) -> ApiResult<HttpResponse> {
@@ -622,7 +616,7 @@ pub struct CorrectionInput {
 )]
 #[post("/clients/{client_id}/measurements/{measurement_id}/corrections")]
 pub async fn correct(
-    caller: Caller,
+    Bearer(caller): Bearer,
     path: web::Path<MeasurementPath>,
     body: Body<CorrectionInput>,
     state: State,

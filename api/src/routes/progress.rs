@@ -10,15 +10,11 @@ use std::collections::BTreeMap;
 use actix_web::{get, http::header, web, HttpResponse};
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::{
-    goal::{Goal, GoalStatus},
+    goal::Goal,
     measure::{Direction, OutcomeMeasure, Source},
-    policy::ClientAction,
-    progress::{
-        self, downsample, episode_progress, value_milestones, Achievement, MilestoneKind, Outlook,
-        Point,
-    },
+    progress::{self, downsample, Achievement, MilestoneKind, Outlook},
 };
-use persistence::{goals, measurements, StoreError};
+use persistence::ops::progress::{EpisodeFacts, GoalMilestone, SeriesRange};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -27,10 +23,9 @@ use validator::Validate;
 use super::{
     clients::ClientPath,
     goals::{EpisodePath, EpisodeView, GoalPath, GoalView},
-    subject,
 };
 use crate::{
-    auth::Caller,
+    auth::Bearer,
     chart,
     error::{ApiResult, Problem},
     extract::Query,
@@ -197,20 +192,15 @@ fn achievement_of(goal: &Goal, p: Option<&progress::GoalProgress>) -> &'static s
         })
 }
 
-/// Computes the view from storage (on a cache miss).
-fn compute(
-    conn: &mut persistence::Conn,
-    org: Uuid,
-    client_id: Uuid,
-    episode_id: Uuid,
-    version: i64,
-) -> Result<String, StoreError> {
-    let episode = goals::episode(conn, client_id, episode_id)?;
-    let goal_list = goals::goals_of_episode(conn, episode_id)?;
-    let values = measurements::counting_in_episode(conn, episode_id)?;
-    let measures = measurements::measures(conn, org)?;
-    let measure_of = |code: &str| measures.iter().find(|m| m.code == code);
-    let p = episode_progress(&goal_list, &values, measure_of);
+/// The wire form of an episode's progress, rendered once per version (the clinic
+/// keeps it until the episode changes).
+fn render(facts: &EpisodeFacts) -> String {
+    let measure_of = |code: &str| facts.measures.iter().find(|m| m.code == code);
+    let p = facts.progress.clone();
+    let goal_list = facts.goals.clone();
+    let client_id = facts.client_id;
+    let version = facts.version;
+    let episode = facts.episode.clone();
     let goals_view = goal_list
         .into_iter()
         .zip(p.goals)
@@ -258,7 +248,8 @@ fn compute(
         goals: goals_view,
         version,
     };
-    serde_json::to_string(&view).map_err(|e| StoreError::Config(e.to_string()))
+    // Plain data (strings, numbers, maps with string keys): serialization cannot fail.
+    serde_json::to_string(&view).unwrap_or_default()
 }
 
 /// The progress view of an episode: goals by status, GAS T-scores at baseline and
@@ -276,7 +267,7 @@ fn compute(
 )]
 #[get("/clients/{client_id}/episodes/{episode_id}/progress")]
 pub async fn episode_progress_view(
-    caller: Caller,
+    Bearer(caller): Bearer,
     path: web::Path<EpisodePath>,
     state: State,
 ) -> ApiResult<HttpResponse> {
@@ -284,68 +275,12 @@ pub async fn episode_progress_view(
         client_id,
         episode_id,
     } = path.into_inner();
-    let shared = state.clone();
     let body = state
-        .db(move |conn| {
-            let org = caller.who.organization_id;
-            let views = shared.clone();
-            let served = caller.on_client(
-                conn,
-                client_id,
-                ClientAction::ViewClinical,
-                subject("progress.read", "episode", episode_id),
-                move |c| {
-                    let (version, stored) = goals::progress_versions(c, client_id, episode_id)?;
-                    if let Some(body) = views.views.get(episode_id, version) {
-                        return Ok(Served::Memory(body));
-                    }
-                    if stored == Some(version) {
-                        if let (_, Some((v, text))) =
-                            goals::progress_cache(c, client_id, episode_id)?
-                        {
-                            return Ok(Served::Stored(v, text));
-                        }
-                    }
-                    Ok(Served::Computed(
-                        version,
-                        compute(c, org, client_id, episode_id, version)?,
-                    ))
-                },
-            )?;
-            Ok(match served {
-                Served::Memory(body) => body,
-                Served::Stored(version, text) => {
-                    let body = web::Bytes::from(text);
-                    shared.views.put(episode_id, version, body.clone());
-                    body
-                }
-                Served::Computed(version, text) => {
-                    // Kept for the next reader (and other instances); skipped if the
-                    // episode changed meanwhile.
-                    let stored = text.clone();
-                    caller.writer.run(move |c| {
-                        goals::store_progress_cache(c, episode_id, version, &stored)
-                    })?;
-                    let body = web::Bytes::from(text);
-                    shared.views.put(episode_id, version, body.clone());
-                    body
-                }
-            })
-        })
+        .run(move |clinic| clinic.progress_view(&caller, client_id, episode_id, render))
         .await?;
     Ok(HttpResponse::Ok()
         .content_type("application/json")
         .body(body))
-}
-
-/// Where a progress view came from.
-enum Served {
-    /// This instance's memory, for the current version.
-    Memory(web::Bytes),
-    /// The view stored in the database for the current version.
-    Stored(i64, String),
-    /// Computed now: the episode changed since the last view.
-    Computed(i64, String),
 }
 
 #[derive(Debug, Deserialize, Validate, IntoParams)]
@@ -384,42 +319,25 @@ pub struct Series {
     pub points: Vec<SeriesPoint>,
 }
 
-struct GoalSeries {
-    goal: Goal,
-    measure: OutcomeMeasure,
-    points: Vec<Point>,
-}
-
-fn load_series(
-    conn: &mut persistence::Conn,
-    org: Uuid,
-    client_id: Uuid,
-    goal_id: Uuid,
-    q: &SeriesQuery,
-) -> Result<GoalSeries, StoreError> {
-    let goal = goals::goal(conn, client_id, goal_id)?;
-    let code = q
-        .measure_code
-        .clone()
-        .or_else(|| goal.content.measure_code.clone())
-        .unwrap_or_else(|| "gas".to_owned());
-    let measure = measurements::measure(conn, org, &code)?
-        .ok_or_else(|| domain::Invalid::field("measure_code", "is not a known measure"))?;
-    let source = q
-        .source
-        .as_deref()
-        .map(|s| Source::parse("source", s))
-        .transpose()?;
-    let points = measurements::series(conn, goal_id, &code, q.from, q.to)?
-        .into_iter()
-        .filter(|(_, _, s)| source.is_none_or(|want| *s == want))
-        .map(|(at, value, _)| Point { at, value })
-        .collect();
-    Ok(GoalSeries {
-        goal,
-        measure,
-        points,
-    })
+impl SeriesQuery {
+    /// The range the clinic reads, and the most points to show.
+    fn parse(self, default_points: usize) -> Result<(SeriesRange, usize), domain::Invalid> {
+        let source = self
+            .source
+            .as_deref()
+            .map(|s| Source::parse("source", s))
+            .transpose()?;
+        let range = SeriesRange {
+            measure_code: self.measure_code,
+            from: self.from,
+            to: self.to,
+            source,
+        };
+        Ok((
+            range,
+            self.max_points.map_or(default_points, |m| m as usize),
+        ))
+    }
 }
 
 /// A goal's values over time, for charts; optionally a date range and downsampled.
@@ -435,23 +353,15 @@ fn load_series(
 )]
 #[get("/clients/{client_id}/goals/{goal_id}/series")]
 pub async fn series(
-    caller: Caller,
+    Bearer(caller): Bearer,
     path: web::Path<GoalPath>,
     query: Query<SeriesQuery>,
     state: State,
 ) -> ApiResult<HttpResponse> {
     let GoalPath { client_id, goal_id } = path.into_inner();
-    let q = query.0;
-    let max_points = q.max_points.map_or(usize::MAX, |m| m as usize);
-    let org = caller.who.organization_id;
+    let (range, max_points) = query.0.parse(usize::MAX)?;
     let s = state
-        .on_client(
-            caller,
-            client_id,
-            ClientAction::ViewClinical,
-            subject("progress.series", "goal", goal_id),
-            move |c| load_series(c, org, client_id, goal_id, &q),
-        )
+        .run(move |clinic| clinic.goal_series(&caller, client_id, goal_id, range))
         .await?;
     let reduced = downsample(&s.points, max_points);
     let body = Series {
@@ -485,23 +395,15 @@ pub async fn series(
 )]
 #[get("/clients/{client_id}/goals/{goal_id}/chart.svg")]
 pub async fn chart_svg(
-    caller: Caller,
+    Bearer(caller): Bearer,
     path: web::Path<GoalPath>,
     query: Query<SeriesQuery>,
     state: State,
 ) -> ApiResult<HttpResponse> {
     let GoalPath { client_id, goal_id } = path.into_inner();
-    let q = query.0;
-    let max_points = q.max_points.map_or(200, |m| m as usize);
-    let org = caller.who.organization_id;
+    let (range, max_points) = query.0.parse(200)?;
     let s = state
-        .on_client(
-            caller,
-            client_id,
-            ClientAction::ViewClinical,
-            subject("progress.chart", "goal", goal_id),
-            move |c| load_series(c, org, client_id, goal_id, &q),
-        )
+        .run(move |clinic| clinic.goal_chart(&caller, client_id, goal_id, range))
         .await?;
     let points: Vec<(DateTime<Utc>, f64)> = downsample(&s.points, max_points)
         .into_iter()
@@ -554,61 +456,24 @@ pub struct MilestoneView {
 )]
 #[get("/clients/{client_id}/milestones")]
 pub async fn milestones(
-    caller: Caller,
+    Bearer(caller): Bearer,
     path: web::Path<ClientPath>,
     state: State,
 ) -> ApiResult<HttpResponse> {
     let client_id = path.client_id;
-    let org = caller.who.organization_id;
-    let list = state
-        .on_client(
-            caller,
-            client_id,
-            ClientAction::ViewClinical,
-            subject("progress.milestones", "client", client_id),
-            move |c| {
-                let all_goals = goals::goals_of_client(c, client_id)?;
-                let mut out = Vec::new();
-                for (goal_id, event) in goals::events_of_client(c, client_id)? {
-                    let kind = match (event.kind.as_str(), event.status) {
-                        ("activated", _) => MilestoneKind::GoalAgreed,
-                        ("status-changed", GoalStatus::Achieved) => MilestoneKind::GoalAchieved,
-                        _ => continue,
-                    };
-                    out.push((goal_id, kind, event.at, None));
-                }
-                for g in &all_goals {
-                    let Some(code) = g.content.measure_code.as_deref() else {
-                        continue;
-                    };
-                    let Some(measure) = measurements::measure(c, org, code)? else {
-                        continue;
-                    };
-                    let points: Vec<Point> = measurements::series(c, g.id, code, None, None)?
-                        .into_iter()
-                        .map(|(at, value, _)| Point { at, value })
-                        .collect();
-                    for m in value_milestones(&measure, &points) {
-                        out.push((g.id, m.kind, m.at, m.value));
-                    }
-                }
-                out.sort_by_key(|m| std::cmp::Reverse(m.2));
-                Ok(out
-                    .into_iter()
-                    .filter_map(|(goal_id, kind, at, value)| {
-                        let g = all_goals.iter().find(|g| g.id == goal_id)?;
-                        Some(MilestoneView {
-                            kind,
-                            at,
-                            goal_id,
-                            goal_label: g.label.clone(),
-                            goal: g.content.client_words.clone(),
-                            value,
-                        })
-                    })
-                    .collect::<Vec<_>>())
-            },
-        )
+    let found = state
+        .run(move |clinic| clinic.milestones(&caller, client_id))
         .await?;
+    let list: Vec<MilestoneView> = found
+        .into_iter()
+        .map(|GoalMilestone { goal, milestone }| MilestoneView {
+            kind: milestone.kind,
+            at: milestone.at,
+            goal_id: goal.id,
+            goal_label: goal.label,
+            goal: goal.content.client_words,
+            value: milestone.value,
+        })
+        .collect();
     Ok(HttpResponse::Ok().json(list))
 }

@@ -19,7 +19,7 @@ use validator::Validate;
 
 use super::{created, subject, subject_of_many, Page};
 use crate::{
-    auth::{tokens, Caller},
+    auth::{tokens, Bearer},
     error::{ApiError, ApiResult, Problem},
     extract::{Body, PageParams, Query},
     state::State,
@@ -191,7 +191,7 @@ impl TryFrom<NewUserInput> for StaffAccount {
 )]
 #[post("/users")]
 pub async fn create_user(
-    caller: Caller,
+    Bearer(caller): Bearer,
     body: Body<NewUserInput>,
     state: State,
 ) -> ApiResult<HttpResponse> {
@@ -283,7 +283,7 @@ pub struct UserQuery {
 )]
 #[get("/users")]
 pub async fn list_users(
-    caller: Caller,
+    Bearer(caller): Bearer,
     query: Query<UserQuery>,
     state: State,
 ) -> ApiResult<HttpResponse> {
@@ -333,7 +333,7 @@ pub struct UserPath {
 )]
 #[get("/users/{user_id}")]
 pub async fn get_user(
-    caller: Caller,
+    Bearer(caller): Bearer,
     path: web::Path<UserPath>,
     state: State,
 ) -> ApiResult<HttpResponse> {
@@ -386,7 +386,7 @@ pub struct UserUpdate {
 )]
 #[patch("/users/{user_id}")]
 pub async fn update_user(
-    caller: Caller,
+    Bearer(caller): Bearer,
     path: web::Path<UserPath>,
     body: Body<UserUpdate>,
     state: State,

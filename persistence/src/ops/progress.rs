@@ -1,0 +1,272 @@
+//! What clients and teams look at: an episode's progress view, a goal's series, and
+//! the milestones feed.
+//!
+//! The progress view is computed once per change to the episode and kept: writes bump
+//! the episode's progress version; a read serves the view held in memory or stored
+//! for the current version, and recomputes only when the episode changed since.
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use domain::{
+    goal::{Episode, Goal},
+    measure::{OutcomeMeasure, Source},
+    policy::ClientAction,
+    progress::{
+        episode_progress, event_milestone, value_milestones, EpisodeProgress, Milestone, Point,
+    },
+};
+use uuid::Uuid;
+
+use crate::{audit::Subject, gate::Caller, goals, measurements, Clinic, StoreResult};
+
+/// Progress views held in memory, by episode, with the version each reflects. The
+/// database says which version is current on every read, so an entry is served only
+/// while it is current: several instances never disagree.
+#[derive(Default)]
+pub struct ViewCache {
+    views: std::sync::RwLock<std::collections::HashMap<Uuid, (i64, Bytes)>>,
+}
+
+/// Enough for a clinic's active episodes; past it, the cache starts over.
+const VIEW_CACHE_ENTRIES: usize = 50_000;
+
+impl ViewCache {
+    fn get(&self, episode: Uuid, version: i64) -> Option<Bytes> {
+        let views = self.views.read().ok()?;
+        views
+            .get(&episode)
+            .filter(|(v, _)| *v == version)
+            .map(|(_, body)| body.clone())
+    }
+
+    fn put(&self, episode: Uuid, version: i64, body: Bytes) {
+        if let Ok(mut views) = self.views.write() {
+            if views.len() >= VIEW_CACHE_ENTRIES {
+                views.clear();
+            }
+            views.insert(episode, (version, body));
+        }
+    }
+}
+
+/// Everything an episode's progress view is made of.
+#[derive(Debug, Clone)]
+pub struct EpisodeFacts {
+    pub client_id: Uuid,
+    pub episode: Episode,
+    pub goals: Vec<Goal>,
+    pub progress: EpisodeProgress,
+    /// The clinic's catalogue, to name each goal's measure.
+    pub measures: Vec<OutcomeMeasure>,
+    /// Changes whenever anything in the episode changes.
+    pub version: i64,
+}
+
+/// Turns the facts into the representation served (and kept) for one version.
+pub type Render = fn(&EpisodeFacts) -> String;
+
+/// Which of a goal's values a series holds.
+#[derive(Debug, Clone, Default)]
+pub struct SeriesRange {
+    /// Defaults to the goal's measure (or `gas` if it has none).
+    pub measure_code: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub source: Option<Source>,
+}
+
+/// A goal's values on one measure, oldest first.
+#[derive(Debug, Clone)]
+pub struct GoalSeries {
+    pub goal: Goal,
+    pub measure: OutcomeMeasure,
+    pub points: Vec<Point>,
+}
+
+/// A milestone and the goal it belongs to.
+#[derive(Debug, Clone)]
+pub struct GoalMilestone {
+    pub goal: Goal,
+    pub milestone: Milestone,
+}
+
+/// Where a progress view came from.
+enum Served {
+    /// This instance's memory, for the current version.
+    Memory(Bytes),
+    /// The view stored in the database for the current version.
+    Stored(i64, String),
+    /// Computed now: the episode changed since the last view.
+    Computed(i64, String),
+}
+
+impl Clinic {
+    /// An episode's progress view, rendered by `render` once per version of the episode.
+    pub fn progress_view(
+        &self,
+        caller: &Caller,
+        client_id: Uuid,
+        episode_id: Uuid,
+        render: Render,
+    ) -> StoreResult<Bytes> {
+        let views = self.views.clone();
+        let served = self.on_client(
+            caller,
+            client_id,
+            ClientAction::ViewClinical,
+            Subject::one("progress.read", "episode", episode_id),
+            move |c, client| {
+                let (version, stored) =
+                    goals::progress_versions(c, client.client_id(), episode_id)?;
+                if let Some(body) = views.get(episode_id, version) {
+                    return Ok(Served::Memory(body));
+                }
+                if stored == Some(version) {
+                    if let (_, Some((v, text))) =
+                        goals::progress_cache(c, client.client_id(), episode_id)?
+                    {
+                        return Ok(Served::Stored(v, text));
+                    }
+                }
+                let episode = goals::episode(c, client.client_id(), episode_id)?;
+                let goal_list = goals::goals_of_episode(c, episode_id)?;
+                let values = measurements::counting_in_episode(c, episode_id)?;
+                let measures = measurements::measures(c, client.organization_id())?;
+                let progress = episode_progress(&goal_list, &values, |code| {
+                    measures.iter().find(|m| m.code == code)
+                });
+                let facts = EpisodeFacts {
+                    client_id: client.client_id(),
+                    episode,
+                    goals: goal_list,
+                    progress,
+                    measures,
+                    version,
+                };
+                Ok(Served::Computed(version, render(&facts)))
+            },
+        )?;
+        Ok(match served {
+            Served::Memory(body) => body,
+            Served::Stored(version, text) => {
+                let body = Bytes::from(text);
+                self.views.put(episode_id, version, body.clone());
+                body
+            }
+            Served::Computed(version, text) => {
+                // Kept for the next reader (and other instances); skipped if the
+                // episode changed meanwhile.
+                let stored = text.clone();
+                self.write(move |c| goals::store_progress_cache(c, episode_id, version, &stored))?;
+                let body = Bytes::from(text);
+                self.views.put(episode_id, version, body.clone());
+                body
+            }
+        })
+    }
+
+    /// A goal's values over time, for a series.
+    pub fn goal_series(
+        &self,
+        caller: &Caller,
+        client_id: Uuid,
+        goal_id: Uuid,
+        range: SeriesRange,
+    ) -> StoreResult<GoalSeries> {
+        self.series_as("progress.series", caller, client_id, goal_id, range)
+    }
+
+    /// A goal's values over time, for a chart.
+    pub fn goal_chart(
+        &self,
+        caller: &Caller,
+        client_id: Uuid,
+        goal_id: Uuid,
+        range: SeriesRange,
+    ) -> StoreResult<GoalSeries> {
+        self.series_as("progress.chart", caller, client_id, goal_id, range)
+    }
+
+    fn series_as(
+        &self,
+        action: &'static str,
+        caller: &Caller,
+        client_id: Uuid,
+        goal_id: Uuid,
+        range: SeriesRange,
+    ) -> StoreResult<GoalSeries> {
+        self.on_client(
+            caller,
+            client_id,
+            ClientAction::ViewClinical,
+            Subject::one(action, "goal", goal_id),
+            move |c, client| {
+                let goal = goals::goal(c, client.client_id(), goal_id)?;
+                let code = range
+                    .measure_code
+                    .clone()
+                    .or_else(|| goal.content.measure_code.clone())
+                    .unwrap_or_else(|| "gas".to_owned());
+                let measure = measurements::measure(c, client.organization_id(), &code)?
+                    .ok_or_else(|| {
+                        domain::Invalid::field("measure_code", "is not a known measure")
+                    })?;
+                let points = measurements::series(c, goal_id, &code, range.from, range.to)?
+                    .into_iter()
+                    .filter(|(_, _, s)| range.source.is_none_or(|want| *s == want))
+                    .map(|(at, value, _)| Point { at, value })
+                    .collect();
+                Ok(GoalSeries {
+                    goal,
+                    measure,
+                    points,
+                })
+            },
+        )
+    }
+
+    /// Milestones to celebrate, newest first: goals agreed, meaningful change reached,
+    /// personal bests, goals achieved.
+    pub fn milestones(&self, caller: &Caller, client_id: Uuid) -> StoreResult<Vec<GoalMilestone>> {
+        self.on_client(
+            caller,
+            client_id,
+            ClientAction::ViewClinical,
+            Subject::one("progress.milestones", "client", client_id),
+            move |c, client| {
+                let all_goals = goals::goals_of_client(c, client.client_id())?;
+                let mut found: Vec<(Uuid, Milestone)> =
+                    goals::events_of_client(c, client.client_id())?
+                        .iter()
+                        .filter_map(|(goal_id, event)| Some((*goal_id, event_milestone(event)?)))
+                        .collect();
+                for g in &all_goals {
+                    let Some(code) = g.content.measure_code.as_deref() else {
+                        continue;
+                    };
+                    let Some(measure) = measurements::measure(c, client.organization_id(), code)?
+                    else {
+                        continue;
+                    };
+                    let points: Vec<Point> = measurements::series(c, g.id, code, None, None)?
+                        .into_iter()
+                        .map(|(at, value, _)| Point { at, value })
+                        .collect();
+                    found.extend(
+                        value_milestones(&measure, &points)
+                            .into_iter()
+                            .map(|m| (g.id, m)),
+                    );
+                }
+                found.sort_by_key(|(_, m)| std::cmp::Reverse(m.at));
+                Ok(found
+                    .into_iter()
+                    .filter_map(|(goal_id, milestone)| {
+                        let goal = all_goals.iter().find(|g| g.id == goal_id)?.clone();
+                        Some(GoalMilestone { goal, milestone })
+                    })
+                    .collect())
+            },
+        )
+    }
+}
