@@ -13,6 +13,7 @@ pub mod openapi;
 pub mod routes;
 pub mod state;
 pub mod telemetry;
+pub mod wire;
 
 use persistence::Backend;
 

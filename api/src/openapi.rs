@@ -135,6 +135,13 @@ impl Modify for Shared {
                     responses.entry("401".to_owned()).or_insert_with(|| {
                         problem("Missing, invalid or expired access token, or inactive account.")
                     });
+                    if path.contains('{') {
+                        responses.entry("404".to_owned()).or_insert_with(|| {
+                            problem(
+                                "No such record, or not yours to see: the same answer for both.",
+                            )
+                        });
+                    }
                     let reads_own = !writes && NEVER_FORBIDDEN.contains(&path.as_str());
                     if !reads_own {
                         responses.entry("403".to_owned()).or_insert_with(|| {

@@ -14,10 +14,7 @@ pub mod users;
 use actix_web::{http::header, HttpResponse};
 use persistence::audit::Subject;
 use serde::Serialize;
-use utoipa::{
-    openapi::{schema::SchemaType, ArrayBuilder, ObjectBuilder, Type},
-    ToSchema,
-};
+use utoipa::ToSchema;
 
 /// An audit subject for a resource of a client's record.
 pub(crate) fn subject(
@@ -67,64 +64,18 @@ impl<T> Page<T> {
     }
 }
 
-/// A string schema listing the allowed values, for fields parsed by the domain.
-pub(crate) fn one_of(values: impl IntoIterator<Item = &'static str>) -> utoipa::openapi::Object {
-    ObjectBuilder::new()
-        .schema_type(SchemaType::Type(Type::String))
-        .enum_values(Some(values.into_iter().collect::<Vec<_>>()))
-        .build()
-}
+// TRANSITION: the schema helpers now live in `crate::wire`; these names go once
+// every route uses it.
+pub(crate) use crate::wire::{
+    array_of, client_status as client_status_schema,
+    discipline_or_null as discipline_or_null_schema, one_of, one_of_or_null,
+    outcome as outcome_schema, role as role_schema, role_or_null as role_or_null_schema,
+    source as source_schema, team_role as team_role_schema,
+};
 
-/// The same, or null: for optional fields, which serde reads `null` into and writes
-/// `None` as. JSON Schema needs `null` in both `type` and `enum` for that.
-pub(crate) fn one_of_or_null(
-    values: impl IntoIterator<Item = &'static str>,
-) -> utoipa::openapi::Object {
-    let values = values
-        .into_iter()
-        .map(serde_json::Value::from)
-        .chain([serde_json::Value::Null]);
-    ObjectBuilder::new()
-        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
-        .enum_values(Some(values.collect::<Vec<_>>()))
-        .build()
-}
-
-/// An array of those values.
-pub(crate) fn array_of(values: impl IntoIterator<Item = &'static str>) -> utoipa::openapi::Array {
-    ArrayBuilder::new().items(one_of(values)).build()
-}
-
-// Text patterns in the schemas spell white space out as the class
-// `[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]`:
-// exactly what Rust's `trim()` strips, where `\s` means something else in each regex
-// engine (ECMA 262, Python, Rust), and a client's validator must agree with ours.
-
-pub(crate) fn role_schema() -> utoipa::openapi::Object {
-    one_of(domain::identity::Role::ALL.iter().map(|r| r.as_str()))
-}
-pub(crate) fn role_or_null_schema() -> utoipa::openapi::Object {
-    one_of_or_null(domain::identity::Role::ALL.iter().map(|r| r.as_str()))
-}
-/// Only therapists have a discipline: null for everyone else.
-pub(crate) fn discipline_or_null_schema() -> utoipa::openapi::Object {
-    one_of_or_null(domain::identity::Discipline::ALL.iter().map(|r| r.as_str()))
-}
-pub(crate) fn client_status_schema() -> utoipa::openapi::Object {
-    one_of(domain::client::ClientStatus::ALL.iter().map(|r| r.as_str()))
-}
-pub(crate) fn team_role_schema() -> utoipa::openapi::Object {
-    one_of(domain::client::TeamRole::ALL.iter().map(|r| r.as_str()))
-}
 pub(crate) fn permission_schema() -> utoipa::openapi::Object {
     one_of(["view", "contribute"])
 }
 pub(crate) fn permission_or_null_schema() -> utoipa::openapi::Object {
     one_of_or_null(["view", "contribute"])
-}
-pub(crate) fn outcome_schema() -> utoipa::openapi::Object {
-    one_of(domain::audit::Outcome::ALL.iter().map(|r| r.as_str()))
-}
-pub(crate) fn source_schema() -> utoipa::openapi::Object {
-    one_of(domain::measure::Source::ALL.iter().map(|s| s.as_str()))
 }

@@ -1,0 +1,127 @@
+//! Schemas shared by the wire types: each kind of text and each enumeration is
+//! defined once here, from the same rules (and the same domain enums) the server
+//! parses with, so the document cannot drift from what is accepted.
+//!
+//! Use them as `#[schema(schema_with = crate::wire::line_200)]`; an `Option` field
+//! takes the `_or_null` form.
+
+use utoipa::openapi::{schema::SchemaType, ArrayBuilder, Object, ObjectBuilder, Type};
+
+/// Exactly what Rust's `trim()` strips, spelled out: `\s` means something else in
+/// each regex engine (ECMA 262, Python, Rust), and a client's validator must agree
+/// with ours.
+const SPACE: &str = r"\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000";
+/// Control characters, which single-line text may not hold.
+const CONTROL: &str = r"\x00-\x1f\x7f-\x9f";
+
+fn string(nullable: bool) -> ObjectBuilder {
+    let kind = if nullable {
+        SchemaType::from_iter([Type::String, Type::Null])
+    } else {
+        SchemaType::Type(Type::String)
+    };
+    ObjectBuilder::new().schema_type(kind)
+}
+
+/// Text with something other than white space in it, at most `max` characters.
+pub fn not_blank(max: usize, nullable: bool) -> Object {
+    string(nullable)
+        .min_length(Some(1))
+        .max_length(Some(max))
+        .pattern(Some(format!("[^{SPACE}]")))
+        .build()
+}
+
+/// Text of 1 to `max` characters once trimmed, on any number of lines.
+pub fn text(max: usize, nullable: bool) -> Object {
+    let inner = max.saturating_sub(2);
+    string(nullable)
+        .pattern(Some(format!(
+            "^[{SPACE}]*[^{SPACE}](?:(?s:.){{0,{inner}}}[^{SPACE}])?[{SPACE}]*$"
+        )))
+        .build()
+}
+
+/// One line of 1 to `max` characters once trimmed, without control characters.
+pub fn line(max: usize, nullable: bool) -> Object {
+    let inner = max.saturating_sub(2);
+    string(nullable)
+        .pattern(Some(format!(
+            r"^[{SPACE}]*[^{SPACE}{CONTROL}](?:[^{CONTROL}]{{0,{inner}}}[^{SPACE}{CONTROL}])?\s*$"
+        )))
+        .build()
+}
+
+/// An email address as `domain::identity::parse_email` accepts it.
+pub fn email(nullable: bool) -> Object {
+    string(nullable)
+        .pattern(Some(format!(
+            r"^[{SPACE}]*[^{SPACE}@]+@[^{SPACE}.][^{SPACE}]*\.[^{SPACE}]*[^{SPACE}.][{SPACE}]*$"
+        )))
+        .build()
+}
+
+/// A phone number: digits, spaces and `+ - ( ) .`, at least five digits.
+pub fn phone(nullable: bool) -> Object {
+    string(nullable)
+        .pattern(Some(r"^[ +().\-]*(?:[0-9][ +().\-]*){5,}$".to_owned()))
+        .build()
+}
+
+/// A string schema listing the allowed values, for fields parsed by the domain.
+pub fn one_of(values: impl IntoIterator<Item = &'static str>) -> Object {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::Type(Type::String))
+        .enum_values(Some(values.into_iter().collect::<Vec<_>>()))
+        .build()
+}
+
+/// The same, or null: for optional fields, which serde reads `null` into and writes
+/// `None` as. JSON Schema needs `null` in both `type` and `enum` for that.
+pub fn one_of_or_null(values: impl IntoIterator<Item = &'static str>) -> Object {
+    let values = values
+        .into_iter()
+        .map(serde_json::Value::from)
+        .chain([serde_json::Value::Null]);
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .enum_values(Some(values.collect::<Vec<_>>()))
+        .build()
+}
+
+/// An array of those values.
+pub fn array_of(values: impl IntoIterator<Item = &'static str>) -> utoipa::openapi::Array {
+    ArrayBuilder::new().items(one_of(values)).build()
+}
+
+/// Names a schema function for one use of the builders above, for `schema_with`.
+macro_rules! schemas {
+    ($($name:ident = $build:expr;)+) => {
+        $(pub fn $name() -> Object { $build })+
+    };
+}
+
+schemas! {
+    email_or_null = email(true);
+    phone_or_null = phone(true);
+    line_200 = line(200, false);
+    line_100_or_null = line(100, true);
+    line_256 = line(256, false);
+    not_blank_200 = not_blank(200, false);
+    not_blank_500 = not_blank(500, false);
+    not_blank_2000 = not_blank(2000, false);
+    text_500 = text(500, false);
+    text_1000 = text(1000, false);
+    text_2000 = text(2000, false);
+}
+
+// Enumerations, from the domain's own lists.
+schemas! {
+    role = one_of(domain::identity::Role::ALL.iter().map(|r| r.as_str()));
+    role_or_null = one_of_or_null(domain::identity::Role::ALL.iter().map(|r| r.as_str()));
+    discipline_or_null = one_of_or_null(domain::identity::Discipline::ALL.iter().map(|r| r.as_str()));
+    client_status = one_of(domain::client::ClientStatus::ALL.iter().map(|r| r.as_str()));
+    team_role = one_of(domain::client::TeamRole::ALL.iter().map(|r| r.as_str()));
+    outcome = one_of(domain::audit::Outcome::ALL.iter().map(|r| r.as_str()));
+    source = one_of(domain::measure::Source::ALL.iter().map(|s| s.as_str()));
+}
