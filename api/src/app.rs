@@ -21,7 +21,7 @@ use utoipa_actix_web::{scope, service_config::ServiceConfig, AppExt};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::{
-    error::{ApiError, FieldProblem},
+    error::ApiError,
     middleware::{self, RequestId, TransportLimits},
     openapi::{ApiDoc, Shared},
     routes::{audit, auth, care, clients, goals, health, me, measures, progress, users},
@@ -187,14 +187,6 @@ impl RootSpanBuilder for RequestSpan {
     }
 }
 
-fn path_error(err: actix_web::error::PathError, _: &HttpRequest) -> actix_web::Error {
-    let detail = match &err {
-        actix_web::error::PathError::Deserialize(e) => format!("is not valid ({e}); ids are UUIDs"),
-        _ => "is not valid".to_owned(),
-    };
-    ApiError::Malformed(vec![FieldProblem::new("path", detail)]).into()
-}
-
 /// Request headers a browser app may send across origins.
 const CORS_REQUEST_HEADERS: [&str; 6] = [
     "authorization",
@@ -256,7 +248,7 @@ pub fn serve(
             .app_data(known.clone())
             .app_data(transport.clone())
             .app_data(web::PayloadConfig::new(limit))
-            .app_data(web::PathConfig::default().error_handler(path_error))
+            .app_data(web::PathConfig::default().error_handler(crate::error::path_error))
             .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", doc.clone()))
             .default_service(web::to(fallback))
             .wrap(
@@ -271,7 +263,7 @@ pub fn serve(
                 !cors_origins.is_empty(),
                 cors(&cors_origins),
             ))
-            .wrap(ErrorHandlers::new().default_handler(middleware::problem_for_plain_errors))
+            .wrap(ErrorHandlers::new().default_handler(crate::error::problem_for_plain_errors))
             .wrap(TracingLogger::<RequestSpan>::new())
             .wrap(from_fn(middleware::request_id))
             .wrap(from_fn(middleware::connection_activity))

@@ -1,4 +1,5 @@
-//! The API's one error type and its one mapping to RFC 9457 problem details.
+//! The API's one error type and its one mapping to RFC 9457 problem details: for
+//! handler errors, for actix's own error responses, and for bad path parameters.
 //!
 //! Policy: every error has its true status and a stable `type` URI that clients may
 //! match on (`urn:headway:problem:<slug>`); `title` is fixed per type, `detail` is
@@ -6,9 +7,14 @@
 //! panics) are logged with the request id and never sent.
 
 use actix_web::{
+    body::{BoxBody, EitherBody, MessageBody},
+    dev::ServiceResponse,
     http::{header, StatusCode},
-    HttpResponse, ResponseError,
+    middleware::ErrorHandlerResponse,
+    HttpRequest, HttpResponse, ResponseError,
 };
+
+use crate::middleware::REQUEST_ID;
 use persistence::StoreError;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -334,6 +340,68 @@ fn seconds(n: i64) -> String {
     match n {
         1 => "1 second".to_owned(),
         n => format!("{n} seconds"),
+    }
+}
+
+// --- Errors raised outside the handlers: actix's own, path parameters ----------
+
+/// Turns any error response that is not already problem+json (actix's own 404s,
+/// 405s, 413s, extractor errors) into one, so clients parse one error shape.
+pub fn problem_for_plain_errors<B: MessageBody + 'static>(
+    res: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_problem = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with(PROBLEM_JSON));
+    if is_problem || res.request().path().starts_with("/docs") {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let status = res.status();
+    let error = match status.as_u16() {
+        404 => ApiError::NotFound,
+        413 => ApiError::PayloadTooLarge(crate::state::body_limit(res.request())),
+        415 => ApiError::UnsupportedMediaType("Unsupported content type.".into()),
+        500..=599 => ApiError::Internal(format!("plain {status} response")),
+        _ => ApiError::BadRequest(
+            status
+                .canonical_reason()
+                .unwrap_or("Bad request")
+                .to_owned(),
+        ),
+    };
+    let (req, old) = res.into_parts();
+    let mut fresh = error.error_response();
+    // Keep the headers that matter (Allow, Retry-After, request id, CORS).
+    for (name, v) in old.headers() {
+        let cors = name.as_str().starts_with("access-control-") || name == header::VARY;
+        if cors || [header::ALLOW, header::RETRY_AFTER, REQUEST_ID].contains(name) {
+            fresh.headers_mut().append(name.clone(), v.clone());
+        }
+    }
+    *fresh.status_mut() = status;
+    let res: ServiceResponse<EitherBody<B, BoxBody>> =
+        ServiceResponse::new(req, fresh).map_into_right_body();
+    Ok(ErrorHandlerResponse::Response(res))
+}
+
+/// A path parameter that is not what the route expects (ids are UUIDs).
+pub fn path_error(err: actix_web::error::PathError, _: &HttpRequest) -> actix_web::Error {
+    let detail = match &err {
+        actix_web::error::PathError::Deserialize(e) => format!("is not valid ({e}); ids are UUIDs"),
+        _ => "is not valid".to_owned(),
+    };
+    ApiError::Malformed(vec![FieldProblem::new("path", detail)]).into()
+}
+
+impl ApiError {
+    /// Query problems are the caller's syntax, reported as 400 like other malformed input.
+    pub(crate) fn into_malformed(self) -> ApiError {
+        match self {
+            ApiError::Invalid(e) => ApiError::Malformed(e),
+            other => other,
+        }
     }
 }
 

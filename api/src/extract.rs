@@ -111,16 +111,6 @@ fn parse_query<T: DeserializeOwned + Validate>(query: &str) -> Result<Query<T>, 
     Ok(Query(value))
 }
 
-impl ApiError {
-    /// Query problems are the caller's syntax, reported as 400 like other malformed input.
-    fn into_malformed(self) -> ApiError {
-        match self {
-            ApiError::Invalid(e) => ApiError::Malformed(e),
-            other => other,
-        }
-    }
-}
-
 /// Flattens validator's nested errors into one list of field paths, sorted.
 pub fn flatten(errors: &ValidationErrors) -> Vec<FieldProblem> {
     let mut out = Vec::new();

@@ -11,17 +11,17 @@ use std::{
 };
 
 use actix_web::{
-    body::{BodySize, BoxBody, EitherBody, MessageBody},
+    body::{BodySize, EitherBody, MessageBody},
     dev::{Payload, ServiceRequest, ServiceResponse},
     error::PayloadError,
-    http::header::{self, HeaderName, HeaderValue},
-    middleware::{ErrorHandlerResponse, Next},
+    http::header::{HeaderName, HeaderValue},
+    middleware::Next,
     rt::time::{sleep, Sleep},
     web, HttpMessage, ResponseError,
 };
 use futures_util::Stream;
 
-use crate::error::{ApiError, PROBLEM_JSON};
+use crate::error::ApiError;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -54,47 +54,6 @@ pub async fn request_id(
         res.headers_mut().insert(REQUEST_ID, value);
     }
     Ok(res)
-}
-
-/// Turns any error response that is not already problem+json (actix's own 404s,
-/// 405s, 413s, extractor errors) into one, so clients parse one error shape.
-pub fn problem_for_plain_errors<B: MessageBody + 'static>(
-    res: ServiceResponse<B>,
-) -> actix_web::Result<ErrorHandlerResponse<B>> {
-    let is_problem = res
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with(PROBLEM_JSON));
-    if is_problem || res.request().path().starts_with("/docs") {
-        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
-    }
-    let status = res.status();
-    let error = match status.as_u16() {
-        404 => ApiError::NotFound,
-        413 => ApiError::PayloadTooLarge(crate::state::body_limit(res.request())),
-        415 => ApiError::UnsupportedMediaType("Unsupported content type.".into()),
-        500..=599 => ApiError::Internal(format!("plain {status} response")),
-        _ => ApiError::BadRequest(
-            status
-                .canonical_reason()
-                .unwrap_or("Bad request")
-                .to_owned(),
-        ),
-    };
-    let (req, old) = res.into_parts();
-    let mut fresh = error.error_response();
-    // Keep the headers that matter (Allow, Retry-After, request id, CORS).
-    for (name, v) in old.headers() {
-        let cors = name.as_str().starts_with("access-control-") || name == header::VARY;
-        if cors || [header::ALLOW, header::RETRY_AFTER, REQUEST_ID].contains(name) {
-            fresh.headers_mut().append(name.clone(), v.clone());
-        }
-    }
-    *fresh.status_mut() = status;
-    let res: ServiceResponse<EitherBody<B, BoxBody>> =
-        ServiceResponse::new(req, fresh).map_into_right_body();
-    Ok(ErrorHandlerResponse::Response(res))
 }
 
 /// What a client may send: the size of its head, and how long its body may take.
