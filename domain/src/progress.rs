@@ -533,6 +533,14 @@ mod tests {
             .unwrap_or_else(|| panic!("{code}"))
     }
 
+    /// Values on days after 2026-01-01.
+    fn values_on(values: &[(i64, f64)]) -> Vec<Point> {
+        values
+            .iter()
+            .map(|&(d, value)| Point { at: day(d), value })
+            .collect()
+    }
+
     fn day(n: i64) -> DateTime<Utc> {
         DateTime::from_timestamp(1_767_225_600, 0).unwrap_or_default() + Duration::days(n)
         // 2026-01-01
@@ -580,20 +588,7 @@ mod tests {
     fn trend_and_projection_match_a_worked_example() {
         // 2, 3, 4 at days 0, 7, 14: slope 1 per week. Fitted line: mean x 1 week, mean y 3,
         // so 6 is reached at 1 + (6 - 3)/1 = 4 weeks, day 28.
-        let points = [
-            Point {
-                at: day(0),
-                value: 2.0,
-            },
-            Point {
-                at: day(7),
-                value: 3.0,
-            },
-            Point {
-                at: day(14),
-                value: 4.0,
-            },
-        ];
+        let points = values_on(&[(0, 2.0), (7, 3.0), (14, 4.0)]);
         assert!(close(trend_per_week(&points), 1.0));
         assert_eq!(projected_date(&points, 6.0), Some(day(28)));
         let nrs = measure("nrs");
@@ -608,20 +603,7 @@ mod tests {
         let two = goal_progress(&nrs, &points[..2], Some(6.0), None);
         assert_eq!(two.outlook, Outlook::NoTrend);
         // Heading away from the target: no projection, at risk.
-        let falling = [
-            Point {
-                at: day(0),
-                value: 4.0,
-            },
-            Point {
-                at: day(7),
-                value: 3.0,
-            },
-            Point {
-                at: day(14),
-                value: 2.0,
-            },
-        ];
+        let falling = values_on(&[(0, 4.0), (7, 3.0), (14, 2.0)]);
         let p = goal_progress(&nrs, &falling, Some(6.0), Some(day(60).date_naive()));
         assert_eq!(
             (p.projected_date, p.outlook, p.achievement),
@@ -633,20 +615,7 @@ mod tests {
     fn lower_is_better_goals_progress_downwards() {
         // QuickDASH 70 -> 50 -> 30 toward a target of 20.
         let qd = measure("quickdash");
-        let points = [
-            Point {
-                at: day(0),
-                value: 70.0,
-            },
-            Point {
-                at: day(14),
-                value: 50.0,
-            },
-            Point {
-                at: day(28),
-                value: 30.0,
-            },
-        ];
+        let points = values_on(&[(0, 70.0), (14, 50.0), (28, 30.0)]);
         let p = goal_progress(&qd, &points, Some(20.0), Some(day(60).date_naive()));
         assert_eq!(p.achievement, Achievement::Improving);
         assert!(p.meaningful_change);
@@ -675,24 +644,7 @@ mod tests {
     #[test]
     fn milestones_mark_meaningful_change_and_personal_bests() {
         let nrs = measure("nrs");
-        let points = [
-            Point {
-                at: day(0),
-                value: 2.0,
-            },
-            Point {
-                at: day(7),
-                value: 3.0,
-            },
-            Point {
-                at: day(14),
-                value: 2.0,
-            },
-            Point {
-                at: day(21),
-                value: 5.0,
-            },
-        ];
+        let points = values_on(&[(0, 2.0), (7, 3.0), (14, 2.0), (21, 5.0)]);
         let kinds: Vec<(MilestoneKind, f64)> = value_milestones(&nrs, &points)
             .into_iter()
             .map(|m| (m.kind, m.value.unwrap_or_default()))
