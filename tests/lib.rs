@@ -74,6 +74,8 @@ pub struct TestApp {
     pub service_secret: String,
     pub db: TestDb,
     pub pool: persistence::Pool,
+    /// The server's own door to the data (seeding, a second clinic).
+    pub clinic: persistence::Clinic,
     handle: actix_web::dev::ServerHandle,
 }
 
@@ -180,12 +182,10 @@ impl TestApp {
         // The tests' own connections, to look at (and tamper with) what is stored.
         let backend = persistence::Backend::from_url(&db.url).unwrap_or_else(|e| panic!("{e}"));
         let pool = persistence::db::open_pool(&backend, 2).unwrap_or_else(|e| panic!("{e}"));
-        let seeded = {
-            let mut conn = pool.get().unwrap_or_else(|e| panic!("{e}"));
-            api::demo::seed_if_empty(&mut conn)
-                .unwrap_or_else(|e| panic!("{e}"))
-                .unwrap_or_else(|| panic!("not seeded"))
-        };
+        let clinic = state.clinic.clone();
+        let seeded = api::demo::seed_if_empty(&clinic)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|| panic!("not seeded"));
         let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
         let addr: SocketAddr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
         let (tx, rx) = mpsc::channel();
@@ -206,6 +206,7 @@ impl TestApp {
             service_secret: seeded.service_secret,
             db,
             pool,
+            clinic,
             handle,
         }
     }
@@ -349,9 +350,8 @@ impl TestApp {
 
     /// A second clinic with its own admin (as `headway create-org` makes one).
     pub fn second_clinic(&self, admin_email: &str) -> String {
-        let mut conn = self.pool.get().unwrap_or_else(|e| panic!("{e}"));
         api::demo::create_organization(
-            &mut conn,
+            &self.clinic,
             "Lakeside Clinic",
             admin_email,
             "Lee Admin",

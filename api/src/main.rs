@@ -4,7 +4,7 @@ use std::{net::TcpListener, process::ExitCode};
 
 use domain::identity::{check_new_password, parse_email};
 use headway_api::{config, demo, prepare, serve, telemetry, Config};
-use persistence::db;
+use persistence::{Backend, Clinic};
 
 const USAGE: &str = "usage: headway <command>
 
@@ -64,16 +64,17 @@ fn config() -> Result<Config, String> {
     Ok(config)
 }
 
+/// The configured database.
+fn backend() -> Result<Backend, String> {
+    Backend::from_url(&config()?.database_url).map_err(|e| e.to_string())
+}
+
 fn run(demo_mode: bool) -> Result<(), String> {
     let config = config()?;
     tracing::info!(database = %config::redact_url(&config.database_url), listen = %config.listen, "starting");
     let state = prepare(config, demo_mode)?;
     if demo_mode {
-        let seeded = state
-            .clinic
-            .legacy_conn(|conn| Ok::<_, persistence::StoreError>(demo::seed_if_empty(conn)))
-            .map_err(|e| e.to_string())??;
-        match seeded {
+        match demo::seed_if_empty(&state.clinic)? {
             Some(seeded) => print(&demo::welcome(
                 &seeded,
                 &format!("http://{}", state.config.listen),
@@ -91,12 +92,7 @@ fn run(demo_mode: bool) -> Result<(), String> {
 }
 
 fn migrate() -> Result<(), String> {
-    let config = config()?;
-    let backend =
-        persistence::Backend::from_url(&config.database_url).map_err(|e| e.to_string())?;
-    let pool = db::open_pool(&backend, 1).map_err(|e| e.to_string())?;
-    let mut conn = pool.get().map_err(|e| e.to_string())?;
-    let applied = db::migrate(&mut conn).map_err(|e| e.to_string())?;
+    let applied = Clinic::migrate(&backend()?).map_err(|e| e.to_string())?;
     print(&format!("{} migration(s) applied", applied.len()))
 }
 
@@ -105,12 +101,7 @@ fn audit(args: &[String]) -> Result<(), String> {
     if args.first().map(String::as_str) != Some("verify") || args.len() != 1 {
         return Err(format!("audit takes one subcommand: verify\n\n{USAGE}"));
     }
-    let config = config()?;
-    let backend =
-        persistence::Backend::from_url(&config.database_url).map_err(|e| e.to_string())?;
-    let pool = db::open_pool(&backend, 1).map_err(|e| e.to_string())?;
-    let mut conn = pool.get().map_err(|e| e.to_string())?;
-    let report = persistence::audit::verify_chain(&mut conn).map_err(|e| {
+    let report = Clinic::verify_audit_chain(&backend()?).map_err(|e| {
         format!("cannot read the audit trail ({e}); is the database migrated (`headway migrate`)?")
     })?;
     let mut lines = Vec::new();
@@ -154,13 +145,8 @@ fn create_org(args: &[String]) -> Result<(), String> {
         .map_err(|_| "set HEADWAY_ADMIN_PASSWORD to the admin's password".to_owned())?;
     check_new_password("HEADWAY_ADMIN_PASSWORD", &password).map_err(|e| e.to_string())?;
     let email = parse_email("EMAIL", email).map_err(|e| e.to_string())?;
-    let config = config()?;
-    let backend =
-        persistence::Backend::from_url(&config.database_url).map_err(|e| e.to_string())?;
-    let pool = db::open_pool(&backend, 1).map_err(|e| e.to_string())?;
-    let mut conn = pool.get().map_err(|e| e.to_string())?;
-    db::migrate(&mut conn).map_err(|e| e.to_string())?;
-    let (org, admin) = demo::create_organization(&mut conn, name, &email, admin_name, &password)?;
+    let (clinic, _) = Clinic::open(&backend()?, 1).map_err(|e| e.to_string())?;
+    let (org, admin) = demo::create_organization(&clinic, name, &email, admin_name, &password)?;
     print(&format!(
         "organization {} ({org}) created; admin {email} ({admin})",
         name.trim()

@@ -125,3 +125,8 @@ schemas! {
     outcome = one_of(domain::audit::Outcome::ALL.iter().map(|r| r.as_str()));
     source = one_of(domain::measure::Source::ALL.iter().map(|s| s.as_str()));
 }
+
+// Accounts (users, sign-in).
+schemas! {
+    not_blank_200_or_null = not_blank(200, true);
+}

@@ -39,9 +39,11 @@ fn main() -> Result<(), String> {
         .parse()
         .map_err(|_| "MEASUREMENTS_PER_FILLER must be a number")?;
     let backend = Backend::from_url(url).map_err(|e| e.to_string())?;
+    // Migrates, and seeds the demo clinic through the one door.
+    let (clinic, _) = persistence::Clinic::open(&backend, 1).map_err(|e| e.to_string())?;
+    api::demo::seed_if_empty(&clinic)?.ok_or("database not empty")?;
+    drop(clinic);
     let mut conn = db::connect(&backend).map_err(|e| e.to_string())?;
-    db::migrate(&mut conn).map_err(|e| e.to_string())?;
-    api::demo::seed_if_empty(&mut conn)?.ok_or("database not empty")?;
     let ids = subject(&mut conn).map_err(|e| e.to_string())?;
     let started = std::time::Instant::now();
     bulk_filler(&mut conn, filler, per).map_err(|e| e.to_string())?;

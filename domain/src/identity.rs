@@ -374,3 +374,413 @@ impl serde::Serialize for Scopes {
         s.serialize_str(&self.to_string())
     }
 }
+
+// --- Signing in ------------------------------------------------------------------
+
+/// Who a sign-in attempt names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Login {
+    /// A person, by login e-mail (trimmed and lower-cased at the edge).
+    Person { email: String },
+    /// An integration, by its client id as sent: a malformed one matches no account
+    /// (and still costs a hash check).
+    Service { client_id: String },
+}
+
+impl Login {
+    /// The name failures are counted under, with the client address.
+    pub fn throttle_key(&self) -> String {
+        match self {
+            Login::Person { email } => email.clone(),
+            Login::Service { client_id } => format!("client:{client_id}"),
+        }
+    }
+
+    /// Whether an account of `role` signs in this way: people with a password,
+    /// integrations with client credentials.
+    pub fn admits(&self, role: Role) -> bool {
+        match self {
+            Login::Person { .. } => role != Role::Service,
+            Login::Service { .. } => role == Role::Service,
+        }
+    }
+}
+
+/// The result of checking a secret against a stored hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Wrong,
+    /// Correct; `rehashed` is a fresh hash when the stored one has outdated parameters.
+    Right {
+        rehashed: Option<String>,
+    },
+}
+
+/// One secret check. The API implements it (it owns the hashing policy and its bounded
+/// thread pool, where a place is taken before anything else is done); a sign-in
+/// operation spends it between reading the account and recording the outcome,
+/// holding no database connection meanwhile.
+pub trait PasswordCheck: Send {
+    /// Checks `secret` against `stored`. `None` (no such account, no password yet, or
+    /// an inactive one) must cost the same time and answer [`Verdict::Wrong`], so that
+    /// unknown and known accounts are refused alike. `Err` means the check could not
+    /// run at all.
+    fn check(self, stored: Option<&str>, secret: &str) -> Result<Verdict, String>;
+}
+
+/// The sign-in throttle. Failures are counted per (login, client address): after
+/// `login_max_failures` within `window` that login is locked for that address only,
+/// so nobody can lock a person out just by knowing their login. Failures are also
+/// counted per address across logins: after `address_max_failures` the address may not
+/// sign in at all (password spraying). A lock lasts until its window ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lockout {
+    pub login_max_failures: i32,
+    pub address_max_failures: i32,
+    pub window: chrono::Duration,
+}
+
+/// Which failure count a lock is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counted {
+    /// One login from one address.
+    LoginFromAddress,
+    /// Every login from one address.
+    Address,
+}
+
+impl Lockout {
+    /// Failures in a window that started at or before this no longer count.
+    pub fn window_cutoff(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> chrono::DateTime<chrono::Utc> {
+        now - self.window
+    }
+
+    /// Until when `failures` counted since `window_started` lock sign-in, if they do.
+    pub fn locks(
+        &self,
+        counted: Counted,
+        failures: i32,
+        window_started: chrono::DateTime<chrono::Utc>,
+    ) -> Option<chrono::DateTime<chrono::Utc>> {
+        let most = match counted {
+            Counted::LoginFromAddress => self.login_max_failures,
+            Counted::Address => self.address_max_failures,
+        };
+        (failures >= most).then(|| window_started + self.window)
+    }
+
+    /// The latest of the locks that are still on at `now`.
+    pub fn locked_until(
+        locks: impl IntoIterator<Item = chrono::DateTime<chrono::Utc>>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Option<chrono::DateTime<chrono::Utc>> {
+        locks.into_iter().filter(|until| *until > now).max()
+    }
+
+    /// Seconds to ask a locked-out caller to wait: at least one.
+    pub fn retry_after_secs(
+        until: chrono::DateTime<chrono::Utc>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> i64 {
+        (until - now).num_seconds().max(1)
+    }
+}
+
+/// What a sign-in attempt led to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignIn {
+    Accepted(User),
+    /// Unknown login, wrong secret, inactive account: callers cannot tell which.
+    Refused,
+    /// Too many failures for this login from this address, or from this address.
+    Locked {
+        retry_after_secs: i64,
+    },
+}
+
+// --- Staff accounts ----------------------------------------------------------------
+
+/// A new staff or integration account, checked: clients and caregivers are invited
+/// through their client record instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewStaff {
+    pub role: Role,
+    pub display_name: String,
+    pub email: Option<String>,
+    pub discipline: Option<Discipline>,
+    pub scopes: Scopes,
+}
+
+/// A new account as sent, before its rules are checked.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NewStaffInput<'a> {
+    pub role: &'a str,
+    pub display_name: &'a str,
+    pub email: Option<&'a str>,
+    pub discipline: Option<&'a str>,
+    pub scopes: Option<&'a str>,
+}
+
+impl NewStaff {
+    /// People need an e-mail (their login), therapists a discipline; integrations have
+    /// no e-mail and may hold scopes; nobody else holds scopes.
+    pub fn parse(input: NewStaffInput<'_>) -> Result<NewStaff, crate::Invalid> {
+        let mut problems = crate::error::Problems::default();
+        let role = problems.check(Role::parse("role", input.role));
+        if matches!(role, Some(Role::Client | Role::Caregiver)) {
+            problems.add(
+                "role",
+                "clients and caregivers are invited through their client record",
+            );
+        }
+        let email = match (input.email, role) {
+            (Some(_), Some(Role::Service)) => {
+                problems.add("email", "service accounts have no e-mail");
+                None
+            }
+            (Some(e), _) => problems.check(parse_email("email", e)),
+            (None, Some(Role::Service)) | (None, None) => None,
+            (None, Some(_)) => {
+                problems.add("email", "is required");
+                None
+            }
+        };
+        let discipline = input
+            .discipline
+            .and_then(|d| problems.check(Discipline::parse("discipline", d)));
+        if role == Some(Role::Therapist) && input.discipline.is_none() {
+            problems.add("discipline", "is required for therapists");
+        }
+        let scopes = match (input.scopes, role) {
+            (Some(s), Some(Role::Service)) => problems.check(Scopes::parse(s)).unwrap_or_default(),
+            (Some(_), _) => {
+                problems.add("scopes", "only service accounts have scopes");
+                Scopes::default()
+            }
+            (None, _) => Scopes::default(),
+        };
+        problems.finish()?;
+        Ok(NewStaff {
+            role: role.ok_or_else(|| crate::Invalid::field("role", "is required"))?,
+            display_name: input.display_name.trim().to_owned(),
+            email,
+            discipline,
+            scopes,
+        })
+    }
+}
+
+/// Changes to an account; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccountChanges {
+    pub display_name: Option<String>,
+    pub discipline: Option<Discipline>,
+    pub scopes: Option<Scopes>,
+    /// `Some(false)` deactivates: every session of the account ends at once.
+    pub active: Option<bool>,
+}
+
+/// Account changes as sent, before their rules are checked.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AccountChangesInput<'a> {
+    pub display_name: Option<&'a str>,
+    pub discipline: Option<&'a str>,
+    pub scopes: Option<&'a str>,
+    pub active: Option<bool>,
+}
+
+impl AccountChanges {
+    /// Parses the changes `by` asks of account `target`: nobody deactivates their own
+    /// account.
+    pub fn parse(
+        input: AccountChangesInput<'_>,
+        by: Uuid,
+        target: Uuid,
+    ) -> Result<AccountChanges, crate::Invalid> {
+        let mut problems = crate::error::Problems::default();
+        let discipline = input
+            .discipline
+            .and_then(|d| problems.check(Discipline::parse("discipline", d)));
+        let scopes = input.scopes.and_then(|s| problems.check(Scopes::parse(s)));
+        if input.active == Some(false) && by == target {
+            problems.add("active", "you cannot deactivate your own account");
+        }
+        problems.finish()?;
+        Ok(AccountChanges {
+            display_name: input.display_name.map(|n| n.trim().to_owned()),
+            discipline,
+            scopes,
+            active: input.active,
+        })
+    }
+
+    /// Whether these changes fit the account as it is: scopes are for integrations,
+    /// disciplines for therapists.
+    pub fn fit(&self, account: &User) -> Result<(), crate::Invalid> {
+        if self.scopes.is_some() && account.role != Role::Service {
+            return Err(crate::Invalid::field(
+                "scopes",
+                "only service accounts have scopes",
+            ));
+        }
+        if self.discipline.is_some() && account.role != Role::Therapist {
+            return Err(crate::Invalid::field(
+                "discipline",
+                "only therapists have a discipline",
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod sign_in_tests {
+    use chrono::{Duration, TimeZone, Utc};
+
+    use super::*;
+
+    fn lockout() -> Lockout {
+        Lockout {
+            login_max_failures: 5,
+            address_max_failures: 50,
+            window: Duration::minutes(15),
+        }
+    }
+
+    #[test]
+    fn a_login_locks_for_its_address_after_enough_failures_until_the_window_ends() {
+        let start = Utc.with_ymd_and_hms(2026, 1, 1, 9, 0, 0).unwrap();
+        let l = lockout();
+        assert_eq!(l.locks(Counted::LoginFromAddress, 4, start), None);
+        assert_eq!(
+            l.locks(Counted::LoginFromAddress, 5, start),
+            Some(start + Duration::minutes(15))
+        );
+        assert_eq!(l.locks(Counted::Address, 49, start), None);
+        assert_eq!(
+            l.locks(Counted::Address, 50, start),
+            Some(start + Duration::minutes(15))
+        );
+        assert_eq!(l.window_cutoff(start), start - Duration::minutes(15));
+    }
+
+    #[test]
+    fn only_locks_still_on_count_and_the_wait_is_at_least_a_second() {
+        let now = Utc.with_ymd_and_hms(2026, 1, 1, 9, 0, 0).unwrap();
+        let (past, soon, later) = (
+            now - Duration::seconds(1),
+            now + Duration::milliseconds(200),
+            now + Duration::seconds(90),
+        );
+        assert_eq!(Lockout::locked_until([past], now), None);
+        assert_eq!(Lockout::locked_until([past, soon, later], now), Some(later));
+        assert_eq!(Lockout::retry_after_secs(soon, now), 1);
+        assert_eq!(Lockout::retry_after_secs(later, now), 90);
+    }
+
+    #[test]
+    fn people_and_integrations_sign_in_their_own_way() {
+        let person = Login::Person {
+            email: "ada@example.org".into(),
+        };
+        let service = Login::Service {
+            client_id: "abc".into(),
+        };
+        assert_eq!(person.throttle_key(), "ada@example.org");
+        assert_eq!(service.throttle_key(), "client:abc");
+        assert!(person.admits(Role::Therapist) && !person.admits(Role::Service));
+        assert!(service.admits(Role::Service) && !service.admits(Role::Admin));
+    }
+
+    #[test]
+    fn new_staff_follow_the_rules_of_their_role() {
+        let ok = NewStaff::parse(NewStaffInput {
+            role: "therapist",
+            display_name: " Olivia ",
+            email: Some("Olivia@Example.org"),
+            discipline: Some("occupational-therapy"),
+            scopes: None,
+        });
+        assert_eq!(
+            ok.map(|s| (s.display_name, s.email)),
+            Ok(("Olivia".into(), Some("olivia@example.org".into())))
+        );
+        let fields = |input| {
+            NewStaff::parse(input)
+                .err()
+                .map(|e| e.0.into_iter().map(|f| f.field).collect::<Vec<_>>())
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            fields(NewStaffInput {
+                role: "therapist",
+                display_name: "T",
+                ..Default::default()
+            }),
+            ["email", "discipline"]
+        );
+        assert_eq!(
+            fields(NewStaffInput {
+                role: "client",
+                display_name: "C",
+                email: Some("c@example.org"),
+                scopes: Some("clients:read"),
+                ..Default::default()
+            }),
+            ["role", "scopes"]
+        );
+        assert_eq!(
+            fields(NewStaffInput {
+                role: "service",
+                display_name: "EHR",
+                email: Some("e@example.org"),
+                ..Default::default()
+            }),
+            ["email"]
+        );
+    }
+
+    #[test]
+    fn nobody_deactivates_themself_and_changes_fit_the_role() {
+        let me = Uuid::from_u128(1);
+        let off = AccountChangesInput {
+            active: Some(false),
+            ..Default::default()
+        };
+        assert!(AccountChanges::parse(off, me, me).is_err());
+        assert!(AccountChanges::parse(off, me, Uuid::from_u128(2)).is_ok());
+        let t = Utc.with_ymd_and_hms(2026, 1, 1, 9, 0, 0).unwrap();
+        let admin = User {
+            id: me,
+            organization_id: Uuid::from_u128(9),
+            email: None,
+            display_name: "A".into(),
+            role: Role::Admin,
+            discipline: None,
+            client_id: None,
+            scopes: Scopes::default(),
+            active: true,
+            has_password: true,
+            created_at: t,
+            updated_at: t,
+        };
+        let scopes = AccountChanges {
+            scopes: Some(Scopes::default()),
+            ..Default::default()
+        };
+        let discipline = AccountChanges {
+            discipline: Some(Discipline::Nursing),
+            ..Default::default()
+        };
+        assert!(scopes.fit(&admin).is_err());
+        assert!(discipline.fit(&admin).is_err());
+        let service = User {
+            role: Role::Service,
+            ..admin
+        };
+        assert!(scopes.fit(&service).is_ok());
+    }
+}

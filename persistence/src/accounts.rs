@@ -7,7 +7,9 @@ use diesel::{
     sql_types::{Text, Timestamp},
 };
 use domain::{
-    identity::{Discipline, Organization, Principal, Role, Scopes, User},
+    identity::{
+        AccountChanges, Counted, Discipline, Lockout, Organization, Principal, Role, Scopes, User,
+    },
     policy::DirectoryScope,
 };
 use uuid::Uuid;
@@ -263,14 +265,8 @@ pub fn list_users(
     Ok(Page::from_rows(items, page.limit, |u| u.id))
 }
 
-/// Changes to an account; `None` leaves a field as it is.
-#[derive(Debug, Clone, Default)]
-pub struct UserChanges {
-    pub display_name: Option<String>,
-    pub discipline: Option<Discipline>,
-    pub scopes: Option<Scopes>,
-    pub active: Option<bool>,
-}
+/// Changes to an account (the domain's [`AccountChanges`]).
+pub type UserChanges = AccountChanges;
 
 #[derive(AsChangeset)]
 #[diesel(table_name = users)]
@@ -286,7 +282,7 @@ pub fn update_user(
     conn: &mut Conn,
     org_id: Uuid,
     user_id: Uuid,
-    changes: UserChanges,
+    changes: AccountChanges,
     now: DateTime<Utc>,
 ) -> StoreResult<User> {
     let deactivating = changes.active == Some(false);
@@ -587,19 +583,9 @@ fn revoke_sessions_of(
 }
 
 // --- Sign-in throttling ---------------------------------------------------------
-
-/// Throttling rules, kept in the database so every API instance enforces the same
-/// counts. Failures are counted per (login, client address): after `max_failures`
-/// within `window` that login is locked for that address only, so nobody can lock a
-/// person out just by knowing their login. Failures are also counted per address
-/// across logins: after `address_max_failures` the address may not sign in at all
-/// (password spraying). A lock lasts until its window ends.
-#[derive(Debug, Clone, Copy)]
-pub struct ThrottlePolicy {
-    pub max_failures: i32,
-    pub address_max_failures: i32,
-    pub window: Duration,
-}
+//
+// The counts live in the database so that every API instance enforces the same
+// ones; the rule (how many failures, how long) is the domain's [`Lockout`].
 
 /// Until when sign-in for this login from this address is refused, if it is.
 pub fn locked_until(
@@ -618,12 +604,11 @@ pub fn locked_until(
         .select(address_throttle::locked_until)
         .first(conn)
         .optional()?;
-    Ok([pair.flatten(), whole_address.flatten()]
+    let locks = [pair.flatten(), whole_address.flatten()]
         .into_iter()
         .flatten()
-        .map(utc)
-        .filter(|u| *u > now)
-        .max())
+        .map(utc);
+    Ok(Lockout::locked_until(locks, now))
 }
 
 /// Counts a failed sign-in for the login from this address, and for the address;
@@ -634,9 +619,9 @@ pub fn record_failure(
     login: &str,
     address: &str,
     now: DateTime<Utc>,
-    policy: ThrottlePolicy,
+    policy: Lockout,
 ) -> StoreResult<Option<DateTime<Utc>>> {
-    let cutoff = (now - policy.window).naive_utc();
+    let cutoff = policy.window_cutoff(now).naive_utc();
     let at = now.naive_utc();
     // Insert-if-absent, then one UPDATE that counts: both backends take the row lock,
     // so concurrent failures on several instances neither collide nor get lost.
@@ -681,8 +666,7 @@ pub fn record_failure(
         .find((login, address))
         .select((login_throttle::failures, login_throttle::window_started_at))
         .first(conn)?;
-    let pair_lock =
-        (pair_failures >= policy.max_failures).then(|| utc(pair_started) + policy.window);
+    let pair_lock = policy.locks(Counted::LoginFromAddress, pair_failures, utc(pair_started));
     if let Some(until) = pair_lock {
         diesel::update(login_throttle::table.find((login, address)))
             .set(login_throttle::locked_until.eq(until.naive_utc()))
@@ -695,8 +679,7 @@ pub fn record_failure(
             address_throttle::window_started_at,
         ))
         .first(conn)?;
-    let address_lock = (address_failures >= policy.address_max_failures)
-        .then(|| utc(address_started) + policy.window);
+    let address_lock = policy.locks(Counted::Address, address_failures, utc(address_started));
     if let Some(until) = address_lock {
         diesel::update(address_throttle::table.find(address))
             .set(address_throttle::locked_until.eq(until.naive_utc()))

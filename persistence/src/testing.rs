@@ -256,3 +256,41 @@ pub fn renamed(name: &str) -> Demographics {
     )
     .unwrap_or_else(|e| panic!("{e}"))
 }
+
+// --- Accounts and sign-in (ops/auth_tests.rs, users_tests.rs, admin_tests.rs) -------
+
+impl Riverside {
+    /// A Riverside account of `role` that signs in as `email`, with the stored
+    /// password hash `hash` (the tests' checker reads `plain:<password>`).
+    pub fn login(&self, email: &str, role: Role, hash: &str) -> domain::identity::User {
+        let new = NewUser {
+            id: domain::new_id(),
+            organization_id: self.organization,
+            email: Some(email.to_owned()),
+            display_name: email.to_owned(),
+            role,
+            discipline: None,
+            client_id: None,
+            password_hash: Some(hash.to_owned()),
+            scopes: Scopes::default(),
+        };
+        db::write(&mut self.connect(), |c| {
+            accounts::insert_user(c, new, now())
+        })
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// An account's stored password hash, by login.
+    pub fn password_hash_of(&self, email: &str) -> Option<String> {
+        accounts::credentials_by_email(&mut self.connect(), email)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .and_then(|(_, hash)| hash)
+    }
+}
+
+/// A door to a fresh, migrated and empty database, with what keeps it alive.
+pub fn empty_clinic() -> (crate::Clinic, Backend, Option<tempfile::TempDir>) {
+    let (backend, dir) = backend();
+    let (clinic, _) = crate::Clinic::open(&backend, 2).unwrap_or_else(|e| panic!("{e}"));
+    (clinic, backend, dir)
+}

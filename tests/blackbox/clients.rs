@@ -125,8 +125,7 @@ fn the_demo_never_seeds_a_database_that_holds_data() {
     let before = app.get(&admin, "/api/v1/clients?limit=100").ok(200)["items"]
         .as_array()
         .map_or(0, Vec::len);
-    let mut conn = app.pool.get().unwrap_or_else(|e| panic!("{e}"));
-    let seeded = api::demo::seed_if_empty(&mut conn).unwrap_or_else(|e| panic!("{e}"));
+    let seeded = api::demo::seed_if_empty(&app.clinic).unwrap_or_else(|e| panic!("{e}"));
     assert!(seeded.is_none(), "a second seeding must do nothing");
     let after = app.get(&admin, "/api/v1/clients?limit=100").ok(200)["items"]
         .as_array()

@@ -16,6 +16,7 @@ use argon2::{
     password_hash::{rand_core::OsRng, Output, ParamsString, PasswordHash, SaltString},
     Algorithm, Argon2, Block, Params, Version,
 };
+use domain::identity::{PasswordCheck, Verdict};
 use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 
 use crate::error::{ApiError, ApiResult};
@@ -254,6 +255,29 @@ impl Slot {
             .map_err(|_| ApiError::Internal("password hashing thread stopped".into()))
     }
 
+    /// The same, for a thread that may block (inside `web::block`): it waits for its
+    /// turn without holding anything but this place.
+    fn run_blocking(self, work: Work) -> Result<Done, String> {
+        let (reply, answer) = oneshot::channel();
+        let job = Job {
+            work,
+            reply,
+            _slot: self.permit,
+        };
+        self.jobs
+            .try_send(job)
+            .map_err(|_| "password hashing queue is full".to_owned())?;
+        answer
+            .blocking_recv()
+            .map_err(|_| "password hashing thread stopped".to_owned())
+    }
+
+    /// This place, spent on one sign-in's secret check; unknown accounts are checked
+    /// against `dummy`, a real hash, so that they take as long to refuse.
+    pub fn for_sign_in(self, dummy: String) -> SignInCheck {
+        SignInCheck { slot: self, dummy }
+    }
+
     /// A new hash of `password`.
     pub async fn hash(self, password: String) -> ApiResult<String> {
         match self.run(Work::Hash(password)).await? {
@@ -271,6 +295,29 @@ impl Slot {
         match self.run(Work::Verify { password, stored }).await? {
             Done::Verified(verdict, fresh) => Ok((verdict, fresh)),
             Done::Hashed(_) => Err(ApiError::Internal("unexpected hashing answer".into())),
+        }
+    }
+}
+
+/// One sign-in's secret check, on a place already taken in the pool.
+pub struct SignInCheck {
+    slot: Slot,
+    dummy: String,
+}
+
+impl PasswordCheck for SignInCheck {
+    fn check(self, stored: Option<&str>, secret: &str) -> Result<Verdict, String> {
+        let known = stored.is_some();
+        let work = Work::Verify {
+            password: secret.to_owned(),
+            stored: stored.unwrap_or(&self.dummy).to_owned(),
+        };
+        match self.slot.run_blocking(work)? {
+            Done::Verified(Verified::Yes | Verified::YesButRehash, fresh) if known => {
+                Ok(Verdict::Right { rehashed: fresh })
+            }
+            Done::Verified(..) => Ok(Verdict::Wrong),
+            Done::Hashed(_) => Err("unexpected hashing answer".into()),
         }
     }
 }

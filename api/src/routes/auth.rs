@@ -1,17 +1,16 @@
 //! The OAuth 2.0 token endpoint (RFC 6749), revocation (RFC 7009), invitations.
 
-use actix_web::{http::header, post, web, HttpRequest, HttpResponse};
+use actix_web::{
+    http::{header, StatusCode},
+    post, web, HttpRequest, HttpResponse,
+};
 use base64::{engine::general_purpose::STANDARD, Engine};
 use chrono::Duration;
 use domain::{
-    audit::{Outcome, RequestMeta},
-    identity::{check_new_password, Role, Scopes, User},
+    audit::RequestMeta,
+    identity::{check_new_password, Lockout, Login, Scopes, SignIn, User},
 };
-use persistence::{
-    accounts::{self, Refresh, ThrottlePolicy},
-    audit::{self, Actor, Subject},
-    db, now, Conn, StoreError,
-};
+use persistence::ops::auth::{Attempt, Refreshed};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -19,9 +18,7 @@ use validator::Validate;
 
 use crate::{
     auth::{
-        address,
-        passwords::Verified,
-        request_meta,
+        address, request_meta,
         tokens::{self, Subject as TokenSubject},
     },
     error::{ApiError, ApiResult, Problem},
@@ -70,47 +67,36 @@ fn token_type_schema() -> utoipa::openapi::Object {
     super::one_of(["Bearer"])
 }
 
-fn oauth(status: u16, error: &'static str, description: impl Into<String>) -> ApiError {
+fn oauth(status: StatusCode, error: &'static str, description: impl Into<String>) -> ApiError {
     ApiError::OAuth {
-        status: actix_web::http::StatusCode::from_u16(status)
-            .unwrap_or(actix_web::http::StatusCode::BAD_REQUEST),
+        status,
         error,
         description: description.into(),
     }
 }
 
+fn invalid_request(description: impl Into<String>) -> ApiError {
+    oauth(StatusCode::BAD_REQUEST, "invalid_request", description)
+}
+
 fn invalid_grant() -> ApiError {
     oauth(
-        400,
+        StatusCode::BAD_REQUEST,
         "invalid_grant",
         "The credentials or refresh token are not valid.",
     )
 }
 
-fn login_subject() -> Subject {
-    Subject {
-        action: "auth.login",
-        resource_type: "session",
-        resource_id: None,
-        client_id: None,
-    }
+fn invalid_client() -> ApiError {
+    oauth(
+        StatusCode::UNAUTHORIZED,
+        "invalid_client",
+        "Unknown client or wrong secret.",
+    )
 }
 
-fn audit_auth(
-    conn: &mut Conn,
-    user: Option<&User>,
-    subject: &Subject,
-    outcome: Outcome,
-    meta: &RequestMeta,
-) -> Result<(), StoreError> {
-    let actor = user.map_or_else(Actor::default, |u| Actor {
-        organization_id: Some(u.organization_id),
-        user_id: Some(u.id),
-        role: Some(u.role),
-    });
-    db::write(conn, move |c| {
-        audit::record(c, actor, subject, outcome, meta, now())
-    })
+fn invalid_scope(description: &str) -> ApiError {
+    oauth(StatusCode::BAD_REQUEST, "invalid_scope", description)
 }
 
 /// Issue tokens.
@@ -135,7 +121,7 @@ fn audit_auth(
 )]
 #[post("/auth/token")]
 pub async fn token(req: HttpRequest, body: web::Bytes, state: State) -> ApiResult<HttpResponse> {
-    let form = parse_form(&req, &body)?;
+    let form: TokenRequest = parse_form(&req, &body)?;
     let mut meta = request_meta(&req);
     let address = sign_in_address(&req, &state, &mut meta);
     let issued = match form.grant_type.as_str() {
@@ -144,7 +130,7 @@ pub async fn token(req: HttpRequest, body: web::Bytes, state: State) -> ApiResul
         "refresh_token" => refresh_grant(&state, form, meta).await?,
         other => {
             return Err(oauth(
-                400,
+                StatusCode::BAD_REQUEST,
                 "unsupported_grant_type",
                 format!("grant_type `{other}` is not supported"),
             ))
@@ -156,7 +142,8 @@ pub async fn token(req: HttpRequest, body: web::Bytes, state: State) -> ApiResul
         .json(issued))
 }
 
-fn parse_form(req: &HttpRequest, body: &[u8]) -> ApiResult<TokenRequest> {
+/// Reads a form-encoded body, as RFC 6749 and RFC 7009 require.
+fn parse_form<T: serde::de::DeserializeOwned>(req: &HttpRequest, body: &[u8]) -> ApiResult<T> {
     let form_type = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -168,33 +155,26 @@ fn parse_form(req: &HttpRequest, body: &[u8]) -> ApiResult<TokenRequest> {
         });
     if !form_type {
         return Err(ApiError::UnsupportedMediaType(
-            "Send the token request as application/x-www-form-urlencoded.".into(),
+            "Send the request as application/x-www-form-urlencoded.".into(),
         ));
     }
     let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(body));
     serde_path_to_error::deserialize(de).map_err(|e| {
         let field = e.path().to_string();
-        oauth(
-            400,
-            "invalid_request",
-            format!("{field}: {}", e.into_inner()),
-        )
+        invalid_request(format!("{field}: {}", e.into_inner()))
     })
 }
 
 fn required<'a>(value: &'a Option<String>, name: &str) -> ApiResult<&'a str> {
-    value.as_deref().filter(|v| !v.is_empty()).ok_or_else(|| {
-        oauth(
-            400,
-            "invalid_request",
-            format!("`{name}` is required for this grant"),
-        )
-    })
+    value
+        .as_deref()
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| invalid_request(format!("`{name}` is required for this grant")))
 }
 
-fn throttle(state: &AppState) -> ThrottlePolicy {
-    ThrottlePolicy {
-        max_failures: state.config.login_max_failures,
+fn lockout(state: &AppState) -> Lockout {
+    Lockout {
+        login_max_failures: state.config.login_max_failures,
         address_max_failures: state.config.address_max_failures,
         window: Duration::seconds(state.config.login_window_secs),
     }
@@ -212,97 +192,28 @@ fn sign_in_address(req: &HttpRequest, state: &AppState, meta: &mut RequestMeta) 
     }
 }
 
-fn locked(until: chrono::DateTime<chrono::Utc>, now: chrono::DateTime<chrono::Utc>) -> ApiError {
-    ApiError::TooManyRequests {
-        retry_after_secs: (until - now).num_seconds().max(1),
-    }
-}
-
-/// Checks a secret against an account, throttled per (login, address) and per
-/// address, audited either way. Unknown logins are checked against a dummy hash so
-/// they cost the same time.
-///
-/// Three steps, so that neither an async worker nor a database connection is held
-/// while Argon2 runs: look up (and refuse a locked login), hash on the bounded pool,
-/// record the outcome. The pool place is taken first: when none is free the attempt is
-/// refused (503) before anything is read, counted or audited.
-async fn authenticate(
+/// Checks a secret (see `Clinic::sign_in`). The place in the hashing pool is taken
+/// first: when none is free the attempt is refused (503) before anything is read,
+/// counted or audited.
+async fn sign_in(
     state: &State,
     attempt: Attempt,
-    find: impl FnOnce(&mut Conn) -> Result<Option<(User, Option<String>)>, StoreError> + Send + 'static,
-    failure: ApiError,
-) -> ApiResult<User> {
-    let slot = state.passwords.reserve()?;
-    let policy = throttle(state);
-    let Attempt {
-        login,
-        address,
-        secret,
-        meta,
-    } = attempt;
-    let (lookup_login, lookup_address, lookup_meta) =
-        (login.clone(), address.clone(), meta.clone());
-    let found = state
-        .db(move |conn| {
-            let now = now();
-            if let Some(until) = accounts::locked_until(conn, &lookup_login, &lookup_address, now)?
-            {
-                audit_auth(conn, None, &login_subject(), Outcome::Denied, &lookup_meta)?;
-                return Ok(Err(locked(until, now)));
-            }
-            Ok(Ok(find(conn)?))
-        })
-        .await??;
-    let known = found.as_ref().map(|(u, _)| u.clone());
-    let (user, stored) = match found {
-        Some((u, Some(h))) if u.active => (Some(u), h),
-        _ => (None, state.dummy_hash.clone()),
-    };
-    let (verdict, fresh) = slot.verify(secret, stored).await?;
-    state
-        .db(move |conn| {
-            let now = now();
-            match (user, verdict) {
-                (Some(user), Verified::Yes | Verified::YesButRehash) => {
-                    // Failures that landed while this one was hashing may have locked it.
-                    if let Some(until) = accounts::locked_until(conn, &login, &address, now)? {
-                        audit_auth(conn, Some(&user), &login_subject(), Outcome::Denied, &meta)?;
-                        return Ok(Err(locked(until, now)));
-                    }
-                    if let Some(fresh) = fresh {
-                        accounts::set_password_hash(conn, user.id, &fresh, now)?;
-                    }
-                    db::write(conn, |c| accounts::clear_failures(c, &login, &address))?;
-                    audit_auth(conn, Some(&user), &login_subject(), Outcome::Success, &meta)?;
-                    Ok(Ok(user))
-                }
-                _ => {
-                    let lock = db::write(conn, |c| {
-                        accounts::record_failure(c, &login, &address, now, policy)
-                    })?;
-                    audit_auth(
-                        conn,
-                        known.as_ref(),
-                        &login_subject(),
-                        Outcome::Failed,
-                        &meta,
-                    )?;
-                    Ok(Err(match lock {
-                        Some(until) => locked(until, now),
-                        None => failure,
-                    }))
-                }
-            }
-        })
-        .await?
-}
-
-/// One sign-in attempt: the login it names, where it comes from, and the secret.
-struct Attempt {
-    login: String,
-    address: String,
-    secret: String,
     meta: RequestMeta,
+    refused: ApiError,
+) -> ApiResult<User> {
+    let check = state
+        .passwords
+        .reserve()?
+        .for_sign_in(state.dummy_hash.clone());
+    let lockout = lockout(state);
+    match state
+        .run(move |clinic| clinic.sign_in(attempt, meta, lockout, check))
+        .await?
+    {
+        SignIn::Accepted(user) => Ok(user),
+        SignIn::Refused => Err(refused),
+        SignIn::Locked { retry_after_secs } => Err(ApiError::TooManyRequests { retry_after_secs }),
+    }
 }
 
 async fn password_grant(
@@ -311,48 +222,36 @@ async fn password_grant(
     address: String,
     meta: RequestMeta,
 ) -> ApiResult<TokenResponse> {
-    let username = required(&form.username, "username")?.trim().to_lowercase();
+    let email = required(&form.username, "username")?.trim().to_lowercase();
     let password = required(&form.password, "password")?.to_owned();
     if password.len() > 1024 {
         return Err(invalid_grant());
     }
+    let login = Login::Person { email };
     let attempt = Attempt {
-        login: username.clone(),
+        login: login.clone(),
         address,
         secret: password,
-        meta,
     };
-    let user = authenticate(
-        state,
-        attempt,
-        move |conn| accounts::credentials_by_email(conn, &username),
-        invalid_grant(),
-    )
-    .await?;
-    if user.role == Role::Service {
+    let user = sign_in(state, attempt, meta, invalid_grant()).await?;
+    if !login.admits(user.role) {
         return Err(oauth(
-            400,
+            StatusCode::BAD_REQUEST,
             "unauthorized_client",
             "Service accounts use the client_credentials grant.",
         ));
     }
-    start_session(state, user).await
-}
-
-async fn start_session(state: &State, user: User) -> ApiResult<TokenResponse> {
     let refresh = tokens::opaque_secret();
-    let refresh_hash = tokens::digest(&refresh);
-    let ttl = Duration::seconds(state.config.refresh_token_ttl_secs);
-    let user_id = user.id;
+    let (refresh_hash, ttl) = (tokens::digest(&refresh), refresh_ttl(state));
+    let session = user.clone();
     let session_id = state
-        .db(move |conn| {
-            db::write(conn, move |c| {
-                accounts::start_session(c, user_id, &Scopes::default(), &refresh_hash, now(), ttl)
-            })
-            .map_err(ApiError::from)
-        })
+        .run(move |clinic| clinic.start_session(&session, refresh_hash, ttl))
         .await?;
     person_tokens(state, &user, session_id, refresh)
+}
+
+fn refresh_ttl(state: &AppState) -> Duration {
+    Duration::seconds(state.config.refresh_token_ttl_secs)
 }
 
 /// A person's tokens: an access token for their session, and its refresh token.
@@ -406,25 +305,16 @@ async fn client_credentials_grant(
             required(&form.client_secret, "client_secret")?.to_owned(),
         ),
     };
-    let invalid_client = || oauth(401, "invalid_client", "Unknown client or wrong secret.");
     let requested = Scopes::parse(form.scope.as_deref().unwrap_or(""))
-        .map_err(|_| oauth(400, "invalid_scope", "The requested scope is unknown."))?;
-    // A malformed client id cannot match; it still costs a hash check below.
-    let account_id = Uuid::parse_str(&client_id).unwrap_or_else(|_| Uuid::nil());
+        .map_err(|_| invalid_scope("The requested scope is unknown."))?;
+    let login = Login::Service { client_id };
     let attempt = Attempt {
-        login: format!("client:{client_id}"),
+        login: login.clone(),
         address,
         secret,
-        meta,
     };
-    let user = authenticate(
-        state,
-        attempt,
-        move |conn| accounts::credentials_by_id(conn, account_id),
-        invalid_client(),
-    )
-    .await?;
-    if user.role != Role::Service {
+    let user = sign_in(state, attempt, meta, invalid_client()).await?;
+    if !login.admits(user.role) {
         return Err(invalid_client());
     }
     let granted = if form.scope.as_deref().unwrap_or("").trim().is_empty() {
@@ -432,9 +322,7 @@ async fn client_credentials_grant(
     } else if requested.is_subset(&user.scopes) {
         requested
     } else {
-        return Err(oauth(
-            400,
-            "invalid_scope",
+        return Err(invalid_scope(
             "The requested scope exceeds what this client holds.",
         ));
     };
@@ -462,41 +350,13 @@ async fn refresh_grant(
 ) -> ApiResult<TokenResponse> {
     let presented = tokens::digest(required(&form.refresh_token, "refresh_token")?);
     let next = tokens::opaque_secret();
-    let next_hash = tokens::digest(&next);
-    let ttl = Duration::seconds(state.config.refresh_token_ttl_secs);
-    let outcome = state
-        .db(move |conn| {
-            let outcome = db::write(conn, move |c| {
-                accounts::rotate_refresh(c, &presented, &next_hash, now(), ttl)
-            })?;
-            let user = match &outcome {
-                Refresh::Rotated { user_id, .. } | Refresh::ReuseDetected { user_id } => {
-                    accounts::credentials_by_id(conn, *user_id)?.map(|(u, _)| u)
-                }
-                Refresh::Invalid => None,
-            };
-            let (action, result) = match &outcome {
-                Refresh::Rotated { .. } if user.as_ref().is_some_and(|u| u.active) => {
-                    ("auth.refresh", Outcome::Success)
-                }
-                Refresh::ReuseDetected { .. } => ("auth.refresh_reuse", Outcome::Denied),
-                _ => ("auth.refresh", Outcome::Failed),
-            };
-            let subject = Subject {
-                action,
-                resource_type: "session",
-                resource_id: None,
-                client_id: None,
-            };
-            audit_auth(conn, user.as_ref(), &subject, result, &meta)?;
-            Ok((outcome, user))
-        })
+    let (next_hash, ttl) = (tokens::digest(&next), refresh_ttl(state));
+    let refreshed = state
+        .run(move |clinic| clinic.refresh(presented, next_hash, ttl, meta))
         .await?;
-    match outcome {
-        (Refresh::Rotated { session_id, .. }, Some(user)) if user.active => {
-            person_tokens(state, &user, session_id, next)
-        }
-        _ => Err(invalid_grant()),
+    match refreshed {
+        Refreshed::Rotated { user, session_id } => person_tokens(state, &user, session_id, next),
+        Refreshed::Refused => Err(invalid_grant()),
     }
 }
 
@@ -518,49 +378,9 @@ pub struct RevokeRequest {
 )]
 #[post("/auth/revoke")]
 pub async fn revoke(req: HttpRequest, body: web::Bytes, state: State) -> ApiResult<HttpResponse> {
-    let form_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.trim()
-                .to_ascii_lowercase()
-                .starts_with("application/x-www-form-urlencoded")
-        });
-    if !form_type {
-        return Err(ApiError::UnsupportedMediaType(
-            "Send the request as application/x-www-form-urlencoded.".into(),
-        ));
-    }
-    let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(&body));
-    let form: RevokeRequest = serde_path_to_error::deserialize(de).map_err(|e| {
-        let field = e.path().to_string();
-        oauth(
-            400,
-            "invalid_request",
-            format!("{field}: {}", e.into_inner()),
-        )
-    })?;
-    let hash = tokens::digest(&form.token);
-    let meta = request_meta(&req);
-    state
-        .db(move |conn| {
-            if let Some((session_id, user_id)) = accounts::session_of_refresh(conn, &hash)? {
-                db::write(conn, move |c| {
-                    accounts::revoke_session(c, session_id, "signed out", now())
-                })?;
-                let user = accounts::credentials_by_id(conn, user_id)?.map(|(u, _)| u);
-                let subject = Subject {
-                    action: "auth.logout",
-                    resource_type: "session",
-                    resource_id: Some(session_id.to_string()),
-                    client_id: None,
-                };
-                audit_auth(conn, user.as_ref(), &subject, Outcome::Success, &meta)?;
-            }
-            Ok(())
-        })
-        .await?;
+    let form: RevokeRequest = parse_form(&req, &body)?;
+    let (hash, meta) = (tokens::digest(&form.token), request_meta(&req));
+    state.run(move |clinic| clinic.sign_out(hash, meta)).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .finish())
@@ -592,7 +412,6 @@ pub struct InvitationAccepted {
     responses(
         (status = 200, body = InvitationAccepted),
         (status = 404, description = "Unknown, used or expired invitation", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Password too short or too long", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Database unreachable, or too many password operations at once (nothing was done; see Retry-After)", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -606,37 +425,9 @@ pub async fn accept_invitation(
     check_new_password("password", &input.password)?;
     // On the bounded pool, before anything is written.
     let hash = state.passwords.hash(input.password).await?;
-    let token_hash = tokens::digest(&input.token);
-    let meta = request_meta(&req);
+    let (token_hash, meta) = (tokens::digest(&input.token), request_meta(&req));
     let user = state
-        .db(move |conn| {
-            let user = db::write(conn, move |c| {
-                let user = accounts::accept_invitation(c, &token_hash, now())?;
-                if let Some(u) = &user {
-                    accounts::set_password_hash(c, u.id, &hash, now())?;
-                    let subject = Subject {
-                        action: "auth.invitation_accept",
-                        resource_type: "user",
-                        resource_id: Some(u.id.to_string()),
-                        client_id: u.client_id,
-                    };
-                    audit::record(
-                        c,
-                        Actor {
-                            organization_id: Some(u.organization_id),
-                            user_id: Some(u.id),
-                            role: Some(u.role),
-                        },
-                        &subject,
-                        Outcome::Success,
-                        &meta,
-                        now(),
-                    )?;
-                }
-                Ok::<_, StoreError>(user)
-            })?;
-            user.ok_or(ApiError::NotFound)
-        })
+        .run(move |clinic| clinic.accept_invitation(token_hash, hash, meta))
         .await?;
     Ok(HttpResponse::Ok().json(InvitationAccepted {
         user_id: user.id,

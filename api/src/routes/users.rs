@@ -3,21 +3,16 @@
 
 use actix_web::{get, patch, post, web, HttpResponse};
 use chrono::{DateTime, Duration, Utc};
-use domain::{
-    identity::{parse_email, Discipline, Role, Scopes, User},
-    policy::{directory_scope, OrgAction},
-    Invalid,
+use domain::identity::{
+    AccountChanges, AccountChangesInput, Discipline, NewStaff, NewStaffInput, Role, User,
 };
-use persistence::{
-    accounts::{self, NewUser, UserChanges, UserFilter},
-    now,
-};
+use persistence::ops::users::{Enrolment, UserFilter};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use validator::Validate;
 
-use super::{created, subject, subject_of_many, Page};
+use super::{created, Page};
 use crate::{
     auth::{tokens, Bearer},
     error::{ApiError, ApiResult, Problem},
@@ -31,9 +26,9 @@ pub struct UserView {
     pub organization_id: Uuid,
     pub email: Option<String>,
     pub display_name: String,
-    #[schema(schema_with = super::role_schema)]
+    #[schema(schema_with = crate::wire::role)]
     pub role: Role,
-    #[schema(schema_with = super::discipline_or_null_schema)]
+    #[schema(schema_with = crate::wire::discipline_or_null)]
     pub discipline: Option<Discipline>,
     /// For a client's login: their client record.
     pub client_id: Option<Uuid>,
@@ -95,84 +90,32 @@ pub struct CreatedUser {
 pub struct NewUserInput {
     /// `admin`, `therapist` or `service`. Clients and caregivers are invited through
     /// their client record.
-    #[schema(schema_with = super::role_schema)]
+    #[schema(schema_with = crate::wire::role)]
     pub role: String,
     #[validate(
         length(min = 1, max = 200),
         custom(function = "crate::extract::not_blank")
     )]
-    #[schema(
-        min_length = 1,
-        max_length = 200,
-        pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
-    )]
+    #[schema(schema_with = crate::wire::not_blank_200)]
     pub display_name: String,
     /// Required for people; service accounts have none.
-    #[schema(
-        pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000@]+@[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000.][^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*\.[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000.][\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
-    )]
+    #[schema(schema_with = crate::wire::email_or_null)]
     pub email: Option<String>,
     /// Required for therapists.
-    #[schema(schema_with = super::discipline_or_null_schema)]
+    #[schema(schema_with = crate::wire::discipline_or_null)]
     pub discipline: Option<String>,
     /// Service accounts: space-separated scopes.
     pub scopes: Option<String>,
 }
 
-/// A parsed, checked new account.
-struct StaffAccount {
-    role: Role,
-    display_name: String,
-    email: Option<String>,
-    discipline: Option<Discipline>,
-    scopes: Scopes,
-}
-
-impl TryFrom<NewUserInput> for StaffAccount {
-    type Error = Invalid;
-    fn try_from(input: NewUserInput) -> Result<Self, Invalid> {
-        let mut problems = domain::error::Problems::default();
-        let role = problems.check(Role::parse("role", &input.role));
-        if matches!(role, Some(Role::Client | Role::Caregiver)) {
-            problems.add(
-                "role",
-                "clients and caregivers are invited through their client record",
-            );
-        }
-        let email = match (&input.email, role) {
-            (Some(_), Some(Role::Service)) => {
-                problems.add("email", "service accounts have no e-mail");
-                None
-            }
-            (Some(e), _) => problems.check(parse_email("email", e)),
-            (None, Some(Role::Service)) | (None, None) => None,
-            (None, Some(_)) => {
-                problems.add("email", "is required");
-                None
-            }
-        };
-        let discipline = input
-            .discipline
-            .as_deref()
-            .and_then(|d| problems.check(Discipline::parse("discipline", d)));
-        if role == Some(Role::Therapist) && input.discipline.is_none() {
-            problems.add("discipline", "is required for therapists");
-        }
-        let scopes = match (input.scopes.as_deref(), role) {
-            (Some(s), Some(Role::Service)) => problems.check(Scopes::parse(s)).unwrap_or_default(),
-            (Some(_), _) => {
-                problems.add("scopes", "only service accounts have scopes");
-                Scopes::default()
-            }
-            (None, _) => Scopes::default(),
-        };
-        problems.finish()?;
-        Ok(StaffAccount {
-            role: role.ok_or_else(|| Invalid::field("role", "is required"))?,
-            display_name: input.display_name.trim().to_owned(),
-            email,
-            discipline,
-            scopes,
+impl NewUserInput {
+    fn parse(&self) -> Result<NewStaff, domain::Invalid> {
+        NewStaff::parse(NewStaffInput {
+            role: &self.role,
+            display_name: &self.display_name,
+            email: self.email.as_deref(),
+            discipline: self.discipline.as_deref(),
+            scopes: self.scopes.as_deref(),
         })
     }
 }
@@ -183,8 +126,6 @@ impl TryFrom<NewUserInput> for StaffAccount {
     request_body = NewUserInput,
     responses(
         (status = 201, body = CreatedUser),
-        (status = 403, description = "Only admins manage accounts", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A field breaks a rule (e.g. e-mail already registered)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Database unreachable, or too many password operations at once (nothing was done; see Retry-After)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -195,62 +136,35 @@ pub async fn create_user(
     body: Body<NewUserInput>,
     state: State,
 ) -> ApiResult<HttpResponse> {
-    let account = StaffAccount::try_from(body.0)?;
-    let user_id = domain::new_id();
-    let secret = (account.role == Role::Service).then(tokens::opaque_secret);
-    // On the bounded password pool (503 when it is full), before anything is written.
-    let secret_hash = match &secret {
-        Some(s) => Some(state.passwords.hash(s.clone()).await?),
-        None => None,
+    let account = body.0.parse()?;
+    // A service account's secret is hashed on the bounded pool (503 when it is full)
+    // before anything is written; people get an invitation instead.
+    let (secret, invitation) = match account.role {
+        Role::Service => (Some(tokens::opaque_secret()), None),
+        _ => (None, Some(tokens::opaque_secret())),
     };
-    let invitation = (account.role != Role::Service).then(tokens::opaque_secret);
-    let invitation_hash = invitation.as_deref().map(tokens::digest);
-    let invitation_ttl = Duration::seconds(state.config.invitation_ttl_secs);
-    let org = caller.who.organization_id;
-    let new = NewUser {
-        id: user_id,
-        organization_id: org,
-        email: account.email,
-        display_name: account.display_name,
-        role: account.role,
-        discipline: account.discipline,
-        client_id: None,
-        password_hash: secret_hash,
-        scopes: account.scopes,
+    let enrolment = match (&secret, &invitation) {
+        (Some(s), _) => Enrolment::Secret {
+            secret_hash: state.passwords.hash(s.clone()).await?,
+        },
+        (None, token) => Enrolment::Invitation {
+            token_hash: tokens::digest(token.as_deref().unwrap_or_default()),
+            valid_for: Duration::seconds(state.config.invitation_ttl_secs),
+        },
     };
-    let actor = caller.who.user_id;
-    let (user, expires) = state
-        .on_organization(
-            caller,
-            OrgAction::ManageUsers,
-            subject("user.create", "user", user_id),
-            move |c| {
-                let user = accounts::insert_user(c, new, now())?;
-                let expires = match invitation_hash {
-                    Some(h) => Some(accounts::create_invitation(
-                        c,
-                        org,
-                        user_id,
-                        &h,
-                        Some(actor),
-                        now(),
-                        invitation_ttl,
-                    )?),
-                    None => None,
-                };
-                Ok((user, expires))
-            },
-        )
+    let enrolled = state
+        .run(move |clinic| clinic.create_user(&caller, account, enrolment))
         .await?;
+    let user_id = enrolled.user.id;
     let body = CreatedUser {
         invitation: invitation
-            .zip(expires)
+            .zip(enrolled.invitation_expires_at)
             .map(|(token, expires_at)| Invitation { token, expires_at }),
         credentials: secret.map(|client_secret| ClientCredentials {
-            client_id: user.id.to_string(),
+            client_id: user_id.to_string(),
             client_secret,
         }),
-        user: UserView::from(user),
+        user: UserView::from(enrolled.user),
     };
     Ok(created(format!("/api/v1/users/{user_id}"), &body))
 }
@@ -260,7 +174,7 @@ pub async fn create_user(
 #[into_params(parameter_in = Query)]
 pub struct UserQuery {
     /// Only this role.
-    #[param(schema_with = super::role_schema)]
+    #[param(schema_with = crate::wire::role)]
     pub role: Option<String>,
     /// Only active (or inactive) accounts.
     pub active: Option<bool>,
@@ -277,7 +191,6 @@ pub struct UserQuery {
     params(UserQuery),
     responses(
         (status = 200, body = Page<UserView>),
-        (status = 403, description = "Clients, caregivers and integrations cannot list accounts", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -303,14 +216,8 @@ pub async fn list_users(
         after: q.after,
     }
     .page();
-    let (org, scope) = (caller.who.organization_id, directory_scope(&caller.who));
     let users = state
-        .on_organization(
-            caller,
-            OrgAction::ListUsers,
-            subject_of_many("user.list", "user"),
-            move |c| accounts::list_users(c, org, scope, &filter, page),
-        )
+        .run(move |clinic| clinic.users(&caller, filter, page))
         .await?;
     Ok(HttpResponse::Ok().json(Page::from(users, UserView::from)))
 }
@@ -326,8 +233,6 @@ pub struct UserPath {
     params(UserPath),
     responses(
         (status = 200, body = UserView),
-        (status = 403, description = "Not allowed to see accounts", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such account in this organization", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -338,14 +243,8 @@ pub async fn get_user(
     state: State,
 ) -> ApiResult<HttpResponse> {
     let user_id = path.user_id;
-    let (org, scope) = (caller.who.organization_id, directory_scope(&caller.who));
     let user = state
-        .on_organization(
-            caller,
-            OrgAction::ListUsers,
-            subject("user.read", "user", user_id),
-            move |c| accounts::directory_entry(c, org, scope, user_id),
-        )
+        .run(move |clinic| clinic.user(&caller, user_id))
         .await?;
     Ok(HttpResponse::Ok().json(UserView::from(user)))
 }
@@ -357,18 +256,26 @@ pub struct UserUpdate {
         length(min = 1, max = 200),
         custom(function = "crate::extract::not_blank")
     )]
-    #[schema(
-        min_length = 1,
-        max_length = 200,
-        pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
-    )]
+    #[schema(schema_with = crate::wire::not_blank_200_or_null)]
     pub display_name: Option<String>,
-    #[schema(schema_with = super::discipline_or_null_schema)]
+    #[schema(schema_with = crate::wire::discipline_or_null)]
     pub discipline: Option<String>,
     /// Service accounts only.
     pub scopes: Option<String>,
     /// `false` deactivates: every session and token of the account stops working at once.
     pub active: Option<bool>,
+}
+
+impl UserUpdate {
+    fn parse(&self, by: Uuid, target: Uuid) -> Result<AccountChanges, domain::Invalid> {
+        let input = AccountChangesInput {
+            display_name: self.display_name.as_deref(),
+            discipline: self.discipline.as_deref(),
+            scopes: self.scopes.as_deref(),
+            active: self.active,
+        };
+        AccountChanges::parse(input, by, target)
+    }
 }
 
 /// Change an account (admins). Role and organization cannot be changed.
@@ -378,9 +285,6 @@ pub struct UserUpdate {
     request_body = UserUpdate,
     responses(
         (status = 200, body = UserView),
-        (status = 403, description = "Only admins manage accounts", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such account in this organization", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A field breaks a rule", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -392,47 +296,9 @@ pub async fn update_user(
     state: State,
 ) -> ApiResult<HttpResponse> {
     let user_id = path.user_id;
-    let input = body.0;
-    let mut problems = domain::error::Problems::default();
-    let discipline = input
-        .discipline
-        .as_deref()
-        .and_then(|d| problems.check(Discipline::parse("discipline", d)));
-    let scopes = input
-        .scopes
-        .as_deref()
-        .and_then(|s| problems.check(Scopes::parse(s)));
-    if input.active == Some(false) && user_id == caller.who.user_id {
-        problems.add("active", "you cannot deactivate your own account");
-    }
-    problems.finish()?;
-    let changes = UserChanges {
-        display_name: input.display_name.map(|n| n.trim().to_owned()),
-        discipline,
-        scopes,
-        active: input.active,
-    };
-    let org = caller.who.organization_id;
+    let changes = body.0.parse(caller.who.user_id, user_id)?;
     let user = state
-        .on_organization(
-            caller,
-            OrgAction::ManageUsers,
-            subject("user.update", "user", user_id),
-            move |c| {
-                let before = accounts::user(c, org, user_id)?;
-                if changes.scopes.is_some() && before.role != Role::Service {
-                    return Err(
-                        Invalid::field("scopes", "only service accounts have scopes").into(),
-                    );
-                }
-                if changes.discipline.is_some() && before.role != Role::Therapist {
-                    return Err(
-                        Invalid::field("discipline", "only therapists have a discipline").into(),
-                    );
-                }
-                accounts::update_user(c, org, user_id, changes, now())
-            },
-        )
+        .run(move |clinic| clinic.update_user(&caller, user_id, changes))
         .await?;
     Ok(HttpResponse::Ok().json(UserView::from(user)))
 }

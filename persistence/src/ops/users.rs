@@ -1,0 +1,137 @@
+//! The clinic's accounts: staff and integrations (clients and caregivers get theirs
+//! through their client record). Admins manage them; the directory shows each role
+//! what the policy's directory scope allows.
+
+use chrono::{DateTime, Duration, Utc};
+use domain::{
+    identity::{AccountChanges, NewStaff, User},
+    policy::{directory_scope, OrgAction},
+};
+use uuid::Uuid;
+
+pub use crate::accounts::UserFilter;
+use crate::{
+    accounts::{self, NewUser},
+    audit::Subject,
+    gate::Caller,
+    now, Clinic, Page, PageRequest, StoreResult,
+};
+
+/// How a new account will first sign in: a service account with its secret (hashed
+/// by the caller, who owns the hashing policy), a person through an invitation.
+#[derive(Debug, Clone)]
+pub enum Enrolment {
+    /// The hash of the service account's secret.
+    Secret { secret_hash: String },
+    /// The hash of the invitation token, and how long it stays valid.
+    Invitation {
+        token_hash: String,
+        valid_for: Duration,
+    },
+}
+
+/// A new account, and when its invitation expires (for people).
+#[derive(Debug, Clone)]
+pub struct Enrolled {
+    pub user: User,
+    pub invitation_expires_at: Option<DateTime<Utc>>,
+}
+
+impl Clinic {
+    /// Creates a staff or integration account (admins; `user.create`).
+    pub fn create_user(
+        &self,
+        caller: &Caller,
+        account: NewStaff,
+        enrolment: Enrolment,
+    ) -> StoreResult<Enrolled> {
+        let user_id = domain::new_id();
+        let (org, by) = (caller.who.organization_id, caller.who.user_id);
+        self.on_organization(
+            caller,
+            OrgAction::ManageUsers,
+            Subject::one("user.create", "user", user_id),
+            move |conn, _| {
+                let (password_hash, invitation) = match enrolment {
+                    Enrolment::Secret { secret_hash } => (Some(secret_hash), None),
+                    Enrolment::Invitation {
+                        token_hash,
+                        valid_for,
+                    } => (None, Some((token_hash, valid_for))),
+                };
+                let new = NewUser {
+                    id: user_id,
+                    organization_id: org,
+                    email: account.email,
+                    display_name: account.display_name,
+                    role: account.role,
+                    discipline: account.discipline,
+                    client_id: None,
+                    password_hash,
+                    scopes: account.scopes,
+                };
+                let user = accounts::insert_user(conn, new, now())?;
+                let invitation_expires_at = invitation
+                    .map(|(hash, ttl)| {
+                        accounts::create_invitation(conn, org, user_id, &hash, Some(by), now(), ttl)
+                    })
+                    .transpose()?;
+                Ok(Enrolled {
+                    user,
+                    invitation_expires_at,
+                })
+            },
+        )
+    }
+
+    /// The accounts the caller's directory shows (`user.list`).
+    pub fn users(
+        &self,
+        caller: &Caller,
+        filter: UserFilter,
+        page: PageRequest,
+    ) -> StoreResult<Page<User>> {
+        self.on_organization(
+            caller,
+            OrgAction::ListUsers,
+            Subject::many("user.list", "user"),
+            move |conn, who| {
+                let scope = directory_scope(who);
+                accounts::list_users(conn, who.organization_id, scope, &filter, page)
+            },
+        )
+    }
+
+    /// One account, if the caller's directory shows it (`user.read`).
+    pub fn user(&self, caller: &Caller, user_id: Uuid) -> StoreResult<User> {
+        self.on_organization(
+            caller,
+            OrgAction::ListUsers,
+            Subject::one("user.read", "user", user_id),
+            move |conn, who| {
+                let scope = directory_scope(who);
+                accounts::directory_entry(conn, who.organization_id, scope, user_id)
+            },
+        )
+    }
+
+    /// Changes an account (admins; `user.update`). Deactivating ends every session of
+    /// the account at once.
+    pub fn update_user(
+        &self,
+        caller: &Caller,
+        user_id: Uuid,
+        changes: AccountChanges,
+    ) -> StoreResult<User> {
+        self.on_organization(
+            caller,
+            OrgAction::ManageUsers,
+            Subject::one("user.update", "user", user_id),
+            move |conn, who| {
+                let org = who.organization_id;
+                changes.fit(&accounts::user(conn, org, user_id)?)?;
+                accounts::update_user(conn, org, user_id, changes, now())
+            },
+        )
+    }
+}
