@@ -67,6 +67,9 @@ pub fn now() -> chrono::DateTime<chrono::Utc> {
 #[cfg(test)]
 mod gate_tests;
 #[cfg(test)]
+#[path = "ops/goals_tests.rs"]
+mod goals_tests;
+#[cfg(test)]
 mod testing;
 #[cfg(test)]
 mod writer_tests;

@@ -256,3 +256,13 @@ pub fn renamed(name: &str) -> Demographics {
     )
     .unwrap_or_else(|e| panic!("{e}"))
 }
+
+impl Riverside {
+    /// A signed-in account for one of Riverside's clients (their own record).
+    pub fn client_account(&self, client_id: Uuid) -> Person {
+        db::write(&mut self.connect(), |c| {
+            person(c, self.organization, Role::Client, Some(client_id))
+        })
+        .unwrap_or_else(|e| panic!("client account: {e}"))
+    }
+}
