@@ -130,3 +130,29 @@ schemas! {
 schemas! {
     not_blank_200_or_null = not_blank(200, true);
 }
+
+// Goals and episodes.
+schemas! {
+    not_blank_5000 = not_blank(5000, false);
+    episode_status = one_of(domain::goal::EpisodeStatus::ALL.iter().map(|s| s.as_str()));
+    new_episode_status_or_null = one_of_or_null(domain::goal::EpisodeStatus::OPENING.iter().map(|s| s.as_str()));
+    occupation_area = one_of(domain::goal::OccupationArea::ALL.iter().map(|s| s.as_str()));
+    goal_status = one_of(domain::goal::GoalStatus::ALL.iter().map(|s| s.as_str()));
+    side = one_of(domain::goal::Side::ALL.iter().map(|s| s.as_str()));
+    term = one_of(domain::goal::Term::ALL.iter().map(|s| s.as_str()));
+    term_or_null = one_of_or_null(domain::goal::Term::ALL.iter().map(|s| s.as_str()));
+}
+
+/// The five GAS level descriptions, -2 to +2: each 1 to 500 characters once trimmed.
+pub fn gas_levels() -> utoipa::openapi::Array {
+    let mut level = text(500, false);
+    level.description = Some("One GAS level's description: 1 to 500 characters, trimmed.".into());
+    ArrayBuilder::new()
+        .items(level)
+        .min_items(Some(5))
+        .max_items(Some(5))
+        .description(Some(
+            "Descriptions of levels -2, -1, 0, +1, +2, in that order.",
+        ))
+        .build()
+}

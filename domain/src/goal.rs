@@ -60,6 +60,11 @@ text_enum!(
     }
 );
 
+impl EpisodeStatus {
+    /// The statuses an episode may open with: it is never already over.
+    pub const OPENING: &'static [EpisodeStatus] = &[EpisodeStatus::Planned, EpisodeStatus::Active];
+}
+
 impl GoalStatus {
     pub fn is_closed(self) -> bool {
         matches!(
@@ -317,10 +322,7 @@ pub fn new_episode(
     let mut p = Problems::default();
     let diagnoses = p.check(diagnoses(sent_diagnoses));
     let status = p.check(EpisodeStatus::parse("status", status.unwrap_or("active")));
-    if matches!(
-        status,
-        Some(EpisodeStatus::Finished | EpisodeStatus::Cancelled)
-    ) {
+    if status.is_some_and(|s| !EpisodeStatus::OPENING.contains(&s)) {
         p.add("status", "a new episode is planned or active");
     }
     p.finish()?;
@@ -431,6 +433,140 @@ impl GoalContent {
             _ => Ok(()),
         }
     }
+}
+
+/// A new episode of care, as the care team opens it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EpisodeDraft {
+    pub reason_for_referral: String,
+    pub diagnoses: Vec<Diagnosis>,
+    pub start_date: NaiveDate,
+    pub status: EpisodeStatus,
+}
+
+impl EpisodeDraft {
+    /// Checks a new episode as sent: the reason (1 to 2000 characters, trimmed), the
+    /// diagnoses and status as [`new_episode`] decides; it starts `today` unless sent.
+    pub fn parse(
+        reason_for_referral: &str,
+        diagnoses: Vec<Diagnosis>,
+        start_date: Option<NaiveDate>,
+        status: Option<&str>,
+        today: NaiveDate,
+    ) -> Result<Self, Invalid> {
+        let mut p = Problems::default();
+        let reason = text(&mut p, "reason_for_referral", reason_for_referral, 2000);
+        let rest = p.check(new_episode(diagnoses, status));
+        p.finish()?;
+        let (diagnoses, status) = rest.unwrap_or((vec![], EpisodeStatus::Active));
+        Ok(EpisodeDraft {
+            reason_for_referral: reason,
+            diagnoses,
+            start_date: start_date.unwrap_or(today),
+            status,
+        })
+    }
+}
+
+/// A goal being put forward: where it sits and what it says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GoalDraft {
+    pub term: Term,
+    pub parent_id: Option<uuid::Uuid>,
+    pub content: GoalContent,
+}
+
+/// Names the fields of `e` as sitting under `at` (`content.` for a proposal's content).
+fn under(mut e: Invalid, at: &str) -> Invalid {
+    for f in &mut e.0 {
+        f.field = format!("{at}{}", f.field);
+    }
+    e
+}
+
+impl GoalDraft {
+    /// Checks a proposal as sent: its term (`long-term` unless sent) and its content,
+    /// whose fields are named under `content.` as the proposal holds them.
+    pub fn parse(
+        term: Option<&str>,
+        parent_id: Option<uuid::Uuid>,
+        content: &GoalInput<'_>,
+        today: NaiveDate,
+    ) -> Result<Self, Invalid> {
+        let term = Term::parse("term", term.unwrap_or("long-term"))?;
+        let content = GoalContent::parse(content, today).map_err(|e| under(e, "content."))?;
+        Ok(GoalDraft {
+            term,
+            parent_id,
+            content,
+        })
+    }
+}
+
+/// Whether a proposal may be made: its target on its measure's scale (`measure` is
+/// what the catalogue holds for its code), and its place by [`may_place`].
+pub fn may_propose(
+    draft: &GoalDraft,
+    measure: Option<&crate::measure::OutcomeMeasure>,
+    episode: Option<&Episode>,
+    parent: Option<&Goal>,
+) -> Result<(), Invalid> {
+    draft
+        .content
+        .fits_measure(measure)
+        .map_err(|e| under(e, "content."))?;
+    may_place(episode, draft.term, draft.parent_id, parent)
+}
+
+/// Whether a revision may be made: its target on its measure's scale, then
+/// [`may_revise`] (open goals only, and it must change something).
+pub fn may_revise_to(
+    goal: &Goal,
+    content: &GoalContent,
+    measure: Option<&crate::measure::OutcomeMeasure>,
+) -> Result<(), Invalid> {
+    content.fits_measure(measure)?;
+    may_revise(goal, content)
+}
+
+/// What one side agreeing to a goal's current revision does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgreementStep {
+    /// The side had already agreed to this revision: nothing changes.
+    AlreadyAgreed,
+    /// The agreement is recorded; `event` says whether the goal became active.
+    Agreed {
+        status: GoalStatus,
+        agreement: Agreement,
+        event: GoalEventKind,
+    },
+}
+
+/// Decides one side's agreement to a goal: only proposed goals await agreement; a
+/// side agreeing again changes nothing; with both sides, the goal is active.
+pub fn agreeing(goal: &Goal, side: Side) -> Result<AgreementStep, Invalid> {
+    let (status, agreement) = after_agreement(goal.status, goal.agreement, side)?;
+    if agreement == goal.agreement {
+        return Ok(AgreementStep::AlreadyAgreed);
+    }
+    let event = if status == GoalStatus::Active {
+        GoalEventKind::Activated
+    } else {
+        GoalEventKind::Agreed
+    };
+    Ok(AgreementStep::Agreed {
+        status,
+        agreement,
+        event,
+    })
+}
+
+/// A comment as sent: 1 to 5000 characters, trimmed.
+pub fn comment_body(raw: &str) -> Result<String, Invalid> {
+    let mut p = Problems::default();
+    let body = text(&mut p, "body", raw, 5000);
+    p.finish()?;
+    Ok(body)
 }
 
 #[cfg(test)]
@@ -724,6 +860,161 @@ mod tests {
             ..content("x")
         };
         assert!(no_measure.fits_measure(None).is_ok());
+    }
+
+    #[test]
+    fn an_episode_draft_is_trimmed_and_starts_today_unless_told() {
+        let today = day(5);
+        let draft = EpisodeDraft::parse(" Stroke ", vec![], None, None, today)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (
+                draft.reason_for_referral.as_str(),
+                draft.start_date,
+                draft.status
+            ),
+            ("Stroke", today, EpisodeStatus::Active)
+        );
+        let fields: Vec<String> =
+            EpisodeDraft::parse("  ", vec![], Some(day(1)), Some("finished"), today)
+                .err()
+                .map(|e| e.0.into_iter().map(|f| f.field).collect())
+                .unwrap_or_default();
+        assert_eq!(fields, ["reason_for_referral", "status"]);
+    }
+
+    #[test]
+    fn a_proposal_names_its_content_fields_under_content() {
+        let input = GoalInput {
+            client_words: "Cook",
+            statement: "Cook a meal",
+            occupation_area: "iadl",
+            importance: 0,
+            ..Default::default()
+        };
+        let fields: Vec<String> = GoalDraft::parse(None, None, &input, day(1))
+            .err()
+            .map(|e| e.0.into_iter().map(|f| f.field).collect())
+            .unwrap_or_default();
+        assert_eq!(fields, ["content.importance"]);
+        assert!(GoalDraft::parse(Some("medium-term"), None, &input, day(1)).is_err());
+        let ok = GoalDraft::parse(
+            Some("short-term"),
+            Some(uuid::Uuid::from_u128(10)),
+            &GoalInput {
+                importance: 5,
+                ..input
+            },
+            day(1),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(ok.term, Term::ShortTerm);
+    }
+
+    #[test]
+    fn a_proposal_fits_its_measure_before_its_place_is_checked() {
+        let nrs = crate::measure::catalogue()
+            .into_iter()
+            .find(|m| m.code == "nrs");
+        let open = episode(EpisodeStatus::Active);
+        let draft = GoalDraft {
+            term: Term::LongTerm,
+            parent_id: None,
+            content: content("Dress"),
+        };
+        assert!(may_propose(&draft, nrs.as_ref(), Some(&open), None).is_ok());
+        assert_eq!(
+            message(may_propose(&draft, None, None, None)),
+            "invalid input (content.measure_code: is not a known measure)"
+        );
+        assert_eq!(
+            message(may_propose(&draft, nrs.as_ref(), None, None)),
+            "invalid input (episode_id: is not an episode of this client)"
+        );
+        let short = GoalDraft {
+            term: Term::ShortTerm,
+            ..draft
+        };
+        assert_eq!(
+            message(may_propose(&short, nrs.as_ref(), Some(&open), None)),
+            "invalid input (parent_id: a short-term goal sits under a long-term goal)"
+        );
+    }
+
+    #[test]
+    fn a_revision_fits_its_measure_and_changes_an_open_goal() {
+        let nrs = crate::measure::catalogue()
+            .into_iter()
+            .find(|m| m.code == "nrs");
+        let active = goal(Term::LongTerm, 1, GoalStatus::Active);
+        assert!(may_revise_to(&active, &content("Dress quickly"), nrs.as_ref()).is_ok());
+        let off_scale = GoalContent {
+            target_value: Some(12.0),
+            ..content("Dress quickly")
+        };
+        assert_eq!(
+            message(may_revise_to(&active, &off_scale, nrs.as_ref())),
+            "invalid input (target_value: must be on the measure's scale, 0 to 10)"
+        );
+        let closed = goal(Term::LongTerm, 1, GoalStatus::Cancelled);
+        assert_eq!(
+            message(may_revise_to(
+                &closed,
+                &content("Dress quickly"),
+                nrs.as_ref()
+            )),
+            "invalid input (goal: is cancelled; closed goals are not revised)"
+        );
+    }
+
+    #[test]
+    fn agreeing_again_changes_nothing_and_both_sides_activate() {
+        let proposed = goal(Term::LongTerm, 1, GoalStatus::Proposed);
+        assert_eq!(
+            agreeing(&proposed, Side::Team).ok(),
+            Some(AgreementStep::AlreadyAgreed)
+        );
+        assert_eq!(
+            agreeing(&proposed, Side::Client).ok(),
+            Some(AgreementStep::Agreed {
+                status: GoalStatus::Active,
+                agreement: Agreement {
+                    client: true,
+                    team: true
+                },
+                event: GoalEventKind::Activated,
+            })
+        );
+        let client_first = Goal {
+            agreement: Agreement::default(),
+            ..proposed.clone()
+        };
+        assert_eq!(
+            agreeing(&client_first, Side::Client).ok(),
+            Some(AgreementStep::Agreed {
+                status: GoalStatus::Proposed,
+                agreement: Agreement::proposed_by(Side::Client),
+                event: GoalEventKind::Agreed,
+            })
+        );
+        let active = goal(Term::LongTerm, 1, GoalStatus::Active);
+        assert_eq!(
+            message(agreeing(&active, Side::Team).map(|_| ())),
+            "invalid input (goal: is active; only proposed goals await agreement)"
+        );
+    }
+
+    #[test]
+    fn comments_are_trimmed_and_never_blank() {
+        assert_eq!(
+            comment_body("  Well done ").ok().as_deref(),
+            Some("Well done")
+        );
+        assert_eq!(
+            message(comment_body(" \n ").map(|_| ())),
+            "invalid input (body: must not be blank)"
+        );
+        assert!(comment_body(&"x".repeat(5001)).is_err());
     }
 
     fn any_status() -> impl Strategy<Value = GoalStatus> {

@@ -221,6 +221,24 @@ pub fn goal_side(who: &Principal) -> Option<(crate::goal::Side, ClientAction)> {
     }
 }
 
+/// The side a caller proposes, revises or agrees to a goal for, and the action that
+/// needs. Admins and integrations speak for neither: they are asked for
+/// `Participate`, which [`decide`] refuses them (403 where they see the record, 404
+/// where they do not), so the side given with it is never used.
+pub fn goal_voice(who: &Principal) -> (crate::goal::Side, ClientAction) {
+    goal_side(who).unwrap_or((crate::goal::Side::Team, ClientAction::Participate))
+}
+
+/// The action commenting on a goal needs: a team-only note is clinical documentation
+/// (the care team's alone); any other comment is taking part, for the caller's side.
+pub fn comment_action(who: &Principal, team_only: bool) -> ClientAction {
+    if team_only {
+        ClientAction::Document
+    } else {
+        goal_voice(who).1
+    }
+}
+
 /// Where a measurement recorded by this caller comes from, and the action that needs.
 pub fn measurement_source(who: &Principal) -> Option<(crate::measure::Source, ClientAction)> {
     use crate::measure::Source;
@@ -363,6 +381,24 @@ mod tests {
             role,
             client_id: (role == Role::Client).then(|| Uuid::from_u128(3)),
             scopes,
+        }
+    }
+
+    #[test]
+    fn goals_are_voiced_by_a_side_and_team_notes_are_documentation() {
+        use crate::goal::Side;
+        let none = Scopes::default();
+        for (role, side, action) in [
+            (Role::Therapist, Side::Team, ClientAction::Document),
+            (Role::Client, Side::Client, ClientAction::Participate),
+            (Role::Caregiver, Side::Client, ClientAction::Participate),
+            (Role::Admin, Side::Team, ClientAction::Participate),
+            (Role::Service, Side::Team, ClientAction::Participate),
+        ] {
+            let who = principal(role, none.clone());
+            assert_eq!(goal_voice(&who), (side, action), "{role:?}");
+            assert_eq!(comment_action(&who, false), action);
+            assert_eq!(comment_action(&who, true), ClientAction::Document);
         }
     }
 

@@ -1,30 +1,25 @@
-//! Episodes of care, goals (with revisions, agreements and events) and goal comments.
+//! Episodes of care, goals (with revisions, agreements and events) and goal comments:
+//! the queries. What may be done is decided in `domain::goal` and asked by the
+//! operations in `ops/goals.rs`; every query of a client's records takes the
+//! [`Reached`] proof and is scoped to that client.
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use domain::{
     goal::{
-        after_agreement, label, may_end, may_place, may_revise, status_change, Agreement,
-        AgreementRecord, Diagnosis, Episode, EpisodeStatus, GasScale, Goal, GoalComment,
-        GoalContent, GoalEvent, GoalEventKind, GoalRevision, GoalStatus, OccupationArea, Side,
-        Term,
+        label, Agreement, AgreementRecord, Episode, EpisodeDraft, EpisodeStatus, GasScale, Goal,
+        GoalComment, GoalContent, GoalDraft, GoalEvent, GoalEventKind, GoalRevision, GoalStatus,
+        OccupationArea, Side, Term,
     },
-    identity::Role,
+    identity::{Principal, Role},
 };
 use uuid::Uuid;
 
 use crate::{
     rows::{id, opt_id, parse_stored, utc},
     schema::{episodes, goal_agreements, goal_comments, goal_events, goal_revisions, goals, users},
-    Conn, StoreError, StoreResult,
+    Conn, Reached, StoreError, StoreResult,
 };
-
-/// Who is acting, as goal records note it.
-#[derive(Debug, Clone, Copy)]
-pub struct Actor {
-    pub user_id: Uuid,
-    pub role: Role,
-}
 
 fn json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_default()
@@ -106,46 +101,36 @@ impl EpisodeRow {
     }
 }
 
-/// A new episode's content.
-#[derive(Debug, Clone)]
-pub struct NewEpisode {
-    pub id: Uuid,
-    pub reason_for_referral: String,
-    pub diagnoses: Vec<Diagnosis>,
-    pub start_date: NaiveDate,
-    pub status: EpisodeStatus,
-}
-
 pub fn create_episode(
     conn: &mut Conn,
-    org_id: Uuid,
-    client_id: Uuid,
-    e: NewEpisode,
-    actor: Uuid,
+    client: Reached,
+    episode_id: Uuid,
+    e: &EpisodeDraft,
+    by: Uuid,
     now: DateTime<Utc>,
 ) -> StoreResult<Episode> {
     diesel::insert_into(episodes::table)
         .values((
-            episodes::id.eq(e.id.to_string()),
-            episodes::organization_id.eq(org_id.to_string()),
-            episodes::client_id.eq(client_id.to_string()),
+            episodes::id.eq(episode_id.to_string()),
+            episodes::organization_id.eq(client.organization_id().to_string()),
+            episodes::client_id.eq(client.client_id().to_string()),
             episodes::reason_for_referral.eq(&e.reason_for_referral),
             episodes::diagnoses.eq(json(&e.diagnoses)),
             episodes::start_date.eq(e.start_date),
             episodes::status.eq(e.status.as_str()),
             episodes::goal_count.eq(0),
             episodes::progress_version.eq(0_i64),
-            episodes::created_by.eq(actor.to_string()),
+            episodes::created_by.eq(by.to_string()),
             episodes::created_at.eq(now.naive_utc()),
             episodes::updated_at.eq(now.naive_utc()),
         ))
         .execute(conn)?;
-    episode(conn, client_id, e.id)
+    episode(conn, client, episode_id)
 }
 
-pub fn episodes_of(conn: &mut Conn, client_id: Uuid) -> StoreResult<Vec<Episode>> {
+pub fn episodes_of(conn: &mut Conn, client: Reached) -> StoreResult<Vec<Episode>> {
     episodes::table
-        .filter(episodes::client_id.eq(client_id.to_string()))
+        .filter(episodes::client_id.eq(client.client_id().to_string()))
         .order(episodes::id.asc())
         .select(EpisodeRow::as_select())
         .load(conn)?
@@ -155,7 +140,11 @@ pub fn episodes_of(conn: &mut Conn, client_id: Uuid) -> StoreResult<Vec<Episode>
 }
 
 /// An episode of this client (NotFound when it is another's).
-pub fn episode(conn: &mut Conn, client_id: Uuid, episode_id: Uuid) -> StoreResult<Episode> {
+pub fn episode(conn: &mut Conn, client: Reached, episode_id: Uuid) -> StoreResult<Episode> {
+    episode_of_client(conn, client.client_id(), episode_id)
+}
+
+fn episode_of_client(conn: &mut Conn, client_id: Uuid, episode_id: Uuid) -> StoreResult<Episode> {
     episodes::table
         .filter(episodes::id.eq(episode_id.to_string()))
         .filter(episodes::client_id.eq(client_id.to_string()))
@@ -164,25 +153,28 @@ pub fn episode(conn: &mut Conn, client_id: Uuid, episode_id: Uuid) -> StoreResul
         .into_episode()
 }
 
-pub fn update_episode(
+/// Sets an episode's status and end date (the operation checked them).
+pub fn set_episode(
     conn: &mut Conn,
-    client_id: Uuid,
+    client: Reached,
     episode_id: Uuid,
     status: EpisodeStatus,
     end_date: Option<NaiveDate>,
     now: DateTime<Utc>,
 ) -> StoreResult<Episode> {
-    let before = episode(conn, client_id, episode_id)?;
-    may_end(before.start_date, end_date)?;
-    diesel::update(episodes::table.find(episode_id.to_string()))
-        .set((
-            episodes::status.eq(status.as_str()),
-            episodes::end_date.eq(end_date),
-            episodes::updated_at.eq(now.naive_utc()),
-            episodes::progress_version.eq(episodes::progress_version + 1_i64),
-        ))
-        .execute(conn)?;
-    episode(conn, client_id, episode_id)
+    diesel::update(
+        episodes::table
+            .find(episode_id.to_string())
+            .filter(episodes::client_id.eq(client.client_id().to_string())),
+    )
+    .set((
+        episodes::status.eq(status.as_str()),
+        episodes::end_date.eq(end_date),
+        episodes::updated_at.eq(now.naive_utc()),
+        episodes::progress_version.eq(episodes::progress_version + 1_i64),
+    ))
+    .execute(conn)?;
+    episode(conn, client, episode_id)
 }
 
 /// Marks an episode's progress view as out of date.
@@ -197,12 +189,12 @@ pub fn touch_progress(conn: &mut Conn, episode_id: &str) -> StoreResult<()> {
 /// version that view reflects. NotFound unless the episode is this client's.
 pub fn progress_cache(
     conn: &mut Conn,
-    client_id: Uuid,
+    client: Reached,
     episode_id: Uuid,
 ) -> StoreResult<(i64, Option<(i64, String)>)> {
     let (version, cache, cache_version): (i64, Option<String>, Option<i64>) = episodes::table
         .find(episode_id.to_string())
-        .filter(episodes::client_id.eq(client_id.to_string()))
+        .filter(episodes::client_id.eq(client.client_id().to_string()))
         .select((
             episodes::progress_version,
             episodes::progress_cache,
@@ -217,12 +209,12 @@ pub fn progress_cache(
 /// NotFound unless the episode is this client's.
 pub fn progress_versions(
     conn: &mut Conn,
-    client_id: Uuid,
+    client: Reached,
     episode_id: Uuid,
 ) -> StoreResult<(i64, Option<i64>)> {
     Ok(episodes::table
         .find(episode_id.to_string())
-        .filter(episodes::client_id.eq(client_id.to_string()))
+        .filter(episodes::client_id.eq(client.client_id().to_string()))
         .select((episodes::progress_version, episodes::progress_cache_version))
         .first(conn)?)
 }
@@ -338,19 +330,12 @@ impl GoalRow {
     }
 }
 
-/// A goal being put forward.
-#[derive(Debug, Clone)]
-pub struct NewGoal {
-    pub id: Uuid,
-    pub episode_id: Uuid,
-    pub parent_id: Option<Uuid>,
-    pub term: Term,
-    pub side: Side,
-    pub content: GoalContent,
+/// A goal of this client (NotFound when it is another's).
+pub fn goal(conn: &mut Conn, client: Reached, goal_id: Uuid) -> StoreResult<Goal> {
+    goal_of_client(conn, client.client_id(), goal_id)
 }
 
-/// A goal of this client (NotFound when it is another's).
-pub fn goal(conn: &mut Conn, client_id: Uuid, goal_id: Uuid) -> StoreResult<Goal> {
+fn goal_of_client(conn: &mut Conn, client_id: Uuid, goal_id: Uuid) -> StoreResult<Goal> {
     goals::table
         .filter(goals::id.eq(goal_id.to_string()))
         .filter(goals::client_id.eq(client_id.to_string()))
@@ -359,9 +344,27 @@ pub fn goal(conn: &mut Conn, client_id: Uuid, goal_id: Uuid) -> StoreResult<Goal
         .into_goal()
 }
 
-pub fn goals_of_episode(conn: &mut Conn, episode_id: Uuid) -> StoreResult<Vec<Goal>> {
+/// The goals of one of this client's episodes (none when the episode is another's).
+pub fn goals_of_episode(
+    conn: &mut Conn,
+    client: Reached,
+    episode_id: Uuid,
+) -> StoreResult<Vec<Goal>> {
     goals::table
         .filter(goals::episode_id.eq(episode_id.to_string()))
+        .filter(goals::client_id.eq(client.client_id().to_string()))
+        .order(goals::id.asc())
+        .select(GoalRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(GoalRow::into_goal)
+        .collect()
+}
+
+/// The goals of a client across episodes.
+pub fn goals_of_client(conn: &mut Conn, client: Reached) -> StoreResult<Vec<Goal>> {
+    goals::table
+        .filter(goals::client_id.eq(client.client_id().to_string()))
         .order(goals::id.asc())
         .select(GoalRow::as_select())
         .load(conn)?
@@ -374,7 +377,7 @@ fn record_event(
     conn: &mut Conn,
     g: &Goal,
     kind: GoalEventKind,
-    actor: Actor,
+    by: &Principal,
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
     diesel::insert_into(goal_events::table)
@@ -385,7 +388,7 @@ fn record_event(
             goal_events::kind.eq(kind.as_str()),
             goal_events::status.eq(g.status.as_str()),
             goal_events::revision.eq(g.revision),
-            goal_events::actor_id.eq(actor.user_id.to_string()),
+            goal_events::actor_id.eq(by.user_id.to_string()),
             goal_events::occurred_at.eq(now.naive_utc()),
         ))
         .execute(conn)?;
@@ -397,7 +400,7 @@ fn record_agreement(
     goal_id: Uuid,
     revision: i32,
     side: Side,
-    actor: Actor,
+    by: &Principal,
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
     diesel::insert_into(goal_agreements::table)
@@ -406,8 +409,8 @@ fn record_agreement(
             goal_agreements::goal_id.eq(goal_id.to_string()),
             goal_agreements::revision.eq(revision),
             goal_agreements::side.eq(side.as_str()),
-            goal_agreements::user_id.eq(actor.user_id.to_string()),
-            goal_agreements::role.eq(actor.role.as_str()),
+            goal_agreements::user_id.eq(by.user_id.to_string()),
+            goal_agreements::role.eq(by.role.as_str()),
             goal_agreements::agreed_at.eq(now.naive_utc()),
         ))
         .execute(conn)?;
@@ -420,7 +423,7 @@ fn record_revision(
     revision: i32,
     c: &GoalContent,
     side: Side,
-    actor: Actor,
+    by: &Principal,
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
     diesel::insert_into(goal_revisions::table)
@@ -429,7 +432,7 @@ fn record_revision(
             goal_revisions::goal_id.eq(goal_id.to_string()),
             goal_revisions::revision.eq(revision),
             RevisionContentColumns::of(c),
-            goal_revisions::proposed_by.eq(actor.user_id.to_string()),
+            goal_revisions::proposed_by.eq(by.user_id.to_string()),
             goal_revisions::proposed_side.eq(side.as_str()),
             goal_revisions::created_at.eq(now.naive_utc()),
         ))
@@ -447,130 +450,123 @@ pub(crate) fn found<T>(r: StoreResult<T>) -> StoreResult<Option<T>> {
     }
 }
 
-/// Puts a goal forward: it is `proposed`, with the proposer's side agreed, and
-/// gets the next stable label of its episode (or of its long-term parent).
-pub fn propose(
-    conn: &mut Conn,
-    org_id: Uuid,
-    client_id: Uuid,
-    g: NewGoal,
-    actor: Actor,
-    now: DateTime<Utc>,
-) -> StoreResult<Goal> {
-    let episode = found(episode(conn, client_id, g.episode_id))?;
-    let parent = match g.parent_id {
-        Some(parent_id) => found(goal(conn, client_id, parent_id))?,
-        None => None,
-    };
-    may_place(episode.as_ref(), g.term, g.parent_id, parent.as_ref())?;
-    let new_label = match (parent, g.parent_id) {
-        (Some(parent), Some(parent_id)) => {
-            // Inside the write transaction, so the count read back is ours.
-            diesel::update(goals::table.find(parent_id.to_string()))
+/// The next stable label in an episode (or under a long-term `parent`): the
+/// counter is bumped inside the write transaction, so the count read back is ours.
+fn next_label(conn: &mut Conn, episode_id: Uuid, parent: Option<&Goal>) -> StoreResult<String> {
+    match parent {
+        Some(parent) => {
+            diesel::update(goals::table.find(parent.id.to_string()))
                 .set(goals::child_count.eq(goals::child_count + 1))
                 .execute(conn)?;
             let n: i32 = goals::table
-                .find(parent_id.to_string())
+                .find(parent.id.to_string())
                 .select(goals::child_count)
                 .first(conn)?;
-            label(Some(&parent.label), n)
+            Ok(label(Some(&parent.label), n))
         }
-        _ => {
-            diesel::update(episodes::table.find(g.episode_id.to_string()))
+        None => {
+            diesel::update(episodes::table.find(episode_id.to_string()))
                 .set(episodes::goal_count.eq(episodes::goal_count + 1))
                 .execute(conn)?;
             let n: i32 = episodes::table
-                .find(g.episode_id.to_string())
+                .find(episode_id.to_string())
                 .select(episodes::goal_count)
                 .first(conn)?;
-            label(None, n)
+            Ok(label(None, n))
         }
-    };
-    let agreement = Agreement::proposed_by(g.side);
+    }
+}
+
+/// Stores a goal put forward by `side` (the operation checked its place): it is
+/// `proposed`, with the proposer's side agreed, and gets the next stable label of
+/// its episode (or of its long-term `parent`).
+#[allow(clippy::too_many_arguments)]
+pub fn insert_goal(
+    conn: &mut Conn,
+    client: Reached,
+    goal_id: Uuid,
+    episode_id: Uuid,
+    g: &GoalDraft,
+    parent: Option<&Goal>,
+    side: Side,
+    by: &Principal,
+    now: DateTime<Utc>,
+) -> StoreResult<Goal> {
+    let new_label = next_label(conn, episode_id, parent)?;
+    let agreement = Agreement::proposed_by(side);
     let c = &g.content;
     diesel::insert_into(goals::table)
         .values((
-            goals::id.eq(g.id.to_string()),
-            goals::organization_id.eq(org_id.to_string()),
-            goals::client_id.eq(client_id.to_string()),
-            goals::episode_id.eq(g.episode_id.to_string()),
+            goals::id.eq(goal_id.to_string()),
+            goals::organization_id.eq(client.organization_id().to_string()),
+            goals::client_id.eq(client.client_id().to_string()),
+            goals::episode_id.eq(episode_id.to_string()),
             goals::label.eq(&new_label),
             goals::term.eq(g.term.as_str()),
-            goals::parent_id.eq(g.parent_id.map(|p| p.to_string())),
+            goals::parent_id.eq(parent.map(|p| p.id.to_string())),
             goals::child_count.eq(0),
             goals::status.eq(GoalStatus::Proposed.as_str()),
-            goals::expressed_by.eq(g.side.as_str()),
+            goals::expressed_by.eq(side.as_str()),
             goals::revision.eq(1),
             goals::client_agreed.eq(agreement.client),
             goals::team_agreed.eq(agreement.team),
             GoalContentColumns::of(c),
-            goals::created_by.eq(actor.user_id.to_string()),
+            goals::created_by.eq(by.user_id.to_string()),
             goals::created_at.eq(now.naive_utc()),
             goals::updated_at.eq(now.naive_utc()),
         ))
         .execute(conn)?;
-    record_revision(conn, g.id, 1, c, g.side, actor, now)?;
-    record_agreement(conn, g.id, 1, g.side, actor, now)?;
-    let created = goal(conn, client_id, g.id)?;
-    record_event(conn, &created, GoalEventKind::Proposed, actor, now)?;
-    touch_progress(conn, &g.episode_id.to_string())?;
+    record_revision(conn, goal_id, 1, c, side, by, now)?;
+    record_agreement(conn, goal_id, 1, side, by, now)?;
+    let created = goal(conn, client, goal_id)?;
+    record_event(conn, &created, GoalEventKind::Proposed, by, now)?;
+    touch_progress(conn, &episode_id.to_string())?;
     Ok(created)
 }
 
-/// Changes an agreed (or proposed) goal's content: a new revision that needs
-/// agreement again. Earlier revisions stay readable.
-pub fn revise(
+/// Stores a new revision of a goal (the operation checked it): the goal is proposed
+/// again, agreed only by the reviser's side. Earlier revisions stay readable.
+pub fn insert_revision(
     conn: &mut Conn,
-    client_id: Uuid,
-    goal_id: Uuid,
-    content: GoalContent,
+    client: Reached,
+    before: &Goal,
+    content: &GoalContent,
     side: Side,
-    actor: Actor,
+    by: &Principal,
     now: DateTime<Utc>,
 ) -> StoreResult<Goal> {
-    let before = goal(conn, client_id, goal_id)?;
-    may_revise(&before, &content)?;
     let revision = before.revision + 1;
     let agreement = Agreement::proposed_by(side);
-    let c = &content;
-    diesel::update(goals::table.find(goal_id.to_string()))
+    diesel::update(goal_row(client, before.id))
         .set((
             goals::status.eq(GoalStatus::Proposed.as_str()),
             goals::revision.eq(revision),
             goals::client_agreed.eq(agreement.client),
             goals::team_agreed.eq(agreement.team),
-            GoalContentColumns::of(c),
+            GoalContentColumns::of(content),
             goals::updated_at.eq(now.naive_utc()),
         ))
         .execute(conn)?;
-    record_revision(conn, goal_id, revision, c, side, actor, now)?;
-    record_agreement(conn, goal_id, revision, side, actor, now)?;
-    let after = goal(conn, client_id, goal_id)?;
-    record_event(conn, &after, GoalEventKind::Revised, actor, now)?;
-    touch_progress(conn, &after.episode_id.to_string())?;
-    Ok(after)
+    record_revision(conn, before.id, revision, content, side, by, now)?;
+    record_agreement(conn, before.id, revision, side, by, now)?;
+    changed(conn, client, before.id, GoalEventKind::Revised, by, now)
 }
 
-/// Records one side's agreement to the current revision; with both, the goal is active.
-pub fn agree(
+/// Stores one side's agreement to the goal's current revision, with the status and
+/// agreement it leads to (as `domain::goal::agreeing` decided).
+#[allow(clippy::too_many_arguments)]
+pub fn insert_agreement(
     conn: &mut Conn,
-    client_id: Uuid,
-    goal_id: Uuid,
+    client: Reached,
+    before: &Goal,
     side: Side,
-    actor: Actor,
+    status: GoalStatus,
+    agreement: Agreement,
+    event: GoalEventKind,
+    by: &Principal,
     now: DateTime<Utc>,
 ) -> StoreResult<Goal> {
-    let before = goal(conn, client_id, goal_id)?;
-    let (status, agreement) =
-        after_agreement(before.status, before.agreement, side).map_err(StoreError::from)?;
-    let already = match side {
-        Side::Client => before.agreement.client,
-        Side::Team => before.agreement.team,
-    };
-    if already {
-        return Ok(before);
-    }
-    diesel::update(goals::table.find(goal_id.to_string()))
+    diesel::update(goal_row(client, before.id))
         .set((
             goals::status.eq(status.as_str()),
             goals::client_agreed.eq(agreement.client),
@@ -578,48 +574,65 @@ pub fn agree(
             goals::updated_at.eq(now.naive_utc()),
         ))
         .execute(conn)?;
-    record_agreement(conn, goal_id, before.revision, side, actor, now)?;
-    let after = goal(conn, client_id, goal_id)?;
-    record_event(
-        conn,
-        &after,
-        if status == GoalStatus::Active {
-            GoalEventKind::Activated
-        } else {
-            GoalEventKind::Agreed
-        },
-        actor,
-        now,
-    )?;
-    touch_progress(conn, &after.episode_id.to_string())?;
-    Ok(after)
+    record_agreement(conn, before.id, before.revision, side, by, now)?;
+    changed(conn, client, before.id, event, by, now)
 }
 
-/// Moves a goal along its lifecycle (on hold, achieved, not achieved, cancelled).
+/// Sets a goal's status (the operation checked the change).
 pub fn set_status(
     conn: &mut Conn,
-    client_id: Uuid,
+    client: Reached,
     goal_id: Uuid,
     next: GoalStatus,
-    actor: Actor,
+    by: &Principal,
     now: DateTime<Utc>,
 ) -> StoreResult<Goal> {
-    let before = goal(conn, client_id, goal_id)?;
-    status_change(before.status, next)?;
-    diesel::update(goals::table.find(goal_id.to_string()))
+    diesel::update(goal_row(client, goal_id))
         .set((
             goals::status.eq(next.as_str()),
             goals::updated_at.eq(now.naive_utc()),
         ))
         .execute(conn)?;
-    let after = goal(conn, client_id, goal_id)?;
-    record_event(conn, &after, GoalEventKind::StatusChanged, actor, now)?;
+    changed(conn, client, goal_id, GoalEventKind::StatusChanged, by, now)
+}
+
+/// The row of one of this client's goals, to update.
+fn goal_row(
+    client: Reached,
+    goal_id: Uuid,
+) -> diesel::dsl::Filter<
+    diesel::dsl::Find<goals::table, String>,
+    diesel::dsl::Eq<goals::client_id, String>,
+> {
+    goals::table
+        .find(goal_id.to_string())
+        .filter(goals::client_id.eq(client.client_id().to_string()))
+}
+
+/// After a change to a goal: reads it back, records what happened, and marks its
+/// episode's progress view out of date.
+fn changed(
+    conn: &mut Conn,
+    client: Reached,
+    goal_id: Uuid,
+    kind: GoalEventKind,
+    by: &Principal,
+    now: DateTime<Utc>,
+) -> StoreResult<Goal> {
+    let after = goal(conn, client, goal_id)?;
+    record_event(conn, &after, kind, by, now)?;
     touch_progress(conn, &after.episode_id.to_string())?;
     Ok(after)
 }
 
 /// Every revision of a goal, oldest first, with who agreed to each.
-pub fn revisions(conn: &mut Conn, goal_id: Uuid) -> StoreResult<Vec<GoalRevision>> {
+pub fn revisions(
+    conn: &mut Conn,
+    client: Reached,
+    goal_id: Uuid,
+) -> StoreResult<Vec<GoalRevision>> {
+    // The goal is this client's, or there is nothing to list.
+    goal(conn, client, goal_id)?;
     type Row = (
         i32,
         String,
@@ -718,9 +731,9 @@ pub fn revisions(conn: &mut Conn, goal_id: Uuid) -> StoreResult<Vec<GoalRevision
 }
 
 /// A client's goal events, oldest first (for milestones).
-pub fn events_of_client(conn: &mut Conn, client_id: Uuid) -> StoreResult<Vec<(Uuid, GoalEvent)>> {
+pub fn events_of_client(conn: &mut Conn, client: Reached) -> StoreResult<Vec<(Uuid, GoalEvent)>> {
     let rows: Vec<(String, String, String, i32, String, NaiveDateTime)> = goal_events::table
-        .filter(goal_events::client_id.eq(client_id.to_string()))
+        .filter(goal_events::client_id.eq(client.client_id().to_string()))
         .order(goal_events::id.asc())
         .select((
             goal_events::goal_id,
@@ -747,18 +760,6 @@ pub fn events_of_client(conn: &mut Conn, client_id: Uuid) -> StoreResult<Vec<(Uu
         .collect()
 }
 
-/// The goals of a client across episodes.
-pub fn goals_of_client(conn: &mut Conn, client_id: Uuid) -> StoreResult<Vec<Goal>> {
-    goals::table
-        .filter(goals::client_id.eq(client_id.to_string()))
-        .order(goals::id.asc())
-        .select(GoalRow::as_select())
-        .load(conn)?
-        .into_iter()
-        .map(GoalRow::into_goal)
-        .collect()
-}
-
 // --- Comments ---------------------------------------------------------------------
 
 /// A comment being added.
@@ -769,40 +770,48 @@ pub struct NewComment {
     pub team_only: bool,
 }
 
+/// Adds a comment to one of this client's goals.
 pub fn add_comment(
     conn: &mut Conn,
-    org_id: Uuid,
-    client_id: Uuid,
+    client: Reached,
     goal_id: Uuid,
     c: NewComment,
-    actor: Actor,
+    by: &Principal,
     now: DateTime<Utc>,
 ) -> StoreResult<GoalComment> {
-    goal(conn, client_id, goal_id)?;
+    goal(conn, client, goal_id)?;
     diesel::insert_into(goal_comments::table)
         .values((
             goal_comments::id.eq(c.id.to_string()),
-            goal_comments::organization_id.eq(org_id.to_string()),
-            goal_comments::client_id.eq(client_id.to_string()),
+            goal_comments::organization_id.eq(client.organization_id().to_string()),
+            goal_comments::client_id.eq(client.client_id().to_string()),
             goal_comments::goal_id.eq(goal_id.to_string()),
-            goal_comments::author_id.eq(actor.user_id.to_string()),
-            goal_comments::author_role.eq(actor.role.as_str()),
+            goal_comments::author_id.eq(by.user_id.to_string()),
+            goal_comments::author_role.eq(by.role.as_str()),
             goal_comments::body.eq(&c.body),
             goal_comments::team_only.eq(c.team_only),
             goal_comments::created_at.eq(now.naive_utc()),
         ))
         .execute(conn)?;
-    comments(conn, goal_id, true)?
+    comments(conn, client, goal_id, true)?
         .into_iter()
         .find(|x| x.id == c.id)
         .ok_or(StoreError::NotFound)
 }
 
 /// A goal's comments, oldest first; team-only notes only when `team_notes`.
-pub fn comments(conn: &mut Conn, goal_id: Uuid, team_notes: bool) -> StoreResult<Vec<GoalComment>> {
+/// NotFound unless the goal is this client's.
+pub fn comments(
+    conn: &mut Conn,
+    client: Reached,
+    goal_id: Uuid,
+    team_notes: bool,
+) -> StoreResult<Vec<GoalComment>> {
+    goal(conn, client, goal_id)?;
     let mut q = goal_comments::table
         .inner_join(users::table)
         .filter(goal_comments::goal_id.eq(goal_id.to_string()))
+        .filter(goal_comments::client_id.eq(client.client_id().to_string()))
         .order(goal_comments::id.asc())
         .select((
             goal_comments::id,
@@ -832,4 +841,18 @@ pub fn comments(conn: &mut Conn, goal_id: Uuid, team_notes: bool) -> StoreResult
             })
         })
         .collect()
+}
+
+// --- Transition: for measurement queries not yet handed a Reached -----------------
+
+/// TRANSITION: an episode of this client, for callers that have no [`Reached`] yet
+/// (`measurements::record`, the measurement list). Removed once they do.
+#[doc(hidden)]
+pub fn legacy_episode(conn: &mut Conn, client_id: Uuid, episode_id: Uuid) -> StoreResult<Episode> {
+    episode_of_client(conn, client_id, episode_id)
+}
+
+/// TRANSITION: a goal of this client, as [`legacy_episode`].
+pub(crate) fn legacy_goal(conn: &mut Conn, client_id: Uuid, goal_id: Uuid) -> StoreResult<Goal> {
+    goal_of_client(conn, client_id, goal_id)
 }

@@ -73,6 +73,9 @@ mod auth_tests;
 #[cfg(test)]
 mod gate_tests;
 #[cfg(test)]
+#[path = "ops/goals_tests.rs"]
+mod goals_tests;
+#[cfg(test)]
 mod testing;
 #[cfg(test)]
 #[path = "ops/users_tests.rs"]

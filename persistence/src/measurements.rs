@@ -264,9 +264,9 @@ fn insert(conn: &mut Conn, r: Recording, m: &NewMeasurement, v: Version<'_>) -> 
 /// Records a measurement for a goal or for the client as a whole, within an episode.
 pub fn record(conn: &mut Conn, r: Recording, m: &NewMeasurement) -> StoreResult<Measurement> {
     let client_id = r.client_id;
-    goals::episode(conn, client_id, m.episode_id)?;
+    goals::legacy_episode(conn, client_id, m.episode_id)?;
     let goal = match m.goal_id {
-        Some(goal_id) => goals::found(goals::goal(conn, client_id, goal_id))?,
+        Some(goal_id) => goals::found(goals::legacy_goal(conn, client_id, goal_id))?,
         None => None,
     };
     may_rate(m.episode_id, m.goal_id, goal.as_ref())?;

@@ -294,3 +294,12 @@ pub fn empty_clinic() -> (crate::Clinic, Backend, Option<tempfile::TempDir>) {
     let (clinic, _) = crate::Clinic::open(&backend, 2).unwrap_or_else(|e| panic!("{e}"));
     (clinic, backend, dir)
 }
+impl Riverside {
+    /// A signed-in account for one of Riverside's clients (their own record).
+    pub fn client_account(&self, client_id: Uuid) -> Person {
+        db::write(&mut self.connect(), |c| {
+            person(c, self.organization, Role::Client, Some(client_id))
+        })
+        .unwrap_or_else(|e| panic!("client account: {e}"))
+    }
+}

@@ -1,27 +1,22 @@
 //! Episodes of care and goals set together: proposal, agreement, revision, status,
-//! and the comment thread (with team-only notes).
+//! and the comment thread (with team-only notes). Each handler parses the request
+//! into domain input and calls one operation of the clinic (`persistence::ops::goals`).
 
 use actix_web::{get, patch, post, web, HttpResponse};
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::{
     goal::{
-        Diagnosis, Episode, EpisodeStatus, Goal, GoalComment, GoalContent, GoalInput, GoalRevision,
-        GoalStatus, Side, Term,
+        comment_body, Diagnosis, Episode, EpisodeDraft, EpisodeStatus, Goal, GoalComment,
+        GoalContent, GoalDraft, GoalInput, GoalRevision, GoalStatus,
     },
     identity::Role,
-    policy::{goal_side, sees_team_notes, ClientAction},
-};
-use persistence::Caller;
-use persistence::{
-    goals::{self, Actor, NewComment, NewEpisode, NewGoal},
-    now,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use validator::Validate;
 
-use super::{clients::ClientPath, created, subject};
+use super::{clients::ClientPath, created};
 use crate::{
     auth::Bearer,
     error::{ApiResult, Problem},
@@ -29,18 +24,8 @@ use crate::{
     state::State,
 };
 
-/// The side the caller speaks for. Admins and integrations speak for neither: they
-/// are sent to the gate with `Participate`, which the policy refuses them, so the
-/// refusal is audited and a record outside their reach still answers 404.
-fn side_of(caller: &Caller) -> (Side, ClientAction) {
-    goal_side(&caller.who).unwrap_or((Side::Team, ClientAction::Participate))
-}
-
-fn actor(caller: &Caller) -> Actor {
-    Actor {
-        user_id: caller.who.user_id,
-        role: caller.who.role,
-    }
+fn today() -> NaiveDate {
+    Utc::now().date_naive()
 }
 
 // --- Episodes ---------------------------------------------------------------------
@@ -49,24 +34,32 @@ fn actor(caller: &Caller) -> Actor {
 #[serde(deny_unknown_fields)]
 pub struct DiagnosisView {
     /// Code system, e.g. `http://hl7.org/fhir/sid/icd-10`.
-    #[schema(
-        min_length = 1,
-        max_length = 500,
-        pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
-    )]
+    #[schema(schema_with = crate::wire::not_blank_500)]
     pub system: String,
-    #[schema(
-        min_length = 1,
-        max_length = 500,
-        pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
-    )]
+    #[schema(schema_with = crate::wire::not_blank_500)]
     pub code: String,
-    #[schema(
-        min_length = 1,
-        max_length = 500,
-        pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
-    )]
+    #[schema(schema_with = crate::wire::not_blank_500)]
     pub text: String,
+}
+
+impl From<Diagnosis> for DiagnosisView {
+    fn from(d: Diagnosis) -> Self {
+        DiagnosisView {
+            system: d.system,
+            code: d.code,
+            text: d.text,
+        }
+    }
+}
+
+impl From<DiagnosisView> for Diagnosis {
+    fn from(d: DiagnosisView) -> Self {
+        Diagnosis {
+            system: d.system,
+            code: d.code,
+            text: d.text,
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -77,14 +70,10 @@ pub struct EpisodeView {
     pub diagnoses: Vec<DiagnosisView>,
     pub start_date: NaiveDate,
     pub end_date: Option<NaiveDate>,
-    #[schema(schema_with = episode_status_schema)]
+    #[schema(schema_with = crate::wire::episode_status)]
     pub status: EpisodeStatus,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-}
-
-fn episode_status_schema() -> utoipa::openapi::Object {
-    super::one_of(EpisodeStatus::ALL.iter().map(|s| s.as_str()))
 }
 
 impl From<Episode> for EpisodeView {
@@ -93,15 +82,7 @@ impl From<Episode> for EpisodeView {
             id: e.id,
             client_id: e.client_id,
             reason_for_referral: e.reason_for_referral,
-            diagnoses: e
-                .diagnoses
-                .into_iter()
-                .map(|d| DiagnosisView {
-                    system: d.system,
-                    code: d.code,
-                    text: d.text,
-                })
-                .collect(),
+            diagnoses: e.diagnoses.into_iter().map(DiagnosisView::from).collect(),
             start_date: e.start_date,
             end_date: e.end_date,
             status: e.status,
@@ -111,6 +92,10 @@ impl From<Episode> for EpisodeView {
     }
 }
 
+fn episodes(list: Vec<Episode>) -> HttpResponse {
+    HttpResponse::Ok().json(list.into_iter().map(EpisodeView::from).collect::<Vec<_>>())
+}
+
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewEpisodeInput {
@@ -118,11 +103,7 @@ pub struct NewEpisodeInput {
         length(min = 1, max = 2000),
         custom(function = "crate::extract::not_blank")
     )]
-    #[schema(
-        min_length = 1,
-        max_length = 2000,
-        pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
-    )]
+    #[schema(schema_with = crate::wire::not_blank_2000)]
     pub reason_for_referral: String,
     #[serde(default)]
     #[validate(length(max = 20))]
@@ -131,16 +112,20 @@ pub struct NewEpisodeInput {
     /// Defaults to today.
     pub start_date: Option<NaiveDate>,
     /// `planned` or `active` (default).
-    #[schema(schema_with = new_episode_status_schema)]
+    #[schema(schema_with = crate::wire::new_episode_status_or_null)]
     pub status: Option<String>,
 }
 
-fn new_episode_status_schema() -> utoipa::openapi::Object {
-    super::one_of_or_null(
-        [EpisodeStatus::Planned, EpisodeStatus::Active]
-            .iter()
-            .map(|s| s.as_str()),
-    )
+impl NewEpisodeInput {
+    fn parse(self) -> Result<EpisodeDraft, domain::Invalid> {
+        EpisodeDraft::parse(
+            &self.reason_for_referral,
+            self.diagnoses.into_iter().map(Diagnosis::from).collect(),
+            self.start_date,
+            self.status.as_deref(),
+            today(),
+        )
+    }
 }
 
 /// Open an episode of care (the care team).
@@ -148,12 +133,7 @@ fn new_episode_status_schema() -> utoipa::openapi::Object {
     tag = "goals",
     params(ClientPath),
     request_body = NewEpisodeInput,
-    responses(
-        (status = 201, body = EpisodeView),
-        (status = 403, description = "Only the care team documents episodes", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such client, or not yours to see", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A field breaks a rule", body = Problem, content_type = "application/problem+json"),
-    ),
+    responses((status = 201, body = EpisodeView)),
     security(("bearer" = []))
 )]
 #[post("/clients/{client_id}/episodes")]
@@ -164,40 +144,13 @@ pub async fn create_episode(
     state: State,
 ) -> ApiResult<HttpResponse> {
     let client_id = path.client_id;
-    let input = body.0;
-    let (diagnoses, status) = domain::goal::new_episode(
-        input
-            .diagnoses
-            .into_iter()
-            .map(|d| Diagnosis {
-                system: d.system,
-                code: d.code,
-                text: d.text,
-            })
-            .collect(),
-        input.status.as_deref(),
-    )?;
-    let episode = NewEpisode {
-        id: domain::new_id(),
-        reason_for_referral: input.reason_for_referral.trim().to_owned(),
-        diagnoses,
-        start_date: input.start_date.unwrap_or_else(|| Utc::now().date_naive()),
-        status,
-    };
-    let episode_id = episode.id;
-    let (org, user) = (caller.who.organization_id, caller.who.user_id);
-    let created_episode = state
-        .on_client(
-            caller,
-            client_id,
-            ClientAction::Document,
-            subject("episode.create", "episode", episode_id),
-            move |c| goals::create_episode(c, org, client_id, episode, user, now()),
-        )
+    let draft = body.0.parse()?;
+    let episode = state
+        .run(move |clinic| clinic.open_episode(&caller, client_id, draft))
         .await?;
     Ok(created(
-        format!("/api/v1/clients/{client_id}/episodes/{episode_id}"),
-        &EpisodeView::from(created_episode),
+        format!("/api/v1/clients/{client_id}/episodes/{}", episode.id),
+        &EpisodeView::from(episode),
     ))
 }
 
@@ -205,11 +158,7 @@ pub async fn create_episode(
 #[utoipa::path(
     tag = "goals",
     params(ClientPath),
-    responses(
-        (status = 200, body = Vec<EpisodeView>),
-        (status = 403, description = "Visible, but not the caller's to read (an integration outside clinical:read gets 404)", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such client, or not yours to see", body = Problem, content_type = "application/problem+json"),
-    ),
+    responses((status = 200, body = Vec<EpisodeView>)),
     security(("bearer" = []))
 )]
 #[get("/clients/{client_id}/episodes")]
@@ -220,15 +169,9 @@ pub async fn list_episodes(
 ) -> ApiResult<HttpResponse> {
     let client_id = path.client_id;
     let list = state
-        .on_client(
-            caller,
-            client_id,
-            ClientAction::ViewClinical,
-            subject("episode.list", "episode", client_id),
-            move |c| goals::episodes_of(c, client_id),
-        )
+        .run(move |clinic| clinic.episodes(&caller, client_id))
         .await?;
-    Ok(HttpResponse::Ok().json(list.into_iter().map(EpisodeView::from).collect::<Vec<_>>()))
+    Ok(episodes(list))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -240,7 +183,7 @@ pub struct EpisodePath {
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EpisodeUpdate {
-    #[schema(schema_with = episode_status_schema)]
+    #[schema(schema_with = crate::wire::episode_status)]
     pub status: String,
     pub end_date: Option<NaiveDate>,
 }
@@ -250,12 +193,7 @@ pub struct EpisodeUpdate {
     tag = "goals",
     params(EpisodePath),
     request_body = EpisodeUpdate,
-    responses(
-        (status = 200, body = EpisodeView),
-        (status = 403, description = "Only the care team documents episodes", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such client or episode", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A field breaks a rule", body = Problem, content_type = "application/problem+json"),
-    ),
+    responses((status = 200, body = EpisodeView)),
     security(("bearer" = []))
 )]
 #[patch("/clients/{client_id}/episodes/{episode_id}")]
@@ -272,13 +210,7 @@ pub async fn update_episode(
     let status = EpisodeStatus::parse("status", &body.0.status)?;
     let end_date = body.0.end_date;
     let episode = state
-        .on_client(
-            caller,
-            client_id,
-            ClientAction::Document,
-            subject("episode.update", "episode", episode_id),
-            move |c| goals::update_episode(c, client_id, episode_id, status, end_date, now()),
-        )
+        .run(move |clinic| clinic.update_episode(&caller, client_id, episode_id, status, end_date))
         .await?;
     Ok(HttpResponse::Ok().json(EpisodeView::from(episode)))
 }
@@ -288,8 +220,7 @@ pub async fn update_episode(
 #[derive(Debug, Serialize, Deserialize, ToSchema, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct GasScaleView {
-    /// Descriptions of levels -2, -1, 0, +1, +2, in that order.
-    #[schema(min_items = 5, max_items = 5, inline, value_type = Vec<GasLevel>)]
+    #[schema(schema_with = crate::wire::gas_levels)]
     pub levels: Vec<String>,
     /// The expected baseline level: -2, -1 (usual) or 0.
     #[serde(default, deserialize_with = "crate::extract::integer::option")]
@@ -297,21 +228,13 @@ pub struct GasScaleView {
     pub baseline: Option<i64>,
 }
 
-/// One GAS level's description: 1 to 500 characters, trimmed.
-#[derive(ToSchema)]
-#[schema(
-    pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000](?:(?s:.){0,498}[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
-)]
-#[allow(dead_code)]
-struct GasLevel(String);
-
 #[derive(Debug, Serialize, ToSchema)]
 pub struct GoalContentView {
     /// The goal in the client's own words.
     pub client_words: String,
     /// The therapist's measurable statement.
     pub statement: String,
-    #[schema(schema_with = occupation_area_schema)]
+    #[schema(schema_with = crate::wire::occupation_area)]
     pub occupation_area: String,
     /// Importance to the client, 1-10.
     pub importance: i32,
@@ -320,22 +243,6 @@ pub struct GoalContentView {
     pub measure_code: Option<String>,
     pub target_value: Option<f64>,
     pub gas: Option<GasScaleView>,
-}
-
-fn occupation_area_schema() -> utoipa::openapi::Object {
-    super::one_of(domain::goal::OccupationArea::ALL.iter().map(|s| s.as_str()))
-}
-fn goal_status_schema() -> utoipa::openapi::Object {
-    super::one_of(GoalStatus::ALL.iter().map(|s| s.as_str()))
-}
-fn side_schema() -> utoipa::openapi::Object {
-    super::one_of(Side::ALL.iter().map(|s| s.as_str()))
-}
-fn term_schema() -> utoipa::openapi::Object {
-    super::one_of(Term::ALL.iter().map(|s| s.as_str()))
-}
-fn term_or_null_schema() -> utoipa::openapi::Object {
-    super::one_of_or_null(Term::ALL.iter().map(|s| s.as_str()))
 }
 
 impl From<GoalContent> for GoalContentView {
@@ -370,15 +277,15 @@ pub struct GoalView {
     pub episode_id: Uuid,
     /// Stable within the episode: 1, 2... for long-term goals, 2.1, 2.2... under them.
     pub label: String,
-    #[schema(schema_with = term_schema)]
+    #[schema(schema_with = crate::wire::term)]
     pub term: String,
     pub parent_id: Option<Uuid>,
-    #[schema(schema_with = goal_status_schema)]
+    #[schema(schema_with = crate::wire::goal_status)]
     pub status: String,
     /// FHIR Goal.lifecycleStatus.
     pub lifecycle_status: &'static str,
     /// Who first put the goal forward (FHIR expressedBy: Patient or Practitioner).
-    #[schema(schema_with = side_schema)]
+    #[schema(schema_with = crate::wire::side)]
     pub expressed_by: String,
     pub revision: i32,
     /// Who has agreed to the current revision.
@@ -413,21 +320,21 @@ impl From<Goal> for GoalView {
     }
 }
 
+fn goal(g: Goal) -> HttpResponse {
+    HttpResponse::Ok().json(GoalView::from(g))
+}
+
 /// A goal's content, as proposed or revised.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GoalContentInput {
     /// The goal in the client's own words ("cook dinner for my kids again").
-    #[schema(
-        pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000](?:(?s:.){0,998}[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
-    )]
+    #[schema(schema_with = crate::wire::text_1000)]
     pub client_words: String,
     /// The measurable statement the therapist writes.
-    #[schema(
-        pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000](?:(?s:.){0,1998}[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
-    )]
+    #[schema(schema_with = crate::wire::text_2000)]
     pub statement: String,
-    #[schema(schema_with = occupation_area_schema)]
+    #[schema(schema_with = crate::wire::occupation_area)]
     pub occupation_area: String,
     /// Importance to the client, 1-10.
     #[serde(deserialize_with = "crate::extract::integer::deserialize")]
@@ -442,61 +349,36 @@ pub struct GoalContentInput {
     pub gas: Option<GasScaleView>,
 }
 
+impl GoalContentInput {
+    /// The content as the domain reads it.
+    fn input(&self) -> GoalInput<'_> {
+        GoalInput {
+            client_words: &self.client_words,
+            statement: &self.statement,
+            occupation_area: &self.occupation_area,
+            importance: self.importance,
+            start_date: self.start_date,
+            target_date: self.target_date,
+            measure_code: self.measure_code.as_deref(),
+            target_value: self.target_value,
+            gas_levels: self
+                .gas
+                .as_ref()
+                .map(|g| g.levels.iter().map(String::as_str).collect()),
+            gas_baseline: self.gas.as_ref().and_then(|g| g.baseline),
+        }
+    }
+}
+
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewGoalInput {
     /// `long-term` (default) or `short-term` (needs `parent_id`).
-    #[schema(schema_with = term_or_null_schema)]
+    #[schema(schema_with = crate::wire::term_or_null)]
     pub term: Option<String>,
     pub parent_id: Option<Uuid>,
     #[validate(nested)]
     pub content: GoalContentInput,
-}
-
-/// Parses goal content and checks its measure and target against the measure's scale.
-/// `at` is where the content sits in the request body (`content.` for a new goal,
-/// empty for a revision), so errors name the field as the caller wrote it.
-fn parse_content(
-    conn: &mut persistence::Conn,
-    org: Uuid,
-    input: &GoalContentInput,
-    at: &str,
-) -> Result<GoalContent, persistence::StoreError> {
-    let gas_levels = input
-        .gas
-        .as_ref()
-        .map(|g| g.levels.iter().map(String::as_str).collect());
-    let parsed = GoalContent::parse(
-        &GoalInput {
-            client_words: &input.client_words,
-            statement: &input.statement,
-            occupation_area: &input.occupation_area,
-            importance: input.importance,
-            start_date: input.start_date,
-            target_date: input.target_date,
-            measure_code: input.measure_code.as_deref(),
-            target_value: input.target_value,
-            gas_levels,
-            gas_baseline: input.gas.as_ref().and_then(|g| g.baseline),
-        },
-        Utc::now().date_naive(),
-    )
-    .map_err(|e| prefix(e, at))?;
-    let measure = match &parsed.measure_code {
-        Some(code) => persistence::measurements::measure(conn, org, code)?,
-        None => None,
-    };
-    parsed
-        .fits_measure(measure.as_ref())
-        .map_err(|e| prefix(e, at))?;
-    Ok(parsed)
-}
-
-fn prefix(mut e: domain::Invalid, at: &str) -> domain::Invalid {
-    for f in &mut e.0 {
-        f.field = format!("{at}{}", f.field);
-    }
-    e
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -511,12 +393,7 @@ pub struct GoalPath {
     tag = "goals",
     params(EpisodePath),
     request_body = NewGoalInput,
-    responses(
-        (status = 201, body = GoalView),
-        (status = 403, description = "Visible, but not yours to propose goals for", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such client, or not yours to see", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A field breaks a rule", body = Problem, content_type = "application/problem+json"),
-    ),
+    responses((status = 201, body = GoalView)),
     security(("bearer" = []))
 )]
 #[post("/clients/{client_id}/episodes/{episode_id}/goals")]
@@ -531,33 +408,17 @@ pub async fn propose_goal(
         episode_id,
     } = path.into_inner();
     let input = body.0;
-    let term = Term::parse("term", input.term.as_deref().unwrap_or("long-term"))?;
-    let (side, action) = side_of(&caller);
-    let goal_id = domain::new_id();
-    let org = caller.who.organization_id;
-    let who = actor(&caller);
+    let draft = GoalDraft::parse(
+        input.term.as_deref(),
+        input.parent_id,
+        &input.content.input(),
+        today(),
+    )?;
     let goal = state
-        .on_client(
-            caller,
-            client_id,
-            action,
-            subject("goal.propose", "goal", goal_id),
-            move |c| {
-                let content = parse_content(c, org, &input.content, "content.")?;
-                let new = NewGoal {
-                    id: goal_id,
-                    episode_id,
-                    parent_id: input.parent_id,
-                    term,
-                    side,
-                    content,
-                };
-                goals::propose(c, org, client_id, new, who, now())
-            },
-        )
+        .run(move |clinic| clinic.propose_goal(&caller, client_id, episode_id, draft))
         .await?;
     Ok(created(
-        format!("/api/v1/clients/{client_id}/goals/{goal_id}"),
+        format!("/api/v1/clients/{client_id}/goals/{}", goal.id),
         &GoalView::from(goal),
     ))
 }
@@ -566,10 +427,7 @@ pub async fn propose_goal(
 #[utoipa::path(
     tag = "goals",
     params(EpisodePath),
-    responses(
-        (status = 200, body = Vec<GoalView>),
-        (status = 404, description = "No such client or episode", body = Problem, content_type = "application/problem+json"),
-    ),
+    responses((status = 200, body = Vec<GoalView>)),
     security(("bearer" = []))
 )]
 #[get("/clients/{client_id}/episodes/{episode_id}/goals")]
@@ -583,16 +441,7 @@ pub async fn list_goals(
         episode_id,
     } = path.into_inner();
     let list = state
-        .on_client(
-            caller,
-            client_id,
-            ClientAction::ViewClinical,
-            subject("goal.list", "episode", episode_id),
-            move |c| {
-                goals::episode(c, client_id, episode_id)?;
-                goals::goals_of_episode(c, episode_id)
-            },
-        )
+        .run(move |clinic| clinic.episode_goals(&caller, client_id, episode_id))
         .await?;
     Ok(HttpResponse::Ok().json(list.into_iter().map(GoalView::from).collect::<Vec<_>>()))
 }
@@ -601,10 +450,7 @@ pub async fn list_goals(
 #[utoipa::path(
     tag = "goals",
     params(GoalPath),
-    responses(
-        (status = 200, body = GoalView),
-        (status = 404, description = "No such client or goal", body = Problem, content_type = "application/problem+json"),
-    ),
+    responses((status = 200, body = GoalView)),
     security(("bearer" = []))
 )]
 #[get("/clients/{client_id}/goals/{goal_id}")]
@@ -614,16 +460,10 @@ pub async fn get_goal(
     state: State,
 ) -> ApiResult<HttpResponse> {
     let GoalPath { client_id, goal_id } = path.into_inner();
-    let goal = state
-        .on_client(
-            caller,
-            client_id,
-            ClientAction::ViewClinical,
-            subject("goal.read", "goal", goal_id),
-            move |c| goals::goal(c, client_id, goal_id),
-        )
+    let found = state
+        .run(move |clinic| clinic.goal(&caller, client_id, goal_id))
         .await?;
-    Ok(HttpResponse::Ok().json(GoalView::from(goal)))
+    Ok(goal(found))
 }
 
 /// Revise a goal's wording or target: a new revision that needs agreement again.
@@ -631,12 +471,7 @@ pub async fn get_goal(
     tag = "goals",
     params(GoalPath),
     request_body = GoalContentInput,
-    responses(
-        (status = 201, body = GoalView),
-        (status = 403, description = "Visible, but not yours to revise", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such client or goal", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A field breaks a rule, the goal is closed, or nothing changed", body = Problem, content_type = "application/problem+json"),
-    ),
+    responses((status = 201, body = GoalView)),
     security(("bearer" = []))
 )]
 #[post("/clients/{client_id}/goals/{goal_id}/revisions")]
@@ -647,35 +482,25 @@ pub async fn revise_goal(
     state: State,
 ) -> ApiResult<HttpResponse> {
     let GoalPath { client_id, goal_id } = path.into_inner();
-    let input = body.0;
-    let (side, action) = side_of(&caller);
-    let org = caller.who.organization_id;
-    let who = actor(&caller);
+    let content = GoalContent::parse(&body.0.input(), today())?;
     let goal = state
-        .on_client(
-            caller,
-            client_id,
-            action,
-            subject("goal.revise", "goal", goal_id),
-            move |c| {
-                let content = parse_content(c, org, &input, "")?;
-                goals::revise(c, client_id, goal_id, content, side, who, now())
-            },
-        )
+        .run(move |clinic| clinic.revise_goal(&caller, client_id, goal_id, content))
         .await?;
-    let revision = goal.revision;
     Ok(created(
-        format!("/api/v1/clients/{client_id}/goals/{goal_id}/revisions/{revision}"),
+        format!(
+            "/api/v1/clients/{client_id}/goals/{goal_id}/revisions/{}",
+            goal.revision
+        ),
         &GoalView::from(goal),
     ))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AgreementRecordView {
-    #[schema(schema_with = side_schema)]
+    #[schema(schema_with = crate::wire::side)]
     pub side: String,
     pub user_id: Uuid,
-    #[schema(schema_with = super::role_schema)]
+    #[schema(schema_with = crate::wire::role)]
     pub role: Role,
     pub agreed_at: DateTime<Utc>,
 }
@@ -686,7 +511,7 @@ pub struct GoalRevisionView {
     #[serde(flatten)]
     pub content: GoalContentView,
     pub proposed_by: Uuid,
-    #[schema(schema_with = side_schema)]
+    #[schema(schema_with = crate::wire::side)]
     pub proposed_side: String,
     pub created_at: DateTime<Utc>,
     pub agreements: Vec<AgreementRecordView>,
@@ -718,10 +543,7 @@ impl From<GoalRevision> for GoalRevisionView {
 #[utoipa::path(
     tag = "goals",
     params(GoalPath),
-    responses(
-        (status = 200, body = Vec<GoalRevisionView>),
-        (status = 404, description = "No such client or goal", body = Problem, content_type = "application/problem+json"),
-    ),
+    responses((status = 200, body = Vec<GoalRevisionView>)),
     security(("bearer" = []))
 )]
 #[get("/clients/{client_id}/goals/{goal_id}/revisions")]
@@ -732,22 +554,10 @@ pub async fn goal_revisions(
 ) -> ApiResult<HttpResponse> {
     let GoalPath { client_id, goal_id } = path.into_inner();
     let list = state
-        .on_client(
-            caller,
-            client_id,
-            ClientAction::ViewClinical,
-            subject("goal.revisions", "goal", goal_id),
-            move |c| {
-                goals::goal(c, client_id, goal_id)?;
-                goals::revisions(c, goal_id)
-            },
-        )
+        .run(move |clinic| clinic.goal_revisions(&caller, client_id, goal_id))
         .await?;
-    Ok(HttpResponse::Ok().json(
-        list.into_iter()
-            .map(GoalRevisionView::from)
-            .collect::<Vec<_>>(),
-    ))
+    let views: Vec<_> = list.into_iter().map(GoalRevisionView::from).collect();
+    Ok(HttpResponse::Ok().json(views))
 }
 
 /// Agree to a goal's current revision, for your side (client side: the client or a
@@ -757,8 +567,6 @@ pub async fn goal_revisions(
     params(GoalPath),
     responses(
         (status = 200, body = GoalView),
-        (status = 403, description = "Visible, but you cannot agree for either side", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such client or goal", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The goal is not awaiting agreement", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -770,25 +578,17 @@ pub async fn agree_to_goal(
     state: State,
 ) -> ApiResult<HttpResponse> {
     let GoalPath { client_id, goal_id } = path.into_inner();
-    let (side, action) = side_of(&caller);
-    let who = actor(&caller);
-    let goal = state
-        .on_client(
-            caller,
-            client_id,
-            action,
-            subject("goal.agree", "goal", goal_id),
-            move |c| goals::agree(c, client_id, goal_id, side, who, now()),
-        )
+    let agreed = state
+        .run(move |clinic| clinic.agree_to_goal(&caller, client_id, goal_id))
         .await?;
-    Ok(HttpResponse::Ok().json(GoalView::from(goal)))
+    Ok(goal(agreed))
 }
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GoalStatusInput {
     /// `on-hold`, `active` (from on-hold), `achieved`, `not-achieved` or `cancelled`.
-    #[schema(schema_with = goal_status_schema)]
+    #[schema(schema_with = crate::wire::goal_status)]
     pub status: String,
 }
 
@@ -797,12 +597,7 @@ pub struct GoalStatusInput {
     tag = "goals",
     params(GoalPath),
     request_body = GoalStatusInput,
-    responses(
-        (status = 200, body = GoalView),
-        (status = 403, description = "Only the care team changes a goal's status", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such client or goal", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Not a valid change from the goal's status", body = Problem, content_type = "application/problem+json"),
-    ),
+    responses((status = 200, body = GoalView)),
     security(("bearer" = []))
 )]
 #[post("/clients/{client_id}/goals/{goal_id}/status")]
@@ -814,17 +609,10 @@ pub async fn set_goal_status(
 ) -> ApiResult<HttpResponse> {
     let GoalPath { client_id, goal_id } = path.into_inner();
     let next = GoalStatus::parse("status", &body.0.status)?;
-    let who = actor(&caller);
-    let goal = state
-        .on_client(
-            caller,
-            client_id,
-            ClientAction::Document,
-            subject("goal.status", "goal", goal_id),
-            move |c| goals::set_status(c, client_id, goal_id, next, who, now()),
-        )
+    let changed = state
+        .run(move |clinic| clinic.set_goal_status(&caller, client_id, goal_id, next))
         .await?;
-    Ok(HttpResponse::Ok().json(GoalView::from(goal)))
+    Ok(goal(changed))
 }
 
 // --- Comments ---------------------------------------------------------------------
@@ -834,7 +622,7 @@ pub struct CommentView {
     pub id: Uuid,
     pub author_id: Uuid,
     pub author_name: String,
-    #[schema(schema_with = super::role_schema)]
+    #[schema(schema_with = crate::wire::role)]
     pub author_role: Role,
     pub body: String,
     /// A note for the care team only; never shown to the client or caregivers.
@@ -863,11 +651,7 @@ pub struct NewCommentInput {
         length(min = 1, max = 5000),
         custom(function = "crate::extract::not_blank")
     )]
-    #[schema(
-        min_length = 1,
-        max_length = 5000,
-        pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
-    )]
+    #[schema(schema_with = crate::wire::not_blank_5000)]
     pub body: String,
     /// A team-only note (therapists only).
     #[serde(default)]
@@ -878,10 +662,7 @@ pub struct NewCommentInput {
 #[utoipa::path(
     tag = "goals",
     params(GoalPath),
-    responses(
-        (status = 200, body = Vec<CommentView>),
-        (status = 404, description = "No such client or goal", body = Problem, content_type = "application/problem+json"),
-    ),
+    responses((status = 200, body = Vec<CommentView>)),
     security(("bearer" = []))
 )]
 #[get("/clients/{client_id}/goals/{goal_id}/comments")]
@@ -891,18 +672,8 @@ pub async fn comments(
     state: State,
 ) -> ApiResult<HttpResponse> {
     let GoalPath { client_id, goal_id } = path.into_inner();
-    let team_notes = sees_team_notes(&caller.who);
     let list = state
-        .on_client(
-            caller,
-            client_id,
-            ClientAction::ViewClinical,
-            subject("goal.comments", "goal", goal_id),
-            move |c| {
-                goals::goal(c, client_id, goal_id)?;
-                goals::comments(c, goal_id, team_notes)
-            },
-        )
+        .run(move |clinic| clinic.goal_comments(&caller, client_id, goal_id))
         .await?;
     Ok(HttpResponse::Ok().json(list.into_iter().map(CommentView::from).collect::<Vec<_>>()))
 }
@@ -913,11 +684,7 @@ pub async fn comments(
     tag = "goals",
     params(GoalPath),
     request_body = NewCommentInput,
-    responses(
-        (status = 201, body = CommentView),
-        (status = 403, description = "Visible, but not yours to comment on, or a team note by someone outside the team", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such client or goal", body = Problem, content_type = "application/problem+json"),
-    ),
+    responses((status = 201, body = CommentView)),
     security(("bearer" = []))
 )]
 #[post("/clients/{client_id}/goals/{goal_id}/comments")]
@@ -928,29 +695,10 @@ pub async fn add_comment(
     state: State,
 ) -> ApiResult<HttpResponse> {
     let GoalPath { client_id, goal_id } = path.into_inner();
-    let input = body.0;
-    // Team notes are clinical documentation: the policy allows them to the team only.
-    let action = if input.team_only {
-        ClientAction::Document
-    } else {
-        side_of(&caller).1
-    };
-    let comment_id = domain::new_id();
-    let org = caller.who.organization_id;
-    let who = actor(&caller);
-    let new = NewComment {
-        id: comment_id,
-        body: input.body.trim().to_owned(),
-        team_only: input.team_only,
-    };
+    let text = comment_body(&body.0.body)?;
+    let team_only = body.0.team_only;
     let comment = state
-        .on_client(
-            caller,
-            client_id,
-            action,
-            subject("goal.comment", "goal_comment", comment_id),
-            move |c| goals::add_comment(c, org, client_id, goal_id, new, who, now()),
-        )
+        .run(move |clinic| clinic.comment_on_goal(&caller, client_id, goal_id, text, team_only))
         .await?;
     Ok(created(
         format!("/api/v1/clients/{client_id}/goals/{goal_id}/comments"),

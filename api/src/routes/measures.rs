@@ -490,7 +490,7 @@ pub async fn list(
             ClientAction::ViewClinical,
             subject_of_many("measurement.list", "measurement"),
             move |c| {
-                persistence::goals::episode(c, client_id, episode_id)?;
+                persistence::goals::legacy_episode(c, client_id, episode_id)?;
                 measurements::list(c, episode_id, &filter, page)
             },
         )

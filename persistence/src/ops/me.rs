@@ -71,7 +71,7 @@ impl Clinic {
                 move |c, client| {
                     Ok((
                         clients::get(c, client.organization_id(), client.client_id())?,
-                        goals::episodes_of(c, client.client_id())?,
+                        goals::episodes_of(c, client)?,
                     ))
                 },
             )?;

@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod goals;
 pub mod me;
 pub mod progress;
 pub mod users;

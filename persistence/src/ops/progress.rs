@@ -116,20 +116,17 @@ impl Clinic {
             ClientAction::ViewClinical,
             Subject::one("progress.read", "episode", episode_id),
             move |c, client| {
-                let (version, stored) =
-                    goals::progress_versions(c, client.client_id(), episode_id)?;
+                let (version, stored) = goals::progress_versions(c, client, episode_id)?;
                 if let Some(body) = views.get(episode_id, version) {
                     return Ok(Served::Memory(body));
                 }
                 if stored == Some(version) {
-                    if let (_, Some((v, text))) =
-                        goals::progress_cache(c, client.client_id(), episode_id)?
-                    {
+                    if let (_, Some((v, text))) = goals::progress_cache(c, client, episode_id)? {
                         return Ok(Served::Stored(v, text));
                     }
                 }
-                let episode = goals::episode(c, client.client_id(), episode_id)?;
-                let goal_list = goals::goals_of_episode(c, episode_id)?;
+                let episode = goals::episode(c, client, episode_id)?;
+                let goal_list = goals::goals_of_episode(c, client, episode_id)?;
                 let values = measurements::counting_in_episode(c, episode_id)?;
                 let measures = measurements::measures(c, client.organization_id())?;
                 let progress = episode_progress(&goal_list, &values, |code| {
@@ -201,7 +198,7 @@ impl Clinic {
             ClientAction::ViewClinical,
             Subject::one(action, "goal", goal_id),
             move |c, client| {
-                let goal = goals::goal(c, client.client_id(), goal_id)?;
+                let goal = goals::goal(c, client, goal_id)?;
                 let code = range
                     .measure_code
                     .clone()
@@ -234,12 +231,11 @@ impl Clinic {
             ClientAction::ViewClinical,
             Subject::one("progress.milestones", "client", client_id),
             move |c, client| {
-                let all_goals = goals::goals_of_client(c, client.client_id())?;
-                let mut found: Vec<(Uuid, Milestone)> =
-                    goals::events_of_client(c, client.client_id())?
-                        .iter()
-                        .filter_map(|(goal_id, event)| Some((*goal_id, event_milestone(event)?)))
-                        .collect();
+                let all_goals = goals::goals_of_client(c, client)?;
+                let mut found: Vec<(Uuid, Milestone)> = goals::events_of_client(c, client)?
+                    .iter()
+                    .filter_map(|(goal_id, event)| Some((*goal_id, event_milestone(event)?)))
+                    .collect();
                 for g in &all_goals {
                     let Some(code) = g.content.measure_code.as_deref() else {
                         continue;

@@ -1,0 +1,304 @@
+//! Episodes of care and goals set together: opening and updating episodes; proposing,
+//! revising, agreeing to and closing goals; their revision history; and the comment
+//! thread, with the care team's own notes.
+//!
+//! Each operation fetches the facts a rule needs (the episode, the parent goal, the
+//! measure, the goal as it stands) and `domain::goal` decides; the side a caller
+//! speaks for, and the action that needs, come from `domain::policy`.
+
+use chrono::NaiveDate;
+use domain::{
+    goal::{
+        agreeing, may_end, may_propose, may_revise_to, status_change, AgreementStep, Episode,
+        EpisodeDraft, EpisodeStatus, Goal, GoalComment, GoalContent, GoalDraft, GoalRevision,
+        GoalStatus,
+    },
+    measure::OutcomeMeasure,
+    policy::{comment_action, goal_voice, sees_team_notes, ClientAction},
+};
+use uuid::Uuid;
+
+use crate::{
+    audit::Subject,
+    gate::Caller,
+    goals::{self, found, NewComment},
+    measurements, now, Clinic, Conn, Reached, StoreResult,
+};
+
+/// The measure a goal's content targets, as the clinic's catalogue holds it.
+fn measure_of(
+    conn: &mut Conn,
+    client: Reached,
+    content: &GoalContent,
+) -> StoreResult<Option<OutcomeMeasure>> {
+    match &content.measure_code {
+        Some(code) => measurements::measure(conn, client.organization_id(), code),
+        None => Ok(None),
+    }
+}
+
+impl Clinic {
+    /// Opens an episode of care (the care team).
+    pub fn open_episode(
+        &self,
+        caller: &Caller,
+        client_id: Uuid,
+        draft: EpisodeDraft,
+    ) -> StoreResult<Episode> {
+        let episode_id = domain::new_id();
+        let by = caller.who.user_id;
+        self.on_client(
+            caller,
+            client_id,
+            ClientAction::Document,
+            Subject::one("episode.create", "episode", episode_id),
+            move |c, client| goals::create_episode(c, client, episode_id, &draft, by, now()),
+        )
+    }
+
+    /// A client's episodes of care.
+    pub fn episodes(&self, caller: &Caller, client_id: Uuid) -> StoreResult<Vec<Episode>> {
+        self.on_client(
+            caller,
+            client_id,
+            ClientAction::ViewClinical,
+            Subject::one("episode.list", "episode", client_id),
+            goals::episodes_of,
+        )
+    }
+
+    /// Changes an episode's status or end date (the care team).
+    pub fn update_episode(
+        &self,
+        caller: &Caller,
+        client_id: Uuid,
+        episode_id: Uuid,
+        status: EpisodeStatus,
+        end_date: Option<NaiveDate>,
+    ) -> StoreResult<Episode> {
+        self.on_client(
+            caller,
+            client_id,
+            ClientAction::Document,
+            Subject::one("episode.update", "episode", episode_id),
+            move |c, client| {
+                let before = goals::episode(c, client, episode_id)?;
+                may_end(before.start_date, end_date)?;
+                goals::set_episode(c, client, episode_id, status, end_date, now())
+            },
+        )
+    }
+
+    /// Proposes a goal, for the caller's side (a therapist on the team, the client,
+    /// or a caregiver allowed to take part). It is active once both sides agree.
+    pub fn propose_goal(
+        &self,
+        caller: &Caller,
+        client_id: Uuid,
+        episode_id: Uuid,
+        draft: GoalDraft,
+    ) -> StoreResult<Goal> {
+        let (side, action) = goal_voice(&caller.who);
+        let goal_id = domain::new_id();
+        let by = caller.who.clone();
+        self.on_client(
+            caller,
+            client_id,
+            action,
+            Subject::one("goal.propose", "goal", goal_id),
+            move |c, client| {
+                let measure = measure_of(c, client, &draft.content)?;
+                let episode = found(goals::episode(c, client, episode_id))?;
+                let parent = match draft.parent_id {
+                    Some(parent_id) => found(goals::goal(c, client, parent_id))?,
+                    None => None,
+                };
+                may_propose(&draft, measure.as_ref(), episode.as_ref(), parent.as_ref())?;
+                goals::insert_goal(
+                    c,
+                    client,
+                    goal_id,
+                    episode_id,
+                    &draft,
+                    parent.as_ref(),
+                    side,
+                    &by,
+                    now(),
+                )
+            },
+        )
+    }
+
+    /// An episode's goals.
+    pub fn episode_goals(
+        &self,
+        caller: &Caller,
+        client_id: Uuid,
+        episode_id: Uuid,
+    ) -> StoreResult<Vec<Goal>> {
+        self.on_client(
+            caller,
+            client_id,
+            ClientAction::ViewClinical,
+            Subject::one("goal.list", "episode", episode_id),
+            move |c, client| {
+                goals::episode(c, client, episode_id)?;
+                goals::goals_of_episode(c, client, episode_id)
+            },
+        )
+    }
+
+    /// One goal.
+    pub fn goal(&self, caller: &Caller, client_id: Uuid, goal_id: Uuid) -> StoreResult<Goal> {
+        self.on_client(
+            caller,
+            client_id,
+            ClientAction::ViewClinical,
+            Subject::one("goal.read", "goal", goal_id),
+            move |c, client| goals::goal(c, client, goal_id),
+        )
+    }
+
+    /// Revises a goal's content, for the caller's side: a new revision that needs
+    /// agreement again.
+    pub fn revise_goal(
+        &self,
+        caller: &Caller,
+        client_id: Uuid,
+        goal_id: Uuid,
+        content: GoalContent,
+    ) -> StoreResult<Goal> {
+        let (side, action) = goal_voice(&caller.who);
+        let by = caller.who.clone();
+        self.on_client(
+            caller,
+            client_id,
+            action,
+            Subject::one("goal.revise", "goal", goal_id),
+            move |c, client| {
+                let measure = measure_of(c, client, &content)?;
+                let before = goals::goal(c, client, goal_id)?;
+                may_revise_to(&before, &content, measure.as_ref())?;
+                goals::insert_revision(c, client, &before, &content, side, &by, now())
+            },
+        )
+    }
+
+    /// Every revision of a goal, with who agreed to each and when.
+    pub fn goal_revisions(
+        &self,
+        caller: &Caller,
+        client_id: Uuid,
+        goal_id: Uuid,
+    ) -> StoreResult<Vec<GoalRevision>> {
+        self.on_client(
+            caller,
+            client_id,
+            ClientAction::ViewClinical,
+            Subject::one("goal.revisions", "goal", goal_id),
+            move |c, client| goals::revisions(c, client, goal_id),
+        )
+    }
+
+    /// Agrees to a goal's current revision, for the caller's side.
+    pub fn agree_to_goal(
+        &self,
+        caller: &Caller,
+        client_id: Uuid,
+        goal_id: Uuid,
+    ) -> StoreResult<Goal> {
+        let (side, action) = goal_voice(&caller.who);
+        let by = caller.who.clone();
+        self.on_client(
+            caller,
+            client_id,
+            action,
+            Subject::one("goal.agree", "goal", goal_id),
+            move |c, client| {
+                let before = goals::goal(c, client, goal_id)?;
+                match agreeing(&before, side)? {
+                    AgreementStep::AlreadyAgreed => Ok(before),
+                    AgreementStep::Agreed {
+                        status,
+                        agreement,
+                        event,
+                    } => goals::insert_agreement(
+                        c,
+                        client,
+                        &before,
+                        side,
+                        status,
+                        agreement,
+                        event,
+                        &by,
+                        now(),
+                    ),
+                }
+            },
+        )
+    }
+
+    /// Moves a goal along its lifecycle (the care team).
+    pub fn set_goal_status(
+        &self,
+        caller: &Caller,
+        client_id: Uuid,
+        goal_id: Uuid,
+        next: GoalStatus,
+    ) -> StoreResult<Goal> {
+        let by = caller.who.clone();
+        self.on_client(
+            caller,
+            client_id,
+            ClientAction::Document,
+            Subject::one("goal.status", "goal", goal_id),
+            move |c, client| {
+                let before = goals::goal(c, client, goal_id)?;
+                status_change(before.status, next)?;
+                goals::set_status(c, client, goal_id, next, &by, now())
+            },
+        )
+    }
+
+    /// A goal's comment thread; team-only notes only for those who see them.
+    pub fn goal_comments(
+        &self,
+        caller: &Caller,
+        client_id: Uuid,
+        goal_id: Uuid,
+    ) -> StoreResult<Vec<GoalComment>> {
+        let team_notes = sees_team_notes(&caller.who);
+        self.on_client(
+            caller,
+            client_id,
+            ClientAction::ViewClinical,
+            Subject::one("goal.comments", "goal", goal_id),
+            move |c, client| goals::comments(c, client, goal_id, team_notes),
+        )
+    }
+
+    /// Comments on a goal (`body` already checked by `domain::goal::comment_body`);
+    /// a team-only note needs what clinical documentation needs.
+    pub fn comment_on_goal(
+        &self,
+        caller: &Caller,
+        client_id: Uuid,
+        goal_id: Uuid,
+        body: String,
+        team_only: bool,
+    ) -> StoreResult<GoalComment> {
+        let comment = NewComment {
+            id: domain::new_id(),
+            body,
+            team_only,
+        };
+        let by = caller.who.clone();
+        self.on_client(
+            caller,
+            client_id,
+            comment_action(&caller.who, team_only),
+            Subject::one("goal.comment", "goal_comment", comment.id),
+            move |c, client| goals::add_comment(c, client, goal_id, comment, &by, now()),
+        )
+    }
+}
