@@ -67,6 +67,9 @@ pub fn now() -> chrono::DateTime<chrono::Utc> {
 #[cfg(test)]
 mod gate_tests;
 #[cfg(test)]
+#[path = "ops/measures_tests.rs"]
+mod measures_tests;
+#[cfg(test)]
 mod testing;
 #[cfg(test)]
 mod writer_tests;

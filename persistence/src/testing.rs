@@ -256,3 +256,52 @@ pub fn renamed(name: &str) -> Demographics {
     )
     .unwrap_or_else(|e| panic!("{e}"))
 }
+
+// --- Measures and measurements (ops/measures_tests.rs) -----------------------------
+
+impl Riverside {
+    /// An account for `client_id` itself (role client), with a live session.
+    pub fn client_person(&self, client_id: Uuid) -> Person {
+        let org = self.organization;
+        db::write(&mut self.connect(), |c| {
+            person(c, org, Role::Client, Some(client_id))
+        })
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// A new active episode of care for `client_id`.
+    pub fn episode_of(&self, client_id: Uuid) -> Uuid {
+        use crate::schema::episodes;
+        let (id, org, t) = (domain::new_id(), self.organization, now().naive_utc());
+        db::write(&mut self.connect(), |c| {
+            diesel::insert_into(episodes::table)
+                .values((
+                    episodes::id.eq(id.to_string()),
+                    episodes::organization_id.eq(org.to_string()),
+                    episodes::client_id.eq(client_id.to_string()),
+                    episodes::reason_for_referral.eq("Referral"),
+                    episodes::diagnoses.eq("[]"),
+                    episodes::start_date.eq(t.date()),
+                    episodes::status.eq("active"),
+                    episodes::goal_count.eq(0),
+                    episodes::progress_version.eq(0_i64),
+                    episodes::created_by.eq(self.admin.who.user_id.to_string()),
+                    episodes::created_at.eq(t),
+                    episodes::updated_at.eq(t),
+                ))
+                .execute(c)
+                .map_err(StoreError::from)
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        id
+    }
+
+    /// How many measurement rows are stored, of anyone's.
+    pub fn measurement_rows(&self) -> i64 {
+        use crate::schema::measurements;
+        measurements::table
+            .count()
+            .get_result(&mut self.connect())
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+}

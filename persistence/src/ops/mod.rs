@@ -3,4 +3,5 @@
 //! runs its transaction, leaves exactly one audit event and answers in domain values.
 
 pub mod me;
+pub mod measures;
 pub mod progress;
