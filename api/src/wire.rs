@@ -128,12 +128,21 @@ schemas! {
 
 // Measures and measurements (`routes/measures.rs`).
 schemas! {
-    not_blank_1000 = not_blank(1000, false);
+    correction_reason = described(not_blank(1000, false), "Why: kept with the new version.");
     direction = one_of(domain::measure::Direction::ALL.iter().map(|d| d.as_str()));
     instrument = one_of(domain::measure::Instrument::ALL.iter().map(|i| i.as_str()));
     measurement_status = one_of(domain::measure::MeasurementStatus::ALL.iter().map(|s| s.as_str()));
     // As `domain::measure::custom` accepts a clinic measure's code.
-    measure_code = string(false).pattern(Some(r"^[a-z0-9-]{1,64}$".to_owned())).build();
+    measure_code = described(
+        string(false).pattern(Some(r"^[a-z0-9-]{1,64}$".to_owned())).build(),
+        "Lower-case letters, digits and dashes; unique in the clinic.",
+    );
+}
+
+/// A schema with its description: `schema_with` drops the field's doc comment.
+fn described(mut schema: Object, description: &str) -> Object {
+    schema.description = Some(description.to_owned());
+    schema
 }
 
 /// Who may report a measure: any of the domain's sources.

@@ -457,7 +457,7 @@ pub struct CorrectionInput {
         length(min = 1, max = 1000),
         custom(function = "crate::extract::not_blank")
     )]
-    #[schema(schema_with = wire::not_blank_1000)]
+    #[schema(schema_with = wire::correction_reason)]
     pub reason: String,
     /// True to withdraw the measurement as entered in error (no new values).
     #[serde(default)]
