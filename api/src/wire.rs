@@ -156,3 +156,38 @@ pub fn gas_levels() -> utoipa::openapi::Array {
         ))
         .build()
 }
+
+// Measures and measurements (`routes/measures.rs`).
+schemas! {
+    correction_reason = described(not_blank(1000, false), "Why: kept with the new version.");
+    direction = one_of(domain::measure::Direction::ALL.iter().map(|d| d.as_str()));
+    instrument = one_of(domain::measure::Instrument::ALL.iter().map(|i| i.as_str()));
+    measurement_status = one_of(domain::measure::MeasurementStatus::ALL.iter().map(|s| s.as_str()));
+    // As `domain::measure::custom` accepts a clinic measure's code.
+    measure_code = described(
+        string(false).pattern(Some(r"^[a-z0-9-]{1,64}$".to_owned())).build(),
+        "Lower-case letters, digits and dashes; unique in the clinic.",
+    );
+}
+
+/// A schema with its description: `schema_with` drops the field's doc comment.
+fn described(mut schema: Object, description: &str) -> Object {
+    schema.description = Some(description.to_owned());
+    schema
+}
+
+/// Who may report a measure: any of the domain's sources.
+pub fn sources() -> utoipa::openapi::Array {
+    array_of(domain::measure::Source::ALL.iter().map(|s| s.as_str()))
+}
+
+/// Who a clinic names as its measure's reporters: at least one person. Imported
+/// values are always accepted, so `domain::measure::custom` refuses `imported` here.
+pub fn reporters() -> utoipa::openapi::Array {
+    use domain::measure::Source;
+    let people = Source::ALL.iter().filter(|s| **s != Source::Imported);
+    ArrayBuilder::new()
+        .items(one_of(people.map(|s| s.as_str())))
+        .min_items(Some(1))
+        .build()
+}

@@ -178,7 +178,7 @@ fn subject(conn: &mut Conn) -> Result<(Uuid, Uuid, Uuid), StoreError> {
                     score,
                     note: None,
                 };
-                measurements::record(c, r, &m)?;
+                measurements::seed(c, r, &m)?;
             }
             let values = Values {
                 value: Some(f64::from(g % 3) - 1.0),
@@ -189,7 +189,7 @@ fn subject(conn: &mut Conn) -> Result<(Uuid, Uuid, Uuid), StoreError> {
                 .find(|m| m.code == "gas")
                 .ok_or(StoreError::NotFound)?;
             let score = gas.score(&values).map_err(StoreError::from)?;
-            measurements::record(
+            measurements::seed(
                 c,
                 r,
                 &NewMeasurement {
@@ -232,7 +232,7 @@ fn subject(conn: &mut Conn) -> Result<(Uuid, Uuid, Uuid), StoreError> {
             now,
         };
         db::write(conn, |c| {
-            measurements::record(
+            measurements::seed(
                 c,
                 r,
                 &NewMeasurement {

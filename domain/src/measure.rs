@@ -506,17 +506,99 @@ pub fn may_rate(
     Ok(())
 }
 
-/// A correction either withdraws a measurement or brings new values, never both:
-/// the values to amend with, or None to withdraw.
-pub fn correction<V>(withdraw: bool, values: Option<V>) -> Result<Option<V>, Invalid> {
-    match (withdraw, values) {
-        (true, Some(_)) => Err(Invalid::field(
-            "values",
-            "a withdrawal carries no new values",
-        )),
-        (false, None) => Err(Invalid::field("values", "are required unless withdrawing")),
-        (_, values) => Ok(values),
+/// A note as kept: trimmed, and a blank one is no note.
+pub fn note(raw: Option<String>) -> Option<String> {
+    raw.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty())
+}
+
+/// New values for a measurement; the observation time and the note default to the
+/// corrected version's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Amendment {
+    pub values: Values,
+    pub observed_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub note: Option<String>,
+}
+
+/// What a correction does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// New values replace the old ones (status `amended`).
+    Amend(Amendment),
+    /// The measurement should never have been recorded (status `entered-in-error`).
+    Withdraw,
+}
+
+/// A correction as asked: what changes, and why (kept with the new version).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Correction {
+    pub change: Change,
+    pub reason: String,
+}
+
+impl Correction {
+    /// A correction either withdraws a measurement or brings new values, never both,
+    /// and says why.
+    pub fn parse(
+        reason: &str,
+        withdraw: bool,
+        values: Option<Values>,
+        observed_at: Option<chrono::DateTime<chrono::Utc>>,
+        note: Option<String>,
+    ) -> Result<Correction, Invalid> {
+        let mut p = Problems::default();
+        let reason = reason.trim();
+        if reason.is_empty() || reason.chars().count() > 1000 {
+            p.add("reason", "must be 1 to 1000 characters");
+        }
+        let change = match (withdraw, values) {
+            (true, Some(_)) => {
+                p.add("values", "a withdrawal carries no new values");
+                None
+            }
+            (false, None) => {
+                p.add("values", "are required unless withdrawing");
+                None
+            }
+            (true, None) => Some(Change::Withdraw),
+            (false, Some(values)) => Some(Change::Amend(Amendment {
+                values,
+                observed_at,
+                note,
+            })),
+        };
+        p.finish()?;
+        let change = change.ok_or_else(|| Invalid::field("values", "are required"))?;
+        Ok(Correction {
+            change,
+            reason: reason.to_owned(),
+        })
     }
+}
+
+/// Why a correction is refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CorrectionRefused {
+    /// The caller may see it, but only the care team corrects what another recorded.
+    #[error("only the care team corrects a measurement someone else recorded")]
+    NotYours,
+    /// A later version exists, or it was withdrawn: correct the latest version.
+    #[error("this measurement was already corrected or withdrawn; correct its latest version")]
+    AlreadyCorrected,
+    /// The new values break the measure's rules.
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+}
+
+/// The version a correction adds; it supersedes the corrected one, which stays
+/// readable.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Revision {
+    pub status: MeasurementStatus,
+    pub observed_at: chrono::DateTime<chrono::Utc>,
+    pub values: Values,
+    pub score: Score,
+    pub note: Option<String>,
 }
 
 #[cfg(test)]
@@ -663,15 +745,41 @@ mod tests {
 
     #[test]
     fn a_correction_withdraws_or_brings_values_never_both() {
-        assert_eq!(correction(false, Some(3)).ok(), Some(Some(3)));
-        assert_eq!(correction::<i32>(true, None).ok(), Some(None));
+        let three = Values {
+            value: Some(3.0),
+            ..Default::default()
+        };
+        let parse = |withdraw, values: Option<Values>| {
+            Correction::parse(" typo ", withdraw, values, None, None)
+        };
         assert_eq!(
-            correction(true, Some(3)).err().map(|e| e.to_string()),
+            parse(false, Some(three.clone())).ok(),
+            Some(Correction {
+                change: Change::Amend(Amendment {
+                    values: three.clone(),
+                    observed_at: None,
+                    note: None
+                }),
+                reason: "typo".into()
+            })
+        );
+        assert_eq!(
+            parse(true, None).ok().map(|c| c.change),
+            Some(Change::Withdraw)
+        );
+        assert_eq!(
+            parse(true, Some(three)).err().map(|e| e.to_string()),
             Some("invalid input (values: a withdrawal carries no new values)".into())
         );
         assert_eq!(
-            correction::<i32>(false, None).err().map(|e| e.to_string()),
+            parse(false, None).err().map(|e| e.to_string()),
             Some("invalid input (values: are required unless withdrawing)".into())
+        );
+        assert_eq!(
+            Correction::parse(" ", true, None, None, None)
+                .err()
+                .map(|e| e.to_string()),
+            Some("invalid input (reason: must be 1 to 1000 characters)".into())
         );
     }
 
@@ -946,5 +1054,195 @@ impl Measurement {
     /// Whether it counts toward progress: current, and not withdrawn.
     pub fn counts(&self) -> bool {
         self.superseded_by.is_none() && self.status != MeasurementStatus::EnteredInError
+    }
+
+    /// The new version `who` makes of this measurement with `change`: refused when it
+    /// is not theirs to correct ([`crate::policy::may_correct`]); amended values are
+    /// checked and scored against `measure` (what storage found for its code) as the
+    /// original source reported them; refused when this is not the current version.
+    pub fn corrected(
+        &self,
+        who: &crate::identity::Principal,
+        measure: Option<&OutcomeMeasure>,
+        change: Change,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Revision, CorrectionRefused> {
+        if !crate::policy::may_correct(who, self.recorded_by).is_allowed() {
+            return Err(CorrectionRefused::NotYours);
+        }
+        let revision = match change {
+            Change::Withdraw => Revision {
+                status: MeasurementStatus::EnteredInError,
+                observed_at: self.observed_at,
+                values: self.values.clone(),
+                score: self.score,
+                note: self.note.clone(),
+            },
+            Change::Amend(a) => {
+                let observed_at = a.observed_at.unwrap_or(self.observed_at);
+                let report = Report {
+                    source: self.source,
+                    for_goal: self.goal_id.is_some(),
+                    observed_at,
+                    values: &a.values,
+                };
+                let score = score_report(measure, report, now)?;
+                Revision {
+                    status: MeasurementStatus::Amended,
+                    observed_at,
+                    values: a.values,
+                    score,
+                    note: a.note.or_else(|| self.note.clone()),
+                }
+            }
+        };
+        if !self.counts() {
+            return Err(CorrectionRefused::AlreadyCorrected);
+        }
+        Ok(revision)
+    }
+}
+
+#[cfg(test)]
+mod correction_tests {
+    use super::*;
+    use crate::identity::{Principal, Role, Scopes};
+
+    fn person(role: Role, n: u128) -> Principal {
+        Principal {
+            user_id: Uuid::from_u128(n),
+            organization_id: Uuid::from_u128(100),
+            role,
+            client_id: (role == Role::Client).then(|| Uuid::from_u128(7)),
+            scopes: Scopes::default(),
+        }
+    }
+
+    fn at(day: u32) -> chrono::DateTime<chrono::Utc> {
+        chrono::NaiveDate::from_ymd_opt(2026, 3, day)
+            .and_then(|d| d.and_hms_opt(12, 0, 0))
+            .unwrap_or_default()
+            .and_utc()
+    }
+
+    fn nrs() -> OutcomeMeasure {
+        catalogue()
+            .into_iter()
+            .find(|m| m.code == "nrs")
+            .unwrap_or_else(|| panic!("nrs"))
+    }
+
+    fn value(v: f64) -> Values {
+        Values {
+            value: Some(v),
+            ..Default::default()
+        }
+    }
+
+    /// A self-report of 4 on the NRS by the client (user 1).
+    fn recorded() -> Measurement {
+        Measurement {
+            id: Uuid::from_u128(50),
+            client_id: Uuid::from_u128(7),
+            episode_id: Uuid::from_u128(8),
+            goal_id: None,
+            measure_code: "nrs".into(),
+            observed_at: at(1),
+            source: Source::ClientSelfReport,
+            recorded_by: Uuid::from_u128(1),
+            values: value(4.0),
+            score: Score {
+                score: 4.0,
+                satisfaction: None,
+            },
+            note: Some("after the walk".into()),
+            status: MeasurementStatus::Final,
+            supersedes: None,
+            superseded_by: None,
+            reason: None,
+            created_at: at(1),
+        }
+    }
+
+    fn amend(v: f64) -> Change {
+        Change::Amend(Amendment {
+            values: value(v),
+            observed_at: None,
+            note: None,
+        })
+    }
+
+    #[test]
+    fn an_amendment_is_scored_as_the_original_source_reported_it() {
+        let client = person(Role::Client, 1);
+        let r = recorded().corrected(&client, Some(&nrs()), amend(6.0), at(2));
+        let r = r.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(r.status, MeasurementStatus::Amended);
+        assert_eq!(r.score.score, 6.0);
+        assert_eq!(r.observed_at, at(1), "the observation time is kept");
+        assert_eq!(r.note.as_deref(), Some("after the walk"));
+        let off_scale = recorded().corrected(&client, Some(&nrs()), amend(11.0), at(2));
+        assert!(matches!(off_scale, Err(CorrectionRefused::Invalid(_))));
+    }
+
+    #[test]
+    fn a_withdrawal_keeps_the_values_and_marks_them_entered_in_error() {
+        let therapist = person(Role::Therapist, 2);
+        let r = recorded().corrected(&therapist, None, Change::Withdraw, at(2));
+        let r = r.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(r.status, MeasurementStatus::EnteredInError);
+        assert_eq!(r.values, value(4.0));
+        assert_eq!(r.score.score, 4.0);
+    }
+
+    #[test]
+    fn clients_and_caregivers_correct_only_what_they_recorded() {
+        for who in [person(Role::Client, 3), person(Role::Caregiver, 4)] {
+            assert_eq!(
+                recorded().corrected(&who, Some(&nrs()), Change::Withdraw, at(2)),
+                Err(CorrectionRefused::NotYours)
+            );
+        }
+        let admin = person(Role::Admin, 5);
+        assert_eq!(
+            recorded().corrected(&admin, Some(&nrs()), Change::Withdraw, at(2)),
+            Err(CorrectionRefused::NotYours)
+        );
+    }
+
+    #[test]
+    fn only_the_current_version_is_corrected() {
+        let therapist = person(Role::Therapist, 2);
+        let superseded = Measurement {
+            superseded_by: Some(Uuid::from_u128(51)),
+            ..recorded()
+        };
+        let withdrawn = Measurement {
+            status: MeasurementStatus::EnteredInError,
+            ..recorded()
+        };
+        for old in [superseded, withdrawn] {
+            assert_eq!(
+                old.corrected(&therapist, Some(&nrs()), amend(5.0), at(2)),
+                Err(CorrectionRefused::AlreadyCorrected)
+            );
+        }
+        // Not yours comes first: a client learns nothing about another's versions.
+        let stranger = person(Role::Client, 9);
+        let superseded = Measurement {
+            superseded_by: Some(Uuid::from_u128(51)),
+            ..recorded()
+        };
+        assert_eq!(
+            superseded.corrected(&stranger, Some(&nrs()), amend(5.0), at(2)),
+            Err(CorrectionRefused::NotYours)
+        );
+    }
+
+    #[test]
+    fn a_note_is_trimmed_and_a_blank_one_dropped() {
+        assert_eq!(note(Some("  ok \n".into())).as_deref(), Some("ok"));
+        assert_eq!(note(Some(" \t ".into())), None);
+        assert_eq!(note(None), None);
     }
 }

@@ -251,8 +251,18 @@ pub fn measurement_source(who: &Principal) -> Option<(crate::measure::Source, Cl
     }
 }
 
+/// What recording (or correcting) a measurement asks of the policy, and the source
+/// it is recorded as. Admins record nothing: they are asked for `Participate`, which
+/// the policy refuses them (and the refusal is audited).
+pub fn recording_as(who: &Principal) -> (crate::measure::Source, ClientAction) {
+    measurement_source(who)
+        .unwrap_or((crate::measure::Source::Therapist, ClientAction::Participate))
+}
+
 /// Who may correct a measurement: the care team (and integrations) any of a
 /// client's measurements; clients and caregivers only what they recorded themselves.
+/// Nothing else decides: [`crate::measure::Measurement::corrected`] asks it with the
+/// stored measurement's recorder.
 pub fn may_correct(who: &Principal, recorded_by: uuid::Uuid) -> Decision {
     match measurement_source(who) {
         Some((_, ClientAction::Document)) => Decision::Allow,
@@ -449,6 +459,39 @@ mod tests {
         }
         let integration = principal(Role::Service, Scopes::from_iter([Scope::ClinicalWrite]));
         assert_eq!(may_correct(&integration, someone_else), Decision::Allow);
+    }
+
+    #[test]
+    fn each_role_records_as_its_own_source_and_admins_are_asked_to_participate() {
+        use crate::measure::Source;
+        for (role, source, action) in [
+            (Role::Therapist, Source::Therapist, ClientAction::Document),
+            (Role::Service, Source::Imported, ClientAction::Document),
+            (
+                Role::Client,
+                Source::ClientSelfReport,
+                ClientAction::Participate,
+            ),
+            (
+                Role::Caregiver,
+                Source::Caregiver,
+                ClientAction::Participate,
+            ),
+            (Role::Admin, Source::Therapist, ClientAction::Participate),
+        ] {
+            let who = principal(role, Scopes::default());
+            assert_eq!(recording_as(&who), (source, action), "{role:?}");
+        }
+        // ... which the policy refuses an admin, even on a client they may see.
+        let rel = ClientRelation {
+            in_organization: true,
+            is_self: false,
+            on_care_team: false,
+            caregiver: None,
+        };
+        let admin = principal(Role::Admin, Scopes::default());
+        let (_, action) = recording_as(&admin);
+        assert_eq!(decide(&admin, rel, action), Decision::Forbidden);
     }
 
     proptest! {

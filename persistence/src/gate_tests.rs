@@ -34,7 +34,7 @@ fn read(clinic: &Riverside, caller: &Caller, action: ClientAction) -> (StoreResu
     let maria = clinic.maria;
     let org = clinic.organization;
     let result = clinic.door.on_client(
-        &caller,
+        caller,
         maria,
         action,
         subject("client.read"),
@@ -59,7 +59,7 @@ fn rename(
     let org = clinic.organization;
     let actor = caller.who.user_id;
     let result = clinic.door.on_client(
-        &caller,
+        caller,
         maria,
         action,
         subject("client.update"),

@@ -842,17 +842,3 @@ pub fn comments(
         })
         .collect()
 }
-
-// --- Transition: for measurement queries not yet handed a Reached -----------------
-
-/// TRANSITION: an episode of this client, for callers that have no [`Reached`] yet
-/// (`measurements::record`, the measurement list). Removed once they do.
-#[doc(hidden)]
-pub fn legacy_episode(conn: &mut Conn, client_id: Uuid, episode_id: Uuid) -> StoreResult<Episode> {
-    episode_of_client(conn, client_id, episode_id)
-}
-
-/// TRANSITION: a goal of this client, as [`legacy_episode`].
-pub(crate) fn legacy_goal(conn: &mut Conn, client_id: Uuid, goal_id: Uuid) -> StoreResult<Goal> {
-    goal_of_client(conn, client_id, goal_id)
-}

@@ -65,20 +65,8 @@ pub fn now() -> chrono::DateTime<chrono::Utc> {
 }
 
 #[cfg(test)]
-#[path = "ops/admin_tests.rs"]
-mod admin_tests;
-#[cfg(test)]
-#[path = "ops/auth_tests.rs"]
-mod auth_tests;
-#[cfg(test)]
 mod gate_tests;
 #[cfg(test)]
-#[path = "ops/goals_tests.rs"]
-mod goals_tests;
-#[cfg(test)]
 mod testing;
-#[cfg(test)]
-#[path = "ops/users_tests.rs"]
-mod users_tests;
 #[cfg(test)]
 mod writer_tests;

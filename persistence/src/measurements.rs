@@ -4,13 +4,14 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use domain::measure::{
-    catalogue, may_rate, Direction, Measurement, MeasurementStatus, OutcomeMeasure, Score, Source,
+    catalogue, Direction, Measurement, MeasurementStatus, OutcomeMeasure, Revision, Score, Source,
     Values,
 };
 use uuid::Uuid;
 
 use crate::{
-    goals::{self, touch_progress},
+    gate::Reached,
+    goals::touch_progress,
     rows::{id, opt_id, parse_stored, utc},
     schema::{measurements, outcome_measures},
     Conn, Page, PageRequest, StoreError, StoreResult,
@@ -193,7 +194,7 @@ impl MeasurementRow {
     }
 }
 
-/// A scored measurement to store (scoring happened in the domain, at the edge).
+/// A scored measurement to store (scoring happened in the domain).
 #[derive(Debug, Clone)]
 pub struct NewMeasurement {
     pub id: Uuid,
@@ -207,7 +208,7 @@ pub struct NewMeasurement {
     pub note: Option<String>,
 }
 
-/// Who records, for whom, and when.
+/// Who records, for whom, and when: only for [`seed`].
 #[derive(Debug, Clone, Copy)]
 pub struct Recording {
     pub org_id: Uuid,
@@ -222,6 +223,12 @@ struct Version<'a> {
     supersedes: Option<Uuid>,
     reason: Option<&'a str>,
 }
+
+const FIRST: Version<'static> = Version {
+    status: MeasurementStatus::Final,
+    supersedes: None,
+    reason: None,
+};
 
 fn insert(conn: &mut Conn, r: Recording, m: &NewMeasurement, v: Version<'_>) -> StoreResult<()> {
     let Recording {
@@ -261,37 +268,51 @@ fn insert(conn: &mut Conn, r: Recording, m: &NewMeasurement, v: Version<'_>) -> 
     touch_progress(conn, &row.episode_id)
 }
 
-/// Records a measurement for a goal or for the client as a whole, within an episode.
-pub fn record(conn: &mut Conn, r: Recording, m: &NewMeasurement) -> StoreResult<Measurement> {
-    let client_id = r.client_id;
-    goals::legacy_episode(conn, client_id, m.episode_id)?;
-    let goal = match m.goal_id {
-        Some(goal_id) => goals::found(goals::legacy_goal(conn, client_id, goal_id))?,
-        None => None,
+fn recording(client: Reached, actor: Uuid, now: DateTime<Utc>) -> Recording {
+    Recording {
+        org_id: client.organization_id(),
+        client_id: client.client_id(),
+        actor,
+        now,
+    }
+}
+
+/// Stores a checked, scored measurement of this client (the operation checked the
+/// episode and the goal it rates) and reads it back.
+pub fn record(
+    conn: &mut Conn,
+    client: Reached,
+    actor: Uuid,
+    now: DateTime<Utc>,
+    m: &NewMeasurement,
+) -> StoreResult<Measurement> {
+    insert(conn, recording(client, actor, now), m, FIRST)?;
+    measurement(conn, client, m.id)
+}
+
+/// Bulk seeding for the load benchmark only, outside any gate: every operation
+/// records through `Clinic::record_measurement`.
+#[doc(hidden)]
+pub fn seed(conn: &mut Conn, r: Recording, m: &NewMeasurement) -> StoreResult<()> {
+    insert(conn, r, m, FIRST)
+}
+
+/// Only this client's rows, in the caller's organization.
+macro_rules! of_client {
+    ($q:expr, $client:expr) => {
+        $q.filter(measurements::client_id.eq($client.client_id().to_string()))
+            .filter(measurements::organization_id.eq($client.organization_id().to_string()))
     };
-    may_rate(m.episode_id, m.goal_id, goal.as_ref())?;
-    insert(
-        conn,
-        r,
-        m,
-        Version {
-            status: MeasurementStatus::Final,
-            supersedes: None,
-            reason: None,
-        },
-    )?;
-    measurement(conn, client_id, m.id)
 }
 
 /// One measurement of this client (NotFound when it is another's).
 pub fn measurement(
     conn: &mut Conn,
-    client_id: Uuid,
+    client: Reached,
     measurement_id: Uuid,
 ) -> StoreResult<Measurement> {
-    measurements::table
+    of_client!(measurements::table, client)
         .filter(measurements::id.eq(measurement_id.to_string()))
-        .filter(measurements::client_id.eq(client_id.to_string()))
         .select(MeasurementRow::as_select())
         .first(conn)?
         .into_measurement()
@@ -305,14 +326,16 @@ pub struct MeasurementFilter {
     pub history: bool,
 }
 
-/// An episode's measurements, one page at a time, in recording order.
+/// One of this client's episodes' measurements, one page at a time, in recording
+/// order.
 pub fn list(
     conn: &mut Conn,
+    client: Reached,
     episode_id: Uuid,
     filter: &MeasurementFilter,
     page: PageRequest,
 ) -> StoreResult<Page<Measurement>> {
-    let mut q = measurements::table
+    let mut q = of_client!(measurements::table, client)
         .filter(measurements::episode_id.eq(episode_id.to_string()))
         .select(MeasurementRow::as_select())
         .order(measurements::id.asc())
@@ -340,9 +363,14 @@ pub fn list(
     Ok(Page::from_rows(items, page.limit, |m| m.id))
 }
 
-/// The measurements that count toward an episode's progress, in time order.
-pub fn counting_in_episode(conn: &mut Conn, episode_id: Uuid) -> StoreResult<Vec<Measurement>> {
-    measurements::table
+/// The measurements that count toward one of this client's episodes' progress, in
+/// time order.
+pub fn counting_in_episode(
+    conn: &mut Conn,
+    client: Reached,
+    episode_id: Uuid,
+) -> StoreResult<Vec<Measurement>> {
+    of_client!(measurements::table, client)
         .filter(measurements::episode_id.eq(episode_id.to_string()))
         .filter(measurements::superseded_by.is_null())
         .filter(measurements::status.ne(MeasurementStatus::EnteredInError.as_str()))
@@ -357,12 +385,13 @@ pub fn counting_in_episode(conn: &mut Conn, episode_id: Uuid) -> StoreResult<Vec
 /// A goal's counting values on one measure, in time order, optionally within a range.
 pub fn series(
     conn: &mut Conn,
+    client: Reached,
     goal_id: Uuid,
     measure_code: &str,
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
 ) -> StoreResult<Vec<(DateTime<Utc>, f64, Source)>> {
-    let mut q = measurements::table
+    let mut q = of_client!(measurements::table, client)
         .filter(measurements::goal_id.eq(goal_id.to_string()))
         .filter(measurements::measure_code.eq(measure_code))
         .filter(measurements::superseded_by.is_null())
@@ -392,77 +421,56 @@ pub fn series(
         .collect()
 }
 
-/// What a correction does.
-#[derive(Debug, Clone)]
-pub enum Correction {
-    /// New values replace the old ones (status `amended`).
-    Amend(NewMeasurement),
-    /// The measurement should never have been recorded (status `entered-in-error`).
-    Withdraw,
-}
-
-/// Supersedes a current measurement with a new version; the old one stays readable.
-pub fn correct(
+/// Stores `revision` as the new version of `old` (one of this client's current
+/// measurements, as the domain decided) and marks `old` superseded; the old one
+/// stays readable.
+pub fn supersede(
     conn: &mut Conn,
-    r: Recording,
-    old_id: Uuid,
-    correction: Correction,
+    client: Reached,
+    actor: Uuid,
+    now: DateTime<Utc>,
+    old: &Measurement,
+    revision: Revision,
     reason: &str,
 ) -> StoreResult<Measurement> {
-    let client_id = r.client_id;
-    let old = measurement(conn, client_id, old_id)?;
-    if !old.counts() {
-        return Err(StoreError::Conflict(
-            "this measurement was already corrected or withdrawn; correct its latest version"
-                .into(),
-        ));
-    }
-    let (new, status) = match correction {
-        Correction::Amend(new) => (new, MeasurementStatus::Amended),
-        Correction::Withdraw => (
-            NewMeasurement {
-                id: domain::new_id(),
-                episode_id: old.episode_id,
-                goal_id: old.goal_id,
-                measure_code: old.measure_code.clone(),
-                observed_at: old.observed_at,
-                source: old.source,
-                values: old.values.clone(),
-                score: old.score,
-                note: old.note.clone(),
-            },
-            MeasurementStatus::EnteredInError,
-        ),
+    let new = NewMeasurement {
+        id: domain::new_id(),
+        episode_id: old.episode_id,
+        goal_id: old.goal_id,
+        measure_code: old.measure_code.clone(),
+        observed_at: revision.observed_at,
+        source: old.source,
+        values: revision.values,
+        score: revision.score,
+        note: revision.note,
     };
-    insert(
-        conn,
-        r,
-        &new,
-        Version {
-            status,
-            supersedes: Some(old_id),
-            reason: Some(reason),
-        },
-    )?;
-    diesel::update(measurements::table.find(old_id.to_string()))
-        .set(measurements::superseded_by.eq(new.id.to_string()))
-        .execute(conn)?;
-    measurement(conn, client_id, new.id)
+    let version = Version {
+        status: revision.status,
+        supersedes: Some(old.id),
+        reason: Some(reason),
+    };
+    insert(conn, recording(client, actor, now), &new, version)?;
+    diesel::update(
+        of_client!(measurements::table, client).filter(measurements::id.eq(old.id.to_string())),
+    )
+    .set(measurements::superseded_by.eq(new.id.to_string()))
+    .execute(conn)?;
+    measurement(conn, client, new.id)
 }
 
-/// Every version of a measurement, oldest first.
+/// Every version of one of this client's measurements, oldest first.
 pub fn history(
     conn: &mut Conn,
-    client_id: Uuid,
+    client: Reached,
     measurement_id: Uuid,
 ) -> StoreResult<Vec<Measurement>> {
-    let mut current = measurement(conn, client_id, measurement_id)?;
+    let mut current = measurement(conn, client, measurement_id)?;
     while let Some(previous) = current.supersedes {
-        current = measurement(conn, client_id, previous)?;
+        current = measurement(conn, client, previous)?;
     }
     let mut chain = vec![current];
     while let Some(next) = chain.last().and_then(|m| m.superseded_by) {
-        chain.push(measurement(conn, client_id, next)?);
+        chain.push(measurement(conn, client, next)?);
     }
     Ok(chain)
 }

@@ -294,6 +294,7 @@ pub fn empty_clinic() -> (crate::Clinic, Backend, Option<tempfile::TempDir>) {
     let (clinic, _) = crate::Clinic::open(&backend, 2).unwrap_or_else(|e| panic!("{e}"));
     (clinic, backend, dir)
 }
+
 impl Riverside {
     /// A signed-in account for one of Riverside's clients (their own record).
     pub fn client_account(&self, client_id: Uuid) -> Person {
@@ -301,5 +302,45 @@ impl Riverside {
             person(c, self.organization, Role::Client, Some(client_id))
         })
         .unwrap_or_else(|e| panic!("client account: {e}"))
+    }
+}
+
+// --- Measures and measurements (ops/measures_tests.rs) -----------------------------
+
+impl Riverside {
+    /// A new active episode of care for `client_id`.
+    pub fn episode_of(&self, client_id: Uuid) -> Uuid {
+        use crate::schema::episodes;
+        let (id, org, t) = (domain::new_id(), self.organization, now().naive_utc());
+        db::write(&mut self.connect(), |c| {
+            diesel::insert_into(episodes::table)
+                .values((
+                    episodes::id.eq(id.to_string()),
+                    episodes::organization_id.eq(org.to_string()),
+                    episodes::client_id.eq(client_id.to_string()),
+                    episodes::reason_for_referral.eq("Referral"),
+                    episodes::diagnoses.eq("[]"),
+                    episodes::start_date.eq(t.date()),
+                    episodes::status.eq("active"),
+                    episodes::goal_count.eq(0),
+                    episodes::progress_version.eq(0_i64),
+                    episodes::created_by.eq(self.admin.who.user_id.to_string()),
+                    episodes::created_at.eq(t),
+                    episodes::updated_at.eq(t),
+                ))
+                .execute(c)
+                .map_err(StoreError::from)
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        id
+    }
+
+    /// How many measurement rows are stored, of anyone's.
+    pub fn measurement_rows(&self) -> i64 {
+        use crate::schema::measurements;
+        measurements::table
+            .count()
+            .get_result(&mut self.connect())
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 }

@@ -1,74 +1,50 @@
 //! Outcome measures and measurements: recorded by the team or by the client, checked
-//! against the measure, corrected only by new versions.
+//! against the measure, corrected only by new versions. The rules and the records
+//! are the clinic's (`persistence::ops::measures`); these handlers translate HTTP.
 
 use actix_web::{get, post, web, HttpResponse};
 use chrono::{DateTime, Utc};
-use domain::{
-    measure::{
-        correction, custom, score_report, CopmProblem, Direction, Instrument, Item,
-        MeasureDefinition, Measurement, MeasurementStatus, OutcomeMeasure, Report, Source, Values,
-    },
-    policy::{may_correct, measurement_source, ClientAction, OrgAction},
+use domain::measure::{
+    self, custom, CopmProblem, Correction, Direction, Instrument, Item, MeasureDefinition,
+    Measurement, MeasurementStatus, OutcomeMeasure, Source, Values,
 };
 use persistence::{
-    measurements::{self, Correction, MeasurementFilter, NewMeasurement, Recording},
-    now, StoreError,
+    ops::measures::{MeasurementFilter, NewReport},
+    PageRequest,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use validator::Validate;
 
-use super::{created, goals::EpisodePath, subject, subject_of_many, Page};
+use super::{created, goals::EpisodePath, Page};
 use crate::{
     auth::Bearer,
     error::{ApiResult, Problem},
     extract::{Body, Query},
     state::State,
+    wire,
 };
-
-fn source_schema() -> utoipa::openapi::Object {
-    super::source_schema()
-}
-fn reporters_schema() -> utoipa::openapi::Array {
-    super::array_of(Source::ALL.iter().map(|s| s.as_str()))
-}
-/// Imported values are always allowed, so a clinic names only people as reporters.
-fn new_reporters_schema() -> utoipa::openapi::Array {
-    let people = Source::ALL.iter().filter(|s| **s != Source::Imported);
-    let mut schema = super::array_of(people.map(|s| s.as_str()));
-    schema.min_items = Some(1);
-    schema
-}
-fn direction_schema() -> utoipa::openapi::Object {
-    super::one_of(Direction::ALL.iter().map(|s| s.as_str()))
-}
-fn instrument_schema() -> utoipa::openapi::Object {
-    super::one_of(Instrument::ALL.iter().map(|s| s.as_str()))
-}
-fn measurement_status_schema() -> utoipa::openapi::Object {
-    super::one_of(MeasurementStatus::ALL.iter().map(|s| s.as_str()))
-}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MeasureView {
     pub code: String,
     pub name: String,
     /// How values become a score.
-    #[schema(schema_with = instrument_schema)]
+    #[schema(schema_with = wire::instrument)]
     pub instrument: Instrument,
     pub min: f64,
     pub max: f64,
     /// 0 for a continuous score.
     pub step: f64,
     pub unit: Option<String>,
-    #[schema(schema_with = direction_schema)]
+    #[schema(schema_with = wire::direction)]
     pub direction: Direction,
     /// The smallest change that matters clinically, and where that figure comes from.
     pub meaningful_change: f64,
     pub meaningful_change_source: String,
     /// Who may report it.
-    #[schema(schema_with = reporters_schema)]
+    #[schema(schema_with = wire::sources)]
     pub reporters: Vec<Source>,
     /// False for the built-in catalogue.
     pub clinic_defined: bool,
@@ -105,25 +81,46 @@ pub async fn list_measures(Bearer(caller): Bearer, state: State) -> ApiResult<Ht
 #[serde(deny_unknown_fields)]
 pub struct NewMeasureInput {
     /// Lower-case letters, digits and dashes; unique in the clinic.
-    #[schema(pattern = r"^[a-z0-9-]{1,64}$")]
+    #[schema(schema_with = wire::measure_code)]
     pub code: String,
-    #[schema(
-        min_length = 1,
-        max_length = 200,
-        pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
-    )]
+    #[schema(schema_with = wire::not_blank_200)]
     pub name: String,
     pub unit: Option<String>,
     pub min: f64,
     pub max: f64,
     /// 0 for a continuous scale.
     pub step: f64,
-    #[schema(schema_with = direction_schema)]
+    #[schema(schema_with = wire::direction)]
     pub direction: String,
     pub meaningful_change: f64,
-    /// Who may report it: `therapist`, `client`, `caregiver`.
-    #[schema(schema_with = new_reporters_schema)]
+    /// Who may report it: `therapist`, `client`, `caregiver` (imported values are
+    /// always accepted).
+    #[schema(schema_with = wire::reporters)]
     pub reporters: Vec<String>,
+}
+
+impl NewMeasureInput {
+    /// The clinic measure this defines for `organization_id`; 422 names every field.
+    fn parse(self, organization_id: Uuid) -> Result<OutcomeMeasure, domain::Invalid> {
+        let mut problems = domain::error::Problems::default();
+        let direction = problems.check(Direction::parse("direction", &self.direction));
+        let reporters: Vec<Source> = (self.reporters.iter().enumerate())
+            .filter_map(|(n, r)| problems.check(Source::parse(&format!("reporters[{n}]"), r)))
+            .collect();
+        problems.finish()?;
+        let definition = MeasureDefinition {
+            code: &self.code,
+            name: &self.name,
+            unit: self.unit.as_deref(),
+            min: self.min,
+            max: self.max,
+            step: self.step,
+            direction: direction.unwrap_or(Direction::HigherIsBetter),
+            meaningful_change: self.meaningful_change,
+            reporters,
+        };
+        custom(organization_id, definition)
+    }
 }
 
 /// Define a clinic measure (admins).
@@ -132,9 +129,7 @@ pub struct NewMeasureInput {
     request_body = NewMeasureInput,
     responses(
         (status = 201, body = MeasureView),
-        (status = 403, description = "Only admins define measures", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The code is taken", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A field breaks a rule", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -144,46 +139,12 @@ pub async fn create_measure(
     body: Body<NewMeasureInput>,
     state: State,
 ) -> ApiResult<HttpResponse> {
-    let i = body.0;
-    let mut problems = domain::error::Problems::default();
-    let direction = problems.check(Direction::parse("direction", &i.direction));
-    let reporters: Vec<Source> = i
-        .reporters
-        .iter()
-        .enumerate()
-        .filter_map(|(n, r)| problems.check(Source::parse(&format!("reporters[{n}]"), r)))
-        .collect();
-    problems.finish()?;
-    let org = caller.who.organization_id;
-    let measure = custom(
-        org,
-        MeasureDefinition {
-            code: &i.code,
-            name: &i.name,
-            unit: i.unit.as_deref(),
-            min: i.min,
-            max: i.max,
-            step: i.step,
-            direction: direction.unwrap_or(Direction::HigherIsBetter),
-            meaningful_change: i.meaningful_change,
-            reporters,
-        },
-    )?;
-    let code = measure.code.clone();
-    let stored = measure.clone();
-    let user = caller.who.user_id;
-    state
-        .on_organization(
-            caller,
-            OrgAction::ManageMeasures,
-            subject("measure.create", "measure", &code),
-            move |c| measurements::create_measure(c, &stored, user, now()),
-        )
+    let measure = body.0.parse(caller.who.organization_id)?;
+    let measure = state
+        .run(move |clinic| clinic.define_measure(&caller, measure))
         .await?;
-    Ok(created(
-        format!("/api/v1/measures/{}", measure.code),
-        &MeasureView::from(measure),
-    ))
+    let location = format!("/api/v1/measures/{}", measure.code);
+    Ok(created(location, &MeasureView::from(measure)))
 }
 
 // --- Measurements -----------------------------------------------------------------
@@ -200,9 +161,14 @@ pub struct ItemInput {
 #[derive(Debug, Serialize, Deserialize, ToSchema, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct CopmProblemInput {
+    #[schema(schema_with = wire::not_blank_200)]
     pub problem: String,
+    /// 1 to 10, whole points.
+    #[schema(minimum = 1, maximum = 10, multiple_of = 1)]
     pub importance: f64,
+    #[schema(minimum = 1, maximum = 10, multiple_of = 1)]
     pub performance: f64,
+    #[schema(minimum = 1, maximum = 10, multiple_of = 1)]
     pub satisfaction: f64,
 }
 
@@ -278,7 +244,7 @@ pub struct MeasurementView {
     pub goal_id: Option<Uuid>,
     pub measure_code: String,
     pub observed_at: DateTime<Utc>,
-    #[schema(schema_with = source_schema)]
+    #[schema(schema_with = wire::source)]
     pub source: Source,
     pub recorded_by: Uuid,
     pub values: ValuesInput,
@@ -288,7 +254,7 @@ pub struct MeasurementView {
     pub satisfaction: Option<f64>,
     pub note: Option<String>,
     /// `final`; `amended` for a correction; `entered-in-error` for a withdrawal.
-    #[schema(schema_with = measurement_status_schema)]
+    #[schema(schema_with = wire::measurement_status)]
     pub status: MeasurementStatus,
     pub supersedes: Option<Uuid>,
     pub superseded_by: Option<Uuid>,
@@ -334,24 +300,16 @@ pub struct NewMeasurementInput {
     pub note: Option<String>,
 }
 
-/// Scores values against the measure stored under `code`; 422 names the field.
-fn scored(
-    conn: &mut persistence::Conn,
-    org: Uuid,
-    code: &str,
-    source: Source,
-    goal_id: Option<Uuid>,
-    observed_at: DateTime<Utc>,
-    values: &Values,
-) -> Result<domain::measure::Score, StoreError> {
-    let measure = measurements::measure(conn, org, code)?;
-    let report = Report {
-        source,
-        for_goal: goal_id.is_some(),
-        observed_at,
-        values,
-    };
-    Ok(score_report(measure.as_ref(), report, Utc::now())?)
+impl From<NewMeasurementInput> for NewReport {
+    fn from(i: NewMeasurementInput) -> Self {
+        NewReport {
+            goal_id: i.goal_id,
+            measure_code: i.measure_code,
+            observed_at: i.observed_at,
+            values: i.values.into(),
+            note: measure::note(i.note),
+        }
+    }
 }
 
 /// Record a measurement (the care team, an integration with clinical:write, the
@@ -360,12 +318,7 @@ fn scored(
     tag = "measures",
     params(EpisodePath),
     request_body = NewMeasurementInput,
-    responses(
-        (status = 201, body = MeasurementView),
-        (status = 403, description = "Visible, but not yours to record", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such client or episode", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Out of range, wrong number of items, or a source the measure does not accept", body = Problem, content_type = "application/problem+json"),
-    ),
+    responses((status = 201, body = MeasurementView)),
     security(("bearer" = []))
 )]
 #[post("/clients/{client_id}/episodes/{episode_id}/measurements")]
@@ -379,61 +332,12 @@ pub async fn record(
         client_id,
         episode_id,
     } = path.into_inner();
-    let input = body.0;
-    // Admins record nothing: `Participate` is refused them by the policy (and audited).
-    let (source, action) =
-        measurement_source(&caller.who).unwrap_or((Source::Therapist, ClientAction::Participate));
-    let measurement_id = domain::new_id();
-    let (org, user) = (caller.who.organization_id, caller.who.user_id);
-    let measurement = state
-        .on_client(
-            caller,
-            client_id,
-            action,
-            subject("measurement.record", "measurement", measurement_id),
-            move |c| {
-                let observed_at = input.observed_at.unwrap_or_else(now);
-                let values = Values::from(input.values);
-                let score = scored(
-                    c,
-                    org,
-                    &input.measure_code,
-                    source,
-                    input.goal_id,
-                    observed_at,
-                    &values,
-                )?;
-                let new = NewMeasurement {
-                    id: measurement_id,
-                    episode_id,
-                    goal_id: input.goal_id,
-                    measure_code: input.measure_code,
-                    observed_at,
-                    source,
-                    values,
-                    score,
-                    note: input
-                        .note
-                        .map(|n| n.trim().to_owned())
-                        .filter(|n| !n.is_empty()),
-                };
-                measurements::record(
-                    c,
-                    Recording {
-                        org_id: org,
-                        client_id,
-                        actor: user,
-                        now: now(),
-                    },
-                    &new,
-                )
-            },
-        )
+    let report = NewReport::from(body.0);
+    let m = state
+        .run(move |clinic| clinic.record_measurement(&caller, client_id, episode_id, report))
         .await?;
-    Ok(created(
-        format!("/api/v1/clients/{client_id}/measurements/{measurement_id}"),
-        &MeasurementView::from(measurement),
-    ))
+    let location = format!("/api/v1/clients/{client_id}/measurements/{}", m.id);
+    Ok(created(location, &MeasurementView::from(m)))
 }
 
 #[derive(Debug, Deserialize, Validate, IntoParams)]
@@ -452,14 +356,26 @@ pub struct MeasurementQuery {
     pub after: Option<Uuid>,
 }
 
+impl MeasurementQuery {
+    fn parse(self) -> (MeasurementFilter, PageRequest) {
+        let filter = MeasurementFilter {
+            goal_id: self.goal_id,
+            measure_code: self.measure_code,
+            history: self.history,
+        };
+        let page = PageRequest {
+            after: self.after,
+            limit: self.limit.unwrap_or(50),
+        };
+        (filter, page)
+    }
+}
+
 /// An episode's measurements, in recording order.
 #[utoipa::path(
     tag = "measures",
     params(EpisodePath, MeasurementQuery),
-    responses(
-        (status = 200, body = Page<MeasurementView>),
-        (status = 404, description = "No such client or episode", body = Problem, content_type = "application/problem+json"),
-    ),
+    responses((status = 200, body = Page<MeasurementView>)),
     security(("bearer" = []))
 )]
 #[get("/clients/{client_id}/episodes/{episode_id}/measurements")]
@@ -473,27 +389,9 @@ pub async fn list(
         client_id,
         episode_id,
     } = path.into_inner();
-    let q = query.0;
-    let page = persistence::PageRequest {
-        after: q.after,
-        limit: q.limit.unwrap_or(50),
-    };
-    let filter = MeasurementFilter {
-        goal_id: q.goal_id,
-        measure_code: q.measure_code,
-        history: q.history,
-    };
+    let (filter, page) = query.0.parse();
     let found = state
-        .on_client(
-            caller,
-            client_id,
-            ClientAction::ViewClinical,
-            subject_of_many("measurement.list", "measurement"),
-            move |c| {
-                persistence::goals::legacy_episode(c, client_id, episode_id)?;
-                measurements::list(c, episode_id, &filter, page)
-            },
-        )
+        .run(move |clinic| clinic.list_measurements(&caller, client_id, episode_id, filter, page))
         .await?;
     Ok(HttpResponse::Ok().json(Page::from(found, MeasurementView::from)))
 }
@@ -508,10 +406,7 @@ pub struct MeasurementPath {
 #[utoipa::path(
     tag = "measures",
     params(MeasurementPath),
-    responses(
-        (status = 200, body = MeasurementView),
-        (status = 404, description = "No such client or measurement", body = Problem, content_type = "application/problem+json"),
-    ),
+    responses((status = 200, body = MeasurementView)),
     security(("bearer" = []))
 )]
 #[get("/clients/{client_id}/measurements/{measurement_id}")]
@@ -525,13 +420,7 @@ pub async fn get(
         measurement_id,
     } = path.into_inner();
     let m = state
-        .on_client(
-            caller,
-            client_id,
-            ClientAction::ViewClinical,
-            subject("measurement.read", "measurement", measurement_id),
-            move |c| measurements::measurement(c, client_id, measurement_id),
-        )
+        .run(move |clinic| clinic.measurement(&caller, client_id, measurement_id))
         .await?;
     Ok(HttpResponse::Ok().json(MeasurementView::from(m)))
 }
@@ -540,10 +429,7 @@ pub async fn get(
 #[utoipa::path(
     tag = "measures",
     params(MeasurementPath),
-    responses(
-        (status = 200, body = Vec<MeasurementView>),
-        (status = 404, description = "No such client or measurement", body = Problem, content_type = "application/problem+json"),
-    ),
+    responses((status = 200, body = Vec<MeasurementView>)),
     security(("bearer" = []))
 )]
 #[get("/clients/{client_id}/measurements/{measurement_id}/history")]
@@ -557,20 +443,10 @@ pub async fn history(
         measurement_id,
     } = path.into_inner();
     let chain = state
-        .on_client(
-            caller,
-            client_id,
-            ClientAction::ViewClinical,
-            subject("measurement.history", "measurement", measurement_id),
-            move |c| measurements::history(c, client_id, measurement_id),
-        )
+        .run(move |clinic| clinic.measurement_history(&caller, client_id, measurement_id))
         .await?;
-    Ok(HttpResponse::Ok().json(
-        chain
-            .into_iter()
-            .map(MeasurementView::from)
-            .collect::<Vec<_>>(),
-    ))
+    let views: Vec<MeasurementView> = chain.into_iter().map(MeasurementView::from).collect();
+    Ok(HttpResponse::Ok().json(views))
 }
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
@@ -581,11 +457,7 @@ pub struct CorrectionInput {
         length(min = 1, max = 1000),
         custom(function = "crate::extract::not_blank")
     )]
-    #[schema(
-        min_length = 1,
-        max_length = 1000,
-        pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
-    )]
+    #[schema(schema_with = wire::correction_reason)]
     pub reason: String,
     /// True to withdraw the measurement as entered in error (no new values).
     #[serde(default)]
@@ -598,6 +470,19 @@ pub struct CorrectionInput {
     pub note: Option<String>,
 }
 
+impl CorrectionInput {
+    fn parse(self) -> Result<Correction, domain::Invalid> {
+        let values = self.values.map(Values::from);
+        Correction::parse(
+            &self.reason,
+            self.withdraw,
+            values,
+            self.observed_at,
+            self.note,
+        )
+    }
+}
+
 /// Correct a measurement: a new version supersedes it (`amended`), or withdraws it
 /// (`entered-in-error`). The old version stays readable. The care team corrects any;
 /// clients and caregivers correct only what they recorded.
@@ -607,10 +492,7 @@ pub struct CorrectionInput {
     request_body = CorrectionInput,
     responses(
         (status = 201, body = MeasurementView),
-        (status = 403, description = "Visible, but not yours to correct", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such client or measurement", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already superseded: correct the latest version", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Values out of range or missing", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -625,71 +507,12 @@ pub async fn correct(
         client_id,
         measurement_id,
     } = path.into_inner();
-    let input = body.0;
-    let values = correction(input.withdraw, input.values)?;
-    let (_, action) =
-        measurement_source(&caller.who).unwrap_or((Source::Therapist, ClientAction::Participate));
-    let new_id = domain::new_id();
-    let (org, user, who) = (
-        caller.who.organization_id,
-        caller.who.user_id,
-        caller.who.clone(),
-    );
+    let correction = body.0.parse()?;
     let m = state
-        .on_client(
-            caller,
-            client_id,
-            action,
-            subject("measurement.correct", "measurement", measurement_id),
-            move |c| {
-                let old = measurements::measurement(c, client_id, measurement_id)?;
-                if !may_correct(&who, old.recorded_by).is_allowed() {
-                    return Err(StoreError::Forbidden);
-                }
-                let correction = match values {
-                    None => Correction::Withdraw,
-                    Some(values) => {
-                        let observed_at = input.observed_at.unwrap_or(old.observed_at);
-                        let values = Values::from(values);
-                        let score = scored(
-                            c,
-                            org,
-                            &old.measure_code,
-                            old.source,
-                            old.goal_id,
-                            observed_at,
-                            &values,
-                        )?;
-                        Correction::Amend(NewMeasurement {
-                            id: new_id,
-                            episode_id: old.episode_id,
-                            goal_id: old.goal_id,
-                            measure_code: old.measure_code.clone(),
-                            observed_at,
-                            source: old.source,
-                            values,
-                            score,
-                            note: input.note.or(old.note),
-                        })
-                    }
-                };
-                measurements::correct(
-                    c,
-                    Recording {
-                        org_id: org,
-                        client_id,
-                        actor: user,
-                        now: now(),
-                    },
-                    measurement_id,
-                    correction,
-                    input.reason.trim(),
-                )
-            },
-        )
+        .run(move |clinic| {
+            clinic.correct_measurement(&caller, client_id, measurement_id, correction)
+        })
         .await?;
-    Ok(created(
-        format!("/api/v1/clients/{client_id}/measurements/{}", m.id),
-        &MeasurementView::from(m),
-    ))
+    let location = format!("/api/v1/clients/{client_id}/measurements/{}", m.id);
+    Ok(created(location, &MeasurementView::from(m)))
 }

@@ -6,5 +6,17 @@ pub mod admin;
 pub mod auth;
 pub mod goals;
 pub mod me;
+pub mod measures;
 pub mod progress;
 pub mod users;
+
+#[cfg(test)]
+mod admin_tests;
+#[cfg(test)]
+mod auth_tests;
+#[cfg(test)]
+mod goals_tests;
+#[cfg(test)]
+mod measures_tests;
+#[cfg(test)]
+mod users_tests;

@@ -127,7 +127,7 @@ impl Clinic {
                 }
                 let episode = goals::episode(c, client, episode_id)?;
                 let goal_list = goals::goals_of_episode(c, client, episode_id)?;
-                let values = measurements::counting_in_episode(c, episode_id)?;
+                let values = measurements::counting_in_episode(c, client, episode_id)?;
                 let measures = measurements::measures(c, client.organization_id())?;
                 let progress = episode_progress(&goal_list, &values, |code| {
                     measures.iter().find(|m| m.code == code)
@@ -208,7 +208,7 @@ impl Clinic {
                     .ok_or_else(|| {
                         domain::Invalid::field("measure_code", "is not a known measure")
                     })?;
-                let points = measurements::series(c, goal_id, &code, range.from, range.to)?
+                let points = measurements::series(c, client, goal_id, &code, range.from, range.to)?
                     .into_iter()
                     .filter(|(_, _, s)| range.source.is_none_or(|want| *s == want))
                     .map(|(at, value, _)| Point { at, value })
@@ -244,10 +244,11 @@ impl Clinic {
                     else {
                         continue;
                     };
-                    let points: Vec<Point> = measurements::series(c, g.id, code, None, None)?
-                        .into_iter()
-                        .map(|(at, value, _)| Point { at, value })
-                        .collect();
+                    let points: Vec<Point> =
+                        measurements::series(c, client, g.id, code, None, None)?
+                            .into_iter()
+                            .map(|(at, value, _)| Point { at, value })
+                            .collect();
                     found.extend(
                         value_milestones(&measure, &points)
                             .into_iter()

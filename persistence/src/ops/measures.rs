@@ -1,0 +1,200 @@
+//! Outcome measures and measurements: a clinic defines its own measures; the care
+//! team, integrations, clients and contributing caregivers record measurements,
+//! which are read, listed, and corrected only by new versions.
+//!
+//! The rules are the domain's: `measure::custom` (a clinic measure),
+//! `measure::score_report` and `measure::may_rate` (a report), `policy::recording_as`
+//! (who records as which source), `Measurement::corrected` (who corrects what, and
+//! only the current version). These operations fetch the facts and store the result.
+
+use chrono::{DateTime, Utc};
+use domain::{
+    measure::{
+        may_rate, score_report, Change, Correction, CorrectionRefused, Measurement, OutcomeMeasure,
+        Report, Values,
+    },
+    policy::{recording_as, ClientAction, OrgAction},
+};
+use uuid::Uuid;
+
+pub use crate::measurements::MeasurementFilter;
+use crate::{
+    audit::Subject,
+    gate::Caller,
+    goals,
+    measurements::{self, NewMeasurement},
+    now, Clinic, Page, PageRequest, StoreError, StoreResult,
+};
+
+/// A measurement as reported, parsed: the domain checks and scores it against its
+/// measure.
+#[derive(Debug, Clone)]
+pub struct NewReport {
+    /// The goal measured; None for the client as a whole (e.g. a COPM interview).
+    pub goal_id: Option<Uuid>,
+    pub measure_code: String,
+    /// Defaults to now.
+    pub observed_at: Option<DateTime<Utc>>,
+    pub values: Values,
+    /// Already trimmed (`domain::measure::note`).
+    pub note: Option<String>,
+}
+
+impl From<CorrectionRefused> for StoreError {
+    fn from(refused: CorrectionRefused) -> Self {
+        match refused {
+            CorrectionRefused::NotYours => StoreError::Forbidden,
+            CorrectionRefused::AlreadyCorrected => StoreError::Conflict(refused.to_string()),
+            CorrectionRefused::Invalid(invalid) => StoreError::Invalid(invalid),
+        }
+    }
+}
+
+impl Clinic {
+    /// Defines a clinic measure (`measure` passed `domain::measure::custom` for the
+    /// caller's organization). Conflict when the code is taken.
+    pub fn define_measure(
+        &self,
+        caller: &Caller,
+        measure: OutcomeMeasure,
+    ) -> StoreResult<OutcomeMeasure> {
+        let subject = Subject::one("measure.create", "measure", &measure.code);
+        let org = caller.who.organization_id;
+        self.on_organization(caller, OrgAction::ManageMeasures, subject, move |c, who| {
+            if measure.organization_id != Some(org) {
+                return Err(StoreError::Forbidden);
+            }
+            measurements::create_measure(c, &measure, who.user_id, now())?;
+            Ok(measure)
+        })
+    }
+
+    /// Records a measurement in one of a client's episodes, as the caller's source:
+    /// checked against its measure and scored, never clamped or rounded.
+    pub fn record_measurement(
+        &self,
+        caller: &Caller,
+        client_id: Uuid,
+        episode_id: Uuid,
+        report: NewReport,
+    ) -> StoreResult<Measurement> {
+        let (source, action) = recording_as(&caller.who);
+        let id = domain::new_id();
+        let user = caller.who.user_id;
+        let subject = Subject::one("measurement.record", "measurement", id);
+        self.on_client(caller, client_id, action, subject, move |c, client| {
+            let t = now();
+            let observed_at = report.observed_at.unwrap_or(t);
+            let measure = measurements::measure(c, client.organization_id(), &report.measure_code)?;
+            let facts = Report {
+                source,
+                for_goal: report.goal_id.is_some(),
+                observed_at,
+                values: &report.values,
+            };
+            let score = score_report(measure.as_ref(), facts, Utc::now())?;
+            goals::episode(c, client, episode_id)?;
+            let goal = match report.goal_id {
+                Some(goal_id) => goals::found(goals::goal(c, client, goal_id))?,
+                None => None,
+            };
+            may_rate(episode_id, report.goal_id, goal.as_ref())?;
+            let new = NewMeasurement {
+                id,
+                episode_id,
+                goal_id: report.goal_id,
+                measure_code: report.measure_code,
+                observed_at,
+                source,
+                values: report.values,
+                score,
+                note: report.note,
+            };
+            measurements::record(c, client, user, t, &new)
+        })
+    }
+
+    /// One of an episode's measurements, a page at a time, in recording order.
+    pub fn list_measurements(
+        &self,
+        caller: &Caller,
+        client_id: Uuid,
+        episode_id: Uuid,
+        filter: MeasurementFilter,
+        page: PageRequest,
+    ) -> StoreResult<Page<Measurement>> {
+        let subject = Subject::many("measurement.list", "measurement");
+        self.on_client(
+            caller,
+            client_id,
+            ClientAction::ViewClinical,
+            subject,
+            move |c, client| {
+                goals::episode(c, client, episode_id)?;
+                measurements::list(c, client, episode_id, &filter, page)
+            },
+        )
+    }
+
+    /// One measurement (any version).
+    pub fn measurement(
+        &self,
+        caller: &Caller,
+        client_id: Uuid,
+        measurement_id: Uuid,
+    ) -> StoreResult<Measurement> {
+        let subject = Subject::one("measurement.read", "measurement", measurement_id);
+        self.on_client(
+            caller,
+            client_id,
+            ClientAction::ViewClinical,
+            subject,
+            move |c, client| measurements::measurement(c, client, measurement_id),
+        )
+    }
+
+    /// Every version of a measurement, oldest first.
+    pub fn measurement_history(
+        &self,
+        caller: &Caller,
+        client_id: Uuid,
+        measurement_id: Uuid,
+    ) -> StoreResult<Vec<Measurement>> {
+        let subject = Subject::one("measurement.history", "measurement", measurement_id);
+        self.on_client(
+            caller,
+            client_id,
+            ClientAction::ViewClinical,
+            subject,
+            move |c, client| measurements::history(c, client, measurement_id),
+        )
+    }
+
+    /// Corrects a measurement with a new version (amended values, or withdrawn as
+    /// entered in error) that supersedes it; the old one stays readable. Forbidden
+    /// when it is not the caller's to correct; Conflict unless it is the current
+    /// version.
+    pub fn correct_measurement(
+        &self,
+        caller: &Caller,
+        client_id: Uuid,
+        measurement_id: Uuid,
+        correction: Correction,
+    ) -> StoreResult<Measurement> {
+        let (_, action) = recording_as(&caller.who);
+        let subject = Subject::one("measurement.correct", "measurement", measurement_id);
+        let who = caller.who.clone();
+        self.on_client(caller, client_id, action, subject, move |c, client| {
+            let old = measurements::measurement(c, client, measurement_id)?;
+            let measure = match correction.change {
+                Change::Amend(_) => {
+                    measurements::measure(c, client.organization_id(), &old.measure_code)?
+                }
+                Change::Withdraw => None,
+            };
+            let revision = old.corrected(&who, measure.as_ref(), correction.change, Utc::now())?;
+            let reason = correction.reason;
+            measurements::supersede(c, client, who.user_id, now(), &old, revision, &reason)
+        })
+    }
+}
