@@ -8,16 +8,16 @@
 use chrono::{Duration, Utc};
 use diesel::prelude::*;
 use domain::{
-    goal::{GasScale, GoalContent, OccupationArea, Side, Term},
-    identity::Role,
-    measure::{catalogue, CopmProblem, Source, Values},
+    audit::RequestMeta,
+    goal::{EpisodeDraft, GasScale, GoalContent, GoalDraft, OccupationArea, Term},
+    identity::{Principal, Scopes},
+    measure::{CopmProblem, Values},
 };
 use persistence::{
     db,
-    goals::{self, Actor, NewEpisode, NewGoal},
-    measurements::{self, NewMeasurement, Recording},
+    ops::measures::NewReport,
     schema::{clients, episodes, goals as goals_t, measurements as m_t, users},
-    Backend, Conn, StoreError,
+    Backend, Caller, Clinic, Conn, StoreError,
 };
 use uuid::Uuid;
 
@@ -42,9 +42,9 @@ fn main() -> Result<(), String> {
     // Migrates, and seeds the demo clinic through the one door.
     let (clinic, _) = persistence::Clinic::open(&backend, 1).map_err(|e| e.to_string())?;
     api::demo::seed_if_empty(&clinic)?.ok_or("database not empty")?;
-    drop(clinic);
     let mut conn = db::connect(&backend).map_err(|e| e.to_string())?;
-    let ids = subject(&mut conn).map_err(|e| e.to_string())?;
+    let ids = subject(&clinic, &mut conn).map_err(|e| e.to_string())?;
+    drop(clinic);
     let started = std::time::Instant::now();
     bulk_filler(&mut conn, filler, per).map_err(|e| e.to_string())?;
     let total: i64 = m_t::table
@@ -77,45 +77,37 @@ fn user_id(conn: &mut Conn, email: &str) -> Result<(Uuid, Uuid), StoreError> {
     ))
 }
 
-/// Maria's episode: the progress view the benchmark reads.
-fn subject(conn: &mut Conn) -> Result<(Uuid, Uuid, Uuid), StoreError> {
-    let (olivia, org) = user_id(conn, "olivia.ot@riverside.example")?;
-    let (maria_user, _) = user_id(conn, "maria@client.example")?;
-    let client: String = users::table
-        .filter(users::id.eq(maria_user.to_string()))
-        .select(users::client_id.assume_not_null())
-        .first(conn)?;
-    let client = Uuid::parse_str(&client).unwrap_or_default();
+/// A signed-in caller for the demo account `email`, as a request would carry it.
+fn caller(clinic: &Clinic, conn: &mut Conn, email: &str) -> Result<Caller, StoreError> {
+    let (id, org) = user_id(conn, email)?;
+    let user = persistence::accounts::user(conn, org, id)?;
+    let session = clinic.start_session(&user, format!("bench-{id}"), Duration::hours(1))?;
+    let who = Principal {
+        user_id: id,
+        organization_id: org,
+        role: user.role,
+        client_id: user.client_id,
+        scopes: Scopes::default(),
+    };
+    Ok(Caller::new(who, Some(session), RequestMeta::default()))
+}
+
+/// Maria's episode, the progress view the benchmark reads: opened, proposed, agreed
+/// and rated through the same operations the API calls.
+fn subject(clinic: &Clinic, conn: &mut Conn) -> Result<(Uuid, Uuid, Uuid), StoreError> {
+    let olivia = caller(clinic, conn, "olivia.ot@riverside.example")?;
+    let maria = caller(clinic, conn, "maria@client.example")?;
+    let client = maria.who.client_id.ok_or(StoreError::NotFound)?;
     let now = Utc::now();
     let start = now - Duration::weeks(50);
-    let team = Actor {
-        user_id: olivia,
-        role: Role::Therapist,
-    };
-    let me = Actor {
-        user_id: maria_user,
-        role: Role::Client,
-    };
-    let episode = db::write(conn, |c| {
-        goals::create_episode(
-            c,
-            org,
-            client,
-            NewEpisode {
-                id: domain::new_id(),
-                reason_for_referral: "Benchmark".into(),
-                diagnoses: vec![],
-                start_date: start.date_naive(),
-                status: domain::goal::EpisodeStatus::Active,
-            },
-            olivia,
-            now,
-        )
-    })?;
-    let nrs = catalogue()
-        .into_iter()
-        .find(|m| m.code == "nrs")
-        .ok_or(StoreError::NotFound)?;
+    let draft = EpisodeDraft::parse(
+        "Benchmark",
+        vec![],
+        Some(start.date_naive()),
+        None,
+        now.date_naive(),
+    )?;
+    let episode = clinic.open_episode(&olivia, client, draft)?;
     let mut first_goal = None;
     for g in 0..10 {
         let content = GoalContent {
@@ -132,84 +124,37 @@ fn subject(conn: &mut Conn) -> Result<(Uuid, Uuid, Uuid), StoreError> {
                 baseline: -1,
             }),
         };
-        let goal_id = domain::new_id();
-        db::write(conn, |c| {
-            goals::propose(
-                c,
-                org,
-                client,
-                NewGoal {
-                    id: goal_id,
-                    episode_id: episode.id,
-                    parent_id: None,
-                    term: Term::LongTerm,
-                    side: Side::Team,
-                    content,
-                },
-                team,
-                now,
-            )?;
-            goals::agree(c, client, goal_id, Side::Client, me, now)
-        })?;
-        first_goal.get_or_insert(goal_id);
-        let r = Recording {
-            org_id: org,
-            client_id: client,
-            actor: olivia,
-            now,
+        let draft = GoalDraft {
+            term: Term::LongTerm,
+            parent_id: None,
+            content,
         };
-        db::write(conn, |c| {
-            for i in 0..50_i64 {
-                let value =
-                    f64::from(u8::try_from(2 + (i * 6 / 50) + (i % 3 == 0) as i64).unwrap_or(2));
-                let values = Values {
-                    value: Some(value),
-                    ..Default::default()
-                };
-                let score = nrs.score(&values).map_err(StoreError::from)?;
-                let m = NewMeasurement {
-                    id: domain::new_id(),
-                    episode_id: episode.id,
-                    goal_id: Some(goal_id),
-                    measure_code: "nrs".into(),
-                    observed_at: start + Duration::weeks(i),
-                    source: Source::Therapist,
-                    values,
-                    score,
-                    note: None,
-                };
-                measurements::seed(c, r, &m)?;
-            }
+        let goal = clinic.propose_goal(&olivia, client, episode.id, draft)?;
+        clinic.agree_to_goal(&maria, client, goal.id)?;
+        first_goal.get_or_insert(goal.id);
+        let rating = |code: &str, at, values| NewReport {
+            goal_id: Some(goal.id),
+            measure_code: code.into(),
+            observed_at: Some(at),
+            values,
+            note: None,
+        };
+        for i in 0..50_i64 {
+            let value =
+                f64::from(u8::try_from(2 + (i * 6 / 50) + (i % 3 == 0) as i64).unwrap_or(2));
             let values = Values {
-                value: Some(f64::from(g % 3) - 1.0),
+                value: Some(value),
                 ..Default::default()
             };
-            let gas = catalogue()
-                .into_iter()
-                .find(|m| m.code == "gas")
-                .ok_or(StoreError::NotFound)?;
-            let score = gas.score(&values).map_err(StoreError::from)?;
-            measurements::seed(
-                c,
-                r,
-                &NewMeasurement {
-                    id: domain::new_id(),
-                    episode_id: episode.id,
-                    goal_id: Some(goal_id),
-                    measure_code: "gas".into(),
-                    observed_at: now,
-                    source: Source::Therapist,
-                    values,
-                    score,
-                    note: None,
-                },
-            )
-        })?;
+            let report = rating("nrs", start + Duration::weeks(i), values);
+            clinic.record_measurement(&olivia, client, episode.id, report)?;
+        }
+        let values = Values {
+            value: Some(f64::from(g % 3) - 1.0),
+            ..Default::default()
+        };
+        clinic.record_measurement(&olivia, client, episode.id, rating("gas", now, values))?;
     }
-    let copm = catalogue()
-        .into_iter()
-        .find(|m| m.code == "copm")
-        .ok_or(StoreError::NotFound)?;
     for (at, perf) in [(start, 3.0), (now, 7.0)] {
         let values = Values {
             problems: Some(
@@ -224,30 +169,14 @@ fn subject(conn: &mut Conn) -> Result<(Uuid, Uuid, Uuid), StoreError> {
             ),
             ..Default::default()
         };
-        let score = copm.score(&values).map_err(StoreError::from)?;
-        let r = Recording {
-            org_id: org,
-            client_id: client,
-            actor: maria_user,
-            now,
+        let report = NewReport {
+            goal_id: None,
+            measure_code: "copm".into(),
+            observed_at: Some(at),
+            values,
+            note: None,
         };
-        db::write(conn, |c| {
-            measurements::seed(
-                c,
-                r,
-                &NewMeasurement {
-                    id: domain::new_id(),
-                    episode_id: episode.id,
-                    goal_id: None,
-                    measure_code: "copm".into(),
-                    observed_at: at,
-                    source: Source::ClientSelfReport,
-                    values,
-                    score,
-                    note: None,
-                },
-            )
-        })?;
+        clinic.record_measurement(&maria, client, episode.id, report)?;
     }
     Ok((client, episode.id, first_goal.unwrap_or_default()))
 }

@@ -290,13 +290,6 @@ pub fn record(
     measurement(conn, client, m.id)
 }
 
-/// Bulk seeding for the load benchmark only, outside any gate: every operation
-/// records through `Clinic::record_measurement`.
-#[doc(hidden)]
-pub fn seed(conn: &mut Conn, r: Recording, m: &NewMeasurement) -> StoreResult<()> {
-    insert(conn, r, m, FIRST)
-}
-
 /// Only this client's rows, in the caller's organization.
 macro_rules! of_client {
     ($q:expr, $client:expr) => {
