@@ -125,3 +125,11 @@ schemas! {
     outcome = one_of(domain::audit::Outcome::ALL.iter().map(|r| r.as_str()));
     source = one_of(domain::measure::Source::ALL.iter().map(|s| s.as_str()));
 }
+
+// Clients, care teams and caregivers.
+schemas! {
+    line_255 = line(255, false);
+    email_address = email(false);
+    permission = one_of(domain::policy::CaregiverPermission::ALL.iter().map(|p| p.as_str()));
+    permission_or_null = one_of_or_null(domain::policy::CaregiverPermission::ALL.iter().map(|p| p.as_str()));
+}

@@ -152,7 +152,8 @@ impl Riverside {
                 therapist_id: therapist.who.user_id,
                 team_role: TeamRole::PrimaryTherapist,
             };
-            clients::add_to_care_team(c, org, maria, member, admin.who.user_id, t)?;
+            let maria_reached = crate::Reached::for_tests(maria, org);
+            clients::add_to_care_team(c, maria_reached, member, admin.who.user_id, t)?;
             Ok::<_, StoreError>((
                 org,
                 admin,

@@ -67,15 +67,6 @@ impl<T> Page<T> {
 // TRANSITION: the schema helpers now live in `crate::wire`; these names go once
 // every route uses it.
 pub(crate) use crate::wire::{
-    array_of, client_status as client_status_schema,
-    discipline_or_null as discipline_or_null_schema, one_of, one_of_or_null,
-    outcome as outcome_schema, role as role_schema, role_or_null as role_or_null_schema,
-    source as source_schema, team_role as team_role_schema,
+    array_of, discipline_or_null as discipline_or_null_schema, one_of, one_of_or_null,
+    permission_or_null as permission_or_null_schema, role as role_schema, source as source_schema,
 };
-
-pub(crate) fn permission_schema() -> utoipa::openapi::Object {
-    one_of(["view", "contribute"])
-}
-pub(crate) fn permission_or_null_schema() -> utoipa::openapi::Object {
-    one_of_or_null(["view", "contribute"])
-}
