@@ -67,6 +67,15 @@ pub fn now() -> chrono::DateTime<chrono::Utc> {
 #[cfg(test)]
 mod gate_tests;
 #[cfg(test)]
+#[path = "ops/audit_tests.rs"]
+mod ops_audit_tests;
+#[cfg(test)]
+#[path = "ops/care_tests.rs"]
+mod ops_care_tests;
+#[cfg(test)]
+#[path = "ops/clients_tests.rs"]
+mod ops_clients_tests;
+#[cfg(test)]
 mod testing;
 #[cfg(test)]
 mod writer_tests;

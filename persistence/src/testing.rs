@@ -257,3 +257,38 @@ pub fn renamed(name: &str) -> Demographics {
     )
     .unwrap_or_else(|e| panic!("{e}"))
 }
+
+/// One event about a client, as [`Riverside::events`] shows it.
+pub fn event(action: &str, outcome: &str, client: Uuid) -> Event {
+    Event {
+        action: action.to_owned(),
+        outcome: outcome.to_owned(),
+        client_id: Some(client.to_string()),
+    }
+}
+
+impl Riverside {
+    /// The events stored after the first `from` (a length of [`Riverside::events`]).
+    pub fn events_since(&self, from: usize) -> Vec<Event> {
+        self.events().into_iter().skip(from).collect()
+    }
+
+    /// Runs `op` on Maria's record as each principal outside its reach (a therapist
+    /// off her team, a therapist of another clinic): each is answered as if Maria did
+    /// not exist, and leaves exactly one `not-found` event for `action`.
+    pub fn refuses_outsiders<T: std::fmt::Debug>(
+        &self,
+        action: &str,
+        op: impl Fn(&Caller) -> Result<T, StoreError>,
+    ) {
+        for person in [&self.off_team_therapist, &self.other_clinic_therapist] {
+            let before = self.events().len();
+            let result = op(&self.caller(person));
+            assert!(matches!(result, Err(StoreError::NotFound)), "{result:?}");
+            assert_eq!(
+                self.events_since(before),
+                vec![event(action, "not-found", self.maria)]
+            );
+        }
+    }
+}
