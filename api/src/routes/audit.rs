@@ -6,7 +6,7 @@ use domain::{
     audit::{AuditEvent, Outcome},
     identity::Role,
 };
-use persistence::audit::{AccessEntry, AuditFilter};
+use persistence::ops::audit::{AccessEntry, AuditFilter};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;

@@ -7,10 +7,7 @@ use domain::{
     identity::parse_email,
     Invalid,
 };
-use persistence::{
-    clients::{ClientFilter, ClientVersion},
-    ops::clients::NewInvitation,
-};
+use persistence::ops::clients::{ClientFilter, ClientVersion, NewInvitation};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;

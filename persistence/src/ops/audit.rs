@@ -7,8 +7,9 @@ use domain::{
 };
 use uuid::Uuid;
 
+pub use crate::audit::{AccessEntry, AuditFilter};
 use crate::{
-    audit::{self, AccessEntry, AuditFilter, Subject},
+    audit::{self, Subject},
     gate::Caller,
     Clinic, Page, PageRequest, StoreResult,
 };

@@ -9,10 +9,11 @@ use domain::{
 };
 use uuid::Uuid;
 
+pub use crate::clients::{ClientFilter, ClientVersion};
 use crate::{
     accounts::{self, NewUser},
     audit::Subject,
-    clients::{self, ClientFilter, ClientVersion},
+    clients,
     gate::Caller,
     now, Clinic, Conn, Page, PageRequest, StoreError, StoreResult,
 };
