@@ -191,3 +191,11 @@ pub fn reporters() -> utoipa::openapi::Array {
         .min_items(Some(1))
         .build()
 }
+
+// Clients, care teams and caregivers.
+schemas! {
+    line_255 = line(255, false);
+    email_address = email(false);
+    permission = one_of(domain::policy::CaregiverPermission::ALL.iter().map(|p| p.as_str()));
+    permission_or_null = one_of_or_null(domain::policy::CaregiverPermission::ALL.iter().map(|p| p.as_str()));
+}

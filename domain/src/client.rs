@@ -40,6 +40,18 @@ pub struct ExternalIdentifier {
     pub value: String,
 }
 
+impl ExternalIdentifier {
+    /// Reads `system|value`, as a search names an identifier.
+    pub fn parse_pair(field: &str, s: &str) -> Result<Self, Invalid> {
+        s.split_once('|')
+            .map(|(system, value)| ExternalIdentifier {
+                system: system.to_owned(),
+                value: value.to_owned(),
+            })
+            .ok_or_else(|| Invalid::field(field, "must be written system|value"))
+    }
+}
+
 /// The demographic part of a client record: what a registration or a correction sets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Demographics {
@@ -149,6 +161,47 @@ impl Demographics {
     }
 }
 
+/// Why a change the caller may make cannot be made as asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// A field names something that cannot take this part (HTTP 422).
+    Invalid(Invalid),
+    /// The records hold it already, or it clashes with them (HTTP 409).
+    Conflict(String),
+}
+
+impl From<Invalid> for Refusal {
+    fn from(e: Invalid) -> Self {
+        Refusal::Invalid(e)
+    }
+}
+
+impl Demographics {
+    /// Identifiers are unique within a clinic. `holders[i]` is the client that holds
+    /// `identifiers[i]` now, if any: a clash with another client names each one.
+    pub fn identifiers_free_for(
+        &self,
+        client_id: Uuid,
+        holders: &[Option<Uuid>],
+    ) -> Result<(), Refusal> {
+        let taken: Vec<String> = holders
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| h.is_some_and(|h| h != client_id))
+            .map(|(i, _)| {
+                format!(
+                    "identifiers[{i}] is already assigned to another client in this organization"
+                )
+            })
+            .collect();
+        if taken.is_empty() {
+            Ok(())
+        } else {
+            Err(Refusal::Conflict(taken.join("; ")))
+        }
+    }
+}
+
 text_enum!(
     /// A therapist's part in a client's care team.
     TeamRole {
@@ -214,6 +267,45 @@ mod tests {
         assert_eq!(d.name, "Maria Lopez");
         assert_eq!(d.email.as_deref(), Some("maria@example.org"));
         assert_eq!(d.identifiers.len(), 1);
+    }
+
+    #[test]
+    fn an_identifier_held_by_another_client_is_a_conflict_naming_it() {
+        let d = Demographics::parse(
+            &DemographicsInput {
+                name: "Maria",
+                identifiers: vec![("sys", "1"), ("sys", "2"), ("sys", "3")],
+                ..Default::default()
+            },
+            today(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let (me, other) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        assert_eq!(d.identifiers_free_for(me, &[Some(me), None, None]), Ok(()));
+        assert_eq!(
+            d.identifiers_free_for(me, &[None, Some(other), Some(other)]),
+            Err(Refusal::Conflict(
+                "identifiers[1] is already assigned to another client in this organization; \
+                 identifiers[2] is already assigned to another client in this organization"
+                    .into()
+            ))
+        );
+    }
+
+    #[test]
+    fn an_identifier_is_searched_as_system_bar_value() {
+        let found = ExternalIdentifier::parse_pair("identifier", "urn:ehr|12|3");
+        assert_eq!(
+            found,
+            Ok(ExternalIdentifier {
+                system: "urn:ehr".into(),
+                value: "12|3".into()
+            })
+        );
+        assert_eq!(
+            ExternalIdentifier::parse_pair("identifier", "12345"),
+            Err(Invalid::field("identifier", "must be written system|value"))
+        );
     }
 
     #[test]

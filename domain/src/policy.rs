@@ -5,7 +5,10 @@
 //!    a caller outside a record's reach learns nothing, not even that it exists.
 //! 2. May they do *this* to it? If not, [`Decision::Forbidden`].
 
-use crate::identity::{Principal, Role, Scope};
+use crate::{
+    client::Refusal,
+    identity::{Principal, Role, Scope},
+};
 
 /// The outcome of asking the policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +38,9 @@ pub enum CaregiverPermission {
 }
 
 impl CaregiverPermission {
+    pub const ALL: &'static [CaregiverPermission] =
+        &[CaregiverPermission::View, CaregiverPermission::Contribute];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::View => "view",
@@ -268,6 +274,54 @@ pub fn may_correct(who: &Principal, recorded_by: uuid::Uuid) -> Decision {
         Some((_, ClientAction::Document)) => Decision::Allow,
         Some(_) if recorded_by == who.user_id => Decision::Allow,
         _ => Decision::Forbidden,
+    }
+}
+
+// --- Care teams, caregivers and a client's login --------------------------------------
+// The operation fetches the facts (the account named, what is on record now) and
+// these rules decide; the gate has already allowed the action itself.
+
+/// Whether the account `therapist_id` names (`None`: no account of this clinic) may
+/// join a client's care team, which it is on already or not.
+pub fn may_join_care_team(
+    therapist: Option<&crate::identity::User>,
+    already_on_team: bool,
+) -> Result<(), Refusal> {
+    let therapist = therapist.ok_or_else(|| {
+        crate::Invalid::field("therapist_id", "is not a user of this organization")
+    })?;
+    if therapist.role != Role::Therapist || !therapist.active {
+        return Err(crate::Invalid::field("therapist_id", "must be an active therapist").into());
+    }
+    if already_on_team {
+        return Err(Refusal::Conflict(
+            "this therapist is already on the care team".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether `account` (found by the e-mail given) may be linked as a caregiver of a
+/// client of `organization`, to whom it holds an active link already or not.
+pub fn may_link_caregiver(
+    account: &crate::identity::User,
+    organization: uuid::Uuid,
+    already_linked: bool,
+) -> Result<(), Refusal> {
+    account.may_be_caregiver_in(organization)?;
+    if already_linked {
+        return Err(Refusal::Conflict(
+            "this person is already a caregiver of this client".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether a client may be invited to a login of their own: one login per client.
+pub fn may_invite_client(existing_login: Option<uuid::Uuid>) -> Result<(), Refusal> {
+    match existing_login {
+        Some(_) => Err(Refusal::Conflict("this client already has a login".into())),
+        None => Ok(()),
     }
 }
 
@@ -602,6 +656,86 @@ mod tests {
             prop_assert!(!sees_team_notes(&principal(Role::Client, scopes.clone())));
             prop_assert!(!sees_team_notes(&principal(Role::Caregiver, scopes)));
         }
+    }
+
+    fn account(role: Role, active: bool) -> crate::identity::User {
+        crate::identity::User {
+            id: Uuid::from_u128(7),
+            organization_id: Uuid::from_u128(2),
+            email: Some("someone@example.org".into()),
+            display_name: "Someone".into(),
+            role,
+            discipline: None,
+            client_id: None,
+            scopes: Scopes::default(),
+            active,
+            has_password: true,
+            created_at: chrono::DateTime::default(),
+            updated_at: chrono::DateTime::default(),
+        }
+    }
+
+    fn field_of(r: Result<(), Refusal>) -> Option<String> {
+        match r {
+            Err(Refusal::Invalid(crate::Invalid(e))) => e.first().map(|f| f.field.clone()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn only_an_active_therapist_of_the_clinic_joins_a_care_team_once() {
+        let therapist = account(Role::Therapist, true);
+        assert_eq!(may_join_care_team(Some(&therapist), false), Ok(()));
+        assert!(matches!(
+            may_join_care_team(Some(&therapist), true),
+            Err(Refusal::Conflict(_))
+        ));
+        assert_eq!(
+            field_of(may_join_care_team(None, false)).as_deref(),
+            Some("therapist_id")
+        );
+        for (role, active) in [
+            (Role::Therapist, false),
+            (Role::Admin, true),
+            (Role::Client, true),
+        ] {
+            let who = account(role, active);
+            assert_eq!(
+                field_of(may_join_care_team(Some(&who), false)).as_deref(),
+                Some("therapist_id"),
+                "{role:?} active={active}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_caregiver_account_of_the_clinic_is_linked_once() {
+        let org = Uuid::from_u128(2);
+        let carer = account(Role::Caregiver, true);
+        assert_eq!(may_link_caregiver(&carer, org, false), Ok(()));
+        assert!(matches!(
+            may_link_caregiver(&carer, org, true),
+            Err(Refusal::Conflict(_))
+        ));
+        // The wrong kind of account is a bad e-mail, whether linked or not.
+        let therapist = account(Role::Therapist, true);
+        assert_eq!(
+            field_of(may_link_caregiver(&therapist, org, true)).as_deref(),
+            Some("email")
+        );
+        assert_eq!(
+            field_of(may_link_caregiver(&carer, Uuid::from_u128(9), false)).as_deref(),
+            Some("email")
+        );
+    }
+
+    #[test]
+    fn a_client_gets_one_login() {
+        assert_eq!(may_invite_client(None), Ok(()));
+        assert_eq!(
+            may_invite_client(Some(Uuid::from_u128(5))),
+            Err(Refusal::Conflict("this client already has a login".into()))
+        );
     }
 
     #[test]

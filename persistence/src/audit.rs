@@ -668,15 +668,14 @@ pub struct AccessEntry {
 /// Who has viewed or changed a client's record, newest first.
 pub fn access_log(
     conn: &mut Conn,
-    org_id: Uuid,
-    client_id: Uuid,
+    client: crate::Reached,
     page: PageRequest,
 ) -> StoreResult<Page<AccessEntry>> {
     let mut q = audit_events::table
         .left_join(users::table.on(audit_events::actor_id.eq(users::id.nullable())))
-        .filter(audit_events::client_id.eq(client_id.to_string()))
+        .filter(audit_events::client_id.eq(client.client_id().to_string()))
         // Only the clinic's own staff and the client's people, never another tenant's probes.
-        .filter(audit_events::organization_id.eq(org_id.to_string()))
+        .filter(audit_events::organization_id.eq(client.organization_id().to_string()))
         .select((AuditRow::as_select(), users::display_name.nullable()))
         .order(audit_events::id.desc())
         .limit(i64::from(page.limit) + 1)

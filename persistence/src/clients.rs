@@ -17,7 +17,7 @@ use crate::{
     schema::{
         care_team_members, caregiver_links, client_identifiers, client_versions, clients, users,
     },
-    Conn, Page, PageRequest, StoreError, StoreResult,
+    Conn, Page, PageRequest, Reached, StoreError, StoreResult,
 };
 
 /// What the caller is to a client record; the domain policy decides from this.
@@ -197,39 +197,25 @@ pub fn list(
     Ok(Page::from_rows(items, page.limit, |c| c.id))
 }
 
-fn check_identifiers_free(
+/// The client holding each identifier in the organization now, if any, in order.
+pub fn identifier_holders(
     conn: &mut Conn,
     org_id: Uuid,
-    client_id: Uuid,
     identifiers: &[ExternalIdentifier],
-) -> StoreResult<()> {
-    let mut errors = Vec::new();
-    for (i, ident) in identifiers.iter().enumerate() {
-        let holder: Option<String> = client_identifiers::table
-            .filter(client_identifiers::organization_id.eq(org_id.to_string()))
-            .filter(client_identifiers::system.eq(&ident.system))
-            .filter(client_identifiers::value.eq(&ident.value))
-            .select(client_identifiers::client_id)
-            .first(conn)
-            .optional()?;
-        if holder.is_some_and(|h| h != client_id.to_string()) {
-            errors.push(domain::FieldError::new(
-                format!("identifiers[{i}]"),
-                "is already assigned to another client in this organization",
-            ));
-        }
-    }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(StoreError::Conflict(
-            errors
-                .iter()
-                .map(|e| format!("{} {}", e.field, e.message))
-                .collect::<Vec<_>>()
-                .join("; "),
-        ))
-    }
+) -> StoreResult<Vec<Option<Uuid>>> {
+    identifiers
+        .iter()
+        .map(|ident| {
+            let holder: Option<String> = client_identifiers::table
+                .filter(client_identifiers::organization_id.eq(org_id.to_string()))
+                .filter(client_identifiers::system.eq(&ident.system))
+                .filter(client_identifiers::value.eq(&ident.value))
+                .select(client_identifiers::client_id)
+                .first(conn)
+                .optional()?;
+            holder.as_deref().map(id).transpose()
+        })
+        .collect()
 }
 
 fn write_identifiers(
@@ -256,7 +242,8 @@ fn write_identifiers(
     Ok(())
 }
 
-/// Registers a client. Call inside a write transaction.
+/// Registers a client; its identifiers must be free (see [`identifier_holders`]).
+/// Call inside a write transaction.
 pub fn create(
     conn: &mut Conn,
     org_id: Uuid,
@@ -264,7 +251,6 @@ pub fn create(
     d: Demographics,
     now: DateTime<Utc>,
 ) -> StoreResult<Client> {
-    check_identifiers_free(conn, org_id, client_id, &d.identifiers)?;
     let row = ClientRow {
         id: client_id.to_string(),
         organization_id: org_id.to_string(),
@@ -294,19 +280,19 @@ pub struct ClientVersion {
     pub record: serde_json::Value,
 }
 
-/// Changes a client's demographics and status. The state being replaced is kept as a
-/// version, so a correction never loses what was there. Call inside a write transaction.
+/// Changes a client's demographics and status; its identifiers must be free (see
+/// [`identifier_holders`]). The state being replaced is kept as a version, so a
+/// correction never loses what was there. Call inside a write transaction.
 pub fn update(
     conn: &mut Conn,
-    org_id: Uuid,
-    client_id: Uuid,
+    client: Reached,
     d: Demographics,
     status: ClientStatus,
     actor: Uuid,
     now: DateTime<Utc>,
 ) -> StoreResult<Client> {
+    let (org_id, client_id) = (client.organization_id(), client.client_id());
     let before = get(conn, org_id, client_id)?;
-    check_identifiers_free(conn, org_id, client_id, &d.identifiers)?;
     let snapshot = serde_json::to_string(&before).map_err(|e| StoreError::Config(e.to_string()))?;
     diesel::insert_into(client_versions::table)
         .values((
@@ -319,26 +305,31 @@ pub fn update(
             client_versions::recorded_at.eq(now.naive_utc()),
         ))
         .execute(conn)?;
-    diesel::update(clients::table.find(client_id.to_string()))
-        .set((
-            clients::name.eq(d.name),
-            clients::preferred_name.eq(d.preferred_name),
-            clients::date_of_birth.eq(d.date_of_birth),
-            clients::email.eq(d.email),
-            clients::phone.eq(d.phone),
-            clients::status.eq(status.as_str()),
-            clients::version.eq(before.version + 1),
-            clients::updated_at.eq(now.naive_utc()),
-        ))
-        .execute(conn)?;
+    diesel::update(
+        clients::table
+            .filter(clients::id.eq(client_id.to_string()))
+            .filter(clients::organization_id.eq(org_id.to_string())),
+    )
+    .set((
+        clients::name.eq(d.name),
+        clients::preferred_name.eq(d.preferred_name),
+        clients::date_of_birth.eq(d.date_of_birth),
+        clients::email.eq(d.email),
+        clients::phone.eq(d.phone),
+        clients::status.eq(status.as_str()),
+        clients::version.eq(before.version + 1),
+        clients::updated_at.eq(now.naive_utc()),
+    ))
+    .execute(conn)?;
     write_identifiers(conn, org_id, client_id, &d.identifiers)?;
     get(conn, org_id, client_id)
 }
 
 /// Every earlier version of a client record, oldest first.
-pub fn versions(conn: &mut Conn, client_id: Uuid) -> StoreResult<Vec<ClientVersion>> {
+pub fn versions(conn: &mut Conn, client: Reached) -> StoreResult<Vec<ClientVersion>> {
     let rows: Vec<(i32, String, NaiveDateTime, String)> = client_versions::table
-        .filter(client_versions::client_id.eq(client_id.to_string()))
+        .filter(client_versions::client_id.eq(client.client_id().to_string()))
+        .filter(client_versions::organization_id.eq(client.organization_id().to_string()))
         .order(client_versions::version.asc())
         .select((
             client_versions::version,
@@ -407,12 +398,22 @@ fn member_from(row: MemberRow) -> StoreResult<CareTeamMember> {
 /// A client's care team; with `history`, past members too.
 pub fn care_team(
     conn: &mut Conn,
+    client: Reached,
+    history: bool,
+) -> StoreResult<Vec<CareTeamMember>> {
+    team_of(conn, client.organization_id(), client.client_id(), history)
+}
+
+fn team_of(
+    conn: &mut Conn,
+    org_id: Uuid,
     client_id: Uuid,
     history: bool,
 ) -> StoreResult<Vec<CareTeamMember>> {
     let mut q = care_team_members::table
         .inner_join(users::table)
         .filter(care_team_members::client_id.eq(client_id.to_string()))
+        .filter(care_team_members::organization_id.eq(org_id.to_string()))
         .order(care_team_members::id.asc())
         .select((
             care_team_members::id,
@@ -436,6 +437,18 @@ pub fn care_team(
         .collect()
 }
 
+/// Whether a therapist is on the client's care team now.
+pub fn is_on_care_team(conn: &mut Conn, client: Reached, therapist_id: Uuid) -> StoreResult<bool> {
+    let n: i64 = care_team_members::table
+        .filter(care_team_members::client_id.eq(client.client_id().to_string()))
+        .filter(care_team_members::organization_id.eq(client.organization_id().to_string()))
+        .filter(care_team_members::therapist_id.eq(therapist_id.to_string()))
+        .filter(care_team_members::removed_at.is_null())
+        .count()
+        .get_result(conn)?;
+    Ok(n > 0)
+}
+
 /// A therapist joining a care team.
 #[derive(Debug, Clone, Copy)]
 pub struct NewMember {
@@ -444,8 +457,28 @@ pub struct NewMember {
     pub team_role: TeamRole,
 }
 
-/// Puts a therapist on a client's care team. Call inside a write transaction.
+/// Puts a therapist on a client's care team (the rules, `policy::may_join_care_team`,
+/// were asked first). Call inside a write transaction.
 pub fn add_to_care_team(
+    conn: &mut Conn,
+    client: Reached,
+    member: NewMember,
+    actor: Uuid,
+    now: DateTime<Utc>,
+) -> StoreResult<CareTeamMember> {
+    insert_member(
+        conn,
+        client.organization_id(),
+        client.client_id(),
+        member,
+        actor,
+        now,
+    )
+}
+
+/// Seeds a care-team membership into a new, empty clinic (the demo), where there is
+/// no caller to pass a gate. Nothing that serves a request may call it.
+pub fn seed_care_team_member(
     conn: &mut Conn,
     org_id: Uuid,
     client_id: Uuid,
@@ -453,52 +486,38 @@ pub fn add_to_care_team(
     actor: Uuid,
     now: DateTime<Utc>,
 ) -> StoreResult<CareTeamMember> {
-    let NewMember {
-        id: member_id,
-        therapist_id,
-        team_role,
-    } = member;
-    let therapist = crate::accounts::user(conn, org_id, therapist_id).map_err(|e| match e {
-        StoreError::NotFound => {
-            domain::Invalid::field("therapist_id", "is not a user of this organization").into()
-        }
-        other => other,
-    })?;
-    if therapist.role != Role::Therapist || !therapist.active {
-        return Err(domain::Invalid::field("therapist_id", "must be an active therapist").into());
-    }
-    let already: i64 = care_team_members::table
-        .filter(care_team_members::client_id.eq(client_id.to_string()))
-        .filter(care_team_members::therapist_id.eq(therapist_id.to_string()))
-        .filter(care_team_members::removed_at.is_null())
-        .count()
-        .get_result(conn)?;
-    if already > 0 {
-        return Err(StoreError::Conflict(
-            "this therapist is already on the care team".into(),
-        ));
-    }
+    insert_member(conn, org_id, client_id, member, actor, now)
+}
+
+fn insert_member(
+    conn: &mut Conn,
+    org_id: Uuid,
+    client_id: Uuid,
+    member: NewMember,
+    actor: Uuid,
+    now: DateTime<Utc>,
+) -> StoreResult<CareTeamMember> {
     diesel::insert_into(care_team_members::table)
         .values((
-            care_team_members::id.eq(member_id.to_string()),
+            care_team_members::id.eq(member.id.to_string()),
             care_team_members::organization_id.eq(org_id.to_string()),
             care_team_members::client_id.eq(client_id.to_string()),
-            care_team_members::therapist_id.eq(therapist_id.to_string()),
-            care_team_members::team_role.eq(team_role.as_str()),
+            care_team_members::therapist_id.eq(member.therapist_id.to_string()),
+            care_team_members::team_role.eq(member.team_role.as_str()),
             care_team_members::added_by.eq(actor.to_string()),
             care_team_members::added_at.eq(now.naive_utc()),
         ))
         .execute(conn)?;
-    care_team(conn, client_id, false)?
+    team_of(conn, org_id, client_id, false)?
         .into_iter()
-        .find(|m| m.id == member_id)
+        .find(|m| m.id == member.id)
         .ok_or(StoreError::NotFound)
 }
 
 /// Ends a care-team membership; the row stays as history. Call inside a write transaction.
 pub fn remove_from_care_team(
     conn: &mut Conn,
-    client_id: Uuid,
+    client: Reached,
     member_id: Uuid,
     actor: Uuid,
     now: DateTime<Utc>,
@@ -506,7 +525,8 @@ pub fn remove_from_care_team(
     let changed = diesel::update(
         care_team_members::table
             .filter(care_team_members::id.eq(member_id.to_string()))
-            .filter(care_team_members::client_id.eq(client_id.to_string()))
+            .filter(care_team_members::client_id.eq(client.client_id().to_string()))
+            .filter(care_team_members::organization_id.eq(client.organization_id().to_string()))
             .filter(care_team_members::removed_at.is_null()),
     )
     .set((
@@ -568,12 +588,22 @@ fn link_from(row: LinkRow) -> StoreResult<CaregiverLink> {
 /// A client's caregivers; with `history`, revoked links too.
 pub fn caregivers(
     conn: &mut Conn,
+    client: Reached,
+    history: bool,
+) -> StoreResult<Vec<CaregiverLink>> {
+    links_of(conn, client.organization_id(), client.client_id(), history)
+}
+
+fn links_of(
+    conn: &mut Conn,
+    org_id: Uuid,
     client_id: Uuid,
     history: bool,
 ) -> StoreResult<Vec<CaregiverLink>> {
     let mut q = caregiver_links::table
         .inner_join(users::table)
         .filter(caregiver_links::client_id.eq(client_id.to_string()))
+        .filter(caregiver_links::organization_id.eq(org_id.to_string()))
         .order(caregiver_links::id.asc())
         .select((
             caregiver_links::id,
@@ -598,6 +628,25 @@ pub fn caregivers(
         .collect()
 }
 
+fn live_link(conn: &mut Conn, client: Reached, link_id: Uuid) -> StoreResult<CaregiverLink> {
+    caregivers(conn, client, false)?
+        .into_iter()
+        .find(|l| l.id == link_id)
+        .ok_or(StoreError::NotFound)
+}
+
+/// Whether an account holds an active caregiver link to the client now.
+pub fn is_caregiver_of(conn: &mut Conn, client: Reached, caregiver_id: Uuid) -> StoreResult<bool> {
+    let n: i64 = caregiver_links::table
+        .filter(caregiver_links::client_id.eq(client.client_id().to_string()))
+        .filter(caregiver_links::organization_id.eq(client.organization_id().to_string()))
+        .filter(caregiver_links::caregiver_id.eq(caregiver_id.to_string()))
+        .filter(caregiver_links::revoked_at.is_null())
+        .count()
+        .get_result(conn)?;
+    Ok(n > 0)
+}
+
 /// A caregiver being linked to a client.
 #[derive(Debug, Clone)]
 pub struct NewLink {
@@ -607,8 +656,28 @@ pub struct NewLink {
     pub permission: CaregiverPermission,
 }
 
-/// Links a caregiver account to a client. Call inside a write transaction.
+/// Links a caregiver account to a client (the rules, `policy::may_link_caregiver`,
+/// were asked first). Call inside a write transaction.
 pub fn link_caregiver(
+    conn: &mut Conn,
+    client: Reached,
+    link: NewLink,
+    actor: Uuid,
+    now: DateTime<Utc>,
+) -> StoreResult<CaregiverLink> {
+    insert_link(
+        conn,
+        client.organization_id(),
+        client.client_id(),
+        link,
+        actor,
+        now,
+    )
+}
+
+/// Seeds a caregiver link into a new, empty clinic (the demo), where there is no
+/// caller to pass a gate. Nothing that serves a request may call it.
+pub fn seed_caregiver_link(
     conn: &mut Conn,
     org_id: Uuid,
     client_id: Uuid,
@@ -616,45 +685,39 @@ pub fn link_caregiver(
     actor: Uuid,
     now: DateTime<Utc>,
 ) -> StoreResult<CaregiverLink> {
-    let NewLink {
-        id: link_id,
-        caregiver_id,
-        relationship,
-        permission,
-    } = link;
-    let already: i64 = caregiver_links::table
-        .filter(caregiver_links::client_id.eq(client_id.to_string()))
-        .filter(caregiver_links::caregiver_id.eq(caregiver_id.to_string()))
-        .filter(caregiver_links::revoked_at.is_null())
-        .count()
-        .get_result(conn)?;
-    if already > 0 {
-        return Err(StoreError::Conflict(
-            "this person is already a caregiver of this client".into(),
-        ));
-    }
+    insert_link(conn, org_id, client_id, link, actor, now)
+}
+
+fn insert_link(
+    conn: &mut Conn,
+    org_id: Uuid,
+    client_id: Uuid,
+    link: NewLink,
+    actor: Uuid,
+    now: DateTime<Utc>,
+) -> StoreResult<CaregiverLink> {
     diesel::insert_into(caregiver_links::table)
         .values((
-            caregiver_links::id.eq(link_id.to_string()),
+            caregiver_links::id.eq(link.id.to_string()),
             caregiver_links::organization_id.eq(org_id.to_string()),
             caregiver_links::client_id.eq(client_id.to_string()),
-            caregiver_links::caregiver_id.eq(caregiver_id.to_string()),
-            caregiver_links::relationship.eq(relationship),
-            caregiver_links::permission.eq(permission.as_str()),
+            caregiver_links::caregiver_id.eq(link.caregiver_id.to_string()),
+            caregiver_links::relationship.eq(link.relationship),
+            caregiver_links::permission.eq(link.permission.as_str()),
             caregiver_links::granted_by.eq(actor.to_string()),
             caregiver_links::granted_at.eq(now.naive_utc()),
         ))
         .execute(conn)?;
-    caregivers(conn, client_id, false)?
+    links_of(conn, org_id, client_id, false)?
         .into_iter()
-        .find(|l| l.id == link_id)
+        .find(|l| l.id == link.id)
         .ok_or(StoreError::NotFound)
 }
 
 /// Revokes a caregiver link at once; the row stays as history. Call inside a write transaction.
 pub fn revoke_caregiver(
     conn: &mut Conn,
-    client_id: Uuid,
+    client: Reached,
     link_id: Uuid,
     actor: Uuid,
     now: DateTime<Utc>,
@@ -662,7 +725,8 @@ pub fn revoke_caregiver(
     let changed = diesel::update(
         caregiver_links::table
             .filter(caregiver_links::id.eq(link_id.to_string()))
-            .filter(caregiver_links::client_id.eq(client_id.to_string()))
+            .filter(caregiver_links::client_id.eq(client.client_id().to_string()))
+            .filter(caregiver_links::organization_id.eq(client.organization_id().to_string()))
             .filter(caregiver_links::revoked_at.is_null()),
     )
     .set((
@@ -700,14 +764,15 @@ pub fn followed_by(
 /// Changes what an active caregiver link grants. Call inside a write transaction.
 pub fn set_caregiver_permission(
     conn: &mut Conn,
-    client_id: Uuid,
+    client: Reached,
     link_id: Uuid,
     permission: CaregiverPermission,
 ) -> StoreResult<CaregiverLink> {
     let changed = diesel::update(
         caregiver_links::table
             .filter(caregiver_links::id.eq(link_id.to_string()))
-            .filter(caregiver_links::client_id.eq(client_id.to_string()))
+            .filter(caregiver_links::client_id.eq(client.client_id().to_string()))
+            .filter(caregiver_links::organization_id.eq(client.organization_id().to_string()))
             .filter(caregiver_links::revoked_at.is_null()),
     )
     .set(caregiver_links::permission.eq(permission.as_str()))
@@ -715,8 +780,5 @@ pub fn set_caregiver_permission(
     if changed == 0 {
         return Err(StoreError::NotFound);
     }
-    caregivers(conn, client_id, false)?
-        .into_iter()
-        .find(|l| l.id == link_id)
-        .ok_or(StoreError::NotFound)
+    live_link(conn, client, link_id)
 }

@@ -56,19 +56,17 @@ fn rename(
 ) -> (StoreResult<String>, bool) {
     let (flag, seen) = raised_flag();
     let maria = clinic.maria;
-    let org = clinic.organization;
     let actor = caller.who.user_id;
     let result = clinic.door.on_client(
         caller,
         maria,
         action,
         subject("client.update"),
-        move |c: &mut Conn, _| {
+        move |c: &mut Conn, reached| {
             flag.store(true, Ordering::SeqCst);
             let updated = clients::update(
                 c,
-                org,
-                maria,
+                reached,
                 renamed("Maria Renamed"),
                 ClientStatus::Active,
                 actor,
@@ -251,8 +249,11 @@ fn a_failing_write_changes_nothing_and_leaves_one_failed_event() {
     assert!(matches!(result, Err(StoreError::Conflict(_))), "{result:?}");
     assert!(ran, "the write should have run and then failed");
     assert_eq!(clinic.name_of(clinic.maria), "Maria Lopez");
-    let versions =
-        clients::versions(&mut clinic.connect(), clinic.maria).unwrap_or_else(|e| panic!("{e}"));
+    let versions = clients::versions(
+        &mut clinic.connect(),
+        crate::Reached::for_tests(clinic.maria, clinic.organization),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     assert!(versions.is_empty(), "a rolled-back version was kept");
     assert_eq!(
         clinic.events(),

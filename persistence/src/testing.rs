@@ -152,7 +152,8 @@ impl Riverside {
                 therapist_id: therapist.who.user_id,
                 team_role: TeamRole::PrimaryTherapist,
             };
-            clients::add_to_care_team(c, org, maria, member, admin.who.user_id, t)?;
+            let maria_reached = crate::Reached::for_tests(maria, org);
+            clients::add_to_care_team(c, maria_reached, member, admin.who.user_id, t)?;
             Ok::<_, StoreError>((
                 org,
                 admin,
@@ -342,5 +343,42 @@ impl Riverside {
             .count()
             .get_result(&mut self.connect())
             .unwrap_or_else(|e| panic!("{e}"))
+    }
+}
+
+// --- Clients, care and audit (ops/clients_tests.rs, care_tests.rs, audit_tests.rs) ---
+
+/// One event about a client, as [`Riverside::events`] shows it.
+pub fn event(action: &str, outcome: &str, client: Uuid) -> Event {
+    Event {
+        action: action.to_owned(),
+        outcome: outcome.to_owned(),
+        client_id: Some(client.to_string()),
+    }
+}
+
+impl Riverside {
+    /// The events stored after the first `from` (a length of [`Riverside::events`]).
+    pub fn events_since(&self, from: usize) -> Vec<Event> {
+        self.events().into_iter().skip(from).collect()
+    }
+
+    /// Runs `op` on Maria's record as each principal outside its reach (a therapist
+    /// off her team, a therapist of another clinic): each is answered as if Maria did
+    /// not exist, and leaves exactly one `not-found` event for `action`.
+    pub fn refuses_outsiders<T: std::fmt::Debug>(
+        &self,
+        action: &str,
+        op: impl Fn(&Caller) -> Result<T, StoreError>,
+    ) {
+        for person in [&self.off_team_therapist, &self.other_clinic_therapist] {
+            let before = self.events().len();
+            let result = op(&self.caller(person));
+            assert!(matches!(result, Err(StoreError::NotFound)), "{result:?}");
+            assert_eq!(
+                self.events_since(before),
+                vec![event(action, "not-found", self.maria)]
+            );
+        }
     }
 }

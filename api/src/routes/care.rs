@@ -1,25 +1,25 @@
 //! Care teams (admins assign therapists) and caregivers (clients invite them).
 
 use actix_web::{delete, get, patch, post, web, HttpResponse};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use domain::{
     client::{CareTeamMember, CaregiverLink, TeamRole},
-    identity::{parse_email, Discipline, Role, Scopes},
-    policy::{CaregiverPermission, ClientAction},
+    identity::{parse_email, Discipline},
+    policy::CaregiverPermission,
 };
-use persistence::{
-    accounts::{self, NewUser},
-    clients::{self, NewLink, NewMember},
-    now,
-};
+use persistence::ops::care::NewCaregiver as Caregiver;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use validator::Validate;
 
-use super::{clients::ClientPath, created, subject, users::Invitation};
+use super::{
+    clients::{invitation_secret, ClientPath},
+    created,
+    users::Invitation,
+};
 use crate::{
-    auth::{tokens, Bearer},
+    auth::Bearer,
     error::{ApiResult, Problem},
     extract::{Body, Query},
     state::State,
@@ -39,9 +39,9 @@ pub struct CareTeamMemberView {
     pub id: Uuid,
     pub therapist_id: Uuid,
     pub therapist_name: String,
-    #[schema(schema_with = super::discipline_or_null_schema)]
+    #[schema(schema_with = crate::wire::discipline_or_null)]
     pub discipline: Option<Discipline>,
-    #[schema(schema_with = super::team_role_schema)]
+    #[schema(schema_with = crate::wire::team_role)]
     pub team_role: TeamRole,
     pub added_by: Uuid,
     pub added_at: DateTime<Utc>,
@@ -69,10 +69,7 @@ impl From<CareTeamMember> for CareTeamMemberView {
 #[utoipa::path(
     tag = "care",
     params(ClientPath, HistoryQuery),
-    responses(
-        (status = 200, body = Vec<CareTeamMemberView>),
-        (status = 404, description = "No such client, or not yours to see", body = Problem, content_type = "application/problem+json"),
-    ),
+    responses((status = 200, body = Vec<CareTeamMemberView>)),
     security(("bearer" = []))
 )]
 #[get("/clients/{client_id}/care-team")]
@@ -84,19 +81,10 @@ pub async fn care_team(
 ) -> ApiResult<HttpResponse> {
     let (client_id, history) = (path.client_id, query.0.history);
     let team = state
-        .on_client(
-            caller,
-            client_id,
-            ClientAction::View,
-            subject("care_team.read", "care_team", client_id),
-            move |c| clients::care_team(c, client_id, history),
-        )
+        .run(move |clinic| clinic.care_team(&caller, client_id, history))
         .await?;
-    Ok(HttpResponse::Ok().json(
-        team.into_iter()
-            .map(CareTeamMemberView::from)
-            .collect::<Vec<_>>(),
-    ))
+    let team: Vec<_> = team.into_iter().map(CareTeamMemberView::from).collect();
+    Ok(HttpResponse::Ok().json(team))
 }
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
@@ -104,7 +92,7 @@ pub async fn care_team(
 pub struct NewCareTeamMember {
     pub therapist_id: Uuid,
     /// `primary`, `consulting` or `supporting`.
-    #[schema(schema_with = super::team_role_schema)]
+    #[schema(schema_with = crate::wire::team_role)]
     pub team_role: String,
 }
 
@@ -115,10 +103,7 @@ pub struct NewCareTeamMember {
     request_body = NewCareTeamMember,
     responses(
         (status = 201, body = CareTeamMemberView),
-        (status = 403, description = "Only admins assign care teams", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such client, or not yours to see", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already on the team", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Not an active therapist of this clinic, or bad team role", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -130,28 +115,13 @@ pub async fn add_member(
     state: State,
 ) -> ApiResult<HttpResponse> {
     let client_id = path.client_id;
-    let input = body.0;
-    let team_role = TeamRole::parse("team_role", &input.team_role)?;
-    let member_id = domain::new_id();
-    let (org, actor) = (caller.who.organization_id, caller.who.user_id);
+    let therapist_id = body.0.therapist_id;
+    let team_role = TeamRole::parse("team_role", &body.0.team_role)?;
     let member = state
-        .on_client(
-            caller,
-            client_id,
-            ClientAction::ManageCareTeam,
-            subject("care_team.add", "care_team_member", member_id),
-            move |c| {
-                let member = NewMember {
-                    id: member_id,
-                    therapist_id: input.therapist_id,
-                    team_role,
-                };
-                clients::add_to_care_team(c, org, client_id, member, actor, now())
-            },
-        )
+        .run(move |clinic| clinic.add_care_team_member(&caller, client_id, therapist_id, team_role))
         .await?;
     Ok(created(
-        format!("/api/v1/clients/{client_id}/care-team/{member_id}"),
+        format!("/api/v1/clients/{client_id}/care-team/{}", member.id),
         &CareTeamMemberView::from(member),
     ))
 }
@@ -166,11 +136,7 @@ pub struct MemberPath {
 #[utoipa::path(
     tag = "care",
     params(MemberPath),
-    responses(
-        (status = 204, description = "Removed"),
-        (status = 403, description = "Only admins change care teams", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such client or current member", body = Problem, content_type = "application/problem+json"),
-    ),
+    responses((status = 204, description = "Removed")),
     security(("bearer" = []))
 )]
 #[delete("/clients/{client_id}/care-team/{member_id}")]
@@ -183,15 +149,8 @@ pub async fn remove_member(
         client_id,
         member_id,
     } = path.into_inner();
-    let actor = caller.who.user_id;
     state
-        .on_client(
-            caller,
-            client_id,
-            ClientAction::ManageCareTeam,
-            subject("care_team.remove", "care_team_member", member_id),
-            move |c| clients::remove_from_care_team(c, client_id, member_id, actor, now()),
-        )
+        .run(move |clinic| clinic.remove_care_team_member(&caller, client_id, member_id))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -203,7 +162,7 @@ pub struct CaregiverView {
     pub name: String,
     pub email: Option<String>,
     pub relationship: Option<String>,
-    #[schema(schema_with = super::permission_schema)]
+    #[schema(schema_with = crate::wire::permission)]
     pub permission: CaregiverPermission,
     pub granted_by: Uuid,
     pub granted_at: DateTime<Utc>,
@@ -232,10 +191,7 @@ impl From<CaregiverLink> for CaregiverView {
 #[utoipa::path(
     tag = "care",
     params(ClientPath, HistoryQuery),
-    responses(
-        (status = 200, body = Vec<CaregiverView>),
-        (status = 404, description = "No such client, or not yours to see", body = Problem, content_type = "application/problem+json"),
-    ),
+    responses((status = 200, body = Vec<CaregiverView>)),
     security(("bearer" = []))
 )]
 #[get("/clients/{client_id}/caregivers")]
@@ -247,47 +203,50 @@ pub async fn caregivers(
 ) -> ApiResult<HttpResponse> {
     let (client_id, history) = (path.client_id, query.0.history);
     let links = state
-        .on_client(
-            caller,
-            client_id,
-            ClientAction::View,
-            subject("caregiver.read", "caregiver_link", client_id),
-            move |c| clients::caregivers(c, client_id, history),
-        )
+        .run(move |clinic| clinic.caregivers(&caller, client_id, history))
         .await?;
-    Ok(HttpResponse::Ok().json(
-        links
-            .into_iter()
-            .map(CaregiverView::from)
-            .collect::<Vec<_>>(),
-    ))
+    let links: Vec<_> = links.into_iter().map(CaregiverView::from).collect();
+    Ok(HttpResponse::Ok().json(links))
 }
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewCaregiver {
     /// The caregiver's e-mail; an account is created (with an invitation) if needed.
-    #[schema(
-        pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000@]+@[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000.][^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*\.[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000.][\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
-    )]
+    #[schema(schema_with = crate::wire::email_address)]
     pub email: String,
     #[validate(
         length(min = 1, max = 200),
         custom(function = "crate::extract::not_blank")
     )]
-    #[schema(
-        min_length = 1,
-        max_length = 200,
-        pattern = r"[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
-    )]
+    #[schema(schema_with = crate::wire::not_blank_200)]
     pub name: String,
     /// e.g. `daughter`, `spouse`.
     #[validate(length(min = 1, max = 100))]
     #[schema(min_length = 1, max_length = 100)]
     pub relationship: Option<String>,
     /// `view` (default) or `contribute`.
-    #[schema(schema_with = super::permission_or_null_schema)]
+    #[schema(schema_with = crate::wire::permission_or_null)]
     pub permission: Option<String>,
+}
+
+impl NewCaregiver {
+    /// Reports a bad e-mail and a bad permission at once.
+    fn parse(self) -> Result<Caregiver, domain::Invalid> {
+        let mut problems = domain::error::Problems::default();
+        let email = problems.check(parse_email("email", &self.email));
+        let permission = problems.check(CaregiverPermission::parse(
+            "permission",
+            self.permission.as_deref().unwrap_or("view"),
+        ));
+        problems.finish()?;
+        Ok(Caregiver {
+            email: email.unwrap_or_default(),
+            name: self.name.trim().to_owned(),
+            relationship: self.relationship,
+            permission: permission.unwrap_or(CaregiverPermission::View),
+        })
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -305,10 +264,7 @@ pub struct CaregiverInvited {
     request_body = NewCaregiver,
     responses(
         (status = 201, body = CaregiverInvited),
-        (status = 403, description = "Only the client (or an admin) manages caregivers", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such client, or not yours to see", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already a caregiver of this client", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A field breaks a rule, or the e-mail belongs to a non-caregiver account", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -320,77 +276,17 @@ pub async fn add_caregiver(
     state: State,
 ) -> ApiResult<HttpResponse> {
     let client_id = path.client_id;
-    let input = body.0;
-    let mut problems = domain::error::Problems::default();
-    let email = problems.check(parse_email("email", &input.email));
-    let permission = problems
-        .check(CaregiverPermission::parse(
-            "permission",
-            input.permission.as_deref().unwrap_or("view"),
-        ))
-        .unwrap_or(CaregiverPermission::View);
-    problems.finish()?;
-    let email = email.unwrap_or_default();
-    let token = tokens::opaque_secret();
-    let token_hash = tokens::digest(&token);
-    let ttl = Duration::seconds(state.config.invitation_ttl_secs);
-    let link_id = domain::new_id();
-    let (org, actor) = (caller.who.organization_id, caller.who.user_id);
-    let (link, invited) = state
-        .on_client(
-            caller,
-            client_id,
-            ClientAction::ManageCaregivers,
-            subject("caregiver.grant", "caregiver_link", link_id),
-            move |c| {
-                let existing = accounts::credentials_by_email(c, &email)?.map(|(u, _)| u);
-                let (caregiver_id, invite) = match existing {
-                    Some(u) => {
-                        u.may_be_caregiver_in(org)?;
-                        (u.id, None)
-                    }
-                    None => {
-                        let id = domain::new_id();
-                        let new = NewUser {
-                            id,
-                            organization_id: org,
-                            email: Some(email),
-                            display_name: input.name.trim().to_owned(),
-                            role: Role::Caregiver,
-                            discipline: None,
-                            client_id: None,
-                            password_hash: None,
-                            scopes: Scopes::default(),
-                        };
-                        accounts::insert_user(c, new, now())?;
-                        (
-                            id,
-                            Some(accounts::create_invitation(
-                                c,
-                                org,
-                                id,
-                                &token_hash,
-                                Some(actor),
-                                now(),
-                                ttl,
-                            )?),
-                        )
-                    }
-                };
-                let new = NewLink {
-                    id: link_id,
-                    caregiver_id,
-                    relationship: input.relationship,
-                    permission,
-                };
-                let link = clients::link_caregiver(c, org, client_id, new, actor, now())?;
-                Ok((link, invite))
-            },
-        )
+    let caregiver = body.0.parse()?;
+    let (token, secret) = invitation_secret(&state);
+    let granted = state
+        .run(move |clinic| clinic.grant_caregiver(&caller, client_id, caregiver, secret))
         .await?;
+    let link_id = granted.link.id;
     let body = CaregiverInvited {
-        link: CaregiverView::from(link),
-        invitation: invited.map(|expires_at| Invitation { token, expires_at }),
+        link: CaregiverView::from(granted.link),
+        invitation: granted
+            .invitation_expires_at
+            .map(|expires_at| Invitation { token, expires_at }),
     };
     Ok(created(
         format!("/api/v1/clients/{client_id}/caregivers/{link_id}"),
@@ -408,11 +304,7 @@ pub struct LinkPath {
 #[utoipa::path(
     tag = "care",
     params(LinkPath),
-    responses(
-        (status = 204, description = "Revoked"),
-        (status = 403, description = "Only the client (or an admin) manages caregivers", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such client or active link", body = Problem, content_type = "application/problem+json"),
-    ),
+    responses((status = 204, description = "Revoked")),
     security(("bearer" = []))
 )]
 #[delete("/clients/{client_id}/caregivers/{link_id}")]
@@ -422,15 +314,8 @@ pub async fn revoke_caregiver(
     state: State,
 ) -> ApiResult<HttpResponse> {
     let LinkPath { client_id, link_id } = path.into_inner();
-    let actor = caller.who.user_id;
     state
-        .on_client(
-            caller,
-            client_id,
-            ClientAction::ManageCaregivers,
-            subject("caregiver.revoke", "caregiver_link", link_id),
-            move |c| clients::revoke_caregiver(c, client_id, link_id, actor, now()),
-        )
+        .run(move |clinic| clinic.revoke_caregiver(&caller, client_id, link_id))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -439,7 +324,7 @@ pub async fn revoke_caregiver(
 #[serde(deny_unknown_fields)]
 pub struct CaregiverGrant {
     /// `view` (follow progress) or `contribute` (also comment, agree, report).
-    #[schema(schema_with = super::permission_schema)]
+    #[schema(schema_with = crate::wire::permission)]
     pub permission: String,
 }
 
@@ -448,12 +333,7 @@ pub struct CaregiverGrant {
     tag = "care",
     params(LinkPath),
     request_body = CaregiverGrant,
-    responses(
-        (status = 200, body = CaregiverView),
-        (status = 403, description = "Only the client (or an admin) manages caregivers", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such client or active link", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Unknown permission", body = Problem, content_type = "application/problem+json"),
-    ),
+    responses((status = 200, body = CaregiverView)),
     security(("bearer" = []))
 )]
 #[patch("/clients/{client_id}/caregivers/{link_id}")]
@@ -465,15 +345,8 @@ pub async fn change_caregiver(
 ) -> ApiResult<HttpResponse> {
     let LinkPath { client_id, link_id } = path.into_inner();
     let permission = CaregiverPermission::parse("permission", &body.0.permission)?;
-    let subject = subject("caregiver.change", "caregiver_link", link_id);
     let link = state
-        .on_client(
-            caller,
-            client_id,
-            ClientAction::ManageCaregivers,
-            subject,
-            move |c| clients::set_caregiver_permission(c, client_id, link_id, permission),
-        )
+        .run(move |clinic| clinic.change_caregiver(&caller, client_id, link_id, permission))
         .await?;
     Ok(HttpResponse::Ok().json(CaregiverView::from(link)))
 }

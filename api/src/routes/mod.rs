@@ -68,13 +68,6 @@ impl<T> Page<T> {
 // every route uses it.
 pub(crate) use crate::wire::{
     client_status as client_status_schema, discipline_or_null as discipline_or_null_schema, one_of,
-    one_of_or_null, outcome as outcome_schema, role_or_null as role_or_null_schema,
-    source as source_schema, team_role as team_role_schema,
+    one_of_or_null, outcome as outcome_schema, permission_or_null as permission_or_null_schema,
+    role_or_null as role_or_null_schema, source as source_schema, team_role as team_role_schema,
 };
-
-pub(crate) fn permission_schema() -> utoipa::openapi::Object {
-    one_of(["view", "contribute"])
-}
-pub(crate) fn permission_or_null_schema() -> utoipa::openapi::Object {
-    one_of_or_null(["view", "contribute"])
-}

@@ -175,7 +175,7 @@ fn seed(c: &mut Conn, hash: &str, secret_hash: &str) -> StoreResult<DemoClinic> 
             therapist_id: therapist,
             team_role: role,
         };
-        clients::add_to_care_team(c, org, client_id, member, admin, t)?;
+        clients::seed_care_team_member(c, org, client_id, member, admin, t)?;
     }
     person(
         c,
@@ -215,7 +215,7 @@ fn seed(c: &mut Conn, hash: &str, secret_hash: &str) -> StoreResult<DemoClinic> 
         relationship: Some("daughter".into()),
         permission: CaregiverPermission::View,
     };
-    clients::link_caregiver(c, org, maria, link, admin, t)?;
+    clients::seed_caregiver_link(c, org, maria, link, admin, t)?;
     let service = accounts::insert_user(
         c,
         NewUser {

@@ -3,7 +3,10 @@
 //! runs its transaction, leaves exactly one audit event and answers in domain values.
 
 pub mod admin;
+pub mod audit;
 pub mod auth;
+pub mod care;
+pub mod clients;
 pub mod goals;
 pub mod me;
 pub mod measures;
@@ -13,7 +16,13 @@ pub mod users;
 #[cfg(test)]
 mod admin_tests;
 #[cfg(test)]
+mod audit_tests;
+#[cfg(test)]
 mod auth_tests;
+#[cfg(test)]
+mod care_tests;
+#[cfg(test)]
+mod clients_tests;
 #[cfg(test)]
 mod goals_tests;
 #[cfg(test)]
