@@ -24,6 +24,9 @@ test-crash: deps ## Durability under crashes: kill -9, PostgreSQL immediate stop
 lint: ## Formatting and clippy, as CI checks them
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	# The API alone, as `make run` builds it: persistence without `inspect`, so a
+	# handler that reached around the one door (a connection, a query) fails here.
+	$(CARGO) clippy -p headway-api --all-targets -- -D warnings
 
 fmt:
 	$(CARGO) fmt --all

@@ -73,7 +73,7 @@ pub struct TestApp {
     pub service_client_id: String,
     pub service_secret: String,
     pub db: TestDb,
-    pub pool: persistence::Pool,
+    pub pool: persistence::db::Pool,
     /// The server's own door to the data (seeding, a second clinic).
     pub clinic: persistence::Clinic,
     handle: actix_web::dev::ServerHandle,

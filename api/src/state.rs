@@ -2,15 +2,9 @@
 //! token keys, the configuration, and the password hashing pool.
 
 use actix_web::{web, HttpRequest};
-use domain::policy::{ClientAction, OrgAction};
-use persistence::{audit::Subject, Caller, Clinic, Conn, StoreResult};
-use uuid::Uuid;
+use persistence::{Clinic, StoreResult};
 
-use crate::{
-    auth::tokens::TokenKeys,
-    config::Config,
-    error::{ApiError, ApiResult},
-};
+use crate::{auth::tokens::TokenKeys, config::Config, error::ApiResult};
 
 pub struct AppState {
     /// Every operation on the clinic's data (see `persistence::ops`).
@@ -36,49 +30,6 @@ impl AppState {
     {
         let clinic = self.clinic.clone();
         Ok(web::block(move || op(&clinic)).await??)
-    }
-
-    /// TRANSITION: raw connection access, removed once every handler calls an operation.
-    pub async fn db<T, F>(&self, f: F) -> Result<T, ApiError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut Conn) -> Result<T, ApiError> + Send + 'static,
-    {
-        let clinic = self.clinic.clone();
-        web::block(move || clinic.legacy_conn(f)).await?
-    }
-
-    /// TRANSITION: removed once every handler calls an operation.
-    pub async fn on_client<T, F>(
-        &self,
-        caller: Caller,
-        client_id: Uuid,
-        action: ClientAction,
-        subject: Subject,
-        op: F,
-    ) -> ApiResult<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut Conn) -> StoreResult<T> + Send + 'static,
-    {
-        self.run(move |c| c.legacy_on_client(&caller, client_id, action, subject, op))
-            .await
-    }
-
-    /// TRANSITION: removed once every handler calls an operation.
-    pub async fn on_organization<T, F>(
-        &self,
-        caller: Caller,
-        action: OrgAction,
-        subject: Subject,
-        op: F,
-    ) -> ApiResult<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut Conn) -> StoreResult<T> + Send + 'static,
-    {
-        self.run(move |c| c.legacy_on_organization(&caller, action, subject, op))
-            .await
     }
 }
 

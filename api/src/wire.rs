@@ -199,3 +199,18 @@ schemas! {
     permission = one_of(domain::policy::CaregiverPermission::ALL.iter().map(|p| p.as_str()));
     permission_or_null = one_of_or_null(domain::policy::CaregiverPermission::ALL.iter().map(|p| p.as_str()));
 }
+
+// Progress.
+schemas! {
+    outlook = one_of(domain::progress::Outlook::ALL.iter().map(|o| o.as_str()));
+    // What progress tells, and what a closed goal's status tells itself.
+    achievement = one_of(
+        domain::progress::Achievement::ALL
+            .iter()
+            .map(|a| a.as_str())
+            .chain(domain::goal::GoalStatus::ALL.iter().filter_map(|s| s.fhir_achievement()))
+            .filter(|a| *a != "achieved")
+            .chain(["achieved"])
+    );
+    milestone = one_of(domain::progress::MilestoneKind::ALL.iter().map(|m| m.as_str()));
+}

@@ -10,14 +10,15 @@ use diesel::prelude::*;
 use domain::{
     audit::RequestMeta,
     goal::{EpisodeDraft, GasScale, GoalContent, GoalDraft, OccupationArea, Term},
-    identity::{Principal, Scopes},
+    identity::{Principal, Role, Scopes},
     measure::{CopmProblem, Values},
 };
 use persistence::{
     db,
+    db::DbConnection as Conn,
     ops::measures::NewReport,
     schema::{clients, episodes, goals as goals_t, measurements as m_t, users},
-    Backend, Caller, Clinic, Conn, StoreError,
+    Backend, Caller, Clinic, StoreError,
 };
 use uuid::Uuid;
 
@@ -79,14 +80,17 @@ fn user_id(conn: &mut Conn, email: &str) -> Result<(Uuid, Uuid), StoreError> {
 
 /// A signed-in caller for the demo account `email`, as a request would carry it.
 fn caller(clinic: &Clinic, conn: &mut Conn, email: &str) -> Result<Caller, StoreError> {
-    let (id, org) = user_id(conn, email)?;
-    let user = persistence::accounts::user(conn, org, id)?;
-    let session = clinic.start_session(&user, format!("bench-{id}"), Duration::hours(1))?;
+    let (user_id, organization_id) = user_id(conn, email)?;
+    let (role, client_id): (String, Option<String>) = users::table
+        .find(user_id.to_string())
+        .select((users::role, users::client_id))
+        .first(conn)?;
+    let session = clinic.start_session(user_id, format!("bench-{user_id}"), Duration::hours(1))?;
     let who = Principal {
-        user_id: id,
-        organization_id: org,
-        role: user.role,
-        client_id: user.client_id,
+        user_id,
+        organization_id,
+        role: Role::parse("role", &role)?,
+        client_id: client_id.and_then(|c| Uuid::parse_str(&c).ok()),
         scopes: Scopes::default(),
     };
     Ok(Caller::new(who, Some(session), RequestMeta::default()))
@@ -259,10 +263,10 @@ struct MeasurementRow {
 macro_rules! batch_insert {
     ($conn:expr, $table:expr, $rows:expr) => {
         match $conn {
-            persistence::DbConnection::Sqlite(c) => {
+            persistence::db::DbConnection::Sqlite(c) => {
                 diesel::insert_into($table).values($rows).execute(c)
             }
-            persistence::DbConnection::Postgresql(c) => {
+            persistence::db::DbConnection::Postgresql(c) => {
                 diesel::insert_into($table).values($rows).execute(c)
             }
         }

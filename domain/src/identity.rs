@@ -187,6 +187,35 @@ pub fn check_new_password(field: &str, password: &str) -> Result<(), crate::Inva
     }
 }
 
+/// The scopes a service account asks for with its token (RFC 6749 §3.3): parsed
+/// before it signs in, so an unknown scope is refused without trying the secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScopeRequest(Option<Scopes>);
+
+/// More than the account holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExceedsHeld;
+
+impl ScopeRequest {
+    /// `None` or blank asks for everything held; otherwise every scope must be known.
+    pub fn parse(requested: Option<&str>) -> Result<Self, crate::Invalid> {
+        match requested.map(str::trim).filter(|r| !r.is_empty()) {
+            None => Ok(ScopeRequest(None)),
+            Some(r) => Ok(ScopeRequest(Some(Scopes::parse(r)?))),
+        }
+    }
+
+    /// What the token carries: what was asked for, when the account holds all of it;
+    /// everything it holds, when it asked for nothing.
+    pub fn grant(&self, held: &Scopes) -> Result<Scopes, ExceedsHeld> {
+        match &self.0 {
+            None => Ok(held.clone()),
+            Some(asked) if asked.is_subset(held) => Ok(asked.clone()),
+            Some(_) => Err(ExceedsHeld),
+        }
+    }
+}
+
 impl User {
     /// Whether this existing account may be linked to a client as a caregiver of
     /// clinic `org`: only a caregiver's account, and only of that clinic.
@@ -359,6 +388,20 @@ pub struct User {
     pub has_password: bool,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl User {
+    /// Who this account is when it acts, holding `scopes` (a person holds none:
+    /// their rights come from role and relationships).
+    pub fn principal(&self, scopes: Scopes) -> Principal {
+        Principal {
+            user_id: self.id,
+            organization_id: self.organization_id,
+            role: self.role,
+            client_id: self.client_id,
+            scopes,
+        }
+    }
 }
 
 /// A clinic.
@@ -782,5 +825,19 @@ mod sign_in_tests {
             ..admin
         };
         assert!(scopes.fit(&service).is_ok());
+    }
+
+    #[test]
+    fn a_service_gets_what_it_asks_for_within_what_it_holds() {
+        let held = Scopes::parse("clients:read clinical:read").unwrap_or_default();
+        let grant = |asked| ScopeRequest::parse(asked).map(|r| r.grant(&held));
+        assert_eq!(grant(None), Ok(Ok(held.clone())));
+        assert_eq!(grant(Some("  ")), Ok(Ok(held.clone())));
+        assert_eq!(
+            grant(Some("clinical:read")),
+            Ok(Ok(Scopes::parse("clinical:read").unwrap_or_default()))
+        );
+        assert_eq!(grant(Some("clinical:write")), Ok(Err(ExceedsHeld)));
+        assert!(grant(Some("everything")).is_err());
     }
 }

@@ -5,6 +5,8 @@
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::Serialize;
 
+use crate::identity::text_enum;
+
 use crate::{
     goal::{Goal, GoalStatus},
     measure::{Measurement, OutcomeMeasure, Source},
@@ -105,42 +107,31 @@ pub fn projected_date(points: &[Point], target: f64) -> Option<DateTime<Utc>> {
     (at >= latest && weeks.is_finite() && weeks < 520.0).then_some(at)
 }
 
-/// Whether a goal is on course for its target date.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Outlook {
-    /// The target is reached already.
-    Reached,
-    /// The trend reaches the target by the target date.
-    OnTrack,
-    /// The trend misses the target date, or heads away from the target.
-    AtRisk,
-    /// Too few values for a trend.
-    NoTrend,
-}
-
-/// FHIR goal-achievement codes that progress can tell.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Achievement {
-    InProgress,
-    Improving,
-    Worsening,
-    NoChange,
-    Achieved,
-}
-
-impl Achievement {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Achievement::InProgress => "in-progress",
-            Achievement::Improving => "improving",
-            Achievement::Worsening => "worsening",
-            Achievement::NoChange => "no-change",
-            Achievement::Achieved => "achieved",
-        }
+text_enum!(
+    /// Whether a goal is on course for its target date.
+    Outlook {
+        /// The target is reached already.
+        Reached => "reached",
+        /// The trend reaches the target by the target date.
+        OnTrack => "on-track",
+        /// The trend misses the target date, or heads away from the target.
+        AtRisk => "at-risk",
+        /// Too few values for a trend.
+        NoTrend => "no-trend",
     }
-}
+);
+
+text_enum!(
+    /// FHIR goal-achievement codes that progress can tell (a closed goal's status
+    /// tells `achieved` or `not-achieved` itself: `GoalStatus::fhir_achievement`).
+    Achievement {
+        InProgress => "in-progress",
+        Improving => "improving",
+        Worsening => "worsening",
+        NoChange => "no-change",
+        Achieved => "achieved",
+    }
+);
 
 /// How many recent values the trend looks at.
 pub const TREND_WINDOW: usize = 8;
@@ -278,14 +269,15 @@ pub struct Milestone {
     pub value: Option<f64>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum MilestoneKind {
-    GoalAgreed,
-    MeaningfulChange,
-    PersonalBest,
-    GoalAchieved,
-}
+text_enum!(
+    /// What a milestone celebrates.
+    MilestoneKind {
+        GoalAgreed => "goal-agreed",
+        MeaningfulChange => "meaningful-change",
+        PersonalBest => "personal-best",
+        GoalAchieved => "goal-achieved",
+    }
+);
 
 /// Milestones a goal's values reached: the first meaningful change from baseline,
 /// and every new personal best after the baseline.

@@ -265,9 +265,6 @@ pub fn list_users(
     Ok(Page::from_rows(items, page.limit, |u| u.id))
 }
 
-/// Changes to an account (the domain's [`AccountChanges`]).
-pub type UserChanges = AccountChanges;
-
 #[derive(AsChangeset)]
 #[diesel(table_name = users)]
 struct UserChangeset {

@@ -14,8 +14,7 @@ use domain::{
 use uuid::Uuid;
 
 use crate::{
-    accounts::{self, UserChanges},
-    clients, db,
+    accounts, clients, db,
     gate::Caller,
     now,
     testing::{renamed, subject, Event, Person, Riverside},
@@ -296,7 +295,7 @@ fn unbacked_callers(clinic: &mut Riverside) -> Vec<(&'static str, Caller)> {
             c,
             clinic.organization,
             deactivated.who.user_id,
-            UserChanges {
+            domain::identity::AccountChanges {
                 active: Some(false),
                 ..Default::default()
             },

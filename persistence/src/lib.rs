@@ -1,28 +1,40 @@
 //! Headway's storage: one diesel code path over SQLite and PostgreSQL.
 //!
-//! Every query that touches a client's data is scoped by organization, and every
-//! client-data operation goes through [`gate`], which asks the domain policy first
-//! and writes exactly one audit event, in the same transaction as any change.
+//! The one door to the data is [`Clinic`]: every operation (`ops/`) passes the gate,
+//! which confirms the caller, asks the domain policy, runs the work and writes exactly
+//! one audit event, in the same transaction as any change. The queries are private.
 
-pub mod accounts;
-pub mod audit;
-pub mod clients;
+/// Modules that tests and tools may open with the `inspect` feature, to look at (and
+/// tamper with) what is stored; without it they are private to this crate, so the
+/// API cannot reach around `Clinic` and its gate.
+macro_rules! inspectable {
+    ($($module:ident),+ $(,)?) => {$(
+        #[cfg(feature = "inspect")]
+        pub mod $module;
+        #[cfg(not(feature = "inspect"))]
+        #[allow(dead_code)]
+        mod $module;
+    )+};
+}
+
+inspectable!(audit, db, schema, writer);
+
+mod accounts;
+mod clients;
 mod clinic;
-pub mod db;
 mod error;
-pub mod gate;
-pub mod goals;
-pub mod measurements;
+mod gate;
+mod goals;
+mod measurements;
 pub mod ops;
 mod rows;
-pub mod schema;
-pub mod writer;
 
 pub use clinic::Clinic;
-pub use db::{Backend, Conn, DbConnection, Pool};
+pub use db::Backend;
+pub(crate) use db::{Conn, DbConnection, Pool};
 pub use error::{StoreError, StoreResult};
 pub use gate::{Caller, Reached};
-pub use writer::Writer;
+pub(crate) use writer::Writer;
 
 /// A page of results in a stable order (by id, which is time-ordered UUIDv7).
 #[derive(Debug, Clone, PartialEq, Eq)]

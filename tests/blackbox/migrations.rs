@@ -2,7 +2,7 @@
 
 use diesel::{sql_query, sql_types::Text, QueryableByName, RunQueryDsl};
 use headway_tests::TestDb;
-use persistence::{db, DbConnection};
+use persistence::db::{self, DbConnection};
 
 #[derive(QueryableByName, PartialEq, Eq, Debug, PartialOrd, Ord)]
 struct Line {

@@ -11,7 +11,7 @@
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use chrono::Utc;
-use domain::identity::{Role, Scopes};
+use domain::identity::{Principal, Role, Scopes};
 use jsonwebtoken::{
     decode, decode_header, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation,
 };
@@ -70,17 +70,6 @@ pub struct TokenKeys {
     pub access_ttl_secs: i64,
 }
 
-/// What a token is issued for.
-pub struct Subject<'a> {
-    pub user_id: Uuid,
-    pub organization_id: Uuid,
-    pub role: Role,
-    /// For a client's login: their client record (immutable).
-    pub client_id: Option<Uuid>,
-    pub session_id: Option<Uuid>,
-    pub scopes: &'a Scopes,
-}
-
 /// The `kid` of a signing secret: the first 96 bits of its SHA-256, base64url. Public
 /// (it reveals nothing usable about a secret of 32 bytes or more) and the same on every
 /// instance that holds the key.
@@ -119,22 +108,27 @@ impl TokenKeys {
         }
     }
 
-    /// Signs an access token; returns it with its lifetime in seconds.
-    pub fn issue(&self, subject: &Subject<'_>) -> Result<(String, i64), ApiError> {
+    /// Signs an access token for `who` (a person's names their session); returns it
+    /// with its lifetime in seconds.
+    pub fn issue(
+        &self,
+        who: &Principal,
+        session_id: Option<Uuid>,
+    ) -> Result<(String, i64), ApiError> {
         let now = Utc::now().timestamp();
         let claims = Claims {
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
-            sub: subject.user_id.to_string(),
+            sub: who.user_id.to_string(),
             exp: now + self.access_ttl_secs,
             nbf: now,
             iat: now,
             jti: Uuid::now_v7().to_string(),
-            sid: subject.session_id.map(|s| s.to_string()),
-            scope: subject.scopes.to_string(),
-            role: subject.role.as_str().to_owned(),
-            org: subject.organization_id.to_string(),
-            cid: subject.client_id.map(|c| c.to_string()),
+            sid: session_id.map(|s| s.to_string()),
+            scope: who.scopes.to_string(),
+            role: who.role.as_str().to_owned(),
+            org: who.organization_id.to_string(),
+            cid: who.client_id.map(|c| c.to_string()),
         };
         let mut header = Header::new(Algorithm::HS256);
         header.typ = Some(TOKEN_TYPE.to_owned());

@@ -14,7 +14,7 @@ use validator::Validate;
 
 use super::{
     clients::{malformed, ClientPath},
-    Page,
+    PageView,
 };
 use crate::{
     auth::Bearer,
@@ -84,7 +84,7 @@ pub struct AuditQuery {
 #[utoipa::path(
     tag = "audit",
     params(AuditQuery),
-    responses((status = 200, body = Page<AuditEventView>)),
+    responses((status = 200, body = PageView<AuditEventView>)),
     security(("bearer" = []))
 )]
 #[get("/audit-events")]
@@ -114,7 +114,7 @@ pub async fn search(
     let events = state
         .run(move |clinic| clinic.search_audit(&caller, filter, page))
         .await?;
-    Ok(HttpResponse::Ok().json(Page::from(events, AuditEventView::from)))
+    Ok(HttpResponse::Ok().json(PageView::from(events, AuditEventView::from)))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -147,7 +147,7 @@ impl From<AccessEntry> for AccessEntryView {
 #[utoipa::path(
     tag = "audit",
     params(ClientPath, PageParams),
-    responses((status = 200, body = Page<AccessEntryView>)),
+    responses((status = 200, body = PageView<AccessEntryView>)),
     security(("bearer" = []))
 )]
 #[get("/clients/{client_id}/access-log")]
@@ -161,5 +161,5 @@ pub async fn access_log(
     let entries = state
         .run(move |clinic| clinic.access_log(&caller, client_id, page))
         .await?;
-    Ok(HttpResponse::Ok().json(Page::from(entries, AccessEntryView::from)))
+    Ok(HttpResponse::Ok().json(PageView::from(entries, AccessEntryView::from)))
 }

@@ -8,7 +8,7 @@ use base64::{engine::general_purpose::STANDARD, Engine};
 use chrono::Duration;
 use domain::{
     audit::RequestMeta,
-    identity::{check_new_password, Lockout, Login, Scopes, SignIn, User},
+    identity::{check_new_password, Lockout, Login, ScopeRequest, Scopes, SignIn, User},
 };
 use persistence::ops::auth::{Attempt, Refreshed};
 use serde::{Deserialize, Serialize};
@@ -17,10 +17,7 @@ use uuid::Uuid;
 use validator::Validate;
 
 use crate::{
-    auth::{
-        address, request_meta,
-        tokens::{self, Subject as TokenSubject},
-    },
+    auth::{address, request_meta, tokens},
     error::{ApiError, ApiResult, Problem},
     extract::Body,
     state::{AppState, State},
@@ -46,7 +43,7 @@ pub struct TokenRequest {
 /// Read as text so that an unknown grant answers `unsupported_grant_type` (RFC 6749
 /// §5.2), but documented as the three grants there are.
 fn grant_type_schema() -> utoipa::openapi::Object {
-    super::one_of(["password", "client_credentials", "refresh_token"])
+    crate::wire::one_of(["password", "client_credentials", "refresh_token"])
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -64,7 +61,7 @@ pub struct TokenResponse {
 }
 
 fn token_type_schema() -> utoipa::openapi::Object {
-    super::one_of(["Bearer"])
+    crate::wire::one_of(["Bearer"])
 }
 
 fn oauth(status: StatusCode, error: &'static str, description: impl Into<String>) -> ApiError {
@@ -245,7 +242,7 @@ async fn password_grant(
     let (refresh_hash, ttl) = (tokens::digest(&refresh), refresh_ttl(state));
     let session = user.clone();
     let session_id = state
-        .run(move |clinic| clinic.start_session(&session, refresh_hash, ttl))
+        .run(move |clinic| clinic.start_session(session.id, refresh_hash, ttl))
         .await?;
     person_tokens(state, &user, session_id, refresh)
 }
@@ -262,21 +259,14 @@ fn person_tokens(
     session_id: Uuid,
     refresh: String,
 ) -> ApiResult<TokenResponse> {
-    let scopes = Scopes::default();
-    let (access_token, expires_in) = state.tokens.issue(&TokenSubject {
-        user_id: user.id,
-        organization_id: user.organization_id,
-        role: user.role,
-        client_id: user.client_id,
-        session_id: Some(session_id),
-        scopes: &scopes,
-    })?;
+    let who = user.principal(Scopes::default());
+    let (access_token, expires_in) = state.tokens.issue(&who, Some(session_id))?;
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer",
         expires_in,
         refresh_token: Some(refresh),
-        scope: scopes.to_string(),
+        scope: who.scopes.to_string(),
     })
 }
 
@@ -305,7 +295,7 @@ async fn client_credentials_grant(
             required(&form.client_secret, "client_secret")?.to_owned(),
         ),
     };
-    let requested = Scopes::parse(form.scope.as_deref().unwrap_or(""))
+    let requested = ScopeRequest::parse(form.scope.as_deref())
         .map_err(|_| invalid_scope("The requested scope is unknown."))?;
     let login = Login::Service { client_id };
     let attempt = Attempt {
@@ -317,29 +307,17 @@ async fn client_credentials_grant(
     if !login.admits(user.role) {
         return Err(invalid_client());
     }
-    let granted = if form.scope.as_deref().unwrap_or("").trim().is_empty() {
-        user.scopes.clone()
-    } else if requested.is_subset(&user.scopes) {
-        requested
-    } else {
-        return Err(invalid_scope(
-            "The requested scope exceeds what this client holds.",
-        ));
-    };
-    let (access_token, expires_in) = state.tokens.issue(&TokenSubject {
-        user_id: user.id,
-        organization_id: user.organization_id,
-        role: user.role,
-        client_id: user.client_id,
-        session_id: None,
-        scopes: &granted,
-    })?;
+    let granted = requested
+        .grant(&user.scopes)
+        .map_err(|_| invalid_scope("The requested scope exceeds what this client holds."))?;
+    let who = user.principal(granted);
+    let (access_token, expires_in) = state.tokens.issue(&who, None)?;
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer",
         expires_in,
         refresh_token: None,
-        scope: granted.to_string(),
+        scope: who.scopes.to_string(),
     })
 }
 

@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use validator::Validate;
 
-use super::{created, users::Invitation, Page};
+use super::{created, users::Invitation, PageView};
 use crate::{
     auth::{tokens, Bearer},
     error::{ApiError, ApiResult, FieldProblem, Problem},
@@ -193,7 +193,7 @@ pub struct ClientQuery {
 #[utoipa::path(
     tag = "clients",
     params(ClientQuery),
-    responses((status = 200, body = Page<ClientView>)),
+    responses((status = 200, body = PageView<ClientView>)),
     security(("bearer" = []))
 )]
 #[get("/clients")]
@@ -223,7 +223,7 @@ pub async fn list_clients(
     let clients = state
         .run(move |clinic| clinic.list_clients(&caller, filter, page))
         .await?;
-    Ok(HttpResponse::Ok().json(Page::from(clients, ClientView::from)))
+    Ok(HttpResponse::Ok().json(PageView::from(clients, ClientView::from)))
 }
 
 /// Register a client (admins, integrations with clients:write).

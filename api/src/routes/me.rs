@@ -20,14 +20,17 @@ pub struct FollowedClient {
     #[schema(schema_with = relationship_schema)]
     pub relationship: &'static str,
     /// For caregivers: `view` or `contribute`.
-    #[schema(schema_with = super::permission_or_null_schema)]
+    #[schema(schema_with = crate::wire::permission_or_null)]
     pub permission: Option<&'static str>,
     /// The current episode of care, if any: its progress view is the home screen.
     pub active_episode_id: Option<Uuid>,
 }
 
+/// How a caller follows a client record, as the wire says it.
+const RELATIONSHIPS: [&str; 2] = ["self", "caregiver"];
+
 fn relationship_schema() -> utoipa::openapi::Object {
-    super::one_of(["self", "caregiver"])
+    crate::wire::one_of(RELATIONSHIPS)
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -68,8 +71,8 @@ impl From<Whoami> for Me {
 impl From<ops::me::FollowedClient> for FollowedClient {
     fn from(f: ops::me::FollowedClient) -> Self {
         let (relationship, permission) = match f.following {
-            Following::Themself => ("self", None),
-            Following::Caregiver(p) => ("caregiver", Some(p.as_str())),
+            Following::Themself => (RELATIONSHIPS[0], None),
+            Following::Caregiver(p) => (RELATIONSHIPS[1], Some(p.as_str())),
         };
         FollowedClient {
             client_id: f.client.id,

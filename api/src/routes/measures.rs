@@ -17,7 +17,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use validator::Validate;
 
-use super::{created, goals::EpisodePath, Page};
+use super::{created, goals::EpisodePath, PageView};
 use crate::{
     auth::Bearer,
     error::{ApiResult, Problem},
@@ -375,7 +375,7 @@ impl MeasurementQuery {
 #[utoipa::path(
     tag = "measures",
     params(EpisodePath, MeasurementQuery),
-    responses((status = 200, body = Page<MeasurementView>)),
+    responses((status = 200, body = PageView<MeasurementView>)),
     security(("bearer" = []))
 )]
 #[get("/clients/{client_id}/episodes/{episode_id}/measurements")]
@@ -393,7 +393,7 @@ pub async fn list(
     let found = state
         .run(move |clinic| clinic.list_measurements(&caller, client_id, episode_id, filter, page))
         .await?;
-    Ok(HttpResponse::Ok().json(Page::from(found, MeasurementView::from)))
+    Ok(HttpResponse::Ok().json(PageView::from(found, MeasurementView::from)))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -32,23 +32,6 @@ use crate::{
     state::State,
 };
 
-fn outlook_schema() -> utoipa::openapi::Object {
-    super::one_of(["reached", "on-track", "at-risk", "no-trend"])
-}
-fn achievement_schema() -> utoipa::openapi::Object {
-    super::one_of([
-        "in-progress",
-        "improving",
-        "worsening",
-        "no-change",
-        "achieved",
-        "not-achieved",
-    ])
-}
-fn source_schema() -> utoipa::openapi::Object {
-    super::source_schema()
-}
-
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MeasureRef {
     pub code: String,
@@ -85,7 +68,7 @@ pub struct GoalProgressNumbers {
     pub trend_per_week: Option<f64>,
     /// When the trend reaches the target.
     pub projected_date: Option<NaiveDate>,
-    #[schema(schema_with = outlook_schema)]
+    #[schema(schema_with = crate::wire::outlook)]
     pub outlook: Outlook,
 }
 
@@ -109,7 +92,7 @@ impl From<progress::GoalProgress> for GoalProgressNumbers {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SourceReportView {
-    #[schema(schema_with = source_schema)]
+    #[schema(schema_with = crate::wire::source)]
     pub source: Source,
     pub value: f64,
     pub at: DateTime<Utc>,
@@ -121,7 +104,7 @@ pub struct GoalProgressView {
     pub measure: Option<MeasureRef>,
     pub progress: Option<GoalProgressNumbers>,
     /// FHIR Goal.achievementStatus.
-    #[schema(schema_with = achievement_schema)]
+    #[schema(schema_with = crate::wire::achievement)]
     pub achievement_status: &'static str,
     /// Current Goal Attainment Scaling level, -2..+2.
     pub gas_level: Option<i32>,
@@ -298,7 +281,7 @@ pub struct SeriesQuery {
     #[param(minimum = 2, maximum = 1000)]
     pub max_points: Option<u32>,
     /// Only this source's values: `therapist`, `client`, `caregiver` or `imported`.
-    #[param(schema_with = super::source_schema)]
+    #[param(schema_with = crate::wire::source)]
     pub source: Option<String>,
 }
 
@@ -422,18 +405,9 @@ pub async fn chart_svg(
         .body(svg))
 }
 
-fn milestone_schema() -> utoipa::openapi::Object {
-    super::one_of([
-        "goal-agreed",
-        "meaningful-change",
-        "personal-best",
-        "goal-achieved",
-    ])
-}
-
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MilestoneView {
-    #[schema(schema_with = milestone_schema)]
+    #[schema(schema_with = crate::wire::milestone)]
     pub kind: MilestoneKind,
     pub at: DateTime<Utc>,
     pub goal_id: Uuid,

@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use validator::Validate;
 
-use super::{created, Page};
+use super::{created, PageView};
 use crate::{
     auth::{tokens, Bearer},
     error::{ApiError, ApiResult, Problem},
@@ -190,7 +190,7 @@ pub struct UserQuery {
     tag = "users",
     params(UserQuery),
     responses(
-        (status = 200, body = Page<UserView>),
+        (status = 200, body = PageView<UserView>),
     ),
     security(("bearer" = []))
 )]
@@ -219,7 +219,7 @@ pub async fn list_users(
     let users = state
         .run(move |clinic| clinic.users(&caller, filter, page))
         .await?;
-    Ok(HttpResponse::Ok().json(Page::from(users, UserView::from)))
+    Ok(HttpResponse::Ok().json(PageView::from(users, UserView::from)))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -162,11 +162,10 @@ impl Clinic {
     /// covers it), with its first refresh token, stored as `refresh_hash`.
     pub fn start_session(
         &self,
-        user: &User,
+        user_id: Uuid,
         refresh_hash: String,
         refresh_ttl: Duration,
     ) -> StoreResult<Uuid> {
-        let user_id = user.id;
         self.write(move |conn| {
             accounts::start_session(
                 conn,

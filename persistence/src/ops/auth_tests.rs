@@ -123,7 +123,7 @@ fn failures_lock_the_login_for_that_address_only_and_each_leaves_one_event() {
 fn unknown_and_inactive_accounts_are_refused_alike_after_a_check() {
     let clinic = Riverside::new();
     let user = clinic.login("gone@riverside.example", Role::Therapist, "plain:password");
-    let deactivate = crate::accounts::UserChanges {
+    let deactivate = domain::identity::AccountChanges {
         active: Some(false),
         ..Default::default()
     };
@@ -146,7 +146,7 @@ fn a_refresh_token_rotates_once_and_a_replay_ends_the_session() {
     let door = &clinic.door;
     let ttl = Duration::hours(1);
     let session = door
-        .start_session(&user, "r1".into(), ttl)
+        .start_session(user.id, "r1".into(), ttl)
         .unwrap_or_else(|e| panic!("{e}"));
     let rotated = door.refresh("r1".into(), "r2".into(), ttl, meta());
     assert!(matches!(rotated, Ok(Refreshed::Rotated { session_id, .. }) if session_id == session));
@@ -174,7 +174,7 @@ fn signing_out_ends_the_session_and_an_unknown_token_records_nothing() {
     let user = clinic.login("ada@riverside.example", Role::Therapist, "plain:pw");
     let door = &clinic.door;
     let ttl = Duration::hours(1);
-    door.start_session(&user, "r1".into(), ttl)
+    door.start_session(user.id, "r1".into(), ttl)
         .unwrap_or_else(|e| panic!("{e}"));
     door.sign_out("unknown".into(), meta())
         .unwrap_or_else(|e| panic!("{e}"));
