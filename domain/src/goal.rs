@@ -838,9 +838,7 @@ mod tests {
 
     #[test]
     fn a_goal_target_sits_on_its_measure_scale() {
-        let nrs = crate::measure::catalogue()
-            .into_iter()
-            .find(|m| m.code == "nrs");
+        let nrs = crate::measure::built_in("nrs");
         assert!(content("x").fits_measure(nrs.as_ref()).is_ok());
         assert_eq!(
             message(content("x").fits_measure(None)),
@@ -913,9 +911,7 @@ mod tests {
 
     #[test]
     fn a_proposal_fits_its_measure_before_its_place_is_checked() {
-        let nrs = crate::measure::catalogue()
-            .into_iter()
-            .find(|m| m.code == "nrs");
+        let nrs = crate::measure::built_in("nrs");
         let open = episode(EpisodeStatus::Active);
         let draft = GoalDraft {
             term: Term::LongTerm,
@@ -943,9 +939,7 @@ mod tests {
 
     #[test]
     fn a_revision_fits_its_measure_and_changes_an_open_goal() {
-        let nrs = crate::measure::catalogue()
-            .into_iter()
-            .find(|m| m.code == "nrs");
+        let nrs = crate::measure::built_in("nrs");
         let active = goal(Term::LongTerm, 1, GoalStatus::Active);
         assert!(may_revise_to(&active, &content("Dress quickly"), nrs.as_ref()).is_ok());
         let off_scale = GoalContent {

@@ -293,6 +293,11 @@ fn builtin(
     }
 }
 
+/// One measure of the built-in catalogue, by code.
+pub fn built_in(code: &str) -> Option<OutcomeMeasure> {
+    catalogue().into_iter().find(|m| m.code == code)
+}
+
 /// The built-in catalogue. Thresholds are data with their sources, not constants
 /// buried in arithmetic.
 pub fn catalogue() -> Vec<OutcomeMeasure> {
@@ -606,10 +611,7 @@ mod tests {
     use super::*;
 
     fn measure(code: &str) -> OutcomeMeasure {
-        catalogue()
-            .into_iter()
-            .find(|m| m.code == code)
-            .unwrap_or_else(|| panic!("{code}"))
+        built_in(code).unwrap_or_else(|| panic!("{code}"))
     }
 
     fn at(hour: u32, minute: u32) -> chrono::DateTime<chrono::Utc> {
@@ -1126,10 +1128,7 @@ mod correction_tests {
     }
 
     fn nrs() -> OutcomeMeasure {
-        catalogue()
-            .into_iter()
-            .find(|m| m.code == "nrs")
-            .unwrap_or_else(|| panic!("nrs"))
+        built_in("nrs").unwrap_or_else(|| panic!("nrs"))
     }
 
     fn value(v: f64) -> Values {

@@ -515,14 +515,11 @@ pub fn episode_progress<'m>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::measure::catalogue;
+    use crate::measure::built_in;
     use proptest::prelude::*;
 
     fn measure(code: &str) -> OutcomeMeasure {
-        catalogue()
-            .into_iter()
-            .find(|m| m.code == code)
-            .unwrap_or_else(|| panic!("{code}"))
+        built_in(code).unwrap_or_else(|| panic!("{code}"))
     }
 
     /// Values on days after 2026-01-01.

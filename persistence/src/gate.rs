@@ -188,86 +188,64 @@ impl Clinic {
         F: FnOnce(&mut Conn, P) -> StoreResult<T> + Send + 'static,
     {
         let mut acks = Acks::default();
-        let result = self
-            .pool
-            .get()
-            .map_err(StoreError::from)
-            .and_then(|mut conn| {
-                self.gated_on(&mut conn, &mut acks, caller, writes, &subject, allowed, op)
-            });
+        let run = || -> StoreResult<T> {
+            let conn = &mut *self.pool.get().map_err(StoreError::from)?;
+            let who = caller.confirm(conn)?;
+            // Outer Err: the operation failed and its savepoint rolled back.
+            // Inner Err: the policy refused; for writes the refusal's event commits with it.
+            let (actor, meta, audited) = (caller.actor(), caller.meta.clone(), subject.clone());
+            let attempt = move |conn: &mut Conn| -> StoreResult<Result<T, StoreError>> {
+                let record = |conn: &mut Conn, outcome| {
+                    audit::record(conn, actor, &audited, outcome, &meta, now())
+                };
+                match allowed(conn, who)? {
+                    Ok(proof) => {
+                        let value = op(conn, proof)?;
+                        if writes {
+                            record(conn, Outcome::Success)?;
+                        }
+                        Ok(Ok(value))
+                    }
+                    Err((outcome, refusal)) => {
+                        if writes {
+                            record(conn, outcome)?;
+                        }
+                        Ok(Err(refusal))
+                    }
+                }
+            };
+            let result = if writes {
+                self.writer.run(attempt)
+            } else {
+                db::read(conn, attempt)
+            };
+            let (answer, read_outcome) = match result {
+                Ok(Ok(value)) => (Ok(value), (!writes).then_some(Outcome::Success)),
+                Ok(Err(refusal)) => {
+                    let outcome = match refusal {
+                        StoreError::NotFound => Outcome::NotFound,
+                        _ => Outcome::Denied,
+                    };
+                    (Err(refusal), (!writes).then_some(outcome))
+                }
+                Err(failure) => {
+                    let outcome = match failure {
+                        StoreError::NotFound => Outcome::NotFound,
+                        StoreError::Forbidden => Outcome::Denied,
+                        _ => Outcome::Failed,
+                    };
+                    (Err(failure), Some(outcome))
+                }
+            };
+            if let Some(outcome) = read_outcome {
+                let row = audit::row(caller.actor(), &subject, outcome, &caller.meta, now());
+                acks.0.push(self.writer.append_audit(row)?);
+            }
+            answer
+        };
+        let result = run();
         // The connection is back in the pool; now wait for the reads' events.
         acks.settle()?;
         result
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn gated_on<T, P, A, F>(
-        &self,
-        conn: &mut Conn,
-        acks: &mut Acks,
-        caller: &Caller,
-        writes: bool,
-        subject: &Subject,
-        allowed: A,
-        op: F,
-    ) -> StoreResult<T>
-    where
-        T: Send + 'static,
-        P: Send + 'static,
-        A: FnOnce(&mut Conn, Principal) -> StoreResult<Result<P, Refusal>> + Send + 'static,
-        F: FnOnce(&mut Conn, P) -> StoreResult<T> + Send + 'static,
-    {
-        let who = caller.confirm(conn)?;
-        // Outer Err: the operation failed and its savepoint rolled back.
-        // Inner Err: the policy refused; for writes the refusal's event commits with it.
-        let (actor, meta, audited) = (caller.actor(), caller.meta.clone(), subject.clone());
-        let attempt = move |conn: &mut Conn| -> StoreResult<Result<T, StoreError>> {
-            let record = |conn: &mut Conn, outcome| {
-                audit::record(conn, actor, &audited, outcome, &meta, now())
-            };
-            match allowed(conn, who)? {
-                Ok(proof) => {
-                    let value = op(conn, proof)?;
-                    if writes {
-                        record(conn, Outcome::Success)?;
-                    }
-                    Ok(Ok(value))
-                }
-                Err((outcome, refusal)) => {
-                    if writes {
-                        record(conn, outcome)?;
-                    }
-                    Ok(Err(refusal))
-                }
-            }
-        };
-        let result = if writes {
-            self.writer.run(attempt)
-        } else {
-            db::read(conn, attempt)
-        };
-        let (answer, read_outcome) = match result {
-            Ok(Ok(value)) => (Ok(value), (!writes).then_some(Outcome::Success)),
-            Ok(Err(refusal)) => {
-                let outcome = match refusal {
-                    StoreError::NotFound => Outcome::NotFound,
-                    _ => Outcome::Denied,
-                };
-                (Err(refusal), (!writes).then_some(outcome))
-            }
-            Err(failure) => {
-                let outcome = match failure {
-                    StoreError::NotFound => Outcome::NotFound,
-                    StoreError::Forbidden => Outcome::Denied,
-                    _ => Outcome::Failed,
-                };
-                (Err(failure), Some(outcome))
-            }
-        };
-        if let Some(outcome) = read_outcome {
-            let row = audit::row(caller.actor(), subject, outcome, &caller.meta, now());
-            acks.0.push(self.writer.append_audit(row)?);
-        }
-        answer
     }
 }

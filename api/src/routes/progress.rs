@@ -14,7 +14,7 @@ use domain::{
     measure::{Direction, OutcomeMeasure, Source},
     progress::{self, downsample, Achievement, MilestoneKind, Outlook},
 };
-use persistence::ops::progress::{EpisodeFacts, GoalMilestone, SeriesRange};
+use persistence::ops::progress::{EpisodeFacts, GoalMilestone, SeriesRange, ShownAs};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -344,7 +344,7 @@ pub async fn series(
     let GoalPath { client_id, goal_id } = path.into_inner();
     let (range, max_points) = query.0.parse(usize::MAX)?;
     let s = state
-        .run(move |clinic| clinic.goal_series(&caller, client_id, goal_id, range))
+        .run(move |clinic| clinic.goal_series(&caller, client_id, goal_id, range, ShownAs::Series))
         .await?;
     let reduced = downsample(&s.points, max_points);
     let body = Series {
@@ -386,7 +386,7 @@ pub async fn chart_svg(
     let GoalPath { client_id, goal_id } = path.into_inner();
     let (range, max_points) = query.0.parse(200)?;
     let s = state
-        .run(move |clinic| clinic.goal_chart(&caller, client_id, goal_id, range))
+        .run(move |clinic| clinic.goal_series(&caller, client_id, goal_id, range, ShownAs::Chart))
         .await?;
     let points: Vec<(DateTime<Utc>, f64)> = downsample(&s.points, max_points)
         .into_iter()

@@ -83,6 +83,13 @@ pub struct GoalSeries {
     pub points: Vec<Point>,
 }
 
+/// How a goal's series is shown: as numbers, or drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShownAs {
+    Series,
+    Chart,
+}
+
 /// A milestone and the goal it belongs to.
 #[derive(Debug, Clone)]
 pub struct GoalMilestone {
@@ -162,36 +169,19 @@ impl Clinic {
         })
     }
 
-    /// A goal's values over time, for a series.
+    /// A goal's values over time, for a series or a chart (each audited as such).
     pub fn goal_series(
         &self,
         caller: &Caller,
         client_id: Uuid,
         goal_id: Uuid,
         range: SeriesRange,
+        shown_as: ShownAs,
     ) -> StoreResult<GoalSeries> {
-        self.series_as("progress.series", caller, client_id, goal_id, range)
-    }
-
-    /// A goal's values over time, for a chart.
-    pub fn goal_chart(
-        &self,
-        caller: &Caller,
-        client_id: Uuid,
-        goal_id: Uuid,
-        range: SeriesRange,
-    ) -> StoreResult<GoalSeries> {
-        self.series_as("progress.chart", caller, client_id, goal_id, range)
-    }
-
-    fn series_as(
-        &self,
-        action: &'static str,
-        caller: &Caller,
-        client_id: Uuid,
-        goal_id: Uuid,
-        range: SeriesRange,
-    ) -> StoreResult<GoalSeries> {
+        let action = match shown_as {
+            ShownAs::Series => "progress.series",
+            ShownAs::Chart => "progress.chart",
+        };
         self.on_client(
             caller,
             client_id,
