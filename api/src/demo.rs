@@ -8,6 +8,10 @@ use uuid::Uuid;
 
 use crate::auth::{passwords, tokens};
 
+mod story;
+
+pub use story::{seed_story, Story, StoryEpisode};
+
 /// The password every demo person signs in with.
 pub const DEMO_PASSWORD: &str = "headway-demo-2026";
 
@@ -63,6 +67,22 @@ pub fn welcome(seeded: &Seeded, base: &str) -> String {
     out.push_str(&format!(
         "API docs: {base}/docs/   OpenAPI: {base}/openapi.json\n"
     ));
+    out
+}
+
+/// Where the story starts: each client's progress view and a chart to open.
+pub fn story_welcome(story: &Story, base: &str) -> String {
+    let mut out = String::from(
+        "The story so far (sign in as the client, or as olivia.ot@riverside.example):\n",
+    );
+    for e in &story.episodes {
+        let client = format!("{base}/api/v1/clients/{}", e.client_id);
+        out.push_str(&format!(
+            "  {} ({}):\n    progress {client}/episodes/{}/progress\n    chart    {client}/goals/{}/chart.svg\n    access   {client}/access-log\n",
+            e.client_name, e.login, e.episode_id, e.featured_goal_id
+        ));
+    }
+    out.push_str("The README's \"A short tour\" walks through it with curl.\n");
     out
 }
 

@@ -10,7 +10,8 @@ const USAGE: &str = "usage: headway <command>
 
 commands:
   serve                 serve the API (needs HEADWAY_JWT_SECRET)
-  demo                  serve, seeding a demo clinic into an empty database; a
+  demo                  serve, seeding a demo clinic (and its story: two clients'
+                        goals and weeks of ratings) into an empty database; a
                         throwaway signing key is used if none is configured
   migrate               apply pending database migrations and exit
   create-org NAME EMAIL ADMIN_NAME
@@ -74,11 +75,16 @@ fn run(demo_mode: bool) -> Result<(), String> {
     tracing::info!(database = %config::redact_url(&config.database_url), listen = %config.listen, "starting");
     let state = prepare(config, demo_mode)?;
     if demo_mode {
+        let base = format!("http://{}", state.config.listen);
         match demo::seed_if_empty(&state.clinic)? {
-            Some(seeded) => print(&demo::welcome(
-                &seeded,
-                &format!("http://{}", state.config.listen),
-            ))?,
+            Some(seeded) => {
+                // The story is told into the freshly seeded clinic only.
+                let story = demo::seed_story(&state.clinic)?;
+                print(&demo::welcome(&seeded, &base))?;
+                if let Some(story) = story {
+                    print(&demo::story_welcome(&story, &base))?;
+                }
+            }
             None => tracing::info!("database already holds data; demo seeding skipped"),
         }
     }

@@ -3,9 +3,10 @@
 //! from the command line, before (or without) any caller: they pass no gate and leave
 //! no audit event, as before the operations layer.
 
+use diesel::prelude::*;
 use domain::{
     client::{Demographics, DemographicsInput, TeamRole},
-    identity::{Discipline, Role, Scopes},
+    identity::{Discipline, Role, Scopes, User},
     policy::CaregiverPermission,
 };
 use uuid::Uuid;
@@ -70,6 +71,29 @@ impl Clinic {
         })
     }
 
+    /// The people of the demo clinic, by login, when (and only when) the database
+    /// holds the demo clinic exactly as [`Clinic::seed_demo`] left it: that one
+    /// organization, no episode of care, and not a single audit event (nobody has
+    /// signed in or done anything yet). `None` otherwise: a database that holds data
+    /// gets nothing seeded into it. The demo's story is then told through the
+    /// operations, as these people (`headway demo`).
+    pub fn untouched_demo_people(&self, logins: &[&str]) -> StoreResult<Option<Vec<User>>> {
+        let logins: Vec<String> = logins.iter().map(|l| (*l).to_owned()).collect();
+        self.read(move |c| {
+            if !untouched_demo(c)? {
+                return Ok(None);
+            }
+            let mut people = Vec::new();
+            for login in &logins {
+                match accounts::credentials_by_email(c, login)? {
+                    Some((user, _)) if user.active => people.push(user),
+                    _ => return Ok(None),
+                }
+            }
+            Ok(Some(people))
+        })
+    }
+
     /// Creates a clinic and its first admin (`headway create-org`): the clinic's and
     /// the admin's ids.
     pub fn create_organization(&self, name: &str, admin: FirstAdmin) -> StoreResult<(Uuid, Uuid)> {
@@ -96,9 +120,27 @@ impl Clinic {
     }
 }
 
+/// The name of the demo clinic's organization.
+const DEMO_ORGANIZATION: &str = "Riverside Therapy (demo)";
+
+/// Whether the database holds the demo clinic as seeded and nothing else has happened.
+fn untouched_demo(c: &mut Conn) -> StoreResult<bool> {
+    use crate::schema::{audit_events, episodes, organizations};
+    let names: Vec<String> = organizations::table
+        .select(organizations::name)
+        .limit(2)
+        .load(c)?;
+    if names != [DEMO_ORGANIZATION] {
+        return Ok(false);
+    }
+    let events: i64 = audit_events::table.count().get_result(c)?;
+    let episodes: i64 = episodes::table.count().get_result(c)?;
+    Ok(events == 0 && episodes == 0)
+}
+
 fn seed(c: &mut Conn, hash: &str, secret_hash: &str) -> StoreResult<DemoClinic> {
     let t = now();
-    let org = accounts::create_organization(c, domain::new_id(), "Riverside Therapy (demo)", t)?.id;
+    let org = accounts::create_organization(c, domain::new_id(), DEMO_ORGANIZATION, t)?.id;
     let mut people = Vec::new();
     let mut person = |c: &mut Conn,
                       email: &str,
