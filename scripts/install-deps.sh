@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing Headway needs, if it is missing: the C
-# libraries diesel links (libpq, libsqlite3) and PostgreSQL 15's server for tests.
+# libraries diesel links (libpq, libsqlite3), PostgreSQL 15's server for tests, and
+# curl and python3 for the README tour.
 set -euo pipefail
 
 need=()
@@ -8,6 +9,9 @@ dpkg -s libpq-dev >/dev/null 2>&1 || need+=(libpq-dev)
 dpkg -s libsqlite3-dev >/dev/null 2>&1 || need+=(libsqlite3-dev)
 [ -x /usr/lib/postgresql/15/bin/postgres ] || need+=(postgresql-15)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
+# The README tour (and its black-box test) runs with bash, curl and python3.
+command -v curl >/dev/null 2>&1 || need+=(curl)
+command -v python3 >/dev/null 2>&1 || need+=(python3)
 if [ "${1:-}" = "--bench" ]; then
   command -v wrk >/dev/null 2>&1 || need+=(wrk)
 fi

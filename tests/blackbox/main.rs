@@ -14,5 +14,6 @@ mod openapi;
 mod progress;
 mod revocation;
 mod signin;
+mod tour;
 mod transport;
 mod walk;

@@ -521,8 +521,20 @@ impl Cast<'_> {
             .map(|(i, &sum)| (49 - 7 * i as i64, quickdash(sum), None))
             .collect();
         self.rate(sam, at(&work), "quickdash", own)?;
+        let clinic_dash = [(49, 41), (21, 32)].map(|(d, sum)| (d, quickdash(sum), None));
+        self.rate(olivia, at(&work), "quickdash", clinic_dash.to_vec())?;
         let gas = [(42, -1.0), (28, -1.0), (14, 0.0), (0, 0.0)].map(|(d, v)| (d, level(v), None));
         self.rate(olivia, at(&work), "gas", gas.to_vec())?;
+        // Sam rates himself a little ahead of Olivia: a difference to talk about.
+        self.rate(
+            sam,
+            at(&work),
+            "gas",
+            vec![
+                (15, level(0.0), None),
+                (1, level(1.0), Some("Full days now, breaks as usual.")),
+            ],
+        )?;
         let own = [3.0, 3.0, 4.0, 5.0, 5.0, 6.0, 7.0, 7.0]
             .iter()
             .enumerate()
