@@ -1101,7 +1101,7 @@ mod tests {
                 activities(&[r]),
             )
         };
-        let p = progress_of(&[g.clone()], &[one(0, 4.0), one(7, 6.0)]);
+        let p = progress_of(std::slice::from_ref(&g), &[one(0, 4.0), one(7, 6.0)]);
         let line = p.goals[0]
             .progress
             .clone()
@@ -1110,7 +1110,7 @@ mod tests {
         assert!(!line.meaningful_change);
         assert_eq!(p.goals[0].primary_source, Some(Source::ClientSelfReport));
         // 4 -> 7 on one activity: +3 is meaningful.
-        let p = progress_of(&[g.clone()], &[one(0, 4.0), one(7, 7.0)]);
+        let p = progress_of(std::slice::from_ref(&g), &[one(0, 4.0), one(7, 7.0)]);
         assert!(p.goals[0]
             .progress
             .as_ref()
@@ -1126,7 +1126,7 @@ mod tests {
             )
         };
         let p = progress_of(
-            &[g.clone()],
+            std::slice::from_ref(&g),
             &[three(0, [3.0, 4.0, 5.0]), three(7, [5.0, 6.0, 7.0])],
         );
         let line = p.goals[0]
@@ -1269,7 +1269,7 @@ mod tests {
             rated(Some(7), "nrs", Source::ClientSelfReport, 8, value(9.0)),
             rated(Some(7), "nrs", Source::Therapist, 14, value(4.0)),
         ];
-        let p = progress_of(&[g.clone()], &ms);
+        let p = progress_of(std::slice::from_ref(&g), &ms);
         let line = &p.goals[0];
         assert_eq!(line.primary_source, Some(Source::Therapist));
         assert_eq!(line.progress.as_ref().and_then(|p| p.latest), Some(4.0));
