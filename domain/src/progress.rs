@@ -1,6 +1,9 @@
-//! Progress arithmetic: pure functions over scored values, unit-tested against
-//! worked examples and property-tested. Storage keeps their results up to date at
-//! write time; nothing here knows where the numbers came from.
+//! Progress arithmetic: pure functions over scored values and the measurements
+//! storage hands over, unit-tested against worked examples and property-tested.
+//! Sources are never mixed: each measure's primary source
+//! ([`OutcomeMeasure::primary_source`]) makes the headline figures, and every source
+//! has its own line beside it. Figures are exact here; the API rounds them for
+//! display ([`shown`]).
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::Serialize;
