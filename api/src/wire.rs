@@ -213,4 +213,7 @@ schemas! {
             .chain(["achieved"])
     );
     milestone = one_of(domain::progress::MilestoneKind::ALL.iter().map(|m| m.as_str()));
+    baseline_from = one_of(domain::progress::BaselineFrom::ALL.iter().map(|b| b.as_str()));
+    gas_exclusion = one_of(domain::progress::GasExclusion::ALL.iter().map(|e| e.as_str()));
+    source_or_null = one_of_or_null(domain::measure::Source::ALL.iter().map(|s| s.as_str()));
 }

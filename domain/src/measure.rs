@@ -111,11 +111,39 @@ fn on_scale(p: &mut Problems, field: &str, v: f64, min: f64, max: f64, step: f64
     if step > 0.0 {
         let steps = (v - min) / step;
         if (steps - steps.round()).abs() > 1e-6 {
-            p.add(field, format!("must be a multiple of {step} from {min}"));
+            p.add(field, off_step(min, step));
             return false;
         }
     }
     true
+}
+
+/// What a value off the scale's steps is told, in plain words: "must be a whole
+/// number", or "must go in steps of 0.5 (0, 0.5, 1 and so on)".
+fn off_step(min: f64, step: f64) -> String {
+    let whole = |x: f64| (x - x.round()).abs() < 1e-9;
+    // Sums such as 0.1 + 0.2 are shown as people write them, not as 0.30000000000000004.
+    let plain = |x: f64| (x * 1e6).round() / 1e6 + 0.0;
+    if step == 1.0 && whole(min) {
+        "must be a whole number".to_owned()
+    } else {
+        format!(
+            "must go in steps of {} ({}, {}, {} and so on)",
+            plain(step),
+            plain(min),
+            plain(min + step),
+            plain(min + 2.0 * step)
+        )
+    }
+}
+
+/// What too many unanswered items are told, in plain words.
+fn too_many_unanswered(max_missing: usize, missing: usize) -> String {
+    match max_missing {
+        0 => "every item must be answered".to_owned(),
+        1 => format!("one item may be left unanswered, not {missing}"),
+        n => format!("at most {n} items may be left unanswered, not {missing}"),
+    }
 }
 
 fn mean(xs: &[f64]) -> f64 {
@@ -234,10 +262,7 @@ impl OutcomeMeasure {
                 }
                 let missing = items.iter().filter(|i| i.value.is_none()).count();
                 if missing > max_missing {
-                    p.add(
-                        "values.items",
-                        format!("may have at most {max_missing} unanswered item(s)"),
-                    );
+                    p.add("values.items", too_many_unanswered(max_missing, missing));
                 }
                 let score = match self.instrument {
                     Instrument::Psfs => mean(&answered),
@@ -262,11 +287,44 @@ impl OutcomeMeasure {
         }
     }
 
+    /// The change that matters between a score reported with `from` and one reported
+    /// with `to`. PSFS: 2 points for the mean of several activities, 3 when either
+    /// score rates a single activity (Stratford et al. 1995, MDC90); every other
+    /// measure: its `meaningful_change`.
+    pub fn meaningful_change_between(&self, from: &Values, to: &Values) -> f64 {
+        let single = |v: &Values| v.items.as_ref().is_some_and(|items| items.len() == 1);
+        if self.instrument == Instrument::Psfs && (single(from) || single(to)) {
+            PSFS_SINGLE_ACTIVITY_CHANGE.max(self.meaningful_change)
+        } else {
+            self.meaningful_change
+        }
+    }
+
+    /// Whose values are this measure's headline figures (progress, GAS and COPM
+    /// summaries, milestones); the other sources are shown beside them, never mixed
+    /// in. The rule: COPM and GAS are led by the therapist (COPM is a therapist-led
+    /// interview; GAS levels are rated by the clinician who set them); PSFS, QuickDASH
+    /// and LEFS are questionnaires the client fills in, so the client; a numeric
+    /// rating scale: the therapist; a clinic's own measure: the first reporter the
+    /// clinic lists, so the clinic chooses.
+    pub fn primary_source(&self) -> Source {
+        match self.instrument {
+            Instrument::Copm | Instrument::Gas => Source::Therapist,
+            Instrument::Psfs | Instrument::QuickDash | Instrument::Lefs => Source::ClientSelfReport,
+            Instrument::Scale if self.organization_id.is_none() => Source::Therapist,
+            Instrument::Scale => self.reporters.first().copied().unwrap_or(Source::Therapist),
+        }
+    }
+
     /// Whether `candidate` is better than `than`.
     pub fn better(&self, candidate: f64, than: f64) -> bool {
         self.improvement(than, candidate) > 0.0
     }
 }
+
+/// PSFS: the change that matters for a single activity's score (Stratford et al.
+/// 1995, MDC90: 3 points for one activity, 2 for the mean of several).
+pub const PSFS_SINGLE_ACTIVITY_CHANGE: f64 = 3.0;
 
 fn builtin(
     code: &str,
@@ -309,7 +367,7 @@ pub fn catalogue() -> Vec<OutcomeMeasure> {
             Instrument::Copm,
             (1.0, 10.0, 0.0),
             Direction::HigherIsBetter,
-            (2.0, "Law et al., COPM manual: 2 points; Ohno et al. 2021: 2.20 performance, 2.06 satisfaction"),
+            (2.0, "Law et al., COPM manual: 2 points; Ohno et al. 2021 found 2.20 for performance and 2.06 for satisfaction; Eyssen et al. 2011 reported lower cut-offs"),
             &[Therapist, ClientSelfReport],
         ),
         builtin(
@@ -318,7 +376,7 @@ pub fn catalogue() -> Vec<OutcomeMeasure> {
             Instrument::Gas,
             (-2.0, 2.0, 1.0),
             Direction::HigherIsBetter,
-            (1.0, "Turner-Stokes, Clin Rehabil 2009;23:362: one level on a goal's scale"),
+            (1.0, "One level on the goal's own five-level scale (Kiresuk and Sherman 1968; Turner-Stokes, Clin Rehabil 2009;23:362): the scale's unit, not a published MCID"),
             &[Therapist, ClientSelfReport, Caregiver],
         ),
         builtin(
@@ -327,7 +385,7 @@ pub fn catalogue() -> Vec<OutcomeMeasure> {
             Instrument::Psfs,
             (0.0, 10.0, 0.0),
             Direction::HigherIsBetter,
-            (2.0, "Stratford et al. 1995: MDC90 2 points for the mean score"),
+            (2.0, "Stratford et al. 1995 (Physiotherapy Canada 47:258): MDC90 2 points for the mean of several activities, 3 points for a single activity"),
             &[Therapist, ClientSelfReport],
         ),
         builtin(
@@ -336,7 +394,7 @@ pub fn catalogue() -> Vec<OutcomeMeasure> {
             Instrument::QuickDash,
             (0.0, 100.0, 0.0),
             Direction::LowerIsBetter,
-            (14.0, "Institute for Work & Health, QuickDASH scoring: MCID 14 points"),
+            (14.0, "Sorensen et al. 2013 (J Hand Surg Am 38:641): MCID 14 points"),
             &[Therapist, ClientSelfReport],
         ),
         builtin(
@@ -345,7 +403,7 @@ pub fn catalogue() -> Vec<OutcomeMeasure> {
             Instrument::Lefs,
             (0.0, 80.0, 1.0),
             Direction::HigherIsBetter,
-            (9.0, "Binkley et al. 1999: MCID 9 points"),
+            (9.0, "Binkley et al. 1999 (Phys Ther 79:371): MCID 9 points"),
             &[Therapist, ClientSelfReport],
         ),
         builtin(
@@ -354,7 +412,7 @@ pub fn catalogue() -> Vec<OutcomeMeasure> {
             Instrument::Scale,
             (0.0, 10.0, 1.0),
             Direction::HigherIsBetter,
-            (2.0, "Common 2-point threshold for 0-10 rating scales; confirm per use"),
+            (2.0, "A common 2-point threshold for 0-10 rating scales, not from one study; confirm per use"),
             &[Therapist, ClientSelfReport, Caregiver],
         ),
     ]
@@ -952,6 +1010,108 @@ mod tests {
                 ..Default::default()
             })
             .is_err());
+    }
+
+    #[test]
+    fn errors_read_in_plain_words() {
+        // A GAS level of 0.5 on a scale of whole levels.
+        let half = measure("gas").score(&Values {
+            value: Some(0.5),
+            ..Default::default()
+        });
+        assert_eq!(
+            problem_fields(half),
+            [("values.value".into(), "must be a whole number".into())]
+        );
+        // A clinic scale from 0.1 in steps of 0.2: 0.1, 0.3, 0.5...
+        let grip = custom(
+            Uuid::nil(),
+            MeasureDefinition {
+                code: "grip",
+                name: "Grip",
+                unit: None,
+                min: 0.1,
+                max: 10.1,
+                step: 0.2,
+                direction: Direction::HigherIsBetter,
+                meaningful_change: 1.0,
+                reporters: vec![Source::Therapist],
+            },
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            problem_fields(grip.score(&Values {
+                value: Some(0.2),
+                ..Default::default()
+            })),
+            [(
+                "values.value".into(),
+                "must go in steps of 0.2 (0.1, 0.3, 0.5 and so on)".into()
+            )]
+        );
+        // QuickDASH allows one unanswered item; two are refused.
+        let mut two_missing = vec![Some(3.0); 9];
+        two_missing.extend([None, None]);
+        let e = problem_fields(measure("quickdash").score(&items(&two_missing)));
+        assert_eq!(
+            e,
+            [(
+                "values.items".into(),
+                "one item may be left unanswered, not 2".into()
+            )]
+        );
+        // LEFS allows none: the missing item is named, and the list says why.
+        let mut lefs = vec![Some(2.0); 19];
+        lefs.push(None);
+        let e = problem_fields(measure("lefs").score(&items(&lefs)));
+        assert_eq!(
+            e,
+            [
+                ("values.items[19].value".into(), "is required".into()),
+                ("values.items".into(), "every item must be answered".into())
+            ]
+        );
+        assert!(e
+            .iter()
+            .all(|(_, m)| !m.contains("(s)") && !m.contains("multiple of")));
+    }
+
+    #[test]
+    fn psfs_judges_a_single_activity_against_three_points() {
+        // Stratford et al. 1995: MDC90 is 2 points for the mean of several activities and
+        // 3 points for one activity.
+        let psfs = measure("psfs");
+        let one = items(&[Some(4.0)]);
+        let three = items(&[Some(4.0), Some(5.0), Some(6.0)]);
+        assert_eq!(psfs.meaningful_change_between(&one, &one), 3.0);
+        assert_eq!(psfs.meaningful_change_between(&three, &one), 3.0);
+        assert_eq!(psfs.meaningful_change_between(&three, &three), 2.0);
+        // Other measures keep their own threshold whatever the shape of the report.
+        assert_eq!(measure("lefs").meaningful_change_between(&one, &one), 9.0);
+    }
+
+    #[test]
+    fn each_measure_names_its_primary_source_and_cites_its_threshold() {
+        let primary = |code| measure(code).primary_source();
+        assert_eq!(primary("copm"), Source::Therapist);
+        assert_eq!(primary("gas"), Source::Therapist);
+        assert_eq!(primary("nrs"), Source::Therapist);
+        for code in ["psfs", "quickdash", "lefs"] {
+            assert_eq!(primary(code), Source::ClientSelfReport, "{code}");
+        }
+        // A clinic's measure: the first reporter the clinic lists.
+        let mine = OutcomeMeasure {
+            organization_id: Some(Uuid::nil()),
+            reporters: vec![Source::Caregiver, Source::Therapist],
+            ..measure("nrs")
+        };
+        assert_eq!(mine.primary_source(), Source::Caregiver);
+        let cited = |code| measure(code).meaningful_change_source;
+        assert!(cited("quickdash").starts_with("Sorensen et al. 2013"));
+        assert!(!cited("quickdash").contains("Institute for Work"));
+        assert!(cited("psfs").contains("3 points for a single activity"));
+        assert!(cited("lefs").starts_with("Binkley et al. 1999"));
+        assert!(cited("copm").contains("Ohno et al. 2021"));
     }
 
     #[test]

@@ -6,6 +6,7 @@ mod audit;
 mod auth;
 mod clients;
 mod durability;
+mod figures;
 mod goals;
 mod input;
 mod measures;

@@ -12,7 +12,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 use domain::{
     goal::Goal,
     measure::{Direction, OutcomeMeasure, Source},
-    progress::{self, downsample, Achievement, MilestoneKind, Outlook},
+    progress::{
+        self, downsample, shown, Achievement, BaselineFrom, GasExclusion, MilestoneKind, Outlook,
+        PERCENT_DECIMALS, T_SCORE_DECIMALS, VALUE_DECIMALS,
+    },
 };
 use persistence::ops::progress::{EpisodeFacts, GoalMilestone, SeriesRange, ShownAs};
 use serde::{Deserialize, Serialize};
@@ -51,21 +54,53 @@ impl From<&OutcomeMeasure> for MeasureRef {
     }
 }
 
-/// Progress on a goal's measure.
+/// Shown to 2 decimals (values, changes, trends).
+fn v2(x: f64) -> f64 {
+    shown(x, VALUE_DECIMALS)
+}
+
+/// The values a trend was fitted to: those of the last four weeks up to the latest,
+/// and at least the last three (a long history would average an old plateau into
+/// today's pace).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TrendWindowView {
+    /// The first value used.
+    pub from: DateTime<Utc>,
+    /// The latest value used.
+    pub to: DateTime<Utc>,
+    /// How many values were used.
+    pub values: usize,
+}
+
+/// Progress on a goal's measure from one source's values. Values, changes and the
+/// trend are rounded to 2 decimals and percentages to 1 for display; whether a
+/// change is meaningful is decided on the exact values.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct GoalProgressNumbers {
     pub values: usize,
+    /// GAS: the recorded baseline level of the goal's scale; otherwise the first value.
+    /// 2 decimals.
     pub baseline: Option<f64>,
+    #[schema(schema_with = crate::wire::baseline_from)]
+    pub baseline_from: BaselineFrom,
+    /// 2 decimals.
     pub latest: Option<f64>,
     pub latest_at: Option<DateTime<Utc>>,
+    /// 2 decimals.
     pub best: Option<f64>,
+    /// Latest minus baseline, 2 decimals.
     pub change: Option<f64>,
-    /// From baseline to target, in percent; may exceed 100 or be negative.
+    /// From baseline to target, in percent, 1 decimal; may exceed 100 or be negative.
     pub percent_to_target: Option<f64>,
-    /// The change improves by at least the measure's meaningful amount.
+    /// The change that matters, which `meaningful_change` was judged against (PSFS: 3
+    /// points when a single activity is rated, 2 for the mean of several).
+    pub threshold: f64,
+    /// The change improves by at least `threshold`, judged on exact values.
     pub meaningful_change: bool,
-    /// Least-squares slope over the recent values, per week.
+    /// Least-squares slope over `trend_window`, per week, 2 decimals.
     pub trend_per_week: Option<f64>,
+    /// The values the trend (and the projection) used; null without a trend.
+    pub trend_window: Option<TrendWindowView>,
     /// When the trend reaches the target.
     pub projected_date: Option<NaiveDate>,
     #[schema(schema_with = crate::wire::outlook)]
@@ -76,14 +111,21 @@ impl From<progress::GoalProgress> for GoalProgressNumbers {
     fn from(p: progress::GoalProgress) -> Self {
         GoalProgressNumbers {
             values: p.values,
-            baseline: p.baseline,
-            latest: p.latest,
+            baseline: p.baseline.map(v2),
+            baseline_from: p.baseline_from,
+            latest: p.latest.map(v2),
             latest_at: p.latest_at,
-            best: p.best,
-            change: p.change,
-            percent_to_target: p.percent_to_target,
+            best: p.best.map(v2),
+            change: p.change.map(v2),
+            percent_to_target: p.percent_to_target.map(|x| shown(x, PERCENT_DECIMALS)),
+            threshold: p.threshold,
             meaningful_change: p.meaningful_change,
-            trend_per_week: p.trend_per_week,
+            trend_per_week: p.trend_per_week.map(v2),
+            trend_window: p.trend_window.map(|w| TrendWindowView {
+                from: w.from,
+                to: w.to,
+                values: w.values,
+            }),
             projected_date: p.projected_date,
             outlook: p.outlook,
         }
@@ -94,29 +136,95 @@ impl From<progress::GoalProgress> for GoalProgressNumbers {
 pub struct SourceReportView {
     #[schema(schema_with = crate::wire::source)]
     pub source: Source,
+    /// 2 decimals.
     pub value: f64,
     pub at: DateTime<Utc>,
+}
+
+/// Progress from one source's values alone.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SourceProgressView {
+    /// `therapist` (therapist-assessed), `client` (client-reported), `caregiver`
+    /// (caregiver-reported) or `imported`.
+    #[schema(schema_with = crate::wire::source)]
+    pub source: Source,
+    pub progress: GoalProgressNumbers,
+}
+
+/// A goal's Goal Attainment Scaling line: the same figures the episode's GAS summary
+/// counts.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GoalGasView {
+    /// The recorded baseline level of the goal's scale, else its first rating.
+    pub baseline: Option<i32>,
+    #[schema(schema_with = crate::wire::baseline_from)]
+    pub baseline_from: BaselineFrom,
+    /// The latest level rated by GAS's primary source (the therapist), -2..+2.
+    pub level: Option<i32>,
+    /// Level minus baseline.
+    pub change: Option<i32>,
+    /// Why the summary leaves the goal out; null: counted.
+    #[schema(schema_with = gas_exclusion_or_null)]
+    pub excluded: Option<GasExclusion>,
+}
+
+fn gas_exclusion_or_null() -> utoipa::openapi::Object {
+    crate::wire::one_of_or_null(GasExclusion::ALL.iter().map(|e| e.as_str()))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct GoalProgressView {
     pub goal: GoalView,
     pub measure: Option<MeasureRef>,
+    /// Whose values `progress` is made of, the measure's primary source: the
+    /// therapist for COPM, GAS and the numeric rating scale; the client for the
+    /// questionnaires they fill in (PSFS, QuickDASH, LEFS); for a clinic's own
+    /// measure, the first reporter the clinic listed. Null without a measure.
+    #[schema(schema_with = crate::wire::source_or_null)]
+    pub primary_source: Option<Source>,
+    /// Progress from the primary source's values.
     pub progress: Option<GoalProgressNumbers>,
+    /// Progress from each source's values alone, primary source first: therapist-
+    /// assessed, client-reported and caregiver-reported side by side, never mixed.
+    pub by_source: Vec<SourceProgressView>,
     /// FHIR Goal.achievementStatus.
     #[schema(schema_with = crate::wire::achievement)]
     pub achievement_status: &'static str,
-    /// Current Goal Attainment Scaling level, -2..+2.
+    /// Current Goal Attainment Scaling level from GAS's primary source, -2..+2.
     pub gas_level: Option<i32>,
+    /// The goal's GAS line, as the summary counts it; null for a goal without a GAS
+    /// scale or ratings.
+    pub gas: Option<GoalGasView>,
     /// The latest value from each source, side by side.
     pub reports: Vec<SourceReportView>,
     /// Client and therapist ratings differ by a meaningful amount.
     pub disagreement: bool,
 }
 
+/// How many goals the GAS summary leaves out, for one reason.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GasExcludedView {
+    /// `not-agreed` (proposed, or a revision awaits agreement), `cancelled`, or
+    /// `not-rated` (no rating from the primary source yet).
+    #[schema(schema_with = crate::wire::gas_exclusion)]
+    pub reason: GasExclusion,
+    pub goals: usize,
+}
+
+/// GAS summary T-scores (Kiresuk and Sherman, rho 0.3), 1 decimal. The rule: per
+/// goal, baseline = the recorded baseline level of its scale, else its first rating;
+/// now = its latest rating; only ratings from `source` (GAS's primary source, the
+/// therapist) count. Goals never rated by it, proposed goals and cancelled goals are
+/// left out and counted in `excluded`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct GasSummaryView {
+    /// Whose ratings count.
+    #[schema(schema_with = crate::wire::source)]
+    pub source: Source,
+    /// Goals counted.
     pub goals: usize,
+    /// Goals left out, by reason.
+    pub excluded: Vec<GasExcludedView>,
     pub baseline_t: Option<f64>,
     pub current_t: Option<f64>,
     /// Weighted by each goal's importance to the client.
@@ -124,6 +232,29 @@ pub struct GasSummaryView {
     pub weighted_current_t: Option<f64>,
 }
 
+impl From<progress::GasSummary> for GasSummaryView {
+    fn from(g: progress::GasSummary) -> Self {
+        let t = |x: Option<f64>| x.map(|x| shown(x, T_SCORE_DECIMALS));
+        GasSummaryView {
+            source: g.source,
+            goals: g.goals,
+            excluded: g
+                .excluded
+                .into_iter()
+                .map(|e| GasExcludedView {
+                    reason: e.reason,
+                    goals: e.goals,
+                })
+                .collect(),
+            baseline_t: t(g.baseline_t),
+            current_t: t(g.current_t),
+            weighted_baseline_t: t(g.weighted_baseline_t),
+            weighted_current_t: t(g.weighted_current_t),
+        }
+    }
+}
+
+/// A first and a latest score, 2 decimals; `meaningful` is decided on exact values.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ChangeView {
     pub first: f64,
@@ -136,21 +267,37 @@ pub struct ChangeView {
 impl From<progress::Change> for ChangeView {
     fn from(c: progress::Change) -> Self {
         ChangeView {
-            first: c.first,
-            latest: c.latest,
-            change: c.change,
+            first: v2(c.first),
+            latest: v2(c.latest),
+            change: v2(c.change),
             meaningful: c.meaningful,
         }
     }
 }
 
+/// COPM from one source's assessments.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CopmSummaryView {
+    #[schema(schema_with = crate::wire::source)]
+    pub source: Source,
     pub assessments: usize,
     pub first_at: DateTime<Utc>,
     pub latest_at: DateTime<Utc>,
     pub performance: ChangeView,
     pub satisfaction: ChangeView,
+}
+
+impl From<progress::CopmSummary> for CopmSummaryView {
+    fn from(c: progress::CopmSummary) -> Self {
+        CopmSummaryView {
+            source: c.source,
+            assessments: c.assessments,
+            first_at: c.first_at,
+            latest_at: c.latest_at,
+            performance: c.performance.into(),
+            satisfaction: c.satisfaction.into(),
+        }
+    }
 }
 
 /// Everything a progress screen shows for one episode, in one response.
@@ -160,7 +307,11 @@ pub struct ProgressView {
     pub episode: EpisodeView,
     pub goals_by_status: BTreeMap<String, usize>,
     pub gas: Option<GasSummaryView>,
+    /// COPM from its primary source, the therapist-led interview; a client's own
+    /// self-report never becomes it (see `copm_by_source`).
     pub copm: Option<CopmSummaryView>,
+    /// COPM from each source that recorded it, the therapist first.
+    pub copm_by_source: Vec<CopmSummaryView>,
     pub goals: Vec<GoalProgressView>,
     /// Changes whenever anything in the episode changes.
     pub version: i64,
@@ -175,69 +326,85 @@ fn achievement_of(goal: &Goal, p: Option<&progress::GoalProgress>) -> &'static s
         })
 }
 
+fn goal_view(
+    g: Goal,
+    s: progress::GoalSummary,
+    measure: Option<&OutcomeMeasure>,
+) -> GoalProgressView {
+    GoalProgressView {
+        achievement_status: achievement_of(&g, s.progress.as_ref()),
+        measure: measure.map(MeasureRef::from),
+        primary_source: s.primary_source,
+        progress: s.progress.map(GoalProgressNumbers::from),
+        by_source: s
+            .by_source
+            .into_iter()
+            .map(|p| SourceProgressView {
+                source: p.source,
+                progress: p.progress.into(),
+            })
+            .collect(),
+        gas_level: s.gas_level,
+        gas: s.gas.map(|l| GoalGasView {
+            baseline: l.baseline,
+            baseline_from: l.baseline_from,
+            level: l.level,
+            change: l.change,
+            excluded: l.excluded,
+        }),
+        reports: s
+            .reports
+            .into_iter()
+            .map(|r| SourceReportView {
+                source: r.source,
+                value: v2(r.value),
+                at: r.at,
+            })
+            .collect(),
+        disagreement: s.disagreement,
+        goal: GoalView::from(g),
+    }
+}
+
 /// The wire form of an episode's progress, rendered once per version (the clinic
 /// keeps it until the episode changes).
 fn render(facts: &EpisodeFacts) -> String {
     let measure_of = |code: &str| facts.measures.iter().find(|m| m.code == code);
     let p = facts.progress.clone();
-    let goal_list = facts.goals.clone();
-    let client_id = facts.client_id;
-    let version = facts.version;
-    let episode = facts.episode.clone();
-    let goals_view = goal_list
+    let goals = facts
+        .goals
+        .clone()
         .into_iter()
         .zip(p.goals)
-        .map(|(g, s)| GoalProgressView {
-            achievement_status: achievement_of(&g, s.progress.as_ref()),
-            measure: g
-                .content
-                .measure_code
-                .as_deref()
-                .and_then(measure_of)
-                .map(MeasureRef::from),
-            progress: s.progress.map(GoalProgressNumbers::from),
-            gas_level: s.gas_level,
-            reports: s
-                .reports
-                .into_iter()
-                .map(|r| SourceReportView {
-                    source: r.source,
-                    value: r.value,
-                    at: r.at,
-                })
-                .collect(),
-            disagreement: s.disagreement,
-            goal: GoalView::from(g),
+        .map(|(g, s)| {
+            let measure = g.content.measure_code.as_deref().and_then(measure_of);
+            goal_view(g, s, measure)
         })
         .collect();
     let view = ProgressView {
-        client_id,
-        episode: EpisodeView::from(episode),
+        client_id: facts.client_id,
+        episode: EpisodeView::from(facts.episode.clone()),
         goals_by_status: p.goals_by_status,
-        gas: p.gas.map(|g| GasSummaryView {
-            goals: g.goals,
-            baseline_t: g.baseline_t,
-            current_t: g.current_t,
-            weighted_baseline_t: g.weighted_baseline_t,
-            weighted_current_t: g.weighted_current_t,
-        }),
-        copm: p.copm.map(move |c| CopmSummaryView {
-            assessments: c.assessments,
-            first_at: c.first_at,
-            latest_at: c.latest_at,
-            performance: c.performance.into(),
-            satisfaction: c.satisfaction.into(),
-        }),
-        goals: goals_view,
-        version,
+        gas: p.gas.map(GasSummaryView::from),
+        copm: p.copm.map(CopmSummaryView::from),
+        copm_by_source: p
+            .copm_by_source
+            .into_iter()
+            .map(CopmSummaryView::from)
+            .collect(),
+        goals,
+        version: facts.version,
     };
     // Plain data (strings, numbers, maps with string keys): serialization cannot fail.
     serde_json::to_string(&view).unwrap_or_default()
 }
 
 /// The progress view of an episode: goals by status, GAS T-scores at baseline and
-/// now, COPM change, and per goal its baseline, latest, change, trend, projection,
-/// achievement and the client's and therapist's ratings side by side.
+/// now, COPM change, and per goal its baseline, latest, change, trend, projection and
+/// achievement from the measure's primary source, with each source's figures
+/// (therapist-assessed, client-reported, caregiver-reported) side by side. Derived
+/// figures are rounded for display (values and changes 2 decimals, T-scores and
+/// percentages 1); thresholds are decided on exact values.
 #[utoipa::path(
     tag = "progress",
     params(EpisodePath),
@@ -414,11 +581,13 @@ pub struct MilestoneView {
     pub goal_label: String,
     /// The goal in the client's words.
     pub goal: String,
+    /// The value reached (from the measure's primary source), 2 decimals.
     pub value: Option<f64>,
 }
 
-/// Milestones to celebrate, newest first: goals agreed, meaningful change reached,
-/// personal bests, goals achieved.
+/// Milestones to celebrate, newest first: each goal agreed (once, however often it
+/// is revised), meaningful change reached and personal bests (from the measure's
+/// primary source only, never another source's rating), goals achieved.
 #[utoipa::path(
     tag = "progress",
     params(ClientPath),
@@ -446,7 +615,7 @@ pub async fn milestones(
             goal_id: goal.id,
             goal_label: goal.label,
             goal: goal.content.client_words,
-            value: milestone.value,
+            value: milestone.value.map(v2),
         })
         .collect();
     Ok(HttpResponse::Ok().json(list))

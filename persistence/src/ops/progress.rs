@@ -12,7 +12,8 @@ use domain::{
     measure::{OutcomeMeasure, Source},
     policy::ClientAction,
     progress::{
-        episode_progress, event_milestone, value_milestones, EpisodeProgress, Milestone, Point,
+        episode_progress, event_milestones, goal_value_milestones, EpisodeProgress, Milestone,
+        Point,
     },
 };
 use uuid::Uuid;
@@ -212,8 +213,9 @@ impl Clinic {
         )
     }
 
-    /// Milestones to celebrate, newest first: goals agreed, meaningful change reached,
-    /// personal bests, goals achieved.
+    /// Milestones to celebrate, newest first: goals agreed (once per goal), meaningful
+    /// change reached, personal bests (from each measure's primary source only), goals
+    /// achieved.
     pub fn milestones(&self, caller: &Caller, client_id: Uuid) -> StoreResult<Vec<GoalMilestone>> {
         self.on_client(
             caller,
@@ -222,25 +224,23 @@ impl Clinic {
             Subject::one("progress.milestones", "client", client_id),
             move |c, client| {
                 let all_goals = goals::goals_of_client(c, client)?;
-                let mut found: Vec<(Uuid, Milestone)> = goals::events_of_client(c, client)?
-                    .iter()
-                    .filter_map(|(goal_id, event)| Some((*goal_id, event_milestone(event)?)))
-                    .collect();
+                let mut found = event_milestones(&goals::events_of_client(c, client)?);
+                let mut episodes: Vec<Uuid> = all_goals.iter().map(|g| g.episode_id).collect();
+                episodes.sort();
+                episodes.dedup();
+                let mut values = Vec::new();
+                for episode in episodes {
+                    values.extend(measurements::counting_in_episode(c, client, episode)?);
+                }
+                let measures = measurements::measures(c, client.organization_id())?;
                 for g in &all_goals {
-                    let Some(code) = g.content.measure_code.as_deref() else {
-                        continue;
-                    };
-                    let Some(measure) = measurements::measure(c, client.organization_id(), code)?
+                    let code = g.content.measure_code.as_deref();
+                    let Some(measure) = measures.iter().find(|m| Some(m.code.as_str()) == code)
                     else {
                         continue;
                     };
-                    let points: Vec<Point> =
-                        measurements::series(c, client, g.id, code, None, None)?
-                            .into_iter()
-                            .map(|(at, value, _)| Point { at, value })
-                            .collect();
                     found.extend(
-                        value_milestones(&measure, &points)
+                        goal_value_milestones(g, measure, &values)
                             .into_iter()
                             .map(|m| (g.id, m)),
                     );
