@@ -309,12 +309,16 @@ fn describe(input: &ChartInput<'_>, baseline: Option<f64>, trend: Option<&Trend>
     if input.lines.iter().all(|l| l.points.is_empty()) {
         d.push_str(" No values yet.");
     }
-    for line in &input.lines[..] {
+    for line in input.lines {
         let label = source_label(line.source);
         let lead = line.source == input.primary_source;
         match (line.points.first(), line.points.last()) {
             (Some(_), Some(last)) => {
-                let _ = write!(d, " {label}{}: ", if lead { " values lead" } else { "" });
+                let _ = write!(
+                    d,
+                    " {label} values{}: ",
+                    if lead { " (used for progress)" } else { "" }
+                );
                 if lead {
                     if let Some(b) = baseline {
                         let _ = write!(d, "baseline {}, ", num(b));
@@ -403,7 +407,11 @@ pub fn render(input: &ChartInput<'_>) -> String {
 
     // Time axis: from the first value (or today) to the last value, the target date
     // and the end of the projection, whichever is latest.
-    let start = all().map(|p| p.at).min().unwrap_or_else(Utc::now);
+    let start = all()
+        .map(|p| p.at)
+        .min()
+        .and_then(|t| midnight(t.date_naive()))
+        .unwrap_or_else(Utc::now);
     let mut end = all().map(|p| p.at).max().unwrap_or(start);
     for t in [
         input.target_date.and_then(midnight),
@@ -431,6 +439,7 @@ pub fn render(input: &ChartInput<'_>) -> String {
         hi: m.max,
     };
 
+    let projected = trend.as_ref().and_then(|tr| projection(&f, m, tr));
     let mut body = String::new();
     let mut legend: Vec<(Sample, String, &'static str)> = Vec::new();
 
@@ -501,7 +510,11 @@ pub fn render(input: &ChartInput<'_>) -> String {
     );
     let x_ticks = 4;
     for i in 0..=x_ticks {
-        let t = start + Duration::seconds((f.span * f64::from(i) / f64::from(x_ticks)) as i64);
+        let t = if i == x_ticks {
+            end
+        } else {
+            start + Duration::seconds((f.span * f64::from(i) / f64::from(x_ticks)) as i64)
+        };
         let anchor = match i {
             0 => "start",
             i if i == x_ticks => "end",
@@ -589,7 +602,7 @@ pub fn render(input: &ChartInput<'_>) -> String {
                 dash: "5 4",
                 width: 1.5,
             },
-            format!("Baseline ({})", signed_if_gas(gas, b)),
+            format!("Baseline: the starting point ({})", signed_if_gas(gas, b)),
             "baseline",
         ));
     }
@@ -673,32 +686,25 @@ pub fn render(input: &ChartInput<'_>) -> String {
             label,
             "trend",
         ));
-        if let Some(until) = tr.until {
-            if let Some(seg) = clip(&f, tr, b, until) {
-                let _ = write!(
-                    body,
-                    r##"<line class="projection" x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="{TREND}" stroke-width="2" stroke-dasharray="2 4" stroke-linecap="round"><title>At this pace: {} by {}</title></line>"##,
-                    seg.0,
-                    seg.1,
-                    seg.2,
-                    seg.3,
-                    num(tr.value_at(until)),
-                    until.date_naive()
-                );
-                legend.push((
-                    Sample::Rule {
-                        colour: TREND,
-                        dash: "2 4",
-                        width: 2.0,
-                    },
-                    format!(
-                        "At this pace: {} by {}",
-                        num(tr.value_at(until).clamp(f.lo, f.hi)),
-                        day(until.date_naive())
-                    ),
-                    "projection",
-                ));
-            }
+        if let Some((seg, text)) = &projected {
+            let _ = write!(
+                body,
+                r##"<line class="projection" x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="{TREND}" stroke-width="2" stroke-dasharray="2 4" stroke-linecap="round"><title>{}</title></line>"##,
+                seg.0,
+                seg.1,
+                seg.2,
+                seg.3,
+                esc(text)
+            );
+            legend.push((
+                Sample::Rule {
+                    colour: TREND,
+                    dash: "2 4",
+                    width: 2.0,
+                },
+                text.clone(),
+                "projection",
+            ));
         }
     }
     // One line per source, the leading source drawn last (on top).
@@ -730,12 +736,41 @@ pub fn render(input: &ChartInput<'_>) -> String {
             );
         }
     }
+    // Each line's latest value, written above its marker (below when that is taken).
+    let mut placed: Vec<(f64, f64)> = Vec::new();
+    for line in input.lines {
+        let Some(last) = line.points.last() else {
+            continue;
+        };
+        let (x, y) = (f.x(last.at), f.y(last.value));
+        let free = |ly: f64, placed: &[(f64, f64)]| {
+            ly > TOP + 10.0
+                && ly < f.bottom - 2.0
+                && placed
+                    .iter()
+                    .all(|(px, py)| (px - x).abs() > 30.0 || (py - ly).abs() > 13.0)
+        };
+        let Some(ly) = [y - 9.0, y + 19.0]
+            .into_iter()
+            .find(|ly| free(*ly, &placed))
+        else {
+            continue;
+        };
+        placed.push((x, ly));
+        let _ = write!(
+            body,
+            r##"<text class="latest-value" data-source="{}" x="{x:.1}" y="{ly:.1}" text-anchor="middle" font-weight="bold" fill="{}" stroke="#ffffff" stroke-width="3" paint-order="stroke">{}</text>"##,
+            line.source.as_str(),
+            style(line.source).0,
+            approx(m, last.value)
+        );
+    }
     for line in input.lines {
         let lead = line.source == input.primary_source;
         let text = format!(
             "{}{}",
             source_label(line.source),
-            if lead { " (leads)" } else { "" }
+            if lead { " (used for progress)" } else { "" }
         );
         let text = if line.points.is_empty() {
             format!("{text}: no values yet")
@@ -825,7 +860,10 @@ pub fn render(input: &ChartInput<'_>) -> String {
     }
     let h = legend_top + (rows + 1.0) * 22.0;
 
-    let desc = describe(input, baseline, trend.as_ref());
+    let mut desc = describe(input, baseline, trend.as_ref());
+    if let Some((_, text)) = &projected {
+        let _ = write!(desc, " {text} (dotted line).");
+    }
     let mut s = String::new();
     let _ = write!(
         s,
@@ -843,13 +881,13 @@ pub fn render(input: &ChartInput<'_>) -> String {
         esc(&shorten(&input.title, 72)),
         esc(&shorten(
             &format!(
-                "{}, {} to {}. {} values lead; other sources are shown beside them.",
+                "{}, from {} to {}. Progress follows the {} values.",
                 m.name,
-                num(m.min),
-                num(m.max),
-                source_label(input.primary_source)
+                signed_if_gas(gas, m.min),
+                signed_if_gas(gas, m.max),
+                source_label(input.primary_source).to_lowercase()
             ),
-            110
+            104
         ))
     );
     s.push_str(&body);
@@ -874,8 +912,47 @@ fn signed_if_gas(gas: bool, v: f64) -> String {
     }
 }
 
-/// The trend between two times, cut to the plot's value range.
-fn clip(f: &Frame, tr: &Trend, a: DateTime<Utc>, b: DateTime<Utc>) -> Option<(f64, f64, f64, f64)> {
+/// A value as a person reads it: to the measure's step, else to one decimal.
+fn approx(m: &OutcomeMeasure, v: f64) -> String {
+    let step = if m.step > 0.0 { m.step } else { 0.1 };
+    signed_if_gas(m.instrument == Instrument::Gas, (v / step).round() * step)
+}
+
+/// The dotted projection from the last value the trend used to the target date (or
+/// to when it reaches the target), cut where it leaves the scale, and what it says.
+fn projection(f: &Frame, m: &OutcomeMeasure, tr: &Trend) -> Option<((f64, f64, f64, f64), String)> {
+    let last = tr.used.last()?.at;
+    let until = tr.until?;
+    let (x0, y0, x1, y1, ends) = clip(f, tr, last, until)?;
+    let text = if ends < until - Duration::hours(1) {
+        let edge = tr.value_at(ends).clamp(f.lo, f.hi);
+        let side = if (edge - f.hi).abs() < (edge - f.lo).abs() {
+            "top"
+        } else {
+            "bottom"
+        };
+        format!(
+            "At this pace: the {side} of the scale ({}) by {}",
+            approx(m, edge),
+            day(ends.date_naive())
+        )
+    } else {
+        format!(
+            "At this pace: {} by {}",
+            approx(m, tr.value_at(until)),
+            day(until.date_naive())
+        )
+    };
+    Some(((x0, y0, x1, y1), text))
+}
+
+/// The trend between two times, cut to the plot's value range, and when it ends.
+fn clip(
+    f: &Frame,
+    tr: &Trend,
+    a: DateTime<Utc>,
+    b: DateTime<Utc>,
+) -> Option<(f64, f64, f64, f64, DateTime<Utc>)> {
     let (va, vb) = (tr.value_at(a), tr.value_at(b));
     let span = (b - a).num_milliseconds() as f64;
     if span <= 0.0 {
@@ -901,5 +978,11 @@ fn clip(f: &Frame, tr: &Trend, a: DateTime<Utc>, b: DateTime<Utc>) -> Option<(f6
     }
     let at = |s: f64| a + Duration::milliseconds((span * s) as i64);
     let (t0, t1) = (at(s0), at(s1));
-    Some((f.x(t0), f.y(tr.value_at(t0)), f.x(t1), f.y(tr.value_at(t1))))
+    Some((
+        f.x(t0),
+        f.y(tr.value_at(t0)),
+        f.x(t1),
+        f.y(tr.value_at(t1)),
+        t1,
+    ))
 }

@@ -267,7 +267,7 @@ fn therapist_client_and_caregiver_values_are_series_side_by_side_never_one_line(
     assert_eq!(
         sources,
         vec![
-            "Therapist-assessed (leads)",
+            "Therapist-assessed (used for progress)",
             "Client-reported",
             "Caregiver-reported"
         ]
@@ -282,9 +282,13 @@ fn therapist_client_and_caregiver_values_are_series_side_by_side_never_one_line(
         .any(|(k, t)| k == "target" && t == "Target (8)"));
     let text = desc(&doc);
     assert!(
-        text.contains("Therapist-assessed values lead: baseline 1, latest 3")
-            && text.contains(&format!("Client-reported: latest 6 on {day} (1 value)"))
-            && text.contains(&format!("Caregiver-reported: latest 5 on {day} (1 value)"))
+        text.contains("Therapist-assessed values (used for progress): baseline 1, latest 3")
+            && text.contains(&format!(
+                "Client-reported values: latest 6 on {day} (1 value)"
+            ))
+            && text.contains(&format!(
+                "Caregiver-reported values: latest 5 on {day} (1 value)"
+            ))
             && text.contains("higher is better"),
         "{text}"
     );
@@ -464,7 +468,7 @@ fn a_gas_chart_shows_the_expected_level_the_level_descriptions_and_a_clear_basel
         && t == "Change of less than 1 level from baseline: not yet meaningful"));
     assert!(entries
         .iter()
-        .any(|(k, t)| k == "baseline" && t == "Baseline (-2)"));
+        .any(|(k, t)| k == "baseline" && t == "Baseline: the starting point (-2)"));
     assert!(entries.iter().any(|(k, _)| k == "trend"));
     // "Baseline -2" sits on the lowest level: its label stays above the date axis and
     // clear of the dates under it (12 px text: 10 px above its y, 3 px below).
@@ -489,8 +493,8 @@ fn a_gas_chart_shows_the_expected_level_the_level_descriptions_and_a_clear_basel
     }
     let text = desc(&doc);
     assert!(
-        text.contains("Therapist-assessed values lead: baseline -2, latest 0")
-            && text.contains("Client-reported: latest 1")
+        text.contains("Therapist-assessed values (used for progress): baseline -2, latest 0")
+            && text.contains("Client-reported values: latest 1")
             && text.contains("Levels: -2 cannot; -1 with help; 0 alone, slowly; +1 alone; +2 for guests; 0 is the expected outcome."),
         "{text}"
     );
