@@ -284,12 +284,24 @@ fn ticks(input: &ChartInput<'_>) -> Vec<(f64, String, String)> {
             })
             .collect();
     }
-    (0..=4)
-        .map(|i| {
-            let v = m.min + (m.max - m.min) * f64::from(i) / 4.0;
-            (v, num(v), num(v))
-        })
-        .collect()
+    // Round steps (1, 2, 5 times a power of ten, a multiple of the measure's own
+    // step), at most six ticks, always including the ends of the scale.
+    let range = m.max - m.min;
+    let every = (-3..6)
+        .flat_map(|e| [1.0, 2.0, 5.0].map(|k| k * 10f64.powi(e)))
+        .filter(|s| m.step <= 0.0 || ((s / m.step) - (s / m.step).round()).abs() < 1e-9)
+        .find(|s| range / s <= 5.0 + 1e-9)
+        .unwrap_or(range / 4.0);
+    let mut values = vec![m.min];
+    let mut v = (m.min / every).floor() * every + every;
+    while v < m.max - every * 0.3 {
+        if v > m.min + every * 0.3 {
+            values.push(v);
+        }
+        v += every;
+    }
+    values.push(m.max);
+    values.into_iter().map(|v| (v, num(v), num(v))).collect()
 }
 
 fn describe(input: &ChartInput<'_>, baseline: Option<f64>, trend: Option<&Trend>) -> String {
@@ -743,12 +755,16 @@ pub fn render(input: &ChartInput<'_>) -> String {
             continue;
         };
         let (x, y) = (f.x(last.at), f.y(last.value));
+        // Clear of other labels and of any marker.
         let free = |ly: f64, placed: &[(f64, f64)]| {
             ly > TOP + 10.0
                 && ly < f.bottom - 2.0
                 && placed
                     .iter()
                     .all(|(px, py)| (px - x).abs() > 30.0 || (py - ly).abs() > 13.0)
+                && all().all(|p| {
+                    (f.x(p.at) - x).abs() > 14.0 || (f.y(p.value) - (ly - 4.0)).abs() > 10.0
+                })
         };
         let Some(ly) = [y - 9.0, y + 19.0]
             .into_iter()
