@@ -4,6 +4,7 @@
 mod access;
 mod audit;
 mod auth;
+mod charts;
 mod clients;
 mod durability;
 mod figures;

@@ -247,7 +247,7 @@ fn series_charts_and_milestones() {
     let s = scenario();
     let base = format!("/api/v1/clients/{}/goals/{}", s.maria, s.g1);
     let series = s.app.get(&s.me, &format!("{base}/series?source=therapist"));
-    let values: Vec<f64> = series.ok(200)["points"]
+    let values: Vec<f64> = series.ok(200)["sources"][0]["points"]
         .as_array()
         .into_iter()
         .flatten()
@@ -259,7 +259,12 @@ fn series_charts_and_milestones() {
         &s.me,
         &format!("{base}/series?max_points=2&source=therapist"),
     );
-    assert_eq!(reduced.ok(200)["points"].as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        reduced.ok(200)["sources"][0]["points"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
     assert_eq!(reduced.body["downsampled"], true);
     let ranged = s.app.get(
         &s.me,
@@ -270,7 +275,12 @@ fn series_charts_and_milestones() {
                 .replace('+', "%2B")
         ),
     );
-    assert_eq!(ranged.ok(200)["points"].as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        ranged.ok(200)["sources"][0]["points"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
     s.app
         .get(&s.me, &format!("{base}/series?max_points=1"))
         .problem(400);

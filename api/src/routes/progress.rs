@@ -17,7 +17,7 @@ use domain::{
         PERCENT_DECIMALS, T_SCORE_DECIMALS, VALUE_DECIMALS,
     },
 };
-use persistence::ops::progress::{EpisodeFacts, GoalMilestone, SeriesRange, ShownAs};
+use persistence::ops::progress::{EpisodeFacts, GoalMilestone, GoalSeries, SeriesRange, ShownAs};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -458,15 +458,45 @@ pub struct SeriesPoint {
     pub value: f64,
 }
 
+/// One source's values: therapist-assessed, client-reported, caregiver-reported or
+/// imported values are never merged into one line.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SourceSeries {
+    #[schema(schema_with = crate::wire::source)]
+    pub source: Source,
+    /// How a person reads the source: `Therapist-assessed`, `Client-reported`,
+    /// `Caregiver-reported` or `Imported`.
+    pub label: &'static str,
+    /// The measure's primary source: the goal's baseline, progress and trend follow it.
+    pub primary: bool,
+    /// True when this source's points were averaged to fit `max_points`.
+    pub downsampled: bool,
+    pub points: Vec<SeriesPoint>,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Series {
     pub goal_id: Uuid,
     pub measure: MeasureRef,
+    /// The goal's target, when the series is on the goal's own measure.
     pub target: Option<f64>,
     pub target_date: Option<NaiveDate>,
-    /// True when points were averaged to fit `max_points`.
+    /// Whose values lead for this measure (the therapist's for COPM and GAS).
+    #[schema(schema_with = crate::wire::source)]
+    pub primary_source: Source,
+    /// True when any source's points were averaged to fit `max_points`.
     pub downsampled: bool,
-    pub points: Vec<SeriesPoint>,
+    /// One series per source, side by side: the primary source first (listed even
+    /// without values), then each other source that has values. With `source`, only
+    /// that source.
+    pub sources: Vec<SourceSeries>,
+}
+
+/// The goal's target, if the series is on the goal's own measure (a target on NRS
+/// says nothing about the same goal's GAS levels).
+fn target_on(s: &GoalSeries) -> Option<f64> {
+    let own = s.goal.content.measure_code.as_deref() == Some(s.measure.code.as_str());
+    s.goal.content.target_value.filter(|_| own)
 }
 
 impl SeriesQuery {
@@ -490,7 +520,9 @@ impl SeriesQuery {
     }
 }
 
-/// A goal's values over time, for charts; optionally a date range and downsampled.
+/// A goal's values over time by source, for charts: therapist-assessed,
+/// client-reported, caregiver-reported and imported values side by side, the primary
+/// source stated; optionally a date range, one source, and downsampled (per source).
 #[utoipa::path(
     tag = "progress",
     params(GoalPath, SeriesQuery),
@@ -513,26 +545,43 @@ pub async fn series(
     let s = state
         .run(move |clinic| clinic.goal_series(&caller, client_id, goal_id, range, ShownAs::Series))
         .await?;
-    let reduced = downsample(&s.points, max_points);
+    let sources: Vec<SourceSeries> = s
+        .lines
+        .iter()
+        .map(|line| {
+            let reduced = downsample(&line.points, max_points);
+            SourceSeries {
+                source: line.source,
+                label: chart::source_label(line.source),
+                primary: line.source == s.primary_source,
+                downsampled: reduced.len() < line.points.len(),
+                points: reduced
+                    .into_iter()
+                    .map(|p| SeriesPoint {
+                        at: p.at,
+                        value: p.value,
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
     let body = Series {
         goal_id,
         measure: MeasureRef::from(&s.measure),
-        target: s.goal.content.target_value,
+        target: target_on(&s),
         target_date: s.goal.content.target_date,
-        downsampled: reduced.len() < s.points.len(),
-        points: reduced
-            .into_iter()
-            .map(|p| SeriesPoint {
-                at: p.at,
-                value: p.value,
-            })
-            .collect(),
+        primary_source: s.primary_source,
+        downsampled: sources.iter().any(|l| l.downsampled),
+        sources,
     };
     Ok(HttpResponse::Ok().json(body))
 }
 
-/// An SVG chart of a goal's progress: values, baseline, target and target date, and
-/// the meaningful-change band, with a title and a text alternative.
+/// An SVG chart of a goal's progress a client can read without help: one line per
+/// source with a legend, baseline, target (GAS: the expected level and each level's
+/// description), target date, the meaningful-change band, which way is better, and
+/// the trend of the primary source projected to the target date; a title and a text
+/// alternative say the same in words.
 #[utoipa::path(
     tag = "progress",
     params(GoalPath, SeriesQuery),
@@ -555,17 +604,22 @@ pub async fn chart_svg(
     let s = state
         .run(move |clinic| clinic.goal_series(&caller, client_id, goal_id, range, ShownAs::Chart))
         .await?;
-    let points: Vec<(DateTime<Utc>, f64)> = downsample(&s.points, max_points)
-        .into_iter()
-        .map(|p| (p.at, p.value))
+    let lines: Vec<chart::Line> = s
+        .lines
+        .iter()
+        .map(|l| chart::Line {
+            source: l.source,
+            points: downsample(&l.points, max_points),
+        })
         .collect();
-    let title = format!("Goal {}: {}", s.goal.label, s.goal.content.client_words);
     let svg = chart::render(&chart::ChartInput {
-        title,
+        title: format!("Goal {}: {}", s.goal.label, s.goal.content.client_words),
         measure: &s.measure,
-        points: &points,
-        target: s.goal.content.target_value,
+        primary_source: s.primary_source,
+        lines: &lines,
+        target: target_on(&s),
         target_date: s.goal.content.target_date,
+        gas: s.goal.content.gas.as_ref(),
     });
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "image/svg+xml; charset=utf-8"))

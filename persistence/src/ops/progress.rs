@@ -9,7 +9,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use domain::{
     goal::{Episode, Goal},
-    measure::{OutcomeMeasure, Source},
+    measure::{primary_source, OutcomeMeasure, Source},
     policy::ClientAction,
     progress::{
         episode_progress, event_milestones, goal_value_milestones, EpisodeProgress, Milestone,
@@ -76,12 +76,24 @@ pub struct SeriesRange {
     pub source: Option<Source>,
 }
 
-/// A goal's values on one measure, oldest first.
+/// A goal's values on one measure from one source, oldest first.
+#[derive(Debug, Clone)]
+pub struct SourceLine {
+    pub source: Source,
+    pub points: Vec<Point>,
+}
+
+/// A goal's values on one measure, by source: never merged into one line.
 #[derive(Debug, Clone)]
 pub struct GoalSeries {
     pub goal: Goal,
     pub measure: OutcomeMeasure,
-    pub points: Vec<Point>,
+    /// Whose values the measure's figures follow (`domain::measure::primary_source`).
+    pub primary_source: Source,
+    /// One line per source: the primary source first (even without values), then
+    /// every other source that has values, in `Source::ALL` order. With a source
+    /// filter, only that source's line.
+    pub lines: Vec<SourceLine>,
 }
 
 /// How a goal's series is shown: as numbers, or drawn.
@@ -199,15 +211,33 @@ impl Clinic {
                     .ok_or_else(|| {
                         domain::Invalid::field("measure_code", "is not a known measure")
                     })?;
-                let points = measurements::series(c, client, goal_id, &code, range.from, range.to)?
+                let values = measurements::series(c, client, goal_id, &code, range.from, range.to)?;
+                let primary_source = primary_source(&measure);
+                let mut order = vec![primary_source];
+                order.extend(Source::ALL.iter().copied().filter(|s| *s != primary_source));
+                let lines = order
                     .into_iter()
-                    .filter(|(_, _, s)| range.source.is_none_or(|want| *s == want))
-                    .map(|(at, value, _)| Point { at, value })
+                    .filter(|s| range.source.is_none_or(|want| *s == want))
+                    .map(|source| SourceLine {
+                        source,
+                        points: values
+                            .iter()
+                            .filter(|(_, _, s)| *s == source)
+                            .map(|(at, value, _)| Point {
+                                at: *at,
+                                value: *value,
+                            })
+                            .collect(),
+                    })
+                    .filter(|l| {
+                        !l.points.is_empty() || l.source == primary_source || range.source.is_some()
+                    })
                     .collect();
                 Ok(GoalSeries {
                     goal,
                     measure,
-                    points,
+                    primary_source,
+                    lines,
                 })
             },
         )
