@@ -12,7 +12,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use domain::{
     goal::GasScale,
     measure::{Direction, Instrument, OutcomeMeasure, Source},
-    progress::{projected_date, trend_per_week, Point, TREND_WINDOW},
+    progress::{projected_date, trend_per_week, trend_window, Point},
 };
 
 /// One source's values, oldest first.
@@ -210,7 +210,7 @@ fn trend(input: &ChartInput<'_>) -> Option<Trend> {
         .iter()
         .filter(|l| l.points.len() >= 3)
         .min_by_key(|l| l.source != input.primary_source)?;
-    let used = line.points[line.points.len().saturating_sub(TREND_WINDOW)..].to_vec();
+    let used = trend_window(&line.points).to_vec();
     let per_week = trend_per_week(&used)?;
     let n = used.len() as f64;
     let origin = used[0].at;

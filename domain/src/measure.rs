@@ -356,23 +356,6 @@ pub fn built_in(code: &str) -> Option<OutcomeMeasure> {
     catalogue().into_iter().find(|m| m.code == code)
 }
 
-/// Whose values a measure's figures follow when several sources report it: the
-/// therapist's where a therapist may rate it (COPM is a therapist-led interview, GAS
-/// levels are set and scored by the team), otherwise the first source allowed to
-/// report it (a clinic measure only clients rate follows the client). Other sources
-/// are shown beside it, never merged into it.
-pub fn primary_source(measure: &OutcomeMeasure) -> Source {
-    if measure.reporters.contains(&Source::Therapist) {
-        Source::Therapist
-    } else {
-        measure
-            .reporters
-            .first()
-            .copied()
-            .unwrap_or(Source::Imported)
-    }
-}
-
 /// The built-in catalogue. Thresholds are data with their sources, not constants
 /// buried in arithmetic.
 pub fn catalogue() -> Vec<OutcomeMeasure> {
@@ -1420,23 +1403,5 @@ mod correction_tests {
         assert_eq!(note(Some("  ok \n".into())).as_deref(), Some("ok"));
         assert_eq!(note(Some(" \t ".into())), None);
         assert_eq!(note(None), None);
-    }
-}
-
-#[cfg(test)]
-mod primary_source_tests {
-    use super::*;
-
-    #[test]
-    fn the_therapist_leads_copm_and_gas_and_a_client_only_scale_follows_the_client() {
-        for code in ["copm", "gas", "quickdash", "psfs", "lefs", "nrs"] {
-            let m = built_in(code).unwrap_or_else(|| panic!("{code}"));
-            assert_eq!(primary_source(&m), Source::Therapist, "{code}");
-        }
-        let mut diary = built_in("nrs").unwrap_or_else(|| panic!("nrs"));
-        diary.reporters = vec![Source::ClientSelfReport, Source::Caregiver];
-        assert_eq!(primary_source(&diary), Source::ClientSelfReport);
-        diary.reporters = vec![];
-        assert_eq!(primary_source(&diary), Source::Imported);
     }
 }

@@ -325,7 +325,8 @@ fn quickdash(fours: usize, threes: usize, twos: usize) -> Value {
 fn a_lower_is_better_chart_says_so_and_draws_the_trend_projected_to_the_target_date() {
     let c = clinic();
     let goal = c.goal("Carry my shopping home", "quickdash", Some(20.0));
-    // Therapist: 8x4 + 2x3 = 38 -> (3.8 - 1) * 25 = 70; 4x4 + 6x3 = 34 -> 60;
+    // QuickDASH is the client's questionnaire: their values are the primary line.
+    // Maria: 8x4 + 2x3 = 38 -> (3.8 - 1) * 25 = 70; 4x4 + 6x3 = 34 -> 60;
     // 2x4 + 8x3 = 32 -> 55; 8x3 + 2x2 = 28 -> 45; weeks 0, 1, 2, 3.
     for (week, answers) in [
         (0.0, quickdash(8, 2, 0)),
@@ -333,16 +334,16 @@ fn a_lower_is_better_chart_says_so_and_draws_the_trend_projected_to_the_target_d
         (2.0, quickdash(2, 8, 0)),
         (3.0, quickdash(0, 8, 2)),
     ] {
-        c.record(&c.olivia, &goal, "quickdash", answers, week);
+        c.record(&c.me, &goal, "quickdash", answers, week);
     }
-    // Maria: 10x3 = 30 -> 50 at week 1.5; 4x3 + 6x2 = 24 -> 35 at week 3.
-    c.record(&c.me, &goal, "quickdash", quickdash(0, 10, 0), 1.5);
-    c.record(&c.me, &goal, "quickdash", quickdash(0, 4, 6), 3.0);
+    // Olivia, in clinic: 10x3 = 30 -> 50 at week 1.5; 4x3 + 6x2 = 24 -> 35 at week 3.
+    c.record(&c.olivia, &goal, "quickdash", quickdash(0, 10, 0), 1.5);
+    c.record(&c.olivia, &goal, "quickdash", quickdash(0, 4, 6), 3.0);
     assert_eq!(
         by_source(&c.get(&goal, "series")),
         vec![
-            ("therapist".to_owned(), true, vec![70.0, 60.0, 55.0, 45.0]),
-            ("client".to_owned(), false, vec![50.0, 35.0]),
+            ("client".to_owned(), true, vec![70.0, 60.0, 55.0, 45.0]),
+            ("therapist".to_owned(), false, vec![50.0, 35.0]),
         ]
     );
 
@@ -375,7 +376,7 @@ fn a_lower_is_better_chart_says_so_and_draws_the_trend_projected_to_the_target_d
     assert!(
         entries
             .iter()
-            .any(|(k, t)| k == "trend" && t == "Trend of therapist-assessed values (-8 a week)"),
+            .any(|(k, t)| k == "trend" && t == "Trend of client-reported values (-8 a week)"),
         "{entries:?}"
     );
     let trend = class(&doc, "trend");
@@ -402,7 +403,7 @@ fn a_lower_is_better_chart_says_so_and_draws_the_trend_projected_to_the_target_d
     let text = desc(&doc);
     assert!(
         text.contains("lower is better")
-            && text.contains("Trend of therapist-assessed values (last 4): -8 a week")
+            && text.contains("Trend of client-reported values (last 4): -8 a week")
             && text.contains(&format!("the target is reached around {reached}")),
         "{text}"
     );

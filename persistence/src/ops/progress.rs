@@ -9,7 +9,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use domain::{
     goal::{Episode, Goal},
-    measure::{primary_source, OutcomeMeasure, Source},
+    measure::{OutcomeMeasure, Source},
     policy::ClientAction,
     progress::{
         episode_progress, event_milestones, goal_value_milestones, EpisodeProgress, Milestone,
@@ -212,7 +212,7 @@ impl Clinic {
                         domain::Invalid::field("measure_code", "is not a known measure")
                     })?;
                 let values = measurements::series(c, client, goal_id, &code, range.from, range.to)?;
-                let primary_source = primary_source(&measure);
+                let primary_source = measure.primary_source();
                 let mut order = vec![primary_source];
                 order.extend(Source::ALL.iter().copied().filter(|s| *s != primary_source));
                 let lines = order
