@@ -79,3 +79,45 @@ impl Clinic {
         acks.into_iter().try_for_each(|ack| ack.wait())
     }
 }
+
+#[cfg(test)]
+mod described {
+    /// Every action code the operations record has plain words for the access log
+    /// (`domain::audit::ACTIONS`): the codes are read from the operations' source.
+    #[test]
+    fn every_recorded_action_has_plain_words() {
+        let sources = [
+            include_str!("admin.rs"),
+            include_str!("audit.rs"),
+            include_str!("auth.rs"),
+            include_str!("care.rs"),
+            include_str!("clients.rs"),
+            include_str!("goals.rs"),
+            include_str!("measures.rs"),
+            include_str!("progress.rs"),
+            include_str!("users.rs"),
+            include_str!("me.rs"),
+        ];
+        let mut codes = Vec::new();
+        for source in sources {
+            for literal in source.split('"').skip(1).step_by(2) {
+                let mut parts = literal.split('.');
+                let is_code = matches!(
+                    (parts.next(), parts.next(), parts.next()),
+                    (Some(a), Some(b), None)
+                        if !a.is_empty() && !b.is_empty()
+                            && literal.chars().all(|c| c.is_ascii_lowercase() || c == '_' || c == '.')
+                );
+                if is_code && !literal.ends_with(".rs") {
+                    codes.push(literal);
+                }
+            }
+        }
+        assert!(codes.len() >= 40, "{codes:?}");
+        let missing: Vec<_> = codes
+            .into_iter()
+            .filter(|c| !domain::audit::is_described(c))
+            .collect();
+        assert!(missing.is_empty(), "no plain words for {missing:?}");
+    }
+}
