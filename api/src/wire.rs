@@ -42,6 +42,16 @@ pub fn text(max: usize, nullable: bool) -> Object {
         .build()
 }
 
+/// The same, or blank: text that may be left to write later.
+pub fn text_or_blank(max: usize, nullable: bool) -> Object {
+    let inner = max.saturating_sub(2);
+    string(nullable)
+        .pattern(Some(format!(
+            "^[{SPACE}]*(?:[^{SPACE}](?:(?s:.){{0,{inner}}}[^{SPACE}])?[{SPACE}]*)?$"
+        )))
+        .build()
+}
+
 /// One line of 1 to `max` characters once trimmed, without control characters.
 pub fn line(max: usize, nullable: bool) -> Object {
     let inner = max.saturating_sub(2);
@@ -113,6 +123,7 @@ schemas! {
     text_500 = text(500, false);
     text_1000 = text(1000, false);
     text_2000 = text(2000, false);
+    text_2000_blank_or_null = text_or_blank(2000, true);
 }
 
 // Enumerations, from the domain's own lists.

@@ -43,3 +43,315 @@ pub struct RequestMeta {
     pub request_id: Option<String>,
     pub source_ip: Option<String>,
 }
+
+/// Every audited action, in plain words a client reads: its code (`resource.verb`, as
+/// stored and as integrators filter by it), what was done (past tense, after a name),
+/// and what was attempted (after "tried to", for a refused or failed request).
+pub const ACTIONS: &[(&str, &str, &str)] = &[
+    (
+        "audit.search",
+        "searched the clinic's audit trail",
+        "search the clinic's audit trail",
+    ),
+    (
+        "auth.invitation_accept",
+        "accepted an invitation and set a password",
+        "accept an invitation",
+    ),
+    ("auth.login", "signed in", "sign in"),
+    ("auth.logout", "signed out", "sign out"),
+    ("auth.refresh", "renewed a sign-in", "renew a sign-in"),
+    (
+        "auth.refresh_reuse",
+        "reused an old sign-in token",
+        "reuse an old sign-in token",
+    ),
+    (
+        "care_team.add",
+        "added a member to your care team",
+        "add a member to your care team",
+    ),
+    (
+        "care_team.read",
+        "viewed your care team",
+        "view your care team",
+    ),
+    (
+        "care_team.remove",
+        "removed a member from your care team",
+        "remove a member from your care team",
+    ),
+    (
+        "caregiver.change",
+        "changed what a caregiver of yours may do",
+        "change what a caregiver of yours may do",
+    ),
+    (
+        "caregiver.grant",
+        "gave a caregiver access to your record",
+        "give a caregiver access to your record",
+    ),
+    (
+        "caregiver.read",
+        "viewed your caregivers",
+        "view your caregivers",
+    ),
+    (
+        "caregiver.revoke",
+        "ended a caregiver's access to your record",
+        "end a caregiver's access to your record",
+    ),
+    (
+        "client.access_log",
+        "viewed your access log",
+        "view your access log",
+    ),
+    (
+        "client.create",
+        "registered your record",
+        "register your record",
+    ),
+    (
+        "client.invite",
+        "invited you to a login of your own",
+        "invite you to a login of your own",
+    ),
+    (
+        "client.list",
+        "saw your name and record numbers in the client list",
+        "list clients",
+    ),
+    ("client.read", "viewed your record", "view your record"),
+    ("client.update", "changed your record", "change your record"),
+    (
+        "client.versions",
+        "viewed earlier versions of your record",
+        "view earlier versions of your record",
+    ),
+    (
+        "episode.create",
+        "opened an episode of care",
+        "open an episode of care",
+    ),
+    (
+        "episode.list",
+        "viewed your episodes of care",
+        "view your episodes of care",
+    ),
+    (
+        "episode.update",
+        "updated an episode of care",
+        "update an episode of care",
+    ),
+    ("goal.agree", "agreed to a goal", "agree to a goal"),
+    ("goal.comment", "commented on a goal", "comment on a goal"),
+    (
+        "goal.comments",
+        "read the comments on a goal",
+        "read the comments on a goal",
+    ),
+    ("goal.list", "viewed your goals", "view your goals"),
+    ("goal.propose", "proposed a goal", "propose a goal"),
+    ("goal.read", "viewed a goal", "view a goal"),
+    ("goal.revise", "revised a goal", "revise a goal"),
+    (
+        "goal.revisions",
+        "viewed a goal's history",
+        "view a goal's history",
+    ),
+    (
+        "goal.status",
+        "changed a goal's status",
+        "change a goal's status",
+    ),
+    (
+        "me.read",
+        "viewed their own profile",
+        "view their own profile",
+    ),
+    (
+        "measure.create",
+        "added a measure to the clinic's catalogue",
+        "add a measure to the clinic's catalogue",
+    ),
+    (
+        "measurement.correct",
+        "corrected a measurement",
+        "correct a measurement",
+    ),
+    (
+        "measurement.history",
+        "viewed a measurement's history",
+        "view a measurement's history",
+    ),
+    (
+        "measurement.list",
+        "viewed your measurements",
+        "view your measurements",
+    ),
+    (
+        "measurement.read",
+        "viewed a measurement",
+        "view a measurement",
+    ),
+    (
+        "measurement.record",
+        "recorded a measurement",
+        "record a measurement",
+    ),
+    (
+        "organization.create",
+        "created the clinic",
+        "create the clinic",
+    ),
+    (
+        "progress.chart",
+        "viewed your progress chart",
+        "view your progress chart",
+    ),
+    (
+        "progress.milestones",
+        "viewed your milestones",
+        "view your milestones",
+    ),
+    (
+        "progress.read",
+        "viewed your progress",
+        "view your progress",
+    ),
+    (
+        "progress.series",
+        "viewed your progress figures for a goal",
+        "view your progress figures for a goal",
+    ),
+    ("user.create", "created an account", "create an account"),
+    (
+        "user.list",
+        "saw your account in the user directory",
+        "list the user directory",
+    ),
+    (
+        "user.read",
+        "viewed your account in the user directory",
+        "view your account in the user directory",
+    ),
+    ("user.update", "changed your account", "change your account"),
+];
+
+/// A role as a client would name it.
+pub fn role_words(role: Role) -> &'static str {
+    match role {
+        Role::Admin => "administrator",
+        Role::Therapist => "therapist",
+        Role::Client => "client",
+        Role::Caregiver => "caregiver",
+        Role::Service => "connected system",
+    }
+}
+
+/// Whether `action` has plain words in [`ACTIONS`].
+pub fn is_described(action: &str) -> bool {
+    ACTIONS.iter().any(|(code, ..)| *code == action)
+}
+
+/// Who did something, as the reader of an access log sees them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Who<'a> {
+    /// The reader themselves.
+    You,
+    /// Someone else, by the name the clinic knows them by (if any) and role (if any).
+    Someone {
+        name: Option<&'a str>,
+        role: Option<Role>,
+    },
+}
+
+/// One access-log entry in a sentence: who (name and role, or "You") did what to
+/// the record, and how a refused or failed attempt ended. For example
+/// "Olivia Okafor (therapist) viewed your progress chart", or "Sam Reed (caregiver)
+/// tried to change your record and was refused". An action without plain words
+/// (none today: a test holds every stored code to [`ACTIONS`]) is named by its code.
+pub fn describe(who: Who<'_>, action: &str, outcome: Outcome) -> String {
+    let subject = match who {
+        Who::You => "You".to_owned(),
+        Who::Someone { name, role } => match (name, role) {
+            (Some(n), Some(r)) => format!("{n} ({})", role_words(r)),
+            (Some(n), None) => n.to_owned(),
+            (None, Some(r)) => format!("Someone ({})", role_words(r)),
+            (None, None) => "Someone".to_owned(),
+        },
+    };
+    let (done, tried) = ACTIONS
+        .iter()
+        .find(|(code, ..)| *code == action)
+        .map_or_else(
+            || (format!("did {action}"), format!("do {action}")),
+            |(_, done, tried)| ((*done).to_owned(), (*tried).to_owned()),
+        );
+    match outcome {
+        Outcome::Success => format!("{subject} {done}"),
+        Outcome::Denied | Outcome::NotFound => {
+            format!("{subject} tried to {tried} and was refused")
+        }
+        Outcome::Failed => format!("{subject} tried to {tried}, but it did not go through"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_access_log_entry_reads_as_a_sentence() {
+        let olivia = Who::Someone {
+            name: Some("Olivia Okafor"),
+            role: Some(Role::Therapist),
+        };
+        assert_eq!(
+            describe(olivia, "progress.chart", Outcome::Success),
+            "Olivia Okafor (therapist) viewed your progress chart"
+        );
+        assert_eq!(
+            describe(olivia, "measurement.record", Outcome::Success),
+            "Olivia Okafor (therapist) recorded a measurement"
+        );
+        assert_eq!(
+            describe(Who::You, "goal.propose", Outcome::Success),
+            "You proposed a goal"
+        );
+        let sam = Who::Someone {
+            name: Some("Sam Reed"),
+            role: Some(Role::Caregiver),
+        };
+        assert_eq!(
+            describe(sam, "client.update", Outcome::Denied),
+            "Sam Reed (caregiver) tried to change your record and was refused"
+        );
+        assert_eq!(
+            describe(sam, "goal.agree", Outcome::Failed),
+            "Sam Reed (caregiver) tried to agree to a goal, but it did not go through"
+        );
+        let unnamed = Who::Someone {
+            name: None,
+            role: Some(Role::Service),
+        };
+        assert_eq!(
+            describe(unnamed, "client.list", Outcome::Success),
+            "Someone (connected system) saw your name and record numbers in the client list"
+        );
+        assert_eq!(describe(Who::You, "x.y", Outcome::Success), "You did x.y");
+    }
+
+    #[test]
+    fn every_action_is_described_once_in_code_order() {
+        let codes: Vec<&str> = ACTIONS.iter().map(|(c, ..)| *c).collect();
+        let mut sorted = codes.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(codes, sorted, "codes are unique and sorted");
+        for (code, done, tried) in ACTIONS {
+            assert!(code.contains('.') && !done.is_empty() && !tried.is_empty());
+            assert!(!done.contains(code) && !tried.contains(code), "{code}");
+        }
+    }
+}

@@ -179,6 +179,8 @@ pub struct GasScale {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GoalContent {
     pub client_words: String,
+    /// The care team's measurable statement; empty while it is still to be written
+    /// (a goal the client proposed in their own words), see [`GoalContent::awaits_statement`].
     pub statement: String,
     pub occupation_area: OccupationArea,
     pub importance: i32,
@@ -194,7 +196,9 @@ pub struct GoalContent {
 #[derive(Debug, Clone, Default)]
 pub struct GoalInput<'a> {
     pub client_words: &'a str,
-    pub statement: &'a str,
+    /// Absent or blank: still to be written (allowed on the client's side only, see
+    /// [`statement_rule`]).
+    pub statement: Option<&'a str>,
     pub occupation_area: &'a str,
     pub importance: i64,
     pub start_date: Option<NaiveDate>,
@@ -219,7 +223,10 @@ impl GoalContent {
     pub fn parse(i: &GoalInput<'_>, today: NaiveDate) -> Result<Self, Invalid> {
         let mut p = Problems::default();
         let client_words = text(&mut p, "client_words", i.client_words, 1000);
-        let statement = text(&mut p, "statement", i.statement, 2000);
+        let statement = i.statement.map_or("", str::trim).to_owned();
+        if statement.chars().count() > 2000 {
+            p.add("statement", "must be at most 2000 characters");
+        }
         let area = p.check(OccupationArea::parse("occupation_area", i.occupation_area));
         if !(1..=10).contains(&i.importance) {
             p.add("importance", "must be between 1 and 10");
@@ -415,6 +422,11 @@ pub fn status_change(from: GoalStatus, next: GoalStatus) -> Result<(), Invalid> 
 }
 
 impl GoalContent {
+    /// Whether the measurable statement is still to be written by the care team.
+    pub fn awaits_statement(&self) -> bool {
+        self.statement.is_empty()
+    }
+
     /// A goal's measure must be known (`measure` is what the catalogue holds for
     /// its code) and its target on that measure's scale.
     pub fn fits_measure(
@@ -503,28 +515,50 @@ impl GoalDraft {
     }
 }
 
-/// Whether a proposal may be made: its target on its measure's scale (`measure` is
-/// what the catalogue holds for its code), and its place by [`may_place`].
+/// Client-centred practice starts from the client's words: the client's side (the
+/// client, or a caregiver allowed to take part) may propose or revise a goal in their
+/// own words alone, leaving the measurable statement to the care team; the team
+/// writes one whenever it proposes or revises, and before it agrees
+/// (see [`agreeing`]).
+pub fn statement_rule(content: &GoalContent, side: Side) -> Result<(), Invalid> {
+    if side == Side::Team && content.awaits_statement() {
+        return Err(Invalid::field(
+            "statement",
+            "must be written when the care team proposes or revises a goal \
+             (only the client's side may leave it to the team)",
+        ));
+    }
+    Ok(())
+}
+
+/// Whether a proposal may be made by `side`: its statement by [`statement_rule`], its
+/// target on its measure's scale (`measure` is what the catalogue holds for its
+/// code), and its place by [`may_place`].
 pub fn may_propose(
     draft: &GoalDraft,
+    side: Side,
     measure: Option<&crate::measure::OutcomeMeasure>,
     episode: Option<&Episode>,
     parent: Option<&Goal>,
 ) -> Result<(), Invalid> {
-    draft
-        .content
+    let content = &draft.content;
+    statement_rule(content, side).map_err(|e| under(e, "content."))?;
+    content
         .fits_measure(measure)
         .map_err(|e| under(e, "content."))?;
     may_place(episode, draft.term, draft.parent_id, parent)
 }
 
-/// Whether a revision may be made: its target on its measure's scale, then
-/// [`may_revise`] (open goals only, and it must change something).
+/// Whether a revision may be made by `side`: its statement by [`statement_rule`], its
+/// target on its measure's scale, then [`may_revise`] (open goals only, and it must
+/// change something).
 pub fn may_revise_to(
     goal: &Goal,
     content: &GoalContent,
+    side: Side,
     measure: Option<&crate::measure::OutcomeMeasure>,
 ) -> Result<(), Invalid> {
+    statement_rule(content, side)?;
     content.fits_measure(measure)?;
     may_revise(goal, content)
 }
@@ -542,10 +576,19 @@ pub enum AgreementStep {
     },
 }
 
-/// Decides one side's agreement to a goal: only proposed goals await agreement; a
-/// side agreeing again changes nothing; with both sides, the goal is active.
+/// Decides one side's agreement to a goal: only proposed goals await agreement; the
+/// care team agrees only to a goal with a measurable statement (a goal proposed in
+/// the client's words alone is revised by the team to add it first); a side agreeing
+/// again changes nothing; with both sides, the goal is active.
 pub fn agreeing(goal: &Goal, side: Side) -> Result<AgreementStep, Invalid> {
     let (status, agreement) = after_agreement(goal.status, goal.agreement, side)?;
+    if side == Side::Team && goal.content.awaits_statement() {
+        return Err(Invalid::field(
+            "content.statement",
+            "must be written before the care team agrees: \
+             revise the goal to add the measurable statement",
+        ));
+    }
     if agreement == goal.agreement {
         return Ok(AgreementStep::AlreadyAgreed);
     }
@@ -610,7 +653,7 @@ mod tests {
         let bad = GoalContent::parse(
             &GoalInput {
                 client_words: " ",
-                statement: "Dress independently in 10 minutes",
+                statement: Some("Dress independently in 10 minutes"),
                 occupation_area: "hobbies",
                 importance: 11,
                 target_date: NaiveDate::from_ymd_opt(2026, 1, 1),
@@ -640,7 +683,7 @@ mod tests {
         let good = GoalContent::parse(
             &GoalInput {
                 client_words: "Cook dinner for my kids again",
-                statement: "Prepare a two-course meal independently within 45 minutes",
+                statement: Some("Prepare a two-course meal independently within 45 minutes"),
                 occupation_area: "iadl",
                 importance: 9,
                 measure_code: Some("copm"),
@@ -885,7 +928,7 @@ mod tests {
     fn a_proposal_names_its_content_fields_under_content() {
         let input = GoalInput {
             client_words: "Cook",
-            statement: "Cook a meal",
+            statement: Some("Cook a meal"),
             occupation_area: "iadl",
             importance: 0,
             ..Default::default()
@@ -918,13 +961,13 @@ mod tests {
             parent_id: None,
             content: content("Dress"),
         };
-        assert!(may_propose(&draft, nrs.as_ref(), Some(&open), None).is_ok());
+        assert!(may_propose(&draft, Side::Team, nrs.as_ref(), Some(&open), None).is_ok());
         assert_eq!(
-            message(may_propose(&draft, None, None, None)),
+            message(may_propose(&draft, Side::Team, None, None, None)),
             "invalid input (content.measure_code: is not a known measure)"
         );
         assert_eq!(
-            message(may_propose(&draft, nrs.as_ref(), None, None)),
+            message(may_propose(&draft, Side::Team, nrs.as_ref(), None, None)),
             "invalid input (episode_id: is not an episode of this client)"
         );
         let short = GoalDraft {
@@ -932,7 +975,13 @@ mod tests {
             ..draft
         };
         assert_eq!(
-            message(may_propose(&short, nrs.as_ref(), Some(&open), None)),
+            message(may_propose(
+                &short,
+                Side::Team,
+                nrs.as_ref(),
+                Some(&open),
+                None
+            )),
             "invalid input (parent_id: a short-term goal sits under a long-term goal)"
         );
     }
@@ -941,13 +990,15 @@ mod tests {
     fn a_revision_fits_its_measure_and_changes_an_open_goal() {
         let nrs = crate::measure::built_in("nrs");
         let active = goal(Term::LongTerm, 1, GoalStatus::Active);
-        assert!(may_revise_to(&active, &content("Dress quickly"), nrs.as_ref()).is_ok());
+        assert!(
+            may_revise_to(&active, &content("Dress quickly"), Side::Team, nrs.as_ref()).is_ok()
+        );
         let off_scale = GoalContent {
             target_value: Some(12.0),
             ..content("Dress quickly")
         };
         assert_eq!(
-            message(may_revise_to(&active, &off_scale, nrs.as_ref())),
+            message(may_revise_to(&active, &off_scale, Side::Team, nrs.as_ref())),
             "invalid input (target_value: must be on the measure's scale, 0 to 10)"
         );
         let closed = goal(Term::LongTerm, 1, GoalStatus::Cancelled);
@@ -955,6 +1006,7 @@ mod tests {
             message(may_revise_to(
                 &closed,
                 &content("Dress quickly"),
+                Side::Team,
                 nrs.as_ref()
             )),
             "invalid input (goal: is cancelled; closed goals are not revised)"
@@ -996,6 +1048,95 @@ mod tests {
             message(agreeing(&active, Side::Team).map(|_| ())),
             "invalid input (goal: is active; only proposed goals await agreement)"
         );
+    }
+
+    #[test]
+    fn the_client_may_leave_the_statement_to_the_team_which_writes_it_before_agreeing() {
+        let nrs = crate::measure::built_in("nrs");
+        let open = episode(EpisodeStatus::Active);
+        // In the client's words alone: no statement sent, or a blank one.
+        let words_only = |statement| {
+            GoalDraft::parse(
+                None,
+                None,
+                &GoalInput {
+                    client_words: "Walk my dog to the park again",
+                    statement,
+                    occupation_area: "leisure",
+                    importance: 8,
+                    ..Default::default()
+                },
+                day(1),
+            )
+            .unwrap_or_else(|e| panic!("{e}"))
+        };
+        for draft in [words_only(None), words_only(Some("   "))] {
+            assert!(draft.content.awaits_statement());
+            assert!(may_propose(&draft, Side::Client, nrs.as_ref(), Some(&open), None).is_ok());
+            assert_eq!(
+                message(may_propose(
+                    &draft,
+                    Side::Team,
+                    nrs.as_ref(),
+                    Some(&open),
+                    None
+                )),
+                "invalid input (content.statement: must be written when the care team \
+                 proposes or revises a goal (only the client's side may leave it to the team))"
+            );
+        }
+        // Proposed by the client without a statement: the client has agreed, the team
+        // may not until a revision adds the statement.
+        let proposed = Goal {
+            agreement: Agreement::proposed_by(Side::Client),
+            expressed_by: Side::Client,
+            content: words_only(None).content,
+            ..goal(Term::LongTerm, 1, GoalStatus::Proposed)
+        };
+        assert_eq!(
+            message(agreeing(&proposed, Side::Team).map(|_| ())),
+            "invalid input (content.statement: must be written before the care team \
+             agrees: revise the goal to add the measurable statement)"
+        );
+        let bare = words_only(None).content;
+        assert!(may_revise_to(&proposed, &content("Walk"), Side::Team, nrs.as_ref()).is_ok());
+        assert!(may_revise_to(
+            &proposed,
+            &GoalContent {
+                importance: 9,
+                ..bare.clone()
+            },
+            Side::Client,
+            nrs.as_ref()
+        )
+        .is_ok());
+        assert_eq!(
+            message(may_revise_to(
+                &proposed,
+                &GoalContent {
+                    importance: 9,
+                    ..bare
+                },
+                Side::Team,
+                nrs.as_ref()
+            )),
+            "invalid input (statement: must be written when the care team \
+             proposes or revises a goal (only the client's side may leave it to the team))"
+        );
+        // The team's revision (with a statement) starts a new revision agreed by the
+        // team; the client agreeing then makes the goal active.
+        let revised = Goal {
+            agreement: Agreement::proposed_by(Side::Team),
+            content: content("Walk my dog to the park again"),
+            ..proposed
+        };
+        assert!(matches!(
+            agreeing(&revised, Side::Client),
+            Ok(AgreementStep::Agreed {
+                status: GoalStatus::Active,
+                ..
+            })
+        ));
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, SubsecRound, Utc};
 use diesel::prelude::*;
 use domain::{
-    audit::{AuditEvent, Outcome, RequestMeta},
+    audit::{describe, AuditEvent, Outcome, RequestMeta, Who},
     identity::{Principal, Role},
 };
 use sha2::{Digest, Sha256};
@@ -654,23 +654,38 @@ pub fn search(
 }
 
 /// One entry of a client's access log: who touched their record, named so a client
-/// can recognise them.
+/// can recognise them, and the whole entry in plain words.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct AccessEntry {
     pub id: Uuid,
     pub occurred_at: DateTime<Utc>,
+    pub actor_id: Option<Uuid>,
     pub actor_name: Option<String>,
     pub actor_role: Option<Role>,
+    /// Whether the reader of the log did this themselves.
+    pub by_you: bool,
     pub action: String,
     pub outcome: Outcome,
+    /// `domain::audit::describe`: "Olivia Okafor (therapist) viewed your progress chart".
+    pub description: String,
+}
+
+/// Which entries of an access log to show, to whom.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccessLogView {
+    /// Who reads the log: their own actions are "You", and left out unless asked for.
+    pub reader: Uuid,
+    pub include_own: bool,
 }
 
 /// Who has viewed or changed a client's record, newest first.
 pub fn access_log(
     conn: &mut Conn,
     client: crate::Reached,
+    view: AccessLogView,
     page: PageRequest,
 ) -> StoreResult<Page<AccessEntry>> {
+    let reader = view.reader.to_string();
     let mut q = audit_events::table
         .left_join(users::table.on(audit_events::actor_id.eq(users::id.nullable())))
         .filter(audit_events::client_id.eq(client.client_id().to_string()))
@@ -680,6 +695,13 @@ pub fn access_log(
         .order(audit_events::id.desc())
         .limit(i64::from(page.limit) + 1)
         .into_boxed();
+    if !view.include_own {
+        q = q.filter(
+            audit_events::actor_id
+                .is_null()
+                .or(audit_events::actor_id.ne(reader)),
+        );
+    }
     if let Some(after) = page.after {
         q = q.filter(audit_events::id.lt(after.to_string()));
     }
@@ -688,11 +710,23 @@ pub fn access_log(
         .into_iter()
         .map(|(row, name)| {
             let e = event_from(row)?;
+            let by_you = e.actor_id == Some(view.reader);
+            let who = if by_you {
+                Who::You
+            } else {
+                Who::Someone {
+                    name: name.as_deref(),
+                    role: e.actor_role,
+                }
+            };
             Ok(AccessEntry {
+                description: describe(who, &e.action, e.outcome),
                 id: e.id,
                 occurred_at: e.occurred_at,
+                actor_id: e.actor_id,
                 actor_name: name,
                 actor_role: e.actor_role,
+                by_you,
                 action: e.action,
                 outcome: e.outcome,
             })

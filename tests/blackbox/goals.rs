@@ -314,3 +314,68 @@ fn team_notes_are_never_shown_to_the_client_or_caregivers() {
     let thread = app.get(&olivia, &path);
     assert_eq!(thread.ok(200)[2]["author_name"], "Maria");
 }
+
+#[test]
+fn a_client_proposes_in_their_own_words_and_the_team_writes_the_statement_before_agreeing() {
+    let app = TestApp::spawn();
+    let maria = app.client_id("Maria Lopez");
+    let olivia = app.login("olivia.ot@riverside.example").access;
+    let me = app.login("maria@client.example").access;
+    let ep = episode(&app, &olivia, &maria);
+    let goals = format!("/api/v1/clients/{maria}/episodes/{ep}/goals");
+
+    // Maria writes what matters to her; no clinical statement (absent, or left blank).
+    let words = json!({"client_words": "Walk my dog to the park again", "occupation_area": "leisure", "importance": 9});
+    let proposed = app.post(&me, &goals, &json!({"content": words}));
+    let g = proposed.ok(201).clone();
+    assert_eq!(g["status"], "proposed");
+    assert_eq!(g["expressed_by"], "client");
+    assert_eq!(g["client_words"], "Walk my dog to the park again");
+    assert_eq!(g["statement"], Value::Null);
+    assert_eq!(g["awaits_statement"], true);
+    let blank = json!({"client_words": "Read to my grandson", "statement": "  ", "occupation_area": "leisure", "importance": 7});
+    let b = app.post(&me, &goals, &json!({"content": blank}));
+    assert_eq!(b.ok(201)["awaits_statement"], true);
+
+    // The team may not agree to a goal without its measurable statement.
+    let g_id = id(&g);
+    let agreement = format!("/api/v1/clients/{maria}/goals/{g_id}/agreement");
+    let refused = app.post(&olivia, &agreement, &json!({}));
+    refused.problem(422);
+    assert_eq!(refused.fields(), ["content.statement"]);
+    assert_eq!(
+        app.get(&me, &format!("/api/v1/clients/{maria}/goals/{g_id}"))
+            .ok(200)["status"],
+        "proposed"
+    );
+
+    // Nor propose or revise without one.
+    let team_words = app.post(&olivia, &goals, &json!({"content": {"client_words": "Swim", "occupation_area": "leisure", "importance": 5}}));
+    team_words.problem(422);
+    assert_eq!(team_words.fields(), ["content.statement"]);
+    let revisions = format!("/api/v1/clients/{maria}/goals/{g_id}/revisions");
+    let bare = app.post(&olivia, &revisions, &words);
+    bare.problem(422);
+    assert_eq!(bare.fields(), ["statement"]);
+
+    // The team adds the statement in a revision (Maria's words kept); Maria agrees to
+    // it and the goal is active.
+    let with_statement = json!({"client_words": "Walk my dog to the park again", "statement": "Walk 800 m to the park with the dog on a lead, independently, 3 times a week", "occupation_area": "leisure", "importance": 9});
+    let revised = app.post(&olivia, &revisions, &with_statement);
+    let revised = revised.ok(201).clone();
+    assert_eq!(revised["awaits_statement"], false);
+    assert_eq!(revised["agreement"], json!({"client": false, "team": true}));
+    assert_eq!(revised["client_words"], "Walk my dog to the park again");
+    assert_eq!(
+        app.post(&me, &agreement, &json!({})).ok(200)["status"],
+        "active"
+    );
+    // The history shows the first revision in Maria's words alone.
+    let history = app.get(
+        &me,
+        &format!("/api/v1/clients/{maria}/goals/{g_id}/revisions"),
+    );
+    let first = &history.ok(200)[0];
+    assert_eq!(first["awaits_statement"], true);
+    assert_eq!(first["statement"], Value::Null);
+}

@@ -2,6 +2,7 @@
 //! Every test starts the real server on a random port against a real database.
 
 mod access;
+mod access_log;
 mod audit;
 mod auth;
 mod charts;

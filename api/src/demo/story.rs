@@ -211,7 +211,7 @@ impl Cast<'_> {
     ) -> Told<Goal> {
         let input = GoalInput {
             client_words: p.words,
-            statement: p.statement,
+            statement: Some(p.statement).filter(|s| !s.is_empty()),
             occupation_area: p.area,
             importance: p.importance,
             start_date: Some(self.date_days_ago(weeks_ago * 7)),
@@ -322,7 +322,7 @@ impl Cast<'_> {
             1,
             &Proposal {
                 words: "I'd like to sing with my choir again on Thursday evenings.",
-                statement: "Go back to my choir on Thursdays and stand for the whole rehearsal.",
+                statement: "", // In her words only: the team writes the statement before agreeing.
                 area: "social-participation",
                 importance: 7,
                 measure: None,

@@ -121,10 +121,16 @@ pub async fn search(
 pub struct AccessEntryView {
     pub id: Uuid,
     pub occurred_at: DateTime<Utc>,
+    /// The whole entry in plain words, e.g. "Olivia Okafor (therapist) viewed your
+    /// progress chart"; the reader's own actions read "You ...".
+    pub description: String,
     /// The person's name as the clinic knows it.
     pub actor_name: Option<String>,
     #[schema(schema_with = crate::wire::role_or_null)]
     pub actor_role: Option<Role>,
+    /// Whether the reader of the log did this themselves.
+    pub by_you: bool,
+    /// The action's code, for integrators (`progress.chart`, `measurement.record`).
     pub action: String,
     #[schema(schema_with = crate::wire::outcome)]
     pub outcome: Outcome,
@@ -135,18 +141,38 @@ impl From<AccessEntry> for AccessEntryView {
         AccessEntryView {
             id: e.id,
             occurred_at: e.occurred_at,
+            description: e.description,
             actor_name: e.actor_name,
             actor_role: e.actor_role,
+            by_you: e.by_you,
             action: e.action,
             outcome: e.outcome,
         }
     }
 }
 
-/// Who has viewed or changed this client's record, newest first (the client, admins).
+#[derive(Debug, Deserialize, Validate, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AccessLogQuery {
+    /// Also show what the reader did themselves (default `false`: a client reading
+    /// their log sees what others did in their record).
+    pub include_own: Option<bool>,
+    /// Items per page, 1 to 100 (default 50).
+    #[validate(range(min = 1, max = 100))]
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub after: Option<Uuid>,
+}
+
+/// Who has viewed or changed this client's record, and when, newest first, in plain
+/// words (the client, admins). The reader's own actions are left out unless
+/// `include_own=true`. A list that showed the client (the client list, the user
+/// directory) appears here too.
 #[utoipa::path(
     tag = "audit",
-    params(ClientPath, PageParams),
+    params(ClientPath, AccessLogQuery),
     responses((status = 200, body = PageView<AccessEntryView>)),
     security(("bearer" = []))
 )]
@@ -154,12 +180,18 @@ impl From<AccessEntry> for AccessEntryView {
 pub async fn access_log(
     Bearer(caller): Bearer,
     path: web::Path<ClientPath>,
-    query: Query<PageParams>,
+    query: Query<AccessLogQuery>,
     state: State,
 ) -> ApiResult<HttpResponse> {
-    let (client_id, page) = (path.client_id, query.0.page());
+    let q = query.0;
+    let page = PageParams {
+        limit: q.limit,
+        after: q.after,
+    }
+    .page();
+    let (client_id, include_own) = (path.client_id, q.include_own.unwrap_or(false));
     let entries = state
-        .run(move |clinic| clinic.access_log(&caller, client_id, page))
+        .run(move |clinic| clinic.access_log(&caller, client_id, include_own, page))
         .await?;
     Ok(HttpResponse::Ok().json(PageView::from(entries, AccessEntryView::from)))
 }

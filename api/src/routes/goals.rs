@@ -232,8 +232,12 @@ pub struct GasScaleView {
 pub struct GoalContentView {
     /// The goal in the client's own words.
     pub client_words: String,
-    /// The therapist's measurable statement.
-    pub statement: String,
+    /// The care team's measurable statement; `null` while it is still to be written
+    /// (a goal the client proposed in their own words).
+    pub statement: Option<String>,
+    /// Whether the measurable statement is still to be written: the care team adds
+    /// it (a revision) before it agrees to the goal.
+    pub awaits_statement: bool,
     #[schema(schema_with = crate::wire::occupation_area)]
     pub occupation_area: String,
     /// Importance to the client, 1-10.
@@ -247,9 +251,11 @@ pub struct GoalContentView {
 
 impl From<GoalContent> for GoalContentView {
     fn from(c: GoalContent) -> Self {
+        let awaits_statement = c.awaits_statement();
         GoalContentView {
             client_words: c.client_words,
-            statement: c.statement,
+            awaits_statement,
+            statement: Some(c.statement).filter(|s| !s.is_empty()),
             occupation_area: c.occupation_area.as_str().to_owned(),
             importance: c.importance,
             start_date: c.start_date,
@@ -331,9 +337,12 @@ pub struct GoalContentInput {
     /// The goal in the client's own words ("cook dinner for my kids again").
     #[schema(schema_with = crate::wire::text_1000)]
     pub client_words: String,
-    /// The measurable statement the therapist writes.
-    #[schema(schema_with = crate::wire::text_2000)]
-    pub statement: String,
+    /// The measurable statement the care team writes. The client's side may leave it
+    /// out (or blank) and propose in their own words; the team must write it when it
+    /// proposes or revises, and before it agrees.
+    #[serde(default)]
+    #[schema(schema_with = crate::wire::text_2000_blank_or_null)]
+    pub statement: Option<String>,
     #[schema(schema_with = crate::wire::occupation_area)]
     pub occupation_area: String,
     /// Importance to the client, 1-10.
@@ -354,7 +363,7 @@ impl GoalContentInput {
     fn input(&self) -> GoalInput<'_> {
         GoalInput {
             client_words: &self.client_words,
-            statement: &self.statement,
+            statement: self.statement.as_deref(),
             occupation_area: &self.occupation_area,
             importance: self.importance,
             start_date: self.start_date,

@@ -455,6 +455,7 @@ pub struct SeriesQuery {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SeriesPoint {
     pub at: DateTime<Utc>,
+    /// Rounded to 2 decimals for display.
     pub value: f64,
 }
 
@@ -559,7 +560,7 @@ pub async fn series(
                     .into_iter()
                     .map(|p| SeriesPoint {
                         at: p.at,
-                        value: p.value,
+                        value: shown(p.value, VALUE_DECIMALS),
                     })
                     .collect(),
             }

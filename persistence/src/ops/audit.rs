@@ -2,16 +2,16 @@
 //! and each client's own access log.
 
 use domain::{
-    audit::AuditEvent,
+    audit::{AuditEvent, Outcome},
     policy::{ClientAction, OrgAction},
 };
 use uuid::Uuid;
 
-pub use crate::audit::{AccessEntry, AuditFilter};
+pub use crate::audit::{AccessEntry, AccessLogView, AuditFilter};
 use crate::{
-    audit::{self, Subject},
+    audit::{self, Actor, Subject},
     gate::Caller,
-    Clinic, Page, PageRequest, StoreResult,
+    now, Clinic, Page, PageRequest, StoreResult,
 };
 
 impl Clinic {
@@ -30,19 +30,94 @@ impl Clinic {
         )
     }
 
-    /// Who has viewed or changed a client's record, newest first.
+    /// Who has viewed or changed a client's record, newest first, each entry in plain
+    /// words. The reader's own actions are left out unless `include_own`: a client
+    /// opening their log asks who *else* has been in their record.
     pub fn access_log(
         &self,
         caller: &Caller,
         client_id: Uuid,
+        include_own: bool,
         page: PageRequest,
     ) -> StoreResult<Page<AccessEntry>> {
+        let view = AccessLogView {
+            reader: caller.who.user_id,
+            include_own,
+        };
         self.on_client(
             caller,
             client_id,
             ClientAction::ViewAccessLog,
             Subject::one("client.access_log", "client", client_id),
-            move |c, client| audit::access_log(c, client, page),
+            move |c, client| audit::access_log(c, client, view, page),
         )
+    }
+
+    /// After a list or search the gate let through (its own organization-level event
+    /// already queued), leaves one more event in the access log of each client whose
+    /// record the answer shows: `action` on `resource_type` `id`, about `client_id`.
+    /// The answer waits until these events are durable, as for any read.
+    pub(crate) fn shown_to(
+        &self,
+        caller: &Caller,
+        action: &'static str,
+        resource_type: &'static str,
+        shown: impl IntoIterator<Item = (Uuid, Uuid)>,
+    ) -> StoreResult<()> {
+        let actor = Actor::from(&caller.who);
+        let acks = shown
+            .into_iter()
+            .map(|(id, client_id)| {
+                let subject = Subject {
+                    client_id: Some(client_id),
+                    ..Subject::one(action, resource_type, id)
+                };
+                let row = audit::row(actor, &subject, Outcome::Success, &caller.meta, now());
+                self.writer.append_audit(row)
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        acks.into_iter().try_for_each(|ack| ack.wait())
+    }
+}
+
+#[cfg(test)]
+mod described {
+    /// Every action code the operations record has plain words for the access log
+    /// (`domain::audit::ACTIONS`): the codes are read from the operations' source.
+    #[test]
+    fn every_recorded_action_has_plain_words() {
+        let sources = [
+            include_str!("admin.rs"),
+            include_str!("audit.rs"),
+            include_str!("auth.rs"),
+            include_str!("care.rs"),
+            include_str!("clients.rs"),
+            include_str!("goals.rs"),
+            include_str!("measures.rs"),
+            include_str!("progress.rs"),
+            include_str!("users.rs"),
+            include_str!("me.rs"),
+        ];
+        let mut codes = Vec::new();
+        for source in sources {
+            for literal in source.split('"').skip(1).step_by(2) {
+                let mut parts = literal.split('.');
+                let is_code = matches!(
+                    (parts.next(), parts.next(), parts.next()),
+                    (Some(a), Some(b), None)
+                        if !a.is_empty() && !b.is_empty()
+                            && literal.chars().all(|c| c.is_ascii_lowercase() || c == '_' || c == '.')
+                );
+                if is_code && !literal.ends_with(".rs") {
+                    codes.push(literal);
+                }
+            }
+        }
+        assert!(codes.len() >= 40, "{codes:?}");
+        let missing: Vec<_> = codes
+            .into_iter()
+            .filter(|c| !domain::audit::is_described(c))
+            .collect();
+        assert!(missing.is_empty(), "no plain words for {missing:?}");
     }
 }

@@ -73,12 +73,12 @@ fn the_access_log_names_who_touched_the_record_and_is_hidden_from_outsiders() {
         .client(&r.caller(&r.therapist), r.maria)
         .unwrap_or_else(|e| panic!("{e}"));
     r.refuses_outsiders("client.access_log", |caller| {
-        r.door.access_log(caller, r.maria, first_page())
+        r.door.access_log(caller, r.maria, false, first_page())
     });
     let before = r.events().len();
     let log = r
         .door
-        .access_log(&r.caller(&r.admin), r.maria, first_page())
+        .access_log(&r.caller(&r.admin), r.maria, false, first_page())
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
         r.events_since(before),

@@ -54,19 +54,24 @@ fn identifiers_free(
 
 impl Clinic {
     /// The clients the caller may see, one page at a time: the list is scoped by the
-    /// policy, so it cannot show what a direct read would hide.
+    /// policy, so it cannot show what a direct read would hide. A list leaves one
+    /// organization-level `client.list` event, plus one `client.list` event in the
+    /// access log of each client it shows (their name and record numbers were seen).
     pub fn list_clients(
         &self,
         caller: &Caller,
         filter: ClientFilter,
         page: PageRequest,
     ) -> StoreResult<Page<Client>> {
-        self.on_organization(
+        let list = self.on_organization(
             caller,
             OrgAction::ListClients,
             Subject::many("client.list", "client"),
             move |c, who| clients::list(c, who.organization_id, client_scope(who), &filter, page),
-        )
+        )?;
+        let shown = list.items.iter().map(|client| (client.id, client.id));
+        self.shown_to(caller, "client.list", "client", shown)?;
+        Ok(list)
     }
 
     /// Registers a client.

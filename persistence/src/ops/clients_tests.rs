@@ -5,6 +5,7 @@ use domain::{
     client::{ClientStatus, Demographics, DemographicsInput, ExternalIdentifier},
     identity::Role,
 };
+use uuid::Uuid;
 
 use crate::{
     clients::ClientFilter,
@@ -48,19 +49,32 @@ fn listed(r: &Riverside, person: &crate::testing::Person, filter: ClientFilter) 
 }
 
 #[test]
-fn the_list_shows_only_what_each_caller_may_see_and_is_audited_once() {
+fn the_list_shows_only_what_each_caller_may_see_and_is_audited_once_and_per_client_shown() {
     let r = Riverside::new();
     let all = ClientFilter::default;
     assert_eq!(listed(&r, &r.admin, all()), ["Maria Lopez", "Samuel Osei"]);
     assert_eq!(listed(&r, &r.therapist, all()), ["Maria Lopez"]);
     assert!(listed(&r, &r.off_team_therapist, all()).is_empty());
     assert!(listed(&r, &r.other_clinic_therapist, all()).is_empty());
-    let list = Event {
+    // One organization-level event per list, and one in the access log of each
+    // client the list showed (issue 8: list reads were missing from access logs).
+    let list = |client: Option<Uuid>| Event {
         action: "client.list".into(),
         outcome: "success".into(),
-        client_id: None,
+        client_id: client.map(|c| c.to_string()),
     };
-    assert_eq!(r.events(), vec![list; 4]);
+    assert_eq!(
+        r.events(),
+        vec![
+            list(None),
+            list(Some(r.maria)),
+            list(Some(r.sam)),
+            list(None),
+            list(Some(r.maria)),
+            list(None),
+            list(None),
+        ]
+    );
     let discharged = ClientFilter {
         status: Some(ClientStatus::Discharged),
         ..ClientFilter::default()

@@ -113,7 +113,13 @@ impl Clinic {
                     Some(parent_id) => found(goals::goal(c, client, parent_id))?,
                     None => None,
                 };
-                may_propose(&draft, measure.as_ref(), episode.as_ref(), parent.as_ref())?;
+                may_propose(
+                    &draft,
+                    side,
+                    measure.as_ref(),
+                    episode.as_ref(),
+                    parent.as_ref(),
+                )?;
                 goals::insert_goal(
                     c,
                     client,
@@ -178,7 +184,7 @@ impl Clinic {
             move |c, client| {
                 let measure = measure_of(c, client, &content)?;
                 let before = goals::goal(c, client, goal_id)?;
-                may_revise_to(&before, &content, measure.as_ref())?;
+                may_revise_to(&before, &content, side, measure.as_ref())?;
                 goals::insert_revision(c, client, &before, &content, side, &by, now())
             },
         )

@@ -23,7 +23,7 @@ fn content(words: &str) -> GoalContent {
     ok(GoalContent::parse(
         &GoalInput {
             client_words: words,
-            statement: "Prepare a two-course meal within 45 minutes",
+            statement: Some("Prepare a two-course meal within 45 minutes"),
             occupation_area: "iadl",
             importance: 8,
             measure_code: Some("nrs"),

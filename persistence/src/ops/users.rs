@@ -91,7 +91,7 @@ impl Clinic {
         filter: UserFilter,
         page: PageRequest,
     ) -> StoreResult<Page<User>> {
-        self.on_organization(
+        let list = self.on_organization(
             caller,
             OrgAction::ListUsers,
             Subject::many("user.list", "user"),
@@ -99,12 +99,16 @@ impl Clinic {
                 let scope = directory_scope(who);
                 accounts::list_users(conn, who.organization_id, scope, &filter, page)
             },
-        )
+        )?;
+        // A client's own login shows their name: it goes in their access log too.
+        let clients = list.items.iter().filter_map(|u| Some((u.id, u.client_id?)));
+        self.shown_to(caller, "user.list", "user", clients)?;
+        Ok(list)
     }
 
     /// One account, if the caller's directory shows it (`user.read`).
     pub fn user(&self, caller: &Caller, user_id: Uuid) -> StoreResult<User> {
-        self.on_organization(
+        let user = self.on_organization(
             caller,
             OrgAction::ListUsers,
             Subject::one("user.read", "user", user_id),
@@ -112,7 +116,11 @@ impl Clinic {
                 let scope = directory_scope(who);
                 accounts::directory_entry(conn, who.organization_id, scope, user_id)
             },
-        )
+        )?;
+        // A client's own login shows their name: it goes in their access log too.
+        let client = user.client_id.map(|c| (user.id, c));
+        self.shown_to(caller, "user.read", "user", client)?;
+        Ok(user)
     }
 
     /// Changes an account (admins; `user.update`). Deactivating ends every session of
