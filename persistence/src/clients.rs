@@ -401,15 +401,7 @@ pub fn care_team(
     client: Reached,
     history: bool,
 ) -> StoreResult<Vec<CareTeamMember>> {
-    team_of(conn, client.organization_id(), client.client_id(), history)
-}
-
-fn team_of(
-    conn: &mut Conn,
-    org_id: Uuid,
-    client_id: Uuid,
-    history: bool,
-) -> StoreResult<Vec<CareTeamMember>> {
+    let (org_id, client_id) = (client.organization_id(), client.client_id());
     let mut q = care_team_members::table
         .inner_join(users::table)
         .filter(care_team_members::client_id.eq(client_id.to_string()))
@@ -466,37 +458,7 @@ pub fn add_to_care_team(
     actor: Uuid,
     now: DateTime<Utc>,
 ) -> StoreResult<CareTeamMember> {
-    insert_member(
-        conn,
-        client.organization_id(),
-        client.client_id(),
-        member,
-        actor,
-        now,
-    )
-}
-
-/// Seeds a care-team membership into a new, empty clinic (the demo), where there is
-/// no caller to pass a gate. Nothing that serves a request may call it.
-pub fn seed_care_team_member(
-    conn: &mut Conn,
-    org_id: Uuid,
-    client_id: Uuid,
-    member: NewMember,
-    actor: Uuid,
-    now: DateTime<Utc>,
-) -> StoreResult<CareTeamMember> {
-    insert_member(conn, org_id, client_id, member, actor, now)
-}
-
-fn insert_member(
-    conn: &mut Conn,
-    org_id: Uuid,
-    client_id: Uuid,
-    member: NewMember,
-    actor: Uuid,
-    now: DateTime<Utc>,
-) -> StoreResult<CareTeamMember> {
+    let (org_id, client_id) = (client.organization_id(), client.client_id());
     diesel::insert_into(care_team_members::table)
         .values((
             care_team_members::id.eq(member.id.to_string()),
@@ -508,7 +470,7 @@ fn insert_member(
             care_team_members::added_at.eq(now.naive_utc()),
         ))
         .execute(conn)?;
-    team_of(conn, org_id, client_id, false)?
+    care_team(conn, client, false)?
         .into_iter()
         .find(|m| m.id == member.id)
         .ok_or(StoreError::NotFound)
@@ -591,15 +553,7 @@ pub fn caregivers(
     client: Reached,
     history: bool,
 ) -> StoreResult<Vec<CaregiverLink>> {
-    links_of(conn, client.organization_id(), client.client_id(), history)
-}
-
-fn links_of(
-    conn: &mut Conn,
-    org_id: Uuid,
-    client_id: Uuid,
-    history: bool,
-) -> StoreResult<Vec<CaregiverLink>> {
+    let (org_id, client_id) = (client.organization_id(), client.client_id());
     let mut q = caregiver_links::table
         .inner_join(users::table)
         .filter(caregiver_links::client_id.eq(client_id.to_string()))
@@ -665,37 +619,7 @@ pub fn link_caregiver(
     actor: Uuid,
     now: DateTime<Utc>,
 ) -> StoreResult<CaregiverLink> {
-    insert_link(
-        conn,
-        client.organization_id(),
-        client.client_id(),
-        link,
-        actor,
-        now,
-    )
-}
-
-/// Seeds a caregiver link into a new, empty clinic (the demo), where there is no
-/// caller to pass a gate. Nothing that serves a request may call it.
-pub fn seed_caregiver_link(
-    conn: &mut Conn,
-    org_id: Uuid,
-    client_id: Uuid,
-    link: NewLink,
-    actor: Uuid,
-    now: DateTime<Utc>,
-) -> StoreResult<CaregiverLink> {
-    insert_link(conn, org_id, client_id, link, actor, now)
-}
-
-fn insert_link(
-    conn: &mut Conn,
-    org_id: Uuid,
-    client_id: Uuid,
-    link: NewLink,
-    actor: Uuid,
-    now: DateTime<Utc>,
-) -> StoreResult<CaregiverLink> {
+    let (org_id, client_id) = (client.organization_id(), client.client_id());
     diesel::insert_into(caregiver_links::table)
         .values((
             caregiver_links::id.eq(link.id.to_string()),
@@ -708,7 +632,7 @@ fn insert_link(
             caregiver_links::granted_at.eq(now.naive_utc()),
         ))
         .execute(conn)?;
-    links_of(conn, org_id, client_id, false)?
+    caregivers(conn, client, false)?
         .into_iter()
         .find(|l| l.id == link.id)
         .ok_or(StoreError::NotFound)

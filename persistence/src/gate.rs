@@ -79,9 +79,10 @@ impl Reached {
     pub fn organization_id(self) -> Uuid {
         self.organization_id
     }
-    /// For the persistence unit tests, which exercise queries directly.
-    #[cfg(test)]
-    pub(crate) fn for_tests(client_id: Uuid, organization_id: Uuid) -> Self {
+    /// Without a caller, for what has none: seeding a fresh demo clinic
+    /// (`ops/admin.rs`) and the unit tests that exercise queries directly. Private to
+    /// this crate; nothing that serves a request calls it.
+    pub(crate) fn without_caller(client_id: Uuid, organization_id: Uuid) -> Self {
         Reached {
             client_id,
             organization_id,
@@ -149,6 +150,7 @@ impl Clinic {
                 Ok(outcome_of(decide(&who, relation, action)).map(|()| reached))
             },
             op,
+            |_| Vec::new(),
         )
     }
 
@@ -164,12 +166,40 @@ impl Clinic {
         T: Send + 'static,
         F: FnOnce(&mut Conn, &Principal) -> StoreResult<T> + Send + 'static,
     {
+        self.on_organization_showing(caller, action, subject, op, |_| Vec::new())
+    }
+
+    /// The same, for a read whose answer shows clients' records (a list, a directory):
+    /// besides its own event, each client `shown` names, as `(resource id, client id)`,
+    /// gets one in their access log, settled with it.
+    pub(crate) fn on_organization_showing<T, F>(
+        &self,
+        caller: &Caller,
+        action: OrgAction,
+        subject: Subject,
+        op: F,
+        shown: impl FnOnce(&T) -> Vec<(Uuid, Uuid)>,
+    ) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Conn, &Principal) -> StoreResult<T> + Send + 'static,
+    {
+        let each = subject.clone();
         self.gated(
             caller,
             action.writes(),
             subject,
             move |_, who| Ok(outcome_of(decide_org(&who, action)).map(|()| who)),
             move |conn, who: Principal| op(conn, &who),
+            move |value| {
+                let shown = shown(value).into_iter();
+                shown
+                    .map(|(id, client_id)| Subject {
+                        client_id: Some(client_id),
+                        ..Subject::one(each.action, each.resource_type, id)
+                    })
+                    .collect()
+            },
         )
     }
 
@@ -180,6 +210,7 @@ impl Clinic {
         subject: Subject,
         allowed: A,
         op: F,
+        shown: impl FnOnce(&T) -> Vec<Subject>,
     ) -> StoreResult<T>
     where
         T: Send + 'static,
@@ -237,7 +268,13 @@ impl Clinic {
                     (Err(failure), Some(outcome))
                 }
             };
-            if let Some(outcome) = read_outcome {
+            let also_shown = match (&answer, writes) {
+                (Ok(value), false) => shown(value),
+                _ => Vec::new(),
+            };
+            let events = read_outcome.map(|outcome| (subject.clone(), outcome));
+            let shown_events = also_shown.into_iter().map(|s| (s, Outcome::Success));
+            for (subject, outcome) in events.into_iter().chain(shown_events) {
                 let row = audit::row(caller.actor(), &subject, outcome, &caller.meta, now());
                 acks.0.push(self.writer.append_audit(row)?);
             }

@@ -250,7 +250,7 @@ fn a_failing_write_changes_nothing_and_leaves_one_failed_event() {
     assert_eq!(clinic.name_of(clinic.maria), "Maria Lopez");
     let versions = clients::versions(
         &mut clinic.connect(),
-        crate::Reached::for_tests(clinic.maria, clinic.organization),
+        crate::Reached::without_caller(clinic.maria, clinic.organization),
     )
     .unwrap_or_else(|e| panic!("{e}"));
     assert!(versions.is_empty(), "a rolled-back version was kept");

@@ -152,7 +152,7 @@ impl Riverside {
                 therapist_id: therapist.who.user_id,
                 team_role: TeamRole::PrimaryTherapist,
             };
-            let maria_reached = crate::Reached::for_tests(maria, org);
+            let maria_reached = crate::Reached::without_caller(maria, org);
             clients::add_to_care_team(c, maria_reached, member, admin.who.user_id, t)?;
             Ok::<_, StoreError>((
                 org,

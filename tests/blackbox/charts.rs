@@ -5,40 +5,18 @@
 //! Set `HEADWAY_CHART_DIR` to keep each chart drawn here as an SVG file to look at
 //! (`rsvg-convert -o chart.png chart.svg`).
 
-use chrono::{DateTime, Duration, Utc};
-use headway_tests::TestApp;
+use chrono::{Duration, Utc};
 use serde_json::{json, Value};
 
-use crate::goals::episode;
-
-struct Clinic {
-    app: TestApp,
-    maria: String,
-    ep: String,
-    olivia: String,
-    me: String,
-    start: DateTime<Utc>,
-}
+use crate::figures::Clinic;
 
 fn clinic() -> Clinic {
-    let app = TestApp::spawn();
-    let maria = app.client_id("Maria Lopez");
-    let olivia = app.login("olivia.ot@riverside.example").access;
-    let me = app.login("maria@client.example").access;
-    let ep = episode(&app, &olivia, &maria);
-    Clinic {
-        app,
-        maria,
-        ep,
-        olivia,
-        me,
-        start: Utc::now() - Duration::days(21),
-    }
+    Clinic::open_from(Utc::now() - Duration::days(21))
 }
 
 impl Clinic {
     /// An agreed goal with a GAS scale whose baseline is -2.
-    fn goal(&self, words: &str, measure: &str, target: Option<f64>) -> String {
+    fn gas_goal(&self, words: &str, measure: &str, target: Option<f64>) -> String {
         let mut content = json!({"client_words": words, "statement": format!("Measurable: {words}"), "occupation_area": "iadl", "importance": 6,
             "gas": {"levels": ["cannot", "with help", "alone, slowly", "alone", "for guests"], "baseline": -2},
             "start_date": self.start.date_naive(), "target_date": (self.start + Duration::weeks(8)).date_naive(), "measure_code": measure});
@@ -61,7 +39,7 @@ impl Clinic {
         id
     }
 
-    fn record(&self, who: &str, goal: &str, measure: &str, values: Value, week: f64) {
+    fn rate_on_week(&self, who: &str, goal: &str, measure: &str, values: Value, week: f64) {
         let at = self.start + Duration::minutes((week * 7.0 * 24.0 * 60.0) as i64);
         self.app
             .post(
@@ -172,7 +150,7 @@ fn desc(doc: &roxmltree::Document<'_>) -> String {
 #[test]
 fn therapist_client_and_caregiver_values_are_series_side_by_side_never_one_line() {
     let c = clinic();
-    let goal = c.goal("Cook dinner for my kids again", "nrs", Some(8.0));
+    let goal = c.gas_goal("Cook dinner for my kids again", "nrs", Some(8.0));
     // Lucia, Maria's caregiver, may report once Maria lets her contribute.
     let links = c
         .app
@@ -191,10 +169,10 @@ fn therapist_client_and_caregiver_values_are_series_side_by_side_never_one_line(
     let lucia = c.app.login("lucia@family.example").access;
     // The therapist rates 1, 2, 3 a week apart; on the third day all three report: 3, 6, 5.
     for (week, v) in [(0.0, 1), (1.0, 2), (2.0, 3)] {
-        c.record(&c.olivia, &goal, "nrs", json!({"value": v}), week);
+        c.rate_on_week(&c.olivia, &goal, "nrs", json!({"value": v}), week);
     }
-    c.record(&c.me, &goal, "nrs", json!({"value": 6}), 2.0);
-    c.record(&lucia, &goal, "nrs", json!({"value": 5}), 2.0);
+    c.rate_on_week(&c.me, &goal, "nrs", json!({"value": 6}), 2.0);
+    c.rate_on_week(&lucia, &goal, "nrs", json!({"value": 5}), 2.0);
 
     let series = c.get(&goal, "series");
     assert_eq!(series["primary_source"], "therapist");
@@ -324,7 +302,7 @@ fn quickdash(fours: usize, threes: usize, twos: usize) -> Value {
 #[test]
 fn a_lower_is_better_chart_says_so_and_draws_the_trend_projected_to_the_target_date() {
     let c = clinic();
-    let goal = c.goal("Carry my shopping home", "quickdash", Some(20.0));
+    let goal = c.gas_goal("Carry my shopping home", "quickdash", Some(20.0));
     // QuickDASH is the client's questionnaire: their values are the primary line.
     // Maria: 8x4 + 2x3 = 38 -> (3.8 - 1) * 25 = 70; 4x4 + 6x3 = 34 -> 60;
     // 2x4 + 8x3 = 32 -> 55; 8x3 + 2x2 = 28 -> 45; weeks 0, 1, 2, 3.
@@ -334,11 +312,11 @@ fn a_lower_is_better_chart_says_so_and_draws_the_trend_projected_to_the_target_d
         (2.0, quickdash(2, 8, 0)),
         (3.0, quickdash(0, 8, 2)),
     ] {
-        c.record(&c.me, &goal, "quickdash", answers, week);
+        c.rate_on_week(&c.me, &goal, "quickdash", answers, week);
     }
     // Olivia, in clinic: 10x3 = 30 -> 50 at week 1.5; 4x3 + 6x2 = 24 -> 35 at week 3.
-    c.record(&c.olivia, &goal, "quickdash", quickdash(0, 10, 0), 1.5);
-    c.record(&c.olivia, &goal, "quickdash", quickdash(0, 4, 6), 3.0);
+    c.rate_on_week(&c.olivia, &goal, "quickdash", quickdash(0, 10, 0), 1.5);
+    c.rate_on_week(&c.olivia, &goal, "quickdash", quickdash(0, 4, 6), 3.0);
     assert_eq!(
         by_source(&c.get(&goal, "series")),
         vec![
@@ -421,11 +399,11 @@ fn a_lower_is_better_chart_says_so_and_draws_the_trend_projected_to_the_target_d
 #[test]
 fn a_gas_chart_shows_the_expected_level_the_level_descriptions_and_a_clear_baseline() {
     let c = clinic();
-    let goal = c.goal("Have friends round for a meal", "gas", None);
+    let goal = c.gas_goal("Have friends round for a meal", "gas", None);
     for (week, level) in [(0.0, -2), (1.0, -1), (2.0, -1), (3.0, 0)] {
-        c.record(&c.olivia, &goal, "gas", json!({ "value": level }), week);
+        c.rate_on_week(&c.olivia, &goal, "gas", json!({ "value": level }), week);
     }
-    c.record(&c.me, &goal, "gas", json!({"value": 1}), 3.0);
+    c.rate_on_week(&c.me, &goal, "gas", json!({"value": 1}), 3.0);
     let series = c.get(&goal, "series");
     assert_eq!(
         series["primary_source"], "therapist",

@@ -13,24 +13,29 @@ fn close(v: &Value, expected: f64) -> bool {
     v.as_f64().is_some_and(|x| (x - expected).abs() < 1e-9)
 }
 
-struct Clinic {
-    app: TestApp,
-    maria: String,
-    ep: String,
-    olivia: String,
-    me: String,
-    /// Whole seconds, so times read back compare equal.
-    start: DateTime<Utc>,
+/// Maria's episode, with Olivia (her therapist) and Maria signed in; values are dated
+/// from `start`. The charts tests use it too.
+pub(crate) struct Clinic {
+    pub(crate) app: TestApp,
+    pub(crate) maria: String,
+    pub(crate) ep: String,
+    pub(crate) olivia: String,
+    pub(crate) me: String,
+    pub(crate) start: DateTime<Utc>,
 }
 
 impl Clinic {
     fn open() -> Clinic {
+        // Whole seconds, so times read back compare equal.
+        Clinic::open_from((Utc::now() - Duration::weeks(9) - Duration::days(1)).trunc_subsecs(0))
+    }
+
+    pub(crate) fn open_from(start: DateTime<Utc>) -> Clinic {
         let app = TestApp::spawn();
         let maria = app.client_id("Maria Lopez");
         let olivia = app.login("olivia.ot@riverside.example").access;
         let me = app.login("maria@client.example").access;
         let ep = episode(&app, &olivia, &maria);
-        let start = (Utc::now() - Duration::weeks(9) - Duration::days(1)).trunc_subsecs(0);
         Clinic {
             app,
             maria,

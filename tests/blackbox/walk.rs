@@ -284,17 +284,29 @@ fn a_view_only_caregiver_is_refused_every_change_and_changes_nothing() {
     let lucia = app.login("lucia@family.example").access; // views Maria's progress
     app.get(&lucia, &format!("/api/v1/clients/{}", world.client))
         .ok(200);
-    let before = world.what_users_see(&app, &[&admin, &olivia]);
+    refused_every_change(
+        &app,
+        &world,
+        [&admin, &olivia],
+        &lucia,
+        "view-only caregiver",
+    );
+}
+
+/// `token` may see the record but change nothing on it: every change to a client's
+/// record in the OpenAPI document answers 403, and what users see stays the same.
+fn refused_every_change(app: &TestApp, world: &World, watchers: [&str; 2], token: &str, who: &str) {
+    let before = world.what_users_see(app, &watchers);
     for (method, path) in client_operations() {
         if method == "get" {
             continue;
         }
-        let r = world.call(&app, &lucia, &method, &path);
-        answers(&r, 403, "view-only caregiver", &method, &path);
+        let r = world.call(app, token, &method, &path);
+        answers(&r, 403, who, &method, &path);
     }
     assert_eq!(
         before,
-        world.what_users_see(&app, &[&admin, &olivia]),
+        world.what_users_see(app, &watchers),
         "a refused change changed what users see"
     );
 }
@@ -306,20 +318,14 @@ fn an_integration_that_may_only_read_is_refused_every_change_and_changes_nothing
     let reader = service_token(&app, &id, &secret);
     app.get(&reader, &format!("/api/v1/clients/{}", world.client))
         .ok(200);
-    let before = world.what_users_see(&app, &[&admin, &olivia]);
-    for (method, path) in client_operations() {
-        if method == "get" {
-            continue;
-        }
-        // The record is within its reach (it may read every area), so each change
-        // is refused as not its to make, never hidden.
-        let r = world.call(&app, &reader, &method, &path);
-        answers(&r, 403, "read-only integration", &method, &path);
-    }
-    assert_eq!(
-        before,
-        world.what_users_see(&app, &[&admin, &olivia]),
-        "a refused change changed what users see"
+    // The record is within its reach (it may read every area), so each change is
+    // refused as not its to make, never hidden.
+    refused_every_change(
+        &app,
+        &world,
+        [&admin, &olivia],
+        &reader,
+        "read-only integration",
     );
 }
 

@@ -15,7 +15,7 @@ use crate::{
     accounts::{self, NewUser},
     audit::{self, VerifyReport},
     clients::{self, NewLink, NewMember},
-    db, now, Backend, Clinic, Conn, StoreError, StoreResult,
+    db, now, Backend, Clinic, Conn, Reached, StoreError, StoreResult,
 };
 
 /// The demo clinic's secrets, hashed by the caller (who owns the hashing policy).
@@ -217,7 +217,7 @@ fn seed(c: &mut Conn, hash: &str, secret_hash: &str) -> StoreResult<DemoClinic> 
             therapist_id: therapist,
             team_role: role,
         };
-        clients::seed_care_team_member(c, org, client_id, member, admin, t)?;
+        clients::add_to_care_team(c, Reached::without_caller(client_id, org), member, admin, t)?;
     }
     person(
         c,
@@ -257,7 +257,7 @@ fn seed(c: &mut Conn, hash: &str, secret_hash: &str) -> StoreResult<DemoClinic> 
         relationship: Some("daughter".into()),
         permission: CaregiverPermission::View,
     };
-    clients::seed_caregiver_link(c, org, maria, link, admin, t)?;
+    clients::link_caregiver(c, Reached::without_caller(maria, org), link, admin, t)?;
     let service = accounts::insert_user(
         c,
         NewUser {

@@ -2,16 +2,16 @@
 //! and each client's own access log.
 
 use domain::{
-    audit::{AuditEvent, Outcome},
+    audit::AuditEvent,
     policy::{ClientAction, OrgAction},
 };
 use uuid::Uuid;
 
 pub use crate::audit::{AccessEntry, AccessLogView, AuditFilter};
 use crate::{
-    audit::{self, Actor, Subject},
+    audit::{self, Subject},
     gate::Caller,
-    now, Clinic, Page, PageRequest, StoreResult,
+    Clinic, Page, PageRequest, StoreResult,
 };
 
 impl Clinic {
@@ -51,32 +51,6 @@ impl Clinic {
             Subject::one("client.access_log", "client", client_id),
             move |c, client| audit::access_log(c, client, view, page),
         )
-    }
-
-    /// After a list or search the gate let through (its own organization-level event
-    /// already queued), leaves one more event in the access log of each client whose
-    /// record the answer shows: `action` on `resource_type` `id`, about `client_id`.
-    /// The answer waits until these events are durable, as for any read.
-    pub(crate) fn shown_to(
-        &self,
-        caller: &Caller,
-        action: &'static str,
-        resource_type: &'static str,
-        shown: impl IntoIterator<Item = (Uuid, Uuid)>,
-    ) -> StoreResult<()> {
-        let actor = Actor::from(&caller.who);
-        let acks = shown
-            .into_iter()
-            .map(|(id, client_id)| {
-                let subject = Subject {
-                    client_id: Some(client_id),
-                    ..Subject::one(action, resource_type, id)
-                };
-                let row = audit::row(actor, &subject, Outcome::Success, &caller.meta, now());
-                self.writer.append_audit(row)
-            })
-            .collect::<StoreResult<Vec<_>>>()?;
-        acks.into_iter().try_for_each(|ack| ack.wait())
     }
 }
 

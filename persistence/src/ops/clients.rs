@@ -63,15 +63,18 @@ impl Clinic {
         filter: ClientFilter,
         page: PageRequest,
     ) -> StoreResult<Page<Client>> {
-        let list = self.on_organization(
+        self.on_organization_showing(
             caller,
             OrgAction::ListClients,
             Subject::many("client.list", "client"),
             move |c, who| clients::list(c, who.organization_id, client_scope(who), &filter, page),
-        )?;
-        let shown = list.items.iter().map(|client| (client.id, client.id));
-        self.shown_to(caller, "client.list", "client", shown)?;
-        Ok(list)
+            |list: &Page<Client>| {
+                list.items
+                    .iter()
+                    .map(|client| (client.id, client.id))
+                    .collect()
+            },
+        )
     }
 
     /// Registers a client.

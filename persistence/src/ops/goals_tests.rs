@@ -86,7 +86,7 @@ fn scene() -> Scene {
 
 impl Scene {
     fn reach(&self, client: Uuid) -> Reached {
-        Reached::for_tests(client, self.clinic.organization)
+        Reached::without_caller(client, self.clinic.organization)
     }
 
     /// Everything stored of Maria's goals, read directly.

@@ -398,9 +398,9 @@ fn a_child_query_answers_only_for_the_client_it_was_reached_through() {
     let m = ok(record(&clinic, &clinic.therapist, episode, 3.0));
     let org = clinic.organization;
     let mut conn = clinic.connect();
-    let maria = crate::Reached::for_tests(clinic.maria, org);
-    let sam = crate::Reached::for_tests(clinic.sam, org);
-    let elsewhere = crate::Reached::for_tests(clinic.maria, Uuid::from_u128(1));
+    let maria = crate::Reached::without_caller(clinic.maria, org);
+    let sam = crate::Reached::without_caller(clinic.sam, org);
+    let elsewhere = crate::Reached::without_caller(clinic.maria, Uuid::from_u128(1));
     assert_eq!(ok(measurements::measurement(&mut conn, maria, m.id)), m);
     for other in [sam, elsewhere] {
         let found = measurements::measurement(&mut conn, other, m.id);

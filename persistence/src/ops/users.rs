@@ -91,7 +91,8 @@ impl Clinic {
         filter: UserFilter,
         page: PageRequest,
     ) -> StoreResult<Page<User>> {
-        let list = self.on_organization(
+        // A client's own login shows their name: it goes in their access log too.
+        self.on_organization_showing(
             caller,
             OrgAction::ListUsers,
             Subject::many("user.list", "user"),
@@ -99,16 +100,17 @@ impl Clinic {
                 let scope = directory_scope(who);
                 accounts::list_users(conn, who.organization_id, scope, &filter, page)
             },
-        )?;
-        // A client's own login shows their name: it goes in their access log too.
-        let clients = list.items.iter().filter_map(|u| Some((u.id, u.client_id?)));
-        self.shown_to(caller, "user.list", "user", clients)?;
-        Ok(list)
+            |list: &Page<User>| {
+                let clients = list.items.iter().filter_map(|u| Some((u.id, u.client_id?)));
+                clients.collect()
+            },
+        )
     }
 
     /// One account, if the caller's directory shows it (`user.read`).
     pub fn user(&self, caller: &Caller, user_id: Uuid) -> StoreResult<User> {
-        let user = self.on_organization(
+        // A client's own login shows their name: it goes in their access log too.
+        self.on_organization_showing(
             caller,
             OrgAction::ListUsers,
             Subject::one("user.read", "user", user_id),
@@ -116,11 +118,8 @@ impl Clinic {
                 let scope = directory_scope(who);
                 accounts::directory_entry(conn, who.organization_id, scope, user_id)
             },
-        )?;
-        // A client's own login shows their name: it goes in their access log too.
-        let client = user.client_id.map(|c| (user.id, c));
-        self.shown_to(caller, "user.read", "user", client)?;
-        Ok(user)
+            |user: &User| user.client_id.map(|c| (user.id, c)).into_iter().collect(),
+        )
     }
 
     /// Changes an account (admins; `user.update`). Deactivating ends every session of
