@@ -450,3 +450,37 @@ fn bad_bodies_on_every_operation_get_problems_naming_the_field_and_change_nothin
         "bad input changed what users see"
     );
 }
+
+#[test]
+fn every_read_that_shows_a_client_leaves_an_event_in_their_access_log() {
+    // Whatever a GET answers (a record, a list, a directory), if it shows Maria's name
+    // or her login, her access log gains an event: walked over every secured GET in
+    // the OpenAPI document, as the admin and as her therapist.
+    let (app, world, admin, olivia) = scene("Maria Lopez");
+    let maria_login = app.user_id("maria@client.example");
+    let shows_her =
+        |text: &str| text.contains("Maria Lopez") || text.contains("maria@client.example");
+    let mut showing = 0;
+    for (method, path) in secured_operations() {
+        if method != "get" {
+            continue;
+        }
+        // A directory entry shows her when it is her own login.
+        let path = path.replace("{user_id}", &maria_login);
+        for token in [&admin, &olivia] {
+            let before = app.audit_for_client(&admin, &world.client).len();
+            let r = world.call(&app, token, &method, &path);
+            if !r.status.is_success() || !shows_her(&r.text) {
+                continue;
+            }
+            showing += 1;
+            let after = app.audit_for_client(&admin, &world.client).len();
+            assert!(
+                after > before,
+                "GET {path} showed Maria's record and left nothing in her access log"
+            );
+        }
+    }
+    // The client list, the directory and her own record at least.
+    assert!(showing >= 6, "only {showing} reads showed her");
+}
