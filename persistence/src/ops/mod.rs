@@ -28,4 +28,6 @@ mod goals_tests;
 #[cfg(test)]
 mod measures_tests;
 #[cfg(test)]
+mod progress_tests;
+#[cfg(test)]
 mod users_tests;
