@@ -72,6 +72,7 @@ fn routes(cfg: &mut ServiceConfig) {
                 .service(goals::add_comment)
                 .service(measures::list_measures)
                 .service(measures::create_measure)
+                .service(measures::choose_primary_source)
                 .service(measures::record)
                 .service(measures::list)
                 .service(measures::get)

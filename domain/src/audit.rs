@@ -175,6 +175,11 @@ pub const ACTIONS: &[(&str, &str, &str)] = &[
         "add a measure to the clinic's catalogue",
     ),
     (
+        "measure.primary_source",
+        "chose whose ratings a measure's figures follow",
+        "choose whose ratings a measure's figures follow",
+    ),
+    (
         "measurement.correct",
         "corrected a measurement",
         "correct a measurement",

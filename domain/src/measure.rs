@@ -62,6 +62,9 @@ pub struct OutcomeMeasure {
     /// Sources that may report this measure.
     pub reporters: Vec<Source>,
     pub organization_id: Option<Uuid>,
+    /// The clinic's choice of whose values its figures follow, when it made one
+    /// ([`OutcomeMeasure::choose_primary`]); else the rule in `primary_source`.
+    pub chosen_primary: Option<Source>,
 }
 
 /// One rated item (QuickDASH, LEFS, PSFS). `value: None` is a missing answer.
@@ -308,12 +311,33 @@ impl OutcomeMeasure {
     /// rating scale: the therapist; a clinic's own measure: the first reporter the
     /// clinic lists, so the clinic chooses.
     pub fn primary_source(&self) -> Source {
+        if let Some(chosen) = self.chosen_primary {
+            return chosen;
+        }
         match self.instrument {
             Instrument::Copm | Instrument::Gas => Source::Therapist,
             Instrument::Psfs | Instrument::QuickDash | Instrument::Lefs => Source::ClientSelfReport,
             Instrument::Scale if self.organization_id.is_none() => Source::Therapist,
             Instrument::Scale => self.reporters.first().copied().unwrap_or(Source::Therapist),
         }
+    }
+
+    /// The clinic chooses whose values the figures follow: one of the sources that
+    /// report the measure.
+    pub fn choose_primary(mut self, source: Source) -> Result<Self, Invalid> {
+        if !self.reporters.contains(&source) {
+            let allowed: Vec<&str> = self.reporters.iter().map(|s| s.as_str()).collect();
+            return Err(Invalid::field(
+                "source",
+                format!(
+                    "must be one who reports {}: {}",
+                    self.code,
+                    allowed.join(", ")
+                ),
+            ));
+        }
+        self.chosen_primary = Some(source);
+        Ok(self)
     }
 
     /// Whether `candidate` is better than `than`.
@@ -348,6 +372,7 @@ fn builtin(
         meaningful_change_source: source.to_owned(),
         reporters: reporters.to_vec(),
         organization_id: None,
+        chosen_primary: None,
     }
 }
 
@@ -501,6 +526,7 @@ pub fn custom(
         meaningful_change_source: "defined by the clinic".to_owned(),
         reporters,
         organization_id: Some(organization_id),
+        chosen_primary: None,
     })
 }
 
@@ -1088,6 +1114,19 @@ mod tests {
         assert_eq!(psfs.meaningful_change_between(&three, &three), 2.0);
         // Other measures keep their own threshold whatever the shape of the report.
         assert_eq!(measure("lefs").meaningful_change_between(&one, &one), 9.0);
+    }
+
+    #[test]
+    fn a_clinic_chooses_whose_values_lead_among_those_who_report() {
+        let copm = measure("copm");
+        assert_eq!(copm.primary_source(), Source::Therapist);
+        let chosen = copm.clone().choose_primary(Source::ClientSelfReport);
+        assert_eq!(
+            chosen.map(|m| m.primary_source()).ok(),
+            Some(Source::ClientSelfReport)
+        );
+        // A caregiver does not report COPM, so cannot lead it.
+        assert!(copm.clone().choose_primary(Source::Caregiver).is_err());
     }
 
     #[test]

@@ -185,6 +185,15 @@ pub fn touch_progress(conn: &mut Conn, episode_id: &str) -> StoreResult<()> {
     Ok(())
 }
 
+/// Marks every progress view of a clinic as out of date (its figures follow other
+/// values now).
+pub fn touch_all_progress(conn: &mut Conn, org_id: Uuid) -> StoreResult<()> {
+    diesel::update(episodes::table.filter(episodes::organization_id.eq(org_id.to_string())))
+        .set(episodes::progress_version.eq(episodes::progress_version + 1_i64))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// The episode's progress version and, when present, its cached view and the
 /// version that view reflects. NotFound unless the episode is this client's.
 pub fn progress_cache(

@@ -13,7 +13,7 @@ use crate::{
     gate::Reached,
     goals::touch_progress,
     rows::{id, opt_id, parse_stored, utc},
-    schema::{measurements, outcome_measures},
+    schema::{measure_settings, measurements, outcome_measures},
     Conn, Page, PageRequest, StoreError, StoreResult,
 };
 
@@ -50,6 +50,7 @@ fn measure_from(org_id: Uuid, row: MeasureRow) -> StoreResult<OutcomeMeasure> {
         meaningful_change_source: "defined by the clinic".to_owned(),
         reporters,
         organization_id: Some(org_id),
+        chosen_primary: None,
     })
 }
 
@@ -74,13 +75,72 @@ pub fn measures(conn: &mut Conn, org_id: Uuid) -> StoreResult<Vec<OutcomeMeasure
     for row in rows {
         all.push(measure_from(org_id, row)?);
     }
-    Ok(all)
+    let chosen = chosen_primaries(conn, org_id, None)?;
+    Ok(all.into_iter().map(|m| with_choice(m, &chosen)).collect())
+}
+
+/// The clinic's choices of primary source, by measure code (one measure's, or all).
+fn chosen_primaries(
+    conn: &mut Conn,
+    org_id: Uuid,
+    code: Option<&str>,
+) -> StoreResult<Vec<(String, Source)>> {
+    let mut q = measure_settings::table
+        .filter(measure_settings::organization_id.eq(org_id.to_string()))
+        .select((
+            measure_settings::measure_code,
+            measure_settings::primary_source,
+        ))
+        .into_boxed();
+    if let Some(code) = code {
+        q = q.filter(measure_settings::measure_code.eq(code.to_owned()));
+    }
+    q.load::<(String, String)>(conn)?
+        .into_iter()
+        .map(|(code, source)| Ok((code, parse_stored(&source, |s| Source::parse("source", s))?)))
+        .collect()
+}
+
+fn with_choice(mut m: OutcomeMeasure, chosen: &[(String, Source)]) -> OutcomeMeasure {
+    m.chosen_primary = chosen.iter().find(|(c, _)| *c == m.code).map(|(_, s)| *s);
+    m
+}
+
+/// Stores the clinic's choice of a measure's primary source (checked by
+/// `OutcomeMeasure::choose_primary`), replacing an earlier one.
+pub fn choose_primary(
+    conn: &mut Conn,
+    org_id: Uuid,
+    measure: &OutcomeMeasure,
+    by: Uuid,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    let Some(source) = measure.chosen_primary else {
+        return Ok(());
+    };
+    diesel::delete(
+        measure_settings::table
+            .filter(measure_settings::organization_id.eq(org_id.to_string()))
+            .filter(measure_settings::measure_code.eq(&measure.code)),
+    )
+    .execute(conn)?;
+    diesel::insert_into(measure_settings::table)
+        .values((
+            measure_settings::organization_id.eq(org_id.to_string()),
+            measure_settings::measure_code.eq(&measure.code),
+            measure_settings::primary_source.eq(source.as_str()),
+            measure_settings::updated_by.eq(by.to_string()),
+            measure_settings::updated_at.eq(now.naive_utc()),
+        ))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// One measure by code, built in or the clinic's.
 pub fn measure(conn: &mut Conn, org_id: Uuid, code: &str) -> StoreResult<Option<OutcomeMeasure>> {
+    let chosen = chosen_primaries(conn, org_id, Some(code))?;
     if let Some(m) = catalogue().into_iter().find(|m| m.code == code) {
-        return Ok(Some(m));
+        return Ok(Some(with_choice(m, &chosen)));
     }
     let row: Option<MeasureRow> = outcome_measures::table
         .filter(outcome_measures::organization_id.eq(org_id.to_string()))
@@ -98,7 +158,8 @@ pub fn measure(conn: &mut Conn, org_id: Uuid, code: &str) -> StoreResult<Option<
         ))
         .first(conn)
         .optional()?;
-    row.map(|r| measure_from(org_id, r)).transpose()
+    let measure = row.map(|r| measure_from(org_id, r)).transpose()?;
+    Ok(measure.map(|m| with_choice(m, &chosen)))
 }
 
 pub fn create_measure(

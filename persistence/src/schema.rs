@@ -360,3 +360,14 @@ diesel::table! {
 }
 
 diesel::joinable!(goal_comments -> users (author_id));
+
+diesel::table! {
+    /// A clinic's choice of a measure's primary source.
+    measure_settings (organization_id, measure_code) {
+        organization_id -> Text,
+        measure_code -> Text,
+        primary_source -> Text,
+        updated_by -> Text,
+        updated_at -> Timestamp,
+    }
+}

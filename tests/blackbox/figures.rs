@@ -256,6 +256,57 @@ fn a_clients_own_copm_never_becomes_the_episodes_copm() {
 }
 
 #[test]
+fn a_clinic_chooses_whose_values_a_measure_follows() {
+    let c = Clinic::open();
+    let admin = c.app.login("admin@riverside.example").access;
+    let primary_of = |code: &str| {
+        let all = c.app.get(&c.olivia, "/api/v1/measures").ok(200).clone();
+        all.as_array()
+            .and_then(|ms| ms.iter().find(|m| m["code"] == code))
+            .map(|m| m["primary_source"].clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(primary_of("copm"), "therapist");
+    assert_eq!(primary_of("quickdash"), "client");
+    // Therapist (2+3+4)/3 = 3 and Maria (3+5+4)/3 = 4 -> (6+7+8)/3 = 7.
+    c.rate(&c.olivia, None, "copm", copm([2, 3, 4], [2, 2, 2]), 0);
+    c.rate(&c.me, None, "copm", copm([3, 5, 4], [2, 4, 6]), 1);
+    c.rate(&c.me, None, "copm", copm([6, 7, 8], [5, 6, 7]), 2);
+    assert_eq!(c.view()["copm"]["source"], "therapist");
+
+    let path = "/api/v1/measures/copm/primary-source";
+    // Only the clinic's admins choose; only someone who reports COPM may lead it.
+    c.app
+        .put(&c.olivia, path, &json!({"source": "client"}))
+        .problem(403);
+    let refused = c.app.put(&admin, path, &json!({"source": "caregiver"}));
+    assert_eq!(refused.problem(422)["errors"][0]["field"], "source");
+    c.app
+        .put(
+            &admin,
+            "/api/v1/measures/no-such-measure/primary-source",
+            &json!({"source": "client"}),
+        )
+        .problem(404);
+    assert_eq!(
+        c.view()["copm"]["source"],
+        "therapist",
+        "a refused choice changes nothing"
+    );
+
+    let chosen = c.app.put(&admin, path, &json!({"source": "client"}));
+    assert_eq!(chosen.ok(200)["primary_source"], "client");
+    assert_eq!(primary_of("copm"), "client");
+    // The episode's COPM now follows Maria's own ratings: 4 -> 7.
+    let copm = &c.view()["copm"];
+    assert_eq!(copm["source"], "client");
+    assert!(
+        close(&copm["performance"]["first"], 4.0) && close(&copm["performance"]["change"], 3.0),
+        "{copm}"
+    );
+}
+
+#[test]
 fn sources_stand_side_by_side_and_personal_bests_come_from_the_primary_one() {
     let c = Clinic::open();
     let g = c.goal(

@@ -82,6 +82,7 @@ impl World {
             .replace("{member_id}", &self.member)
             .replace("{link_id}", &self.link)
             .replace("{user_id}", &self.user)
+            .replace("{code}", "copm")
     }
 
     /// A body that a caller with the right to do it would have had accepted.
@@ -91,6 +92,7 @@ impl World {
             ("put", "{client_id}") => {
                 json!({"name": "Maria Lopez", "status": "active", "identifiers": []})
             }
+            ("put", "primary-source") => json!({"source": "client"}),
             ("post", "care-team") => {
                 json!({"therapist_id": self.user, "team_role": "consulting"})
             }

@@ -2,7 +2,7 @@
 //! against the measure, corrected only by new versions. The rules and the records
 //! are the clinic's (`persistence::ops::measures`); these handlers translate HTTP.
 
-use actix_web::{get, post, web, HttpResponse};
+use actix_web::{get, post, put, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use domain::measure::{
     self, custom, CopmProblem, Correction, Direction, Instrument, Item, MeasureDefinition,
@@ -46,12 +46,19 @@ pub struct MeasureView {
     /// Who may report it.
     #[schema(schema_with = wire::sources)]
     pub reporters: Vec<Source>,
+    /// Whose values the figures (progress, series, charts) follow: the clinic's
+    /// choice (`PUT /measures/{code}/primary-source`), else therapist-assessed for
+    /// COPM, GAS and rating scales, client-reported for the PSFS, QuickDASH and LEFS
+    /// questionnaires, and the first reporter a clinic lists for its own measures.
+    #[schema(schema_with = wire::source)]
+    pub primary_source: Source,
     /// False for the built-in catalogue.
     pub clinic_defined: bool,
 }
 
 impl From<OutcomeMeasure> for MeasureView {
     fn from(m: OutcomeMeasure) -> Self {
+        let primary_source = m.primary_source();
         MeasureView {
             code: m.code,
             name: m.name,
@@ -63,6 +70,7 @@ impl From<OutcomeMeasure> for MeasureView {
             direction: m.direction,
             meaningful_change: m.meaningful_change,
             meaningful_change_source: m.meaningful_change_source,
+            primary_source,
             reporters: m.reporters,
             clinic_defined: m.organization_id.is_some(),
         }
@@ -145,6 +153,44 @@ pub async fn create_measure(
         .await?;
     let location = format!("/api/v1/measures/{}", measure.code);
     Ok(created(location, &MeasureView::from(measure)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct MeasurePath {
+    pub code: String,
+}
+
+/// Whose values a measure's figures follow.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PrimarySourceInput {
+    /// One of the measure's reporters.
+    #[schema(schema_with = wire::source)]
+    pub source: String,
+}
+
+/// Choose whose values a measure's figures follow in this clinic (admins): e.g. the
+/// client's own COPM ratings instead of the therapist's interview.
+#[utoipa::path(
+    tag = "measures",
+    params(MeasurePath),
+    request_body = PrimarySourceInput,
+    responses((status = 200, body = MeasureView)),
+    security(("bearer" = []))
+)]
+#[put("/measures/{code}/primary-source")]
+pub async fn choose_primary_source(
+    Bearer(caller): Bearer,
+    path: web::Path<MeasurePath>,
+    body: Body<PrimarySourceInput>,
+    state: State,
+) -> ApiResult<HttpResponse> {
+    let source = Source::parse("source", &body.0.source)?;
+    let code = path.into_inner().code;
+    let measure = state
+        .run(move |clinic| clinic.choose_primary_source(&caller, code, source))
+        .await?;
+    Ok(HttpResponse::Ok().json(MeasureView::from(measure)))
 }
 
 // --- Measurements -----------------------------------------------------------------

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use domain::{
     measure::{
         may_rate, score_report, Change, Correction, CorrectionRefused, Measurement, OutcomeMeasure,
-        Report, Values,
+        Report, Source, Values,
     },
     policy::{recording_as, ClientAction, OrgAction},
 };
@@ -66,6 +66,26 @@ impl Clinic {
             }
             measurements::create_measure(c, &measure, who.user_id, now())?;
             Ok(measure)
+        })
+    }
+
+    /// The clinic chooses whose values a measure's figures follow (one of the sources
+    /// that report it); every progress view, series and chart follows it from then on.
+    pub fn choose_primary_source(
+        &self,
+        caller: &Caller,
+        code: String,
+        source: Source,
+    ) -> StoreResult<OutcomeMeasure> {
+        let subject = Subject::one("measure.primary_source", "measure", &code);
+        self.on_organization(caller, OrgAction::ManageMeasures, subject, move |c, who| {
+            let org = who.organization_id;
+            let measure = measurements::measure(c, org, &code)?.ok_or(StoreError::NotFound)?;
+            let chosen = measure.choose_primary(source)?;
+            measurements::choose_primary(c, org, &chosen, who.user_id, now())?;
+            // Every episode's stored view may follow other values now.
+            goals::touch_all_progress(c, org)?;
+            Ok(chosen)
         })
     }
 

@@ -124,6 +124,41 @@ fn only_admins_define_measures() {
 }
 
 #[test]
+fn only_admins_choose_a_measures_primary_source_and_each_choice_is_audited_once() {
+    let clinic = Riverside::new();
+    let choose = |person, source| {
+        let caller = clinic.caller(person);
+        clinic
+            .door
+            .choose_primary_source(&caller, "copm".into(), source)
+    };
+    for person in [&clinic.therapist, &clinic.other_clinic_therapist] {
+        let before = clinic.events().len();
+        let refused = choose(person, Source::ClientSelfReport);
+        assert!(matches!(refused, Err(StoreError::Forbidden)), "{refused:?}");
+        assert_eq!(
+            since(&clinic, before),
+            one("measure.primary_source", "denied")
+        );
+    }
+    let before = clinic.events().len();
+    let chosen = ok(choose(&clinic.admin, Source::ClientSelfReport));
+    assert_eq!(chosen.primary_source(), Source::ClientSelfReport);
+    assert_eq!(
+        since(&clinic, before),
+        one("measure.primary_source", "success")
+    );
+    let therapist = clinic.caller(&clinic.therapist);
+    let copm = ok(clinic.door.measures(&therapist))
+        .into_iter()
+        .find(|m| m.code == "copm");
+    assert_eq!(
+        copm.map(|m| m.primary_source()),
+        Some(Source::ClientSelfReport)
+    );
+}
+
+#[test]
 fn the_care_team_records_and_a_measurement_is_checked_against_its_measure() {
     let clinic = Riverside::new();
     let episode = clinic.episode_of(clinic.maria);
