@@ -136,11 +136,23 @@ pub fn choose_primary(
     Ok(())
 }
 
-/// One measure by code, built in or the clinic's.
-pub fn measure(conn: &mut Conn, org_id: Uuid, code: &str) -> StoreResult<Option<OutcomeMeasure>> {
+/// One measure by code, built in or the clinic's, with the clinic's choice of its
+/// primary source: for what shows figures (a series, a chart).
+pub fn measure_as_chosen(
+    conn: &mut Conn,
+    org_id: Uuid,
+    code: &str,
+) -> StoreResult<Option<OutcomeMeasure>> {
     let chosen = chosen_primaries(conn, org_id, Some(code))?;
+    Ok(measure(conn, org_id, code)?.map(|m| with_choice(m, &chosen)))
+}
+
+/// One measure by code, built in or the clinic's: its scale and scoring, for
+/// checking and recording values (which never depend on whose values lead, so the
+/// hot path reads no choice).
+pub fn measure(conn: &mut Conn, org_id: Uuid, code: &str) -> StoreResult<Option<OutcomeMeasure>> {
     if let Some(m) = catalogue().into_iter().find(|m| m.code == code) {
-        return Ok(Some(with_choice(m, &chosen)));
+        return Ok(Some(m));
     }
     let row: Option<MeasureRow> = outcome_measures::table
         .filter(outcome_measures::organization_id.eq(org_id.to_string()))
@@ -158,8 +170,7 @@ pub fn measure(conn: &mut Conn, org_id: Uuid, code: &str) -> StoreResult<Option<
         ))
         .first(conn)
         .optional()?;
-    let measure = row.map(|r| measure_from(org_id, r)).transpose()?;
-    Ok(measure.map(|m| with_choice(m, &chosen)))
+    row.map(|r| measure_from(org_id, r)).transpose()
 }
 
 pub fn create_measure(

@@ -304,6 +304,19 @@ fn a_clinic_chooses_whose_values_a_measure_follows() {
         close(&copm["performance"]["first"], 4.0) && close(&copm["performance"]["change"], 3.0),
         "{copm}"
     );
+    // A goal's series and chart follow the choice too.
+    let nrs = "/api/v1/measures/nrs/primary-source";
+    c.app.put(&admin, nrs, &json!({"source": "client"})).ok(200);
+    let g = c.goal(
+        "Walk to the shop",
+        json!({"measure_code": "nrs", "target_value": 9}),
+        true,
+    );
+    let series = format!("/api/v1/clients/{}/goals/{g}/series", c.maria);
+    assert_eq!(
+        c.app.get(&c.me, &series).ok(200)["primary_source"],
+        "client"
+    );
 }
 
 #[test]

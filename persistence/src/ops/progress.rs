@@ -207,7 +207,7 @@ impl Clinic {
                     .clone()
                     .or_else(|| goal.content.measure_code.clone())
                     .unwrap_or_else(|| "gas".to_owned());
-                let measure = measurements::measure(c, client.organization_id(), &code)?
+                let measure = measurements::measure_as_chosen(c, client.organization_id(), &code)?
                     .ok_or_else(|| {
                         domain::Invalid::field("measure_code", "is not a known measure")
                     })?;
