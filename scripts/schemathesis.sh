@@ -118,7 +118,8 @@ peers = ["olivia", "peter"]
 # against the clock (date of birth not in the future) and rules against stored data
 # (a known measure code, a goal's current status, an e-mail not yet registered). They
 # answer such a request 422 naming the field, and document that 422. Everything a
-# schema can state (types, ranges, lengths, patterns, enums) is in the schema, and
+# schema can state (types, ranges, lengths, patterns, enums, and the `if`/`then` rules
+# across fields in `api/src/openapi.rs`, `cross_field_rules`) is in the schema, and
 # negative_data_rejection and every other check stay on for every operation.
 [[operations]]
 include-name = [

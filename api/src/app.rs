@@ -229,6 +229,7 @@ pub fn serve(
 ) -> std::io::Result<actix_web::dev::Server> {
     let doc = openapi();
     let known = web::Data::new(KnownRoutes::from_doc(&doc));
+    let document = crate::openapi::document(&doc);
     let limit = state.config.max_body_bytes;
     let transport = web::Data::new(TransportLimits {
         max_header_bytes: state.config.max_header_bytes,
@@ -250,7 +251,10 @@ pub fn serve(
             .app_data(transport.clone())
             .app_data(web::PayloadConfig::new(limit))
             .app_data(web::PathConfig::default().error_handler(crate::error::path_error))
-            .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", doc.clone()))
+            .service(
+                SwaggerUi::new("/docs/{_:.*}")
+                    .external_url_unchecked("/openapi.json", document.clone()),
+            )
             .default_service(web::to(fallback))
             .wrap(
                 DefaultHeaders::new()

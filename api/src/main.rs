@@ -26,9 +26,10 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let command = args.first().map_or("serve", String::as_str);
     let result = match command {
-        "openapi" => {
-            print(&serde_json::to_string_pretty(&headway_api::openapi()).unwrap_or_default())
-        }
+        "openapi" => print(
+            &serde_json::to_string_pretty(&headway_api::openapi::document(&headway_api::openapi()))
+                .unwrap_or_default(),
+        ),
         "env" => print(
             &config::VARIABLES
                 .iter()

@@ -153,3 +153,116 @@ impl Modify for Shared {
         }
     }
 }
+
+/// The document as served and committed: utoipa's, plus the rules across fields.
+pub fn document(doc: &Doc) -> serde_json::Value {
+    let mut value = serde_json::to_value(doc).unwrap_or_default();
+    let schemas = &mut value["components"]["schemas"];
+    for (name, rule) in cross_field_rules() {
+        let schema = schemas.get_mut(name).and_then(|s| s.as_object_mut());
+        if let (Some(schema), serde_json::Value::Object(rule)) = (schema, rule) {
+            for (keyword, constraint) in rule {
+                // Only keywords utoipa did not write: a rule never replaces a field's schema.
+                schema.entry(keyword).or_insert(constraint);
+            }
+        }
+    }
+    value
+}
+
+/// Rules across fields that the domain applies when it parses a request and that
+/// JSON Schema 2020-12 (OpenAPI 3.1's dialect) can state with `if`/`then`/`else` and
+/// `not`, which utoipa's builders cannot write. Rules JSON Schema cannot state
+/// (comparisons between fields, the clock, stored data, the caller's role) are in
+/// the fields' descriptions and answered 422 naming the field.
+fn cross_field_rules() -> Vec<(&'static str, serde_json::Value)> {
+    use domain::identity::Role;
+    use serde_json::json;
+    let built_in: Vec<String> = domain::measure::catalogue()
+        .into_iter()
+        .map(|m| m.code)
+        .collect();
+    vec![
+        // `domain::identity::NewStaff::parse`.
+        (
+            "NewUserInput",
+            json!({"allOf": [
+                {
+                    "if": {"properties": {"role": {"const": Role::Service.as_str()}}},
+                    "then": {"properties": {"email": {"type": "null"}}},
+                    "else": {
+                        "required": ["email"],
+                        "properties": {"email": {"type": "string"}, "scopes": {"type": "null"}}
+                    }
+                },
+                {
+                    "if": {"properties": {"role": {"const": Role::Therapist.as_str()}}},
+                    "then": {"required": ["discipline"], "properties": {"discipline": {"type": "string"}}}
+                }
+            ]}),
+        ),
+        // `domain::measure::Correction::parse`: withdraw, or bring new values.
+        (
+            "CorrectionInput",
+            json!({
+                "if": {"required": ["withdraw"], "properties": {"withdraw": {"const": true}}},
+                "then": {"properties": {"values": {"type": "null"}}},
+                "else": {"required": ["values"], "properties": {"values": {"not": {"type": "null"}}}}
+            }),
+        ),
+        // `domain::goal::GoalContent::parse`: a target value is on a measure.
+        (
+            "GoalContentInput",
+            json!({
+                "if": {"required": ["target_value"], "properties": {"target_value": {"type": "number"}}},
+                "then": {"required": ["measure_code"], "properties": {"measure_code": {"type": "string"}}}
+            }),
+        ),
+        // RFC 6749 §4.3 and §6: what each grant needs (client credentials may come
+        // in HTTP Basic instead, so that grant requires nothing more here).
+        (
+            "TokenRequest",
+            json!({"allOf": [
+                {
+                    "if": {"properties": {"grant_type": {"const": "password"}}},
+                    "then": {
+                        "required": ["username", "password"],
+                        "properties": {"username": {"type": "string"}, "password": {"type": "string"}}
+                    }
+                },
+                {
+                    "if": {"properties": {"grant_type": {"const": "refresh_token"}}},
+                    "then": {"required": ["refresh_token"], "properties": {"refresh_token": {"type": "string"}}}
+                }
+            ]}),
+        ),
+        // `domain::measure::custom`: a clinic cannot reuse a built-in code.
+        (
+            "NewMeasureInput",
+            json!({"allOf": [{"properties": {"code": {"not": {"enum": built_in}}}}]}),
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A renamed type or a keyword utoipa starts writing would silently drop a rule.
+    #[test]
+    fn every_cross_field_rule_lands_on_its_schema() {
+        let plain = serde_json::to_value(crate::app::openapi()).unwrap_or_default();
+        let served = document(&crate::app::openapi());
+        for (name, rule) in cross_field_rules() {
+            let before = &plain["components"]["schemas"][name];
+            assert!(before.is_object(), "no schema {name}");
+            for (keyword, constraint) in rule.as_object().into_iter().flatten() {
+                assert!(
+                    before.get(keyword).is_none(),
+                    "{name} already has {keyword}"
+                );
+                assert_eq!(&served["components"]["schemas"][name][keyword], constraint);
+            }
+        }
+    }
+}

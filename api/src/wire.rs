@@ -5,7 +5,10 @@
 //! Use them as `#[schema(schema_with = crate::wire::line_200)]`; an `Option` field
 //! takes the `_or_null` form.
 
-use utoipa::openapi::{schema::SchemaType, ArrayBuilder, Object, ObjectBuilder, Type};
+use utoipa::openapi::{
+    schema::{KnownFormat, SchemaFormat, SchemaType},
+    AllOfBuilder, ArrayBuilder, Object, ObjectBuilder, Type,
+};
 
 /// Exactly what Rust's `trim()` strips, spelled out: `\s` means something else in
 /// each regex engine (ECMA 262, Python, Rust), and a client's validator must agree
@@ -71,10 +74,53 @@ pub fn email(nullable: bool) -> Object {
         .build()
 }
 
-/// A phone number: digits, spaces and `+ - ( ) .`, at least five digits.
-pub fn phone(nullable: bool) -> Object {
-    string(nullable)
+/// A phone number: digits, spaces and `+ - ( ) .`, at least five digits, at most 32
+/// characters once trimmed. Two patterns, both to match: JSON Schema has no "and"
+/// inside one regular expression without lookahead, which not every validator has.
+pub fn phone(nullable: bool) -> utoipa::openapi::AllOf {
+    let digits = string(nullable)
         .pattern(Some(r"^[ +().\-]*(?:[0-9][ +().\-]*){5,}$".to_owned()))
+        .build();
+    let length = string(nullable)
+        .pattern(Some(r"^ *[^ ](?:.{0,30}[^ ])? *$".to_owned()))
+        .build();
+    AllOfBuilder::new()
+        .item(digits)
+        .item(length)
+        .description(Some(
+            "Digits, spaces and `+ - ( ) .`; at least five digits; at most 32 characters.",
+        ))
+        .build()
+}
+
+pub fn phone_or_null() -> utoipa::openapi::schema::Schema {
+    utoipa::openapi::schema::Schema::AllOf(phone(true))
+}
+
+/// A date of birth: a calendar date from 1880 on (and, as the server checks against
+/// its clock, not in the future).
+pub fn date_of_birth_or_null() -> Object {
+    string(true)
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date)))
+        .pattern(Some(
+            r"^(?:18[89][0-9]|19[0-9]{2}|[2-9][0-9]{3})-".to_owned(),
+        ))
+        .description(Some("From 1880-01-01 to today."))
+        .build()
+}
+
+/// OAuth scopes, space-separated, each one the domain knows.
+pub fn scopes_or_null() -> Object {
+    let one = domain::identity::Scope::ALL
+        .iter()
+        .map(|s| s.as_str().replace('.', r"\."))
+        .collect::<Vec<_>>()
+        .join("|");
+    string(true)
+        .pattern(Some(format!(
+            "^[{SPACE}]*(?:(?:{one})(?:[{SPACE}]+(?:{one}))*)?[{SPACE}]*$"
+        )))
+        .description(Some("Service accounts only: space-separated scopes."))
         .build()
 }
 
@@ -113,7 +159,6 @@ macro_rules! schemas {
 
 schemas! {
     email_or_null = email(true);
-    phone_or_null = phone(true);
     line_200 = line(200, false);
     line_100_or_null = line(100, true);
     line_256 = line(256, false);
@@ -130,6 +175,8 @@ schemas! {
 schemas! {
     role = one_of(domain::identity::Role::ALL.iter().map(|r| r.as_str()));
     role_or_null = one_of_or_null(domain::identity::Role::ALL.iter().map(|r| r.as_str()));
+    // Whom an admin creates directly; clients and caregivers are invited.
+    staff_role = one_of(domain::identity::Role::STAFF.iter().map(|r| r.as_str()));
     discipline_or_null = one_of_or_null(domain::identity::Discipline::ALL.iter().map(|r| r.as_str()));
     client_status = one_of(domain::client::ClientStatus::ALL.iter().map(|r| r.as_str()));
     team_role = one_of(domain::client::TeamRole::ALL.iter().map(|r| r.as_str()));
@@ -175,9 +222,23 @@ schemas! {
     instrument = one_of(domain::measure::Instrument::ALL.iter().map(|i| i.as_str()));
     measurement_status = one_of(domain::measure::MeasurementStatus::ALL.iter().map(|s| s.as_str()));
     // As `domain::measure::custom` accepts a clinic measure's code.
+    // (`openapi::document` adds that built-in codes are refused.)
+    new_measure_code = described(
+        string(false).pattern(Some(r"^[a-z0-9-]{1,64}$".to_owned())).build(),
+        "Lower-case letters, digits and dashes; unique in the clinic, and not a built-in measure's code.",
+    );
+    // A measure's code as the catalogue lists it.
     measure_code = described(
         string(false).pattern(Some(r"^[a-z0-9-]{1,64}$".to_owned())).build(),
-        "Lower-case letters, digits and dashes; unique in the clinic.",
+        "A code from `GET /api/v1/measures`: a built-in measure's or one of the clinic's own.",
+    );
+    measure_code_or_null = described(
+        string(true).pattern(Some(r"^[a-z0-9-]{1,64}$".to_owned())).build(),
+        "A code from `GET /api/v1/measures`; required with `target_value`.",
+    );
+    unit_or_null = described(
+        line(domain::measure::UNIT_MAX, true),
+        "What the values count, e.g. `kg` or `seconds`.",
     );
 }
 

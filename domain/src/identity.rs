@@ -56,6 +56,12 @@ text_enum!(
     }
 );
 
+impl Role {
+    /// The accounts an admin creates directly; clients and caregivers are invited
+    /// through the client's record.
+    pub const STAFF: &'static [Role] = &[Role::Admin, Role::Therapist, Role::Service];
+}
+
 text_enum!(
     /// A therapist's profession: care is interdisciplinary.
     Discipline {
@@ -85,11 +91,17 @@ text_enum!(
 pub struct Scopes(BTreeSet<Scope>);
 
 impl Scopes {
+    /// Parses OAuth's `scope` parameter.
     pub fn parse(text: &str) -> Result<Self, crate::Invalid> {
+        Self::parse_field("scope", text)
+    }
+
+    /// The same, blaming `field` for an unknown scope.
+    pub fn parse_field(field: &str, text: &str) -> Result<Self, crate::Invalid> {
         text.split_whitespace()
             .map(|s| {
                 s.parse::<Scope>()
-                    .map_err(|_| crate::Invalid::field("scope", format!("unknown scope `{s}`")))
+                    .map_err(|_| crate::Invalid::field(field, format!("unknown scope `{s}`")))
             })
             .collect::<Result<BTreeSet<_>, _>>()
             .map(Scopes)
@@ -573,7 +585,7 @@ impl NewStaff {
     pub fn parse(input: NewStaffInput<'_>) -> Result<NewStaff, crate::Invalid> {
         let mut problems = crate::error::Problems::default();
         let role = problems.check(Role::parse("role", input.role));
-        if matches!(role, Some(Role::Client | Role::Caregiver)) {
+        if role.is_some_and(|r| !Role::STAFF.contains(&r)) {
             problems.add(
                 "role",
                 "clients and caregivers are invited through their client record",
@@ -598,7 +610,9 @@ impl NewStaff {
             problems.add("discipline", "is required for therapists");
         }
         let scopes = match (input.scopes, role) {
-            (Some(s), Some(Role::Service)) => problems.check(Scopes::parse(s)).unwrap_or_default(),
+            (Some(s), Some(Role::Service)) => problems
+                .check(Scopes::parse_field("scopes", s))
+                .unwrap_or_default(),
             (Some(_), _) => {
                 problems.add("scopes", "only service accounts have scopes");
                 Scopes::default()
@@ -647,7 +661,9 @@ impl AccountChanges {
         let discipline = input
             .discipline
             .and_then(|d| problems.check(Discipline::parse("discipline", d)));
-        let scopes = input.scopes.and_then(|s| problems.check(Scopes::parse(s)));
+        let scopes = input
+            .scopes
+            .and_then(|s| problems.check(Scopes::parse_field("scopes", s)));
         if input.active == Some(false) && by == target {
             problems.add("active", "you cannot deactivate your own account");
         }

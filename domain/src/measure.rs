@@ -459,6 +459,9 @@ pub struct MeasureDefinition<'a> {
 }
 
 /// The rules for a clinic-defined measure.
+/// The longest unit a clinic measure may name ("seconds", "kg", "m/s", "degrees").
+pub const UNIT_MAX: usize = 32;
+
 pub fn custom(
     organization_id: Uuid,
     definition: MeasureDefinition<'_>,
@@ -487,6 +490,15 @@ pub fn custom(
     }
     if name.trim().is_empty() || name.chars().count() > 200 {
         p.add("name", "must be 1 to 200 characters");
+    }
+    let unit = unit.map(str::trim);
+    if unit.is_some_and(|u| {
+        u.is_empty() || u.chars().count() > UNIT_MAX || u.chars().any(char::is_control)
+    }) {
+        p.add(
+            "unit",
+            format!("must be 1 to {UNIT_MAX} characters on one line"),
+        );
     }
     if !(min.is_finite() && max.is_finite() && min < max) {
         p.add("max", "must be greater than min");
@@ -1216,6 +1228,22 @@ mod tests {
             ),
         );
         assert_eq!(dup.map_err(fields), Err(vec!["code".into()]));
+        let grip = |unit| MeasureDefinition {
+            unit: Some(unit),
+            ..def(
+                "grip",
+                "Grip",
+                (0.0, 90.0, 0.5),
+                5.0,
+                vec![Source::Therapist],
+            )
+        };
+        for unit in ["", "  ", "kg\nlb", &"x".repeat(UNIT_MAX + 1)] {
+            let refused = custom(org, grip(unit)).map_err(fields);
+            assert_eq!(refused, Err(vec!["unit".into()]), "{unit:?}");
+        }
+        let spaced = custom(org, grip(" kg ")).map(|m| m.unit);
+        assert_eq!(spaced, Ok(Some("kg".into())));
     }
 }
 

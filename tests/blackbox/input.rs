@@ -1,7 +1,7 @@
 //! Bad input gets a 4xx problem naming the field, never a 500, and changes nothing.
 
 use headway_tests::TestApp;
-use serde_json::json;
+use serde_json::{json, Value};
 
 fn client_count(app: &TestApp, token: &str) -> usize {
     app.get(token, "/api/v1/clients?limit=100").ok(200)["items"]
@@ -282,4 +282,93 @@ fn blank_text_is_refused_not_stored_empty() {
     );
     r.problem(422);
     assert_eq!(r.fields(), vec!["name"]);
+}
+
+/// What the OpenAPI document states across fields (its `if`/`then` rules, the unit's
+/// length, the built-in codes a clinic cannot reuse) is what the server refuses,
+/// naming the field the document names; and a refused request creates nothing.
+#[test]
+fn rules_across_fields_are_refused_naming_the_documented_field() {
+    let app = TestApp::spawn();
+    let admin = app.login("admin@riverside.example").access;
+    let doc = app
+        .send(app.http.get(app.url("/openapi.json")))
+        .ok(200)
+        .clone();
+    let schema = |name: &str| doc["components"]["schemas"][name].clone();
+    let users = app.get(&admin, "/api/v1/users?limit=100").ok(200)["items"]
+        .as_array()
+        .map_or(0, Vec::len);
+
+    // A person needs an e-mail; a service account has none, and only it has scopes.
+    assert!(schema("NewUserInput")["allOf"].is_array());
+    let cases = [
+        (json!({"role": "admin", "display_name": "A"}), "email"),
+        (
+            json!({"role": "therapist", "display_name": "T", "email": "t@x.example"}),
+            "discipline",
+        ),
+        (
+            json!({"role": "service", "display_name": "S", "email": "s@x.example"}),
+            "email",
+        ),
+        (
+            json!({"role": "admin", "display_name": "A", "email": "a@x.example", "scopes": "clients:read"}),
+            "scopes",
+        ),
+        (
+            json!({"role": "service", "display_name": "S", "scopes": "clients:read root"}),
+            "scopes",
+        ),
+        (
+            json!({"role": "client", "display_name": "C", "email": "c@x.example"}),
+            "role",
+        ),
+    ];
+    for (body, field) in cases {
+        let r = app.post(&admin, "/api/v1/users", &body);
+        assert!(
+            matches!(r.status.as_u16(), 400 | 422),
+            "{body}: {}",
+            r.status
+        );
+        assert_eq!(r.fields(), vec![field.to_owned()], "{body}");
+    }
+    let after = app.get(&admin, "/api/v1/users?limit=100").ok(200)["items"]
+        .as_array()
+        .map_or(0, Vec::len);
+    assert_eq!(after, users, "no account was created");
+
+    // A clinic measure's unit is one short line; its code is not a built-in one.
+    let unit = &schema("NewMeasureInput")["properties"]["unit"];
+    assert!(unit["pattern"].is_string(), "{unit}");
+    let measure = |unit: Value, code: &str| {
+        json!({"code": code, "name": "Grip", "unit": unit, "min": 0, "max": 90, "step": 0.5,
+               "direction": "higher-is-better", "meaningful_change": 5, "reporters": ["therapist"]})
+    };
+    for bad in [json!("x".repeat(33)), json!("kg\nlb"), json!("  ")] {
+        let r = app.post(&admin, "/api/v1/measures", &measure(bad.clone(), "grip-kg"));
+        r.problem(422);
+        assert_eq!(r.fields(), vec!["unit"], "{bad}");
+    }
+    let built_in = &schema("NewMeasureInput")["allOf"][0]["properties"]["code"]["not"]["enum"];
+    assert!(built_in
+        .as_array()
+        .is_some_and(|c| c.contains(&json!("copm"))));
+    let r = app.post(&admin, "/api/v1/measures", &measure(json!("kg"), "copm"));
+    assert_eq!(r.problem(422)["errors"][0]["field"], "code");
+    let catalogue = app.get(&admin, "/api/v1/measures").ok(200).clone();
+    let codes: Vec<_> = catalogue
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|m| m["code"].clone())
+        .collect();
+    assert!(!codes.contains(&json!("grip-kg")), "no measure was created");
+    let r = app.post(
+        &admin,
+        "/api/v1/measures",
+        &measure(json!(" kg "), "grip-kg"),
+    );
+    assert_eq!(r.ok(201)["unit"], "kg");
 }

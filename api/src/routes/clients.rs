@@ -106,6 +106,7 @@ pub struct NewClientInput {
     /// 1 to 100 characters.
     #[schema(schema_with = crate::wire::line_100_or_null)]
     pub preferred_name: Option<String>,
+    #[schema(schema_with = crate::wire::date_of_birth_or_null)]
     pub date_of_birth: Option<NaiveDate>,
     #[schema(schema_with = crate::wire::email_or_null)]
     pub email: Option<String>,
@@ -128,6 +129,7 @@ pub struct ClientUpdate {
     /// 1 to 100 characters.
     #[schema(schema_with = crate::wire::line_100_or_null)]
     pub preferred_name: Option<String>,
+    #[schema(schema_with = crate::wire::date_of_birth_or_null)]
     pub date_of_birth: Option<NaiveDate>,
     #[schema(schema_with = crate::wire::email_or_null)]
     pub email: Option<String>,

@@ -351,9 +351,11 @@ pub struct GoalContentInput {
     pub importance: i64,
     /// Defaults to today.
     pub start_date: Option<NaiveDate>,
+    /// On or after `start_date` (today when it is left out).
     pub target_date: Option<NaiveDate>,
-    /// A measure from `/api/v1/measures` to target.
+    #[schema(schema_with = crate::wire::measure_code_or_null)]
     pub measure_code: Option<String>,
+    /// The value on that measure to reach; needs `measure_code`, within its range.
     pub target_value: Option<f64>,
     pub gas: Option<GasScaleView>,
 }

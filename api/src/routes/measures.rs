@@ -89,17 +89,23 @@ pub async fn list_measures(Bearer(caller): Bearer, state: State) -> ApiResult<Ht
 #[serde(deny_unknown_fields)]
 pub struct NewMeasureInput {
     /// Lower-case letters, digits and dashes; unique in the clinic.
-    #[schema(schema_with = wire::measure_code)]
+    #[schema(schema_with = wire::new_measure_code)]
     pub code: String,
     #[schema(schema_with = wire::not_blank_200)]
     pub name: String,
+    #[schema(schema_with = wire::unit_or_null)]
     pub unit: Option<String>,
+    /// The lowest value; less than `max`.
     pub min: f64,
+    /// The highest value; greater than `min`.
     pub max: f64,
-    /// 0 for a continuous scale.
+    /// 0 for a continuous scale, else the step between values, at most `max - min`.
+    #[schema(minimum = 0)]
     pub step: f64,
     #[schema(schema_with = wire::direction)]
     pub direction: String,
+    /// The smallest change that matters to the client: positive, at most `max - min`.
+    #[schema(exclusive_minimum = 0)]
     pub meaningful_change: f64,
     /// Who may report it: `therapist`, `client`, `caregiver` (imported values are
     /// always accepted).
@@ -337,6 +343,7 @@ impl From<Measurement> for MeasurementView {
 pub struct NewMeasurementInput {
     /// The goal measured; absent for the client as a whole (e.g. a COPM interview).
     pub goal_id: Option<Uuid>,
+    #[schema(schema_with = wire::measure_code)]
     pub measure_code: String,
     /// When it was observed; defaults to now; not in the future.
     pub observed_at: Option<DateTime<Utc>>,

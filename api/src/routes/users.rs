@@ -90,7 +90,7 @@ pub struct CreatedUser {
 pub struct NewUserInput {
     /// `admin`, `therapist` or `service`. Clients and caregivers are invited through
     /// their client record.
-    #[schema(schema_with = crate::wire::role)]
+    #[schema(schema_with = crate::wire::staff_role)]
     pub role: String,
     #[validate(
         length(min = 1, max = 200),
@@ -104,7 +104,7 @@ pub struct NewUserInput {
     /// Required for therapists.
     #[schema(schema_with = crate::wire::discipline_or_null)]
     pub discipline: Option<String>,
-    /// Service accounts: space-separated scopes.
+    #[schema(schema_with = crate::wire::scopes_or_null)]
     pub scopes: Option<String>,
 }
 
@@ -260,7 +260,7 @@ pub struct UserUpdate {
     pub display_name: Option<String>,
     #[schema(schema_with = crate::wire::discipline_or_null)]
     pub discipline: Option<String>,
-    /// Service accounts only.
+    #[schema(schema_with = crate::wire::scopes_or_null)]
     pub scopes: Option<String>,
     /// `false` deactivates: every session and token of the account stops working at once.
     pub active: Option<bool>,
