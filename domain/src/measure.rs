@@ -1238,7 +1238,8 @@ mod tests {
                 vec![Source::Therapist],
             )
         };
-        for unit in ["", "  ", "kg\nlb", &"x".repeat(UNIT_MAX + 1)] {
+        let long = "x".repeat(UNIT_MAX + 1);
+        for unit in ["", "  ", "kg\nlb", &long] {
             let refused = custom(org, grip(unit)).map_err(fields);
             assert_eq!(refused, Err(vec!["unit".into()]), "{unit:?}");
         }
