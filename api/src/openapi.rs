@@ -32,6 +32,7 @@ use crate::error::{Problem, PROBLEM_JSON};
         (name = "goals", description = "Episodes of care and goals set together"),
         (name = "measures", description = "Outcome measures and measurements"),
         (name = "progress", description = "Progress views, charts and milestones"),
+        (name = "events", description = "Live events: changes as they commit"),
         (name = "health", description = "Liveness and readiness"),
     )
 )]

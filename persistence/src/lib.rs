@@ -20,6 +20,7 @@ macro_rules! inspectable {
 inspectable!(audit, db, schema, writer);
 
 mod accounts;
+mod changes;
 mod clients;
 mod clinic;
 mod error;

@@ -8,6 +8,7 @@ mod auth;
 mod charts;
 mod clients;
 mod durability;
+mod events;
 mod figures;
 mod goals;
 mod input;
