@@ -158,6 +158,13 @@ impl Modify for Shared {
 /// The document as served and committed: utoipa's, plus the rules across fields.
 pub fn document(doc: &Doc) -> serde_json::Value {
     let mut value = serde_json::to_value(doc).unwrap_or_default();
+    // An event id is what the server sent: digits (utoipa's header tuples take no pattern).
+    let parameters = &mut value["paths"]["/api/v1/events"]["get"]["parameters"];
+    for parameter in parameters.as_array_mut().into_iter().flatten() {
+        if parameter["name"] == "Last-Event-ID" {
+            parameter["schema"]["pattern"] = serde_json::json!("^[0-9]{1,18}$");
+        }
+    }
     let schemas = &mut value["components"]["schemas"];
     for (name, rule) in cross_field_rules() {
         let schema = schemas.get_mut(name).and_then(|s| s.as_object_mut());

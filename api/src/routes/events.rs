@@ -89,11 +89,8 @@ pub async fn events(
     let (oldest, head) = state.run(|clinic| clinic.change_log_bounds()).await?;
     let start = match since {
         None => Start::Now,
-        Some(id) if id > head => {
-            return Err(bad_last_event_id(
-                "is ahead of the change log: it is not an id this server sent",
-            ))
-        }
+        // Ahead of the log (a restored backup, another database): start again too.
+        Some(id) if id > head => Start::Reset,
         Some(id) if id == head || oldest.is_some_and(|o| o <= id + 1) => Start::After(id),
         Some(_) => Start::Reset,
     };
