@@ -60,7 +60,8 @@ async fn tail(clinic: Clinic, sender: broadcast::Sender<Arc<Change>>, retention:
     let mut seen = blocking(&clinic, |c| c.change_log_bounds())
         .await
         .map_or(0, |(_, head)| head);
-    let mut pruned_at = std::time::Instant::now() - Duration::from_secs(3600);
+    // None until the first prune (an Instant an hour back can underflow on a fresh boot).
+    let mut pruned_at: Option<std::time::Instant> = None;
     loop {
         let _ = time::timeout(Duration::from_secs(1), commits.changed()).await;
         loop {
@@ -75,8 +76,8 @@ async fn tail(clinic: Clinic, sender: broadcast::Sender<Arc<Change>>, retention:
                 break;
             }
         }
-        if pruned_at.elapsed() > Duration::from_secs(3600) {
-            pruned_at = std::time::Instant::now();
+        if pruned_at.is_none_or(|at| at.elapsed() > Duration::from_secs(3600)) {
+            pruned_at = Some(std::time::Instant::now());
             let cutoff = chrono::Utc::now() - retention;
             let _ = blocking(&clinic, move |c| c.prune_changes(cutoff)).await;
         }

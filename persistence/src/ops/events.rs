@@ -8,8 +8,8 @@ use diesel::prelude::*;
 use domain::{
     audit::{Outcome, RequestMeta},
     change::{may_see, Change},
-    identity::{Principal, Role, Scopes},
-    policy::{CaregiverPermission, ClientRelation, OrgAction},
+    identity::{token_is_backed, Principal, Role, Scopes},
+    policy::{decide, CaregiverPermission, ClientAction, ClientRelation, Decision, OrgAction},
 };
 use uuid::Uuid;
 
@@ -31,9 +31,9 @@ pub struct Reach {
 }
 
 impl Reach {
-    /// The caller's standing to the change's client.
-    fn relation(&self, change: &Change) -> ClientRelation {
-        if change.organization_id != self.who.organization_id {
+    /// The caller's standing to a client of an organization.
+    fn relation(&self, organization_id: Uuid, client_id: Uuid) -> ClientRelation {
+        if organization_id != self.who.organization_id {
             return ClientRelation::default();
         }
         let in_organization = ClientRelation {
@@ -44,7 +44,7 @@ impl Reach {
             in_organization
         } else {
             self.clients
-                .get(&change.client_id)
+                .get(&client_id)
                 .copied()
                 .unwrap_or(in_organization)
         }
@@ -59,28 +59,14 @@ impl Reach {
     /// Whether the caller may view the client's record at all (a stream filtered to
     /// a client outside their reach is refused as that client would be: not found).
     pub fn reaches(&self, organization_id: Uuid, client_id: Uuid) -> bool {
-        let probe = Change {
-            seq: 0,
-            organization_id,
-            client_id,
-            kind: domain::change::ChangeKind::ClientUpdated,
-            resource_type: String::new(),
-            resource_id: None,
-            audience: domain::change::Audience::Everyone,
-            actor_id: None,
-            occurred_at: chrono::Utc::now(),
-        };
-        self.hears(&probe)
+        let relation = self.relation(organization_id, client_id);
+        decide(&self.who, relation, ClientAction::View) == Decision::Allow
     }
 
     /// Whether the caller may hear of `change` (the policy, through `domain::change`).
     pub fn hears(&self, change: &Change) -> bool {
-        may_see(
-            &self.who,
-            self.relation(change),
-            change.kind,
-            change.audience,
-        )
+        let relation = self.relation(change.organization_id, change.client_id);
+        may_see(&self.who, relation, change.kind, change.audience)
     }
 }
 
@@ -257,16 +243,16 @@ impl Clinic {
         let (user, session, scopes) = held.ok_or(StoreError::Unauthenticated)?;
         let (user, session) = (id(&user)?, session.as_deref().map(id).transpose()?);
         let stored = self.read(move |conn| crate::accounts::principal(conn, user, session))?;
-        let (mut who, live) = stored.ok_or(StoreError::Unauthenticated)?;
-        if !live {
-            return Err(StoreError::Unauthenticated);
-        }
+        let (stored, live) = stored.ok_or(StoreError::Unauthenticated)?;
         // The ticket carries the token's scopes: never more than the account holds.
         let asked = parse_stored(&scopes, Scopes::parse)?;
-        who.scopes = who.scopes.intersection(&asked);
-        let caller = Caller::new(who, session, meta);
-        let mut conn = self.pool.get().map_err(StoreError::from)?;
-        caller.confirm(&mut conn)?;
-        Ok(caller)
+        let who = Principal {
+            scopes: stored.scopes.intersection(&asked),
+            ..stored.clone()
+        };
+        if !token_is_backed(&who, &stored, live) {
+            return Err(StoreError::Unauthenticated);
+        }
+        Ok(Caller::new(who, session, meta))
     }
 }
