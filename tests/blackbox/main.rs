@@ -10,6 +10,7 @@ mod clients;
 mod durability;
 mod figures;
 mod goals;
+mod idempotency;
 mod input;
 mod measures;
 mod migrations;
