@@ -183,7 +183,25 @@ impl TestApp {
     }
 
     pub fn spawn_with(adjust: impl FnOnce(&mut api::Config)) -> Self {
-        let db = TestDb::new();
+        Self::spawn_on(TestDb::new(), adjust)
+    }
+
+    /// Stops this server and starts a fresh one on the same database (a restart):
+    /// nothing carries over but what was stored.
+    pub fn restart(mut self) -> Self {
+        let db = TestDb {
+            url: self.db.url.clone(),
+            _dir: self.db._dir.take(),
+        };
+        let service = (self.service_client_id.clone(), self.service_secret.clone());
+        actix_web::rt::System::new().block_on(self.handle.stop(true));
+        drop(self);
+        let mut app = Self::spawn_on(db, |_| {});
+        (app.service_client_id, app.service_secret) = service;
+        app
+    }
+
+    fn spawn_on(db: TestDb, adjust: impl FnOnce(&mut api::Config)) -> Self {
         let mut config = api::Config::for_database(&db.url, SECRET);
         config.db_pool_size = 4;
         adjust(&mut config);
@@ -194,13 +212,14 @@ impl TestApp {
         let clinic = state.clinic.clone();
         let seeded = api::demo::seed_if_empty(&clinic)
             .unwrap_or_else(|e| panic!("{e}"))
-            .unwrap_or_else(|| panic!("not seeded"));
+            .map(|s| (s.service_client_id, s.service_secret))
+            .unwrap_or_default();
         let (addr, handle) = serve_on_thread(state);
         TestApp {
             base: format!("http://{addr}"),
             http: Client::builder().build().unwrap_or_else(|e| panic!("{e}")),
-            service_client_id: seeded.service_client_id,
-            service_secret: seeded.service_secret,
+            service_client_id: seeded.0,
+            service_secret: seeded.1,
             db,
             pool,
             clinic,

@@ -105,6 +105,14 @@ pub enum ApiError {
     MethodNotAllowed(Vec<String>),
     #[error("{0}")]
     Conflict(String),
+    /// The first request with this Idempotency-Key is still running.
+    #[error(
+        "A request with this Idempotency-Key is still in progress; retry once it has finished."
+    )]
+    KeyInFlight,
+    /// This Idempotency-Key was used for a different request.
+    #[error("This Idempotency-Key was already used for a different request (method, path or body); use a new key for a new request.")]
+    KeyReused,
     #[error("request body too large")]
     PayloadTooLarge(usize),
     #[error("{0}")]
@@ -164,6 +172,16 @@ impl ApiError {
                 "Method not allowed",
             ),
             Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
+            KeyInFlight => (
+                StatusCode::CONFLICT,
+                "idempotency-key-in-flight",
+                "Request in progress",
+            ),
+            KeyReused => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency-key-reused",
+                "Idempotency-Key reused",
+            ),
             PayloadTooLarge(_) => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload-too-large",
@@ -319,6 +337,8 @@ impl From<StoreError> for ApiError {
                 "This token's account or session is no longer active.".into(),
             ),
             StoreError::Conflict(what) => ApiError::Conflict(what),
+            StoreError::KeyInFlight => ApiError::KeyInFlight,
+            StoreError::KeyReused => ApiError::KeyReused,
             StoreError::Invalid(invalid) => invalid.into(),
             StoreError::Unavailable(why) => {
                 tracing::warn!(error = %why, "database unavailable");

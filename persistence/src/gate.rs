@@ -34,6 +34,8 @@ pub struct Caller {
     pub who: Principal,
     pub session_id: Option<Uuid>,
     pub meta: RequestMeta,
+    /// The request's Idempotency-Key, if it sent one (see `idempotency.rs`).
+    pub idempotency: Option<crate::Idempotency>,
 }
 
 impl Caller {
@@ -42,6 +44,15 @@ impl Caller {
             who,
             session_id,
             meta,
+            idempotency: None,
+        }
+    }
+
+    /// The same caller, sending an Idempotency-Key: a write it makes runs once.
+    pub fn with_idempotency(self, idempotency: crate::Idempotency) -> Self {
+        Caller {
+            idempotency: Some(idempotency),
+            ..self
         }
     }
 
@@ -249,7 +260,8 @@ impl Clinic {
                 }
             };
             let result = if writes {
-                self.writer.run(attempt)
+                // A replayed answer, or a key in flight or reused, ends here unwritten.
+                crate::idempotency::once(&self.writer, caller, attempt)?
             } else {
                 db::read(conn, attempt)
             };

@@ -26,6 +26,7 @@ mod clinic;
 mod error;
 mod gate;
 mod goals;
+mod idempotency;
 mod measurements;
 pub mod ops;
 mod rows;
@@ -35,6 +36,7 @@ pub use db::Backend;
 pub(crate) use db::{Conn, DbConnection, Pool};
 pub use error::{StoreError, StoreResult};
 pub use gate::{Caller, Reached};
+pub use idempotency::{Idempotency, Render, StoredResponse};
 pub(crate) use writer::Writer;
 
 /// A page of results in a stable order (by id, which is time-ordered UUIDv7).

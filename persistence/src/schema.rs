@@ -409,3 +409,19 @@ diesel::table! {
         updated_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    /// Idempotency-Key claims and the first successful answer (`idempotency.rs`).
+    idempotency_keys (owner_id, idempotency_key) {
+        owner_id -> Text,
+        idempotency_key -> Text,
+        fingerprint -> Text,
+        state -> Text,
+        claim_id -> Text,
+        lease_until -> Timestamp,
+        response_status -> Nullable<Integer>,
+        response_headers -> Nullable<Text>,
+        response_body -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}

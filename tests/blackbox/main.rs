@@ -11,6 +11,7 @@ mod durability;
 mod events;
 mod figures;
 mod goals;
+mod idempotency;
 mod input;
 mod measures;
 mod migrations;

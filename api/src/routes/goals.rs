@@ -21,6 +21,7 @@ use crate::{
     auth::Bearer,
     error::{ApiResult, Problem},
     extract::Body,
+    idempotent::{IdempotencyKey, Reply},
     state::State,
 };
 
@@ -139,19 +140,26 @@ impl NewEpisodeInput {
 #[post("/clients/{client_id}/episodes")]
 pub async fn create_episode(
     Bearer(caller): Bearer,
+    key: IdempotencyKey,
     path: web::Path<ClientPath>,
     body: Body<NewEpisodeInput>,
     state: State,
 ) -> ApiResult<HttpResponse> {
     let client_id = path.client_id;
     let draft = body.0.parse()?;
-    let episode = state
-        .run(move |clinic| clinic.open_episode(&caller, client_id, draft))
-        .await?;
-    Ok(created(
-        format!("/api/v1/clients/{client_id}/episodes/{}", episode.id),
-        &EpisodeView::from(episode),
-    ))
+    state
+        .run_once(
+            key,
+            caller,
+            move |clinic, caller| clinic.open_episode(caller, client_id, draft),
+            move |episode| {
+                created(
+                    format!("/api/v1/clients/{client_id}/episodes/{}", episode.id),
+                    &EpisodeView::from(episode.clone()),
+                )
+            },
+        )
+        .await
 }
 
 /// A client's episodes of care.
@@ -330,6 +338,11 @@ fn goal(g: Goal) -> HttpResponse {
     HttpResponse::Ok().json(GoalView::from(g))
 }
 
+/// A goal's answer to a POST that changes it (agreement, status).
+fn goal_reply(g: &Goal) -> Reply {
+    Reply::json(actix_web::http::StatusCode::OK, &GoalView::from(g.clone()))
+}
+
 /// A goal's content, as proposed or revised.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -410,6 +423,7 @@ pub struct GoalPath {
 #[post("/clients/{client_id}/episodes/{episode_id}/goals")]
 pub async fn propose_goal(
     Bearer(caller): Bearer,
+    key: IdempotencyKey,
     path: web::Path<EpisodePath>,
     body: Body<NewGoalInput>,
     state: State,
@@ -425,13 +439,19 @@ pub async fn propose_goal(
         &input.content.input(),
         today(),
     )?;
-    let goal = state
-        .run(move |clinic| clinic.propose_goal(&caller, client_id, episode_id, draft))
-        .await?;
-    Ok(created(
-        format!("/api/v1/clients/{client_id}/goals/{}", goal.id),
-        &GoalView::from(goal),
-    ))
+    state
+        .run_once(
+            key,
+            caller,
+            move |clinic, caller| clinic.propose_goal(caller, client_id, episode_id, draft),
+            move |goal| {
+                created(
+                    format!("/api/v1/clients/{client_id}/goals/{}", goal.id),
+                    &GoalView::from(goal.clone()),
+                )
+            },
+        )
+        .await
 }
 
 /// An episode's goals.
@@ -488,22 +508,27 @@ pub async fn get_goal(
 #[post("/clients/{client_id}/goals/{goal_id}/revisions")]
 pub async fn revise_goal(
     Bearer(caller): Bearer,
+    key: IdempotencyKey,
     path: web::Path<GoalPath>,
     body: Body<GoalContentInput>,
     state: State,
 ) -> ApiResult<HttpResponse> {
     let GoalPath { client_id, goal_id } = path.into_inner();
     let content = GoalContent::parse(&body.0.input(), today())?;
-    let goal = state
-        .run(move |clinic| clinic.revise_goal(&caller, client_id, goal_id, content))
-        .await?;
-    Ok(created(
-        format!(
-            "/api/v1/clients/{client_id}/goals/{goal_id}/revisions/{}",
-            goal.revision
-        ),
-        &GoalView::from(goal),
-    ))
+    state
+        .run_once(
+            key,
+            caller,
+            move |clinic, caller| clinic.revise_goal(caller, client_id, goal_id, content),
+            move |goal| {
+                let revision = goal.revision;
+                created(
+                    format!("/api/v1/clients/{client_id}/goals/{goal_id}/revisions/{revision}"),
+                    &GoalView::from(goal.clone()),
+                )
+            },
+        )
+        .await
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -585,14 +610,19 @@ pub async fn goal_revisions(
 #[post("/clients/{client_id}/goals/{goal_id}/agreement")]
 pub async fn agree_to_goal(
     Bearer(caller): Bearer,
+    key: IdempotencyKey,
     path: web::Path<GoalPath>,
     state: State,
 ) -> ApiResult<HttpResponse> {
     let GoalPath { client_id, goal_id } = path.into_inner();
-    let agreed = state
-        .run(move |clinic| clinic.agree_to_goal(&caller, client_id, goal_id))
-        .await?;
-    Ok(goal(agreed))
+    state
+        .run_once(
+            key,
+            caller,
+            move |clinic, caller| clinic.agree_to_goal(caller, client_id, goal_id),
+            goal_reply,
+        )
+        .await
 }
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
@@ -614,16 +644,21 @@ pub struct GoalStatusInput {
 #[post("/clients/{client_id}/goals/{goal_id}/status")]
 pub async fn set_goal_status(
     Bearer(caller): Bearer,
+    key: IdempotencyKey,
     path: web::Path<GoalPath>,
     body: Body<GoalStatusInput>,
     state: State,
 ) -> ApiResult<HttpResponse> {
     let GoalPath { client_id, goal_id } = path.into_inner();
     let next = GoalStatus::parse("status", &body.0.status)?;
-    let changed = state
-        .run(move |clinic| clinic.set_goal_status(&caller, client_id, goal_id, next))
-        .await?;
-    Ok(goal(changed))
+    state
+        .run_once(
+            key,
+            caller,
+            move |clinic, caller| clinic.set_goal_status(caller, client_id, goal_id, next),
+            goal_reply,
+        )
+        .await
 }
 
 // --- Comments ---------------------------------------------------------------------
@@ -701,6 +736,7 @@ pub async fn comments(
 #[post("/clients/{client_id}/goals/{goal_id}/comments")]
 pub async fn add_comment(
     Bearer(caller): Bearer,
+    key: IdempotencyKey,
     path: web::Path<GoalPath>,
     body: Body<NewCommentInput>,
     state: State,
@@ -708,11 +744,19 @@ pub async fn add_comment(
     let GoalPath { client_id, goal_id } = path.into_inner();
     let text = comment_body(&body.0.body)?;
     let team_only = body.0.team_only;
-    let comment = state
-        .run(move |clinic| clinic.comment_on_goal(&caller, client_id, goal_id, text, team_only))
-        .await?;
-    Ok(created(
-        format!("/api/v1/clients/{client_id}/goals/{goal_id}/comments"),
-        &CommentView::from(comment),
-    ))
+    state
+        .run_once(
+            key,
+            caller,
+            move |clinic, caller| {
+                clinic.comment_on_goal(caller, client_id, goal_id, text, team_only)
+            },
+            move |comment| {
+                created(
+                    format!("/api/v1/clients/{client_id}/goals/{goal_id}/comments"),
+                    &CommentView::from(comment.clone()),
+                )
+            },
+        )
+        .await
 }

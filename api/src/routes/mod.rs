@@ -12,15 +12,15 @@ pub mod measures;
 pub mod progress;
 pub mod users;
 
-use actix_web::{http::header, HttpResponse};
+use actix_web::http::StatusCode;
+
+use crate::idempotent::Reply;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 /// 201 Created with a Location header.
-pub(crate) fn created(location: String, body: &impl Serialize) -> HttpResponse {
-    HttpResponse::Created()
-        .insert_header((header::LOCATION, location))
-        .json(body)
+pub(crate) fn created(location: String, body: &impl Serialize) -> Reply {
+    Reply::json(StatusCode::CREATED, body).at(location)
 }
 
 /// A page of items in a stable order, as sent (`persistence::Page` as stored).
