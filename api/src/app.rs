@@ -24,7 +24,9 @@ use crate::{
     error::ApiError,
     middleware::{self, RequestId, TransportLimits},
     openapi::{ApiDoc, Shared},
-    routes::{audit, auth, care, clients, events, goals, health, me, measures, progress, users},
+    routes::{
+        audit, auth, care, clients, events, goals, health, me, measures, progress, sync, users,
+    },
     state::AppState,
 };
 
@@ -83,7 +85,8 @@ fn routes(cfg: &mut ServiceConfig) {
                 .service(progress::chart_svg)
                 .service(progress::milestones)
                 .service(events::events)
-                .service(events::stream_ticket),
+                .service(events::stream_ticket)
+                .service(sync::sync),
         );
 }
 

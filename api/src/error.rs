@@ -113,6 +113,9 @@ pub enum ApiError {
     /// This Idempotency-Key was used for a different request.
     #[error("This Idempotency-Key was already used for a different request (method, path or body); use a new key for a new request.")]
     KeyReused,
+    /// A sync cursor the change log no longer holds (or never reached).
+    #[error("This sync cursor has expired (older than the change log keeps, or from another database). Start again without a cursor: a full snapshot.")]
+    CursorExpired,
     #[error("request body too large")]
     PayloadTooLarge(usize),
     #[error("{0}")]
@@ -176,6 +179,11 @@ impl ApiError {
                 StatusCode::CONFLICT,
                 "idempotency-key-in-flight",
                 "Request in progress",
+            ),
+            CursorExpired => (
+                StatusCode::GONE,
+                "sync-cursor-expired",
+                "Sync cursor expired",
             ),
             KeyReused => (
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -339,6 +347,7 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(what) => ApiError::Conflict(what),
             StoreError::KeyInFlight => ApiError::KeyInFlight,
             StoreError::KeyReused => ApiError::KeyReused,
+            StoreError::Gone => ApiError::CursorExpired,
             StoreError::Invalid(invalid) => invalid.into(),
             StoreError::Unavailable(why) => {
                 tracing::warn!(error = %why, "database unavailable");

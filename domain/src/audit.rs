@@ -239,6 +239,11 @@ pub const ACTIONS: &[(&str, &str, &str)] = &[
         "viewed your progress figures for a goal",
         "view your progress figures for a goal",
     ),
+    (
+        "sync.read",
+        "copied your record to an app, to read offline",
+        "copy your record to an app, to read offline",
+    ),
     ("user.create", "created an account", "create an account"),
     (
         "user.list",

@@ -162,15 +162,35 @@ fn change_of(row: ChangeRow) -> StoreResult<Change> {
 
 /// Up to `limit` changes after `seq`, in order.
 pub(crate) fn after(conn: &mut Conn, seq: i64, limit: i64) -> StoreResult<Vec<Change>> {
-    changes::table
+    after_within(conn, None, seq, limit)
+}
+
+/// The same, within one organization.
+pub(crate) fn after_in(
+    conn: &mut Conn,
+    organization_id: Uuid,
+    seq: i64,
+    limit: i64,
+) -> StoreResult<Vec<Change>> {
+    after_within(conn, Some(organization_id), seq, limit)
+}
+
+fn after_within(
+    conn: &mut Conn,
+    organization_id: Option<Uuid>,
+    seq: i64,
+    limit: i64,
+) -> StoreResult<Vec<Change>> {
+    let mut q = changes::table
         .filter(changes::seq.gt(seq))
         .order(changes::seq.asc())
         .limit(limit)
         .select(ChangeRow::as_select())
-        .load(conn)?
-        .into_iter()
-        .map(change_of)
-        .collect()
+        .into_boxed();
+    if let Some(org) = organization_id {
+        q = q.filter(changes::organization_id.eq(org.to_string()));
+    }
+    q.load(conn)?.into_iter().map(change_of).collect()
 }
 
 /// The log's bounds: the oldest place still kept (none when empty) and the head.

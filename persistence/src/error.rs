@@ -35,6 +35,9 @@ pub enum StoreError {
     /// An Idempotency-Key already used for a different request.
     #[error("idempotency key reused")]
     KeyReused,
+    /// A sync cursor older than the change log keeps, or ahead of it: start again.
+    #[error("sync cursor expired")]
+    Gone,
     /// Anything else the database said; logged, never shown.
     #[error("database error: {0}")]
     Database(DieselError),

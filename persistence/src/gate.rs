@@ -91,6 +91,20 @@ impl Reached {
     pub fn organization_id(self) -> Uuid {
         self.organization_id
     }
+    /// When the policy lets `who`, standing in `relation` to the client, do `action`:
+    /// for operations that reach many clients at once (a sync page), each asked here.
+    pub(crate) fn if_allowed(
+        who: &Principal,
+        relation: domain::policy::ClientRelation,
+        action: ClientAction,
+        client_id: Uuid,
+    ) -> Option<Self> {
+        (decide(who, relation, action) == Decision::Allow).then_some(Reached {
+            client_id,
+            organization_id: who.organization_id,
+        })
+    }
+
     /// Without a caller, for what has none: seeding a fresh demo clinic
     /// (`ops/admin.rs`) and the unit tests that exercise queries directly. Private to
     /// this crate; nothing that serves a request calls it.

@@ -828,13 +828,31 @@ pub fn comments(
     team_notes: bool,
 ) -> StoreResult<Vec<GoalComment>> {
     goal(conn, client, goal_id)?;
+    comments_where(conn, client, Comments::OfGoal(goal_id), team_notes)
+}
+
+/// Which of a client's comments to read.
+pub enum Comments {
+    OfGoal(Uuid),
+    One(Uuid),
+    All,
+}
+
+/// This client's comments (of one goal, one by id, or all), oldest first; team-only
+/// notes only when `team_notes`.
+pub fn comments_where(
+    conn: &mut Conn,
+    client: Reached,
+    which: Comments,
+    team_notes: bool,
+) -> StoreResult<Vec<GoalComment>> {
     let mut q = goal_comments::table
         .inner_join(users::table)
-        .filter(goal_comments::goal_id.eq(goal_id.to_string()))
         .filter(goal_comments::client_id.eq(client.client_id().to_string()))
         .order(goal_comments::id.asc())
         .select((
             goal_comments::id,
+            goal_comments::goal_id,
             goal_comments::author_id,
             users::display_name,
             goal_comments::author_role,
@@ -846,12 +864,27 @@ pub fn comments(
     if !team_notes {
         q = q.filter(goal_comments::team_only.eq(false));
     }
-    let rows: Vec<(String, String, String, String, String, bool, NaiveDateTime)> = q.load(conn)?;
+    match which {
+        Comments::OfGoal(goal_id) => q = q.filter(goal_comments::goal_id.eq(goal_id.to_string())),
+        Comments::One(comment_id) => q = q.filter(goal_comments::id.eq(comment_id.to_string())),
+        Comments::All => {}
+    }
+    type Row = (
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        bool,
+        NaiveDateTime,
+    );
+    let rows: Vec<Row> = q.load(conn)?;
     rows.into_iter()
-        .map(|(cid, author, name, role, body, team_only, at)| {
+        .map(|(cid, goal_id, author, name, role, body, team_only, at)| {
             Ok(GoalComment {
                 id: id(&cid)?,
-                goal_id,
+                goal_id: id(&goal_id)?,
                 author_id: id(&author)?,
                 author_name: name,
                 author_role: parse_stored(&role, |s| Role::parse("role", s))?,

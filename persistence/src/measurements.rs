@@ -384,6 +384,19 @@ pub fn measurement(
         .into_measurement()
 }
 
+/// This client's current measurements (not superseded; withdrawn ones included, so
+/// a copy kept elsewhere learns of the withdrawal), in recording order.
+pub fn current_of_client(conn: &mut Conn, client: Reached) -> StoreResult<Vec<Measurement>> {
+    of_client!(measurements::table, client)
+        .filter(measurements::superseded_by.is_null())
+        .order(measurements::id.asc())
+        .select(MeasurementRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(MeasurementRow::into_measurement)
+        .collect()
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct MeasurementFilter {
     pub goal_id: Option<Uuid>,

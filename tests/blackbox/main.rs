@@ -19,6 +19,7 @@ mod openapi;
 mod progress;
 mod revocation;
 mod signin;
+mod sync;
 mod tour;
 mod transport;
 mod walk;

@@ -10,6 +10,7 @@ pub mod health;
 pub mod me;
 pub mod measures;
 pub mod progress;
+pub mod sync;
 pub mod users;
 
 use actix_web::http::StatusCode;

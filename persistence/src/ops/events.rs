@@ -32,7 +32,7 @@ pub struct Reach {
 
 impl Reach {
     /// The caller's standing to a client of an organization.
-    fn relation(&self, organization_id: Uuid, client_id: Uuid) -> ClientRelation {
+    pub(crate) fn relation(&self, organization_id: Uuid, client_id: Uuid) -> ClientRelation {
         if organization_id != self.who.organization_id {
             return ClientRelation::default();
         }
@@ -48,6 +48,12 @@ impl Reach {
                 .copied()
                 .unwrap_or(in_organization)
         }
+    }
+
+    /// The clients the caller stands in a relation to (none listed when
+    /// organization-wide: they reach every client of the clinic).
+    pub(crate) fn clients(&self) -> impl Iterator<Item = Uuid> + '_ {
+        self.clients.keys().copied()
     }
 
     /// Whether the caller hears of the whole clinic (admins, integrations): access
@@ -79,61 +85,7 @@ impl Clinic {
             caller,
             OrgAction::FollowChanges,
             Subject::many("events.follow", "change"),
-            |conn, who| {
-                let who = who.clone();
-                let me = who.user_id.to_string();
-                let mut clients = HashMap::new();
-                let organization_wide = matches!(who.role, Role::Admin | Role::Service);
-                match who.role {
-                    Role::Therapist => {
-                        let caseload: Vec<String> = care_team_members::table
-                            .filter(care_team_members::therapist_id.eq(&me))
-                            .filter(care_team_members::removed_at.is_null())
-                            .select(care_team_members::client_id)
-                            .load(conn)?;
-                        for client in caseload {
-                            let relation = ClientRelation {
-                                in_organization: true,
-                                on_care_team: true,
-                                ..Default::default()
-                            };
-                            clients.insert(id(&client)?, relation);
-                        }
-                    }
-                    Role::Caregiver => {
-                        let links: Vec<(String, String)> = caregiver_links::table
-                            .filter(caregiver_links::caregiver_id.eq(&me))
-                            .filter(caregiver_links::revoked_at.is_null())
-                            .select((caregiver_links::client_id, caregiver_links::permission))
-                            .load(conn)?;
-                        for (client, permission) in links {
-                            let permission = parse_stored(&permission, |p| {
-                                CaregiverPermission::parse("permission", p)
-                            })?;
-                            let relation = ClientRelation {
-                                in_organization: true,
-                                caregiver: Some(permission),
-                                ..Default::default()
-                            };
-                            clients.insert(id(&client)?, relation);
-                        }
-                    }
-                    Role::Client => {
-                        let relation = ClientRelation {
-                            in_organization: true,
-                            is_self: true,
-                            ..Default::default()
-                        };
-                        clients.extend(who.client_id.map(|c| (c, relation)));
-                    }
-                    Role::Admin | Role::Service => {}
-                }
-                Ok(Reach {
-                    who,
-                    organization_wide,
-                    clients,
-                })
-            },
+            reach_of,
         )
     }
 
@@ -255,4 +207,60 @@ impl Clinic {
         }
         Ok(Caller::new(who, session, meta))
     }
+}
+
+/// Whose changes `who` may hear of, as stored now (see [`Clinic::follow`]).
+pub(crate) fn reach_of(conn: &mut crate::Conn, who: &Principal) -> StoreResult<Reach> {
+    let who = who.clone();
+    let me = who.user_id.to_string();
+    let mut clients = HashMap::new();
+    let organization_wide = matches!(who.role, Role::Admin | Role::Service);
+    match who.role {
+        Role::Therapist => {
+            let caseload: Vec<String> = care_team_members::table
+                .filter(care_team_members::therapist_id.eq(&me))
+                .filter(care_team_members::removed_at.is_null())
+                .select(care_team_members::client_id)
+                .load(conn)?;
+            for client in caseload {
+                let relation = ClientRelation {
+                    in_organization: true,
+                    on_care_team: true,
+                    ..Default::default()
+                };
+                clients.insert(id(&client)?, relation);
+            }
+        }
+        Role::Caregiver => {
+            let links: Vec<(String, String)> = caregiver_links::table
+                .filter(caregiver_links::caregiver_id.eq(&me))
+                .filter(caregiver_links::revoked_at.is_null())
+                .select((caregiver_links::client_id, caregiver_links::permission))
+                .load(conn)?;
+            for (client, permission) in links {
+                let permission =
+                    parse_stored(&permission, |p| CaregiverPermission::parse("permission", p))?;
+                let relation = ClientRelation {
+                    in_organization: true,
+                    caregiver: Some(permission),
+                    ..Default::default()
+                };
+                clients.insert(id(&client)?, relation);
+            }
+        }
+        Role::Client => {
+            let relation = ClientRelation {
+                in_organization: true,
+                is_self: true,
+                ..Default::default()
+            };
+            clients.extend(who.client_id.map(|c| (c, relation)));
+        }
+        Role::Admin | Role::Service => {}
+    }
+    Ok(Reach {
+        who,
+        organization_wide,
+        clients,
+    })
 }
