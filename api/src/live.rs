@@ -5,7 +5,7 @@
 //! writers and other streams do not slow down, and the app resumes with Last-Event-ID.
 
 use std::{
-    collections::{HashSet, VecDeque},
+    collections::{HashMap, HashSet, VecDeque},
     sync::{Arc, Once},
     time::Duration,
 };
@@ -21,9 +21,16 @@ use uuid::Uuid;
 /// Changes read from the log per query.
 const PAGE: i64 = 500;
 
+/// A change as the hub broadcasts it, with its event already encoded (once for every
+/// stream that passes it on).
+pub struct Heard {
+    pub change: Change,
+    frame: Bytes,
+}
+
 /// The instance's broadcast of the change log.
 pub struct Hub {
-    sender: broadcast::Sender<Arc<Change>>,
+    sender: broadcast::Sender<Arc<Heard>>,
     started: Once,
     retention: chrono::Duration,
 }
@@ -38,7 +45,7 @@ impl Hub {
     }
 
     /// A receiver of every change committed from now on (starting the tailer once).
-    pub fn subscribe(&self, clinic: &Clinic) -> broadcast::Receiver<Arc<Change>> {
+    pub fn subscribe(&self, clinic: &Clinic) -> broadcast::Receiver<Arc<Heard>> {
         let receiver = self.sender.subscribe();
         self.started.call_once(|| {
             actix_web::rt::spawn(tail(clinic.clone(), self.sender.clone(), self.retention));
@@ -55,7 +62,7 @@ async fn blocking<T: Send + 'static>(
     actix_web::web::block(move || f(&clinic)).await.ok()?.ok()
 }
 
-async fn tail(clinic: Clinic, sender: broadcast::Sender<Arc<Change>>, retention: chrono::Duration) {
+async fn tail(clinic: Clinic, sender: broadcast::Sender<Arc<Heard>>, retention: chrono::Duration) {
     let mut commits = clinic.commits();
     let mut seen = blocking(&clinic, |c| c.change_log_bounds())
         .await
@@ -68,9 +75,20 @@ async fn tail(clinic: Clinic, sender: broadcast::Sender<Arc<Change>>, retention:
             let page = blocking(&clinic, move |c| c.changes_after(seen, PAGE)).await;
             let page = page.unwrap_or_default();
             let full = page.len() as i64 == PAGE;
+            // Progress is summed up once per episode per page, as it stands now.
+            let mut summaries = HashMap::new();
             for change in page {
                 seen = change.seq;
-                let _ = sender.send(Arc::new(change));
+                let progress = match summaries.get(&change.resource_id) {
+                    Some(known) => Option::clone(known),
+                    None => {
+                        let summary = progress_of(&clinic, &change).await;
+                        summaries.insert(change.resource_id.clone(), summary.clone());
+                        summary
+                    }
+                };
+                let frame = encode(&change, progress.as_deref());
+                let _ = sender.send(Arc::new(Heard { change, frame }));
             }
             if !full {
                 break;
@@ -82,6 +100,18 @@ async fn tail(clinic: Clinic, sender: broadcast::Sender<Arc<Change>>, retention:
             let _ = blocking(&clinic, move |c| c.prune_changes(cutoff)).await;
         }
     }
+}
+
+/// The summary a `progress.updated` change carries (None for other kinds), as JSON.
+async fn progress_of(clinic: &Clinic, change: &Change) -> Option<Arc<serde_json::Value>> {
+    if change.kind != ChangeKind::ProgressUpdated {
+        return None;
+    }
+    let named = change.clone();
+    let facts = blocking(clinic, move |c| c.progress_of_change(&named)).await??;
+    serde_json::to_value(crate::routes::progress::summary(&facts))
+        .ok()
+        .map(Arc::new)
 }
 
 /// One event as an app receives it: what changed, where; the app fetches the rest.
@@ -97,13 +127,32 @@ pub struct EventView {
     pub resource_type: String,
     pub resource_id: Option<String>,
     pub occurred_at: chrono::DateTime<chrono::Utc>,
+    /// On `milestone.reached`: which goal, which milestone (`meaningful-change`,
+    /// `personal-best`, `goal-achieved`), the value that reached it, and when.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub milestone: Option<MilestoneEventView>,
+    /// On `progress.updated`: the episode's new per-goal summary, as it stands when
+    /// sent, so a home screen can redraw without asking.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<crate::routes::progress::ProgressSummaryView>)]
+    pub progress: Option<serde_json::Value>,
+}
+
+/// What a `milestone.reached` event says.
+#[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
+pub struct MilestoneEventView {
+    pub goal_id: Uuid,
+    #[schema(pattern = "^(meaningful-change|personal-best|goal-achieved)$")]
+    pub milestone: String,
+    pub value: Option<f64>,
+    pub at: chrono::DateTime<chrono::Utc>,
 }
 
 pub fn event_type() -> utoipa::openapi::Object {
     crate::wire::one_of(ChangeKind::ALL.iter().map(|k| k.as_str()))
 }
 
-fn encode(change: &Change) -> Bytes {
+fn encode(change: &Change, progress: Option<&serde_json::Value>) -> Bytes {
     let view = EventView {
         id: change.seq.to_string(),
         kind: change.kind.as_str(),
@@ -111,6 +160,11 @@ fn encode(change: &Change) -> Bytes {
         resource_type: change.resource_type.clone(),
         resource_id: change.resource_id.clone(),
         occurred_at: change.occurred_at,
+        milestone: change
+            .detail
+            .as_deref()
+            .and_then(|d| serde_json::from_str(d).ok()),
+        progress: progress.cloned(),
     };
     let data = serde_json::to_string(&view).unwrap_or_default();
     Bytes::from(format!(
@@ -155,7 +209,7 @@ pub struct Follow {
     caller: Caller,
     reach: Reach,
     filter: Filter,
-    receiver: broadcast::Receiver<Arc<Change>>,
+    receiver: broadcast::Receiver<Arc<Heard>>,
     /// The last change handed out or passed over: nothing at or before it again.
     last: i64,
     /// Missed changes still to read from the log (Last-Event-ID), from after `last`.
@@ -176,7 +230,7 @@ impl Follow {
         caller: Caller,
         reach: Reach,
         filter: Filter,
-        receiver: broadcast::Receiver<Arc<Change>>,
+        receiver: broadcast::Receiver<Arc<Heard>>,
         start: (Start, i64),
         timing: Timing,
     ) -> Self {
@@ -257,7 +311,8 @@ impl Follow {
             }
             if let Some(change) = self.backlog.pop_front() {
                 if self.passes(&change).await {
-                    return Some(encode(&change));
+                    let progress = progress_of(&self.clinic, &change).await;
+                    return Some(encode(&change, progress.as_deref()));
                 }
                 continue;
             }
@@ -270,9 +325,9 @@ impl Follow {
             }
             tokio::select! {
                 received = self.receiver.recv() => match received {
-                    Ok(change) => {
-                        if self.passes(&change).await {
-                            return Some(encode(&change));
+                    Ok(heard) => {
+                        if self.passes(&heard.change).await {
+                            return Some(heard.frame.clone());
                         }
                     }
                     // Fallen too far behind: drop it; the app resumes with Last-Event-ID.

@@ -24,6 +24,8 @@ text_enum!(
         MeasurementRecorded => "measurement.recorded",
         MeasurementCorrected => "measurement.corrected",
         ProgressUpdated => "progress.updated",
+        /// A goal reached a milestone: meaningful change, a personal best, achieved.
+        MilestoneReached => "milestone.reached",
         CareTeamChanged => "care-team.changed",
         CaregiverAccessChanged => "caregiver-access.changed",
     }
@@ -96,6 +98,8 @@ pub struct Change {
     pub audience: Audience,
     pub actor_id: Option<Uuid>,
     pub occurred_at: chrono::DateTime<chrono::Utc>,
+    /// What it says beyond its record, as JSON text (a milestone's kind and value).
+    pub detail: Option<String>,
 }
 
 /// Whether `who`, standing in `relation` to the change's client, may hear of it: only

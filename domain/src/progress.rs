@@ -447,6 +447,28 @@ pub fn goal_value_milestones(
     })
 }
 
+/// The milestones a goal reaches with `new`, a measurement just recorded: those of
+/// its values with `new` that it had not reached with `before` alone (the client's
+/// measurements in the episode, in time order, without `new`).
+pub fn milestones_reached(
+    goal: &Goal,
+    measure: &OutcomeMeasure,
+    before: &[Measurement],
+    new: &Measurement,
+) -> Vec<Milestone> {
+    let had = goal_value_milestones(goal, measure, before);
+    let mut with_new = before.to_vec();
+    let at = with_new
+        .iter()
+        .position(|m| (m.observed_at, m.id) > (new.observed_at, new.id))
+        .unwrap_or(with_new.len());
+    with_new.insert(at, new.clone());
+    goal_value_milestones(goal, measure, &with_new)
+        .into_iter()
+        .filter(|m| !had.contains(m) && m.at == new.observed_at)
+        .collect()
+}
+
 /// The milestones a client's goal histories mark (`events` in the order they
 /// happened): each goal's first agreement that made it active, once (agreeing to a
 /// later revision is no new goal agreed), and each goal achieved.
@@ -1051,6 +1073,17 @@ mod tests {
         }
     }
 
+    /// A client's PSFS rating of one activity for goal 10, on day `d`.
+    fn psfs_one(d: i64, r: f64) -> Measurement {
+        rated(
+            Some(10),
+            "psfs",
+            Source::ClientSelfReport,
+            d,
+            activities(&[r]),
+        )
+    }
+
     fn value(v: f64) -> Values {
         Values {
             value: Some(v),
@@ -1095,15 +1128,7 @@ mod tests {
         // PSFS is the client's questionnaire: the client's values make the headline.
         // One activity 4 -> 6: +2 < 3 (Stratford 1995, single activity): not meaningful.
         let g = goal(10, GoalStatus::Active, Some("psfs"), None);
-        let one = |d, r| {
-            rated(
-                Some(10),
-                "psfs",
-                Source::ClientSelfReport,
-                d,
-                activities(&[r]),
-            )
-        };
+        let one = psfs_one;
         let p = progress_of(std::slice::from_ref(&g), &[one(0, 4.0), one(7, 6.0)]);
         let line = p.goals[0]
             .progress
@@ -1145,6 +1170,38 @@ mod tests {
                 .map(|m| m.kind)
                 .collect();
         assert_eq!(kinds, vec![MilestoneKind::PersonalBest]);
+    }
+
+    #[test]
+    fn a_new_value_reaches_only_the_milestones_it_makes() {
+        // PSFS, one activity, client self-report (its primary source); a meaningful
+        // change is 3 points for one activity. Values 4 (baseline) then 5: a personal
+        // best, no meaningful change; then 7: +3 from 4, the first meaningful change
+        // and a personal best; then 6: neither.
+        let g = goal(10, GoalStatus::Active, Some("psfs"), None);
+        let psfs = measure("psfs");
+        let one = psfs_one;
+        let (a, b, c, d) = (one(0, 4.0), one(7, 5.0), one(14, 7.0), one(21, 6.0));
+        let kinds = |before: &[Measurement], new: &Measurement| -> Vec<MilestoneKind> {
+            milestones_reached(&g, &psfs, before, new)
+                .into_iter()
+                .map(|m| m.kind)
+                .collect()
+        };
+        assert_eq!(kinds(&[], &a), vec![]);
+        assert_eq!(kinds(std::slice::from_ref(&a), &b), vec![MilestoneKind::PersonalBest]);
+        assert_eq!(
+            kinds(&[a.clone(), b.clone()], &c),
+            vec![MilestoneKind::MeaningfulChange, MilestoneKind::PersonalBest]
+        );
+        assert_eq!(kinds(&[a.clone(), b.clone(), c.clone()], &d), vec![]);
+        // A value dated before the others is placed in time order: 7 at day 3 is
+        // then the meaningful change and the best, and 5 at day 7 makes nothing new.
+        let early = one(3, 7.0);
+        assert_eq!(
+            kinds(&[a.clone(), b.clone()], &early),
+            vec![MilestoneKind::MeaningfulChange, MilestoneKind::PersonalBest]
+        );
     }
 
     #[test]

@@ -35,6 +35,7 @@ pub(crate) struct ChangeRow {
     audience: String,
     actor_id: Option<String>,
     occurred_at: chrono::NaiveDateTime,
+    detail: Option<String>,
 }
 
 /// A change, before the log gives it its place.
@@ -48,6 +49,8 @@ pub(crate) struct NewChange {
     pub audience: Audience,
     pub actor_id: Option<Uuid>,
     pub occurred_at: DateTime<Utc>,
+    /// What it says beyond its record, as JSON (a milestone's kind and value).
+    pub detail: Option<String>,
 }
 
 thread_local! {
@@ -127,6 +130,7 @@ pub(crate) fn append_all(conn: &mut Conn, noted: Vec<NewChange>) -> StoreResult<
             audience: c.audience.as_str().to_owned(),
             actor_id: c.actor_id.map(|a| a.to_string()),
             occurred_at: c.occurred_at.trunc_subsecs(6).naive_utc(),
+            detail: c.detail,
         })
         .collect();
     for chunk in rows.chunks(500) {
@@ -157,6 +161,7 @@ fn change_of(row: ChangeRow) -> StoreResult<Change> {
         audience: parse_stored(&row.audience, |a| Audience::parse("audience", a))?,
         actor_id: opt_id(row.actor_id.as_deref())?,
         occurred_at: utc(row.occurred_at),
+        detail: row.detail,
     })
 }
 

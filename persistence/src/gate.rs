@@ -105,6 +105,15 @@ impl Reached {
         })
     }
 
+    /// The client a logged change is about, for what the live hub attaches to that
+    /// change: only streams whose caller hears the change receive it.
+    pub(crate) fn of_change(change: &domain::change::Change) -> Self {
+        Reached {
+            client_id: change.client_id,
+            organization_id: change.organization_id,
+        }
+    }
+
     /// Without a caller, for what has none: seeding a fresh demo clinic
     /// (`ops/admin.rs`) and the unit tests that exercise queries directly. Private to
     /// this crate; nothing that serves a request calls it.
@@ -338,6 +347,7 @@ fn note_change(conn: &mut Conn, actor: Actor, subject: &Subject, noted: usize) -
         audience: domain::change::Audience::Everyone,
         actor_id: actor.user_id,
         occurred_at: now(),
+        detail: None,
     };
     changes::note(conn, change)
 }

@@ -192,6 +192,35 @@ pub fn touch_progress(conn: &mut Conn, client: Reached, episode_id: &str) -> Sto
         audience: domain::change::Audience::Everyone,
         actor_id: None,
         occurred_at: crate::now(),
+        detail: None,
+    };
+    crate::changes::note(conn, change)
+}
+
+/// Tells those following the client's record that a goal reached a milestone.
+pub fn note_milestone(
+    conn: &mut Conn,
+    client: Reached,
+    goal_id: Uuid,
+    milestone: &domain::progress::Milestone,
+    by: Option<Uuid>,
+) -> StoreResult<()> {
+    let detail = serde_json::json!({
+        "goal_id": goal_id,
+        "milestone": milestone.kind.as_str(),
+        "value": milestone.value,
+        "at": milestone.at,
+    });
+    let change = crate::changes::NewChange {
+        organization_id: client.organization_id(),
+        client_id: client.client_id(),
+        kind: domain::change::ChangeKind::MilestoneReached,
+        resource_type: "goal".to_owned(),
+        resource_id: Some(goal_id.to_string()),
+        audience: domain::change::Audience::Everyone,
+        actor_id: by,
+        occurred_at: crate::now(),
+        detail: Some(detail.to_string()),
     };
     crate::changes::note(conn, change)
 }

@@ -196,6 +196,7 @@ diesel::table! {
         audience -> Text,
         actor_id -> Nullable<Text>,
         occurred_at -> Timestamp,
+        detail -> Nullable<Text>,
     }
 }
 

@@ -427,3 +427,110 @@ fn an_event_committed_on_one_instance_reaches_a_stream_on_another() {
     let other = open_episode(&app, &b.base, &olivia, &sam);
     through(&on_a, &other);
 }
+
+#[test]
+fn progress_events_carry_the_new_summary_and_milestones_are_heard_as_reached() {
+    let app = TestApp::spawn();
+    let maria = app.client_id("Maria Lopez");
+    let olivia = app.login("olivia.ot@riverside.example").access;
+    let me = app.login("maria@client.example").access;
+    let episode = open_episode(&app, &app.base, &olivia, &maria);
+    let goal = app.post(
+        &olivia,
+        &format!("/api/v1/clients/{maria}/episodes/{episode}/goals"),
+        &json!({"content": {"client_words": "Cook dinner again", "statement": "Cooks a meal",
+                "occupation_area": "iadl", "importance": 8, "measure_code": "nrs",
+                "target_value": 8}}),
+    );
+    let goal = goal.ok(201)["id"].as_str().unwrap_or_default().to_owned();
+    app.post(
+        &me,
+        &format!("/api/v1/clients/{maria}/goals/{goal}/agreement"),
+        &json!({}),
+    )
+    .ok(200);
+    let mine = app.events(&me, "?types=progress.updated,milestone.reached", None);
+    let rate = |value: i64| {
+        let r = app.post(
+            &olivia,
+            &format!("/api/v1/clients/{maria}/episodes/{episode}/measurements"),
+            &json!({"goal_id": goal, "measure_code": "nrs", "values": {"value": value}}),
+        );
+        r.ok(201)["id"].as_str().unwrap_or_default().to_owned()
+    };
+    // The baseline: progress moves, no milestone yet.
+    rate(2);
+    let first = mine.until(WAIT, |e| e.event == "progress.updated");
+    assert_eq!(kinds(&first), vec!["progress.updated"], "{first:?}");
+    // +4 on the numeric rating scale: a meaningful change and a personal best.
+    rate(6);
+    let second = mine.until(WAIT, |e| e.event == "progress.updated");
+    let more = mine.for_secs(1);
+    let heard: Vec<SseEvent> = second.into_iter().chain(more).collect();
+    let milestones: Vec<&str> = heard
+        .iter()
+        .filter(|e| e.event == "milestone.reached")
+        .map(|e| {
+            e.data["milestone"]["milestone"]
+                .as_str()
+                .unwrap_or_default()
+        })
+        .collect();
+    assert_eq!(
+        milestones,
+        vec!["meaningful-change", "personal-best"],
+        "{heard:?}"
+    );
+    for e in heard.iter().filter(|e| e.event == "milestone.reached") {
+        assert_eq!(e.data["milestone"]["goal_id"], goal.as_str());
+        assert_eq!(e.data["milestone"]["value"], 6.0);
+    }
+    // The summary the event carries is the progress view's, as it now stands.
+    let summary = heard
+        .iter()
+        .rev()
+        .find(|e| e.event == "progress.updated")
+        .map(|e| e.data["progress"].clone())
+        .unwrap_or_default();
+    let view = app.get(
+        &me,
+        &format!("/api/v1/clients/{maria}/episodes/{episode}/progress"),
+    );
+    let view = view.ok(200);
+    assert_eq!(summary["episode_id"], episode.as_str());
+    assert_eq!(summary["version"], view["version"], "{summary}");
+    let line = &summary["goals"][0];
+    let shown = &view["goals"][0];
+    assert_eq!(line["goal_id"], goal.as_str());
+    assert_eq!(line["client_words"], "Cook dinner again");
+    for field in [
+        "baseline",
+        "latest",
+        "percent_to_target",
+        "meaningful_change",
+    ] {
+        assert_eq!(line[field], shown["progress"][field], "{field}: {summary}");
+    }
+    assert_eq!(line["latest"], 6.0);
+    assert_eq!(line["meaningful_change"], true);
+    assert_eq!(line["achievement_status"], shown["achievement_status"]);
+    // Achieving the goal is a milestone too.
+    app.post(
+        &olivia,
+        &format!("/api/v1/clients/{maria}/goals/{goal}/status"),
+        &json!({"status": "achieved"}),
+    )
+    .ok(200);
+    let done = mine.until(WAIT, |e| e.event == "milestone.reached");
+    let last = done.last().map(|e| e.data["milestone"].clone());
+    assert_eq!(
+        last.map(|m| m["milestone"].clone()),
+        Some(json!("goal-achieved"))
+    );
+    // Every milestone heard is one the milestones list shows.
+    let listed = app.get(&me, &format!("/api/v1/clients/{maria}/milestones"));
+    let listed = listed.ok(200).to_string();
+    for kind in ["meaningful-change", "personal-best", "goal-achieved"] {
+        assert!(listed.contains(kind), "{kind} not listed: {listed}");
+    }
+}

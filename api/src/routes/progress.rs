@@ -675,3 +675,75 @@ pub async fn milestones(
         .collect();
     Ok(HttpResponse::Ok().json(list))
 }
+
+/// One goal's line in a `progress.updated` event: enough for a home screen to redraw.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GoalLineView {
+    pub goal_id: Uuid,
+    pub label: String,
+    #[schema(schema_with = crate::wire::goal_status)]
+    pub status: String,
+    /// The goal in the client's own words.
+    pub client_words: String,
+    pub measure_code: Option<String>,
+    /// 2 decimals, as in the progress view.
+    pub baseline: Option<f64>,
+    pub latest: Option<f64>,
+    pub percent_to_target: Option<f64>,
+    pub meaningful_change: bool,
+    /// FHIR Goal.achievementStatus.
+    #[schema(schema_with = crate::wire::achievement)]
+    pub achievement_status: &'static str,
+    pub gas_level: Option<i32>,
+}
+
+/// The new progress of an episode, sent with `progress.updated` events: the per-goal
+/// summary of `GET .../episodes/{episode_id}/progress`, as it stands when sent.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProgressSummaryView {
+    pub episode_id: Uuid,
+    /// The progress view's `version`.
+    pub version: i64,
+    pub goals_by_status: BTreeMap<String, usize>,
+    /// GAS T-scores (1 decimal), when goals are rated.
+    pub gas_baseline_t: Option<f64>,
+    pub gas_current_t: Option<f64>,
+    pub goals: Vec<GoalLineView>,
+}
+
+/// The summary a `progress.updated` event carries.
+pub fn summary(facts: &EpisodeFacts) -> ProgressSummaryView {
+    let p = &facts.progress;
+    let t = |x: Option<f64>| x.map(|x| shown(x, T_SCORE_DECIMALS));
+    let gas = p.gas.as_ref();
+    ProgressSummaryView {
+        episode_id: facts.episode.id,
+        version: facts.version,
+        goals_by_status: p.goals_by_status.clone(),
+        gas_baseline_t: t(gas.and_then(|g| g.baseline_t)),
+        gas_current_t: t(gas.and_then(|g| g.current_t)),
+        goals: facts
+            .goals
+            .iter()
+            .zip(&p.goals)
+            .map(|(g, s)| {
+                let line = s.progress.as_ref();
+                GoalLineView {
+                    goal_id: g.id,
+                    label: g.label.clone(),
+                    status: g.status.as_str().to_owned(),
+                    client_words: g.content.client_words.clone(),
+                    measure_code: g.content.measure_code.clone(),
+                    baseline: line.and_then(|l| l.baseline).map(v2),
+                    latest: line.and_then(|l| l.latest).map(v2),
+                    percent_to_target: line
+                        .and_then(|l| l.percent_to_target)
+                        .map(|x| shown(x, PERCENT_DECIMALS)),
+                    meaningful_change: line.is_some_and(|l| l.meaningful_change),
+                    achievement_status: achievement_of(g, line),
+                    gas_level: s.gas_level,
+                }
+            })
+            .collect(),
+    }
+}

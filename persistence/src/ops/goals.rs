@@ -263,7 +263,16 @@ impl Clinic {
             move |c, client| {
                 let before = goals::goal(c, client, goal_id)?;
                 status_change(before.status, next)?;
-                goals::set_status(c, client, goal_id, next, &by, now())
+                let after = goals::set_status(c, client, goal_id, next, &by, now())?;
+                if next == GoalStatus::Achieved {
+                    let reached = domain::progress::Milestone {
+                        kind: domain::progress::MilestoneKind::GoalAchieved,
+                        at: after.updated_at,
+                        value: None,
+                    };
+                    goals::note_milestone(c, client, goal_id, &reached, Some(by.user_id))?;
+                }
+                Ok(after)
             },
         )
     }
@@ -324,6 +333,7 @@ impl Clinic {
                     audience,
                     actor_id: Some(by.user_id),
                     occurred_at: now(),
+                    detail: None,
                 };
                 changes::note(c, change)?;
                 Ok(added)

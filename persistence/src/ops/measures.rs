@@ -14,6 +14,7 @@ use domain::{
         Report, Source, Values,
     },
     policy::{recording_as, ClientAction, OrgAction},
+    progress::milestones_reached,
 };
 use uuid::Uuid;
 
@@ -119,6 +120,15 @@ impl Clinic {
                 None => None,
             };
             may_rate(episode_id, report.goal_id, goal.as_ref())?;
+            // A value on the goal's own measure may reach a milestone: what counted before.
+            let rates_goal = goal
+                .as_ref()
+                .zip(measure.as_ref())
+                .filter(|(g, m)| g.content.measure_code.as_deref() == Some(m.code.as_str()));
+            let before = match rates_goal {
+                Some(_) => measurements::counting_in_episode(c, client, episode_id)?,
+                None => Vec::new(),
+            };
             let new = NewMeasurement {
                 id,
                 episode_id,
@@ -130,7 +140,13 @@ impl Clinic {
                 score,
                 note: report.note,
             };
-            measurements::record(c, client, user, t, &new)
+            let recorded = measurements::record(c, client, user, t, &new)?;
+            if let Some((g, m)) = rates_goal {
+                for reached in milestones_reached(g, m, &before, &recorded) {
+                    goals::note_milestone(c, client, g.id, &reached, Some(user))?;
+                }
+            }
+            Ok(recorded)
         })
     }
 

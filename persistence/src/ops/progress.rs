@@ -8,6 +8,7 @@
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use domain::{
+    change::{Change, ChangeKind},
     goal::{Episode, Goal},
     measure::{OutcomeMeasure, Source},
     policy::ClientAction,
@@ -18,7 +19,9 @@ use domain::{
 };
 use uuid::Uuid;
 
-use crate::{audit::Subject, gate::Caller, goals, measurements, Clinic, StoreResult};
+use crate::{
+    audit::Subject, gate::Caller, goals, measurements, Clinic, Conn, Reached, StoreResult,
+};
 
 /// Progress views held in memory, by episode, with the version each reflects. The
 /// database says which version is current on every read, so an entry is served only
@@ -120,7 +123,58 @@ enum Served {
     Computed(i64, String),
 }
 
+/// What an episode's progress is made of, and the progress itself.
+fn episode_facts(
+    c: &mut Conn,
+    client: Reached,
+    episode_id: Uuid,
+    version: i64,
+) -> StoreResult<EpisodeFacts> {
+    let episode = goals::episode(c, client, episode_id)?;
+    let goal_list = goals::goals_of_episode(c, client, episode_id)?;
+    let values = measurements::counting_in_episode(c, client, episode_id)?;
+    let measures = measurements::measures(c, client.organization_id())?;
+    let progress = episode_progress(&goal_list, &values, |code| {
+        measures.iter().find(|m| m.code == code)
+    });
+    Ok(EpisodeFacts {
+        client_id: client.client_id(),
+        episode,
+        goals: goal_list,
+        progress,
+        measures,
+        version,
+    })
+}
+
 impl Clinic {
+    /// The progress of the episode a `progress.updated` change names, as it stands
+    /// now, for the live hub to send with that event (so a home screen redraws without
+    /// asking). Not gated here: the hub sends it only with the change itself, to
+    /// streams whose caller hears that change, which the policy allows only to those
+    /// who may read the client's clinical record (as the progress view requires).
+    pub fn progress_of_change(&self, change: &Change) -> StoreResult<Option<EpisodeFacts>> {
+        if change.kind != ChangeKind::ProgressUpdated {
+            return Ok(None);
+        }
+        let Some(episode_id) = change
+            .resource_id
+            .as_deref()
+            .map(crate::rows::id)
+            .transpose()?
+        else {
+            return Ok(None);
+        };
+        let client = Reached::of_change(change);
+        self.read(move |c| {
+            let Some((version, _)) = goals::found(goals::progress_versions(c, client, episode_id))?
+            else {
+                return Ok(None);
+            };
+            episode_facts(c, client, episode_id, version).map(Some)
+        })
+    }
+
     /// An episode's progress view, rendered by `render` once per version of the episode.
     pub fn progress_view(
         &self,
@@ -145,21 +199,7 @@ impl Clinic {
                         return Ok(Served::Stored(v, text));
                     }
                 }
-                let episode = goals::episode(c, client, episode_id)?;
-                let goal_list = goals::goals_of_episode(c, client, episode_id)?;
-                let values = measurements::counting_in_episode(c, client, episode_id)?;
-                let measures = measurements::measures(c, client.organization_id())?;
-                let progress = episode_progress(&goal_list, &values, |code| {
-                    measures.iter().find(|m| m.code == code)
-                });
-                let facts = EpisodeFacts {
-                    client_id: client.client_id(),
-                    episode,
-                    goals: goal_list,
-                    progress,
-                    measures,
-                    version,
-                };
+                let facts = episode_facts(c, client, episode_id, version)?;
                 Ok(Served::Computed(version, render(&facts)))
             },
         )?;

@@ -320,6 +320,7 @@ impl RecordOf for ChangeKind {
             ChangeKind::CommentAdded => "comment",
             ChangeKind::MeasurementRecorded | ChangeKind::MeasurementCorrected => "measurement",
             ChangeKind::ProgressUpdated
+            | ChangeKind::MilestoneReached
             | ChangeKind::CareTeamChanged
             | ChangeKind::CaregiverAccessChanged => "",
         }
