@@ -10,6 +10,7 @@ pub mod identity;
 pub mod measure;
 pub mod policy;
 pub mod progress;
+pub mod version;
 
 pub use error::{FieldError, Invalid};
 

@@ -1017,6 +1017,7 @@ mod tests {
                     baseline,
                 }),
             },
+            version: 1,
             created_at: day(0),
             updated_at: day(0),
         }

@@ -28,6 +28,7 @@ mod goals;
 mod measurements;
 pub mod ops;
 mod rows;
+pub mod versions;
 
 pub use clinic::Clinic;
 pub use db::Backend;

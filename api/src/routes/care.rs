@@ -340,13 +340,16 @@ pub struct CaregiverGrant {
 pub async fn change_caregiver(
     Bearer(caller): Bearer,
     path: web::Path<LinkPath>,
+    crate::extract::IfMatch(expected): crate::extract::IfMatch,
     body: Body<CaregiverGrant>,
     state: State,
 ) -> ApiResult<HttpResponse> {
     let LinkPath { client_id, link_id } = path.into_inner();
     let permission = CaregiverPermission::parse("permission", &body.0.permission)?;
     let link = state
-        .run(move |clinic| clinic.change_caregiver(&caller, client_id, link_id, permission))
+        .run(move |clinic| {
+            clinic.change_caregiver(&caller, client_id, link_id, expected, permission)
+        })
         .await?;
-    Ok(HttpResponse::Ok().json(CaregiverView::from(link)))
+    Ok(super::tagged(link.version, &CaregiverView::from(link)))
 }

@@ -13,11 +13,11 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use validator::Validate;
 
-use super::{created, users::Invitation, PageView};
+use super::{created, read_tagged, tagged, users::Invitation, PageView};
 use crate::{
     auth::{tokens, Bearer},
     error::{ApiError, ApiResult, FieldProblem, Problem},
-    extract::{Body, PageParams, Query},
+    extract::{Body, IfMatch, IfNoneMatch, PageParams, Query},
     state::{AppState, State},
 };
 
@@ -273,13 +273,14 @@ pub async fn create_client(
 pub async fn get_client(
     Bearer(caller): Bearer,
     path: web::Path<ClientPath>,
+    held: IfNoneMatch,
     state: State,
 ) -> ApiResult<HttpResponse> {
     let client_id = path.client_id;
     let client = state
         .run(move |clinic| clinic.client(&caller, client_id))
         .await?;
-    Ok(HttpResponse::Ok().json(ClientView::from(client)))
+    read_tagged(&held, client.version, &ClientView::from(client))
 }
 
 /// Correct or update a client record (admins, the care team, integrations with
@@ -298,6 +299,7 @@ pub async fn get_client(
 pub async fn update_client(
     Bearer(caller): Bearer,
     path: web::Path<ClientPath>,
+    IfMatch(expected): IfMatch,
     body: Body<ClientUpdate>,
     state: State,
 ) -> ApiResult<HttpResponse> {
@@ -318,9 +320,9 @@ pub async fn update_client(
         return Err(ApiError::Internal("parsed input missing".into()));
     };
     let client = state
-        .run(move |clinic| clinic.update_client(&caller, client_id, d, status))
+        .run(move |clinic| clinic.update_client(&caller, client_id, expected, d, status))
         .await?;
-    Ok(HttpResponse::Ok().json(ClientView::from(client)))
+    Ok(tagged(client.version, &ClientView::from(client)))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

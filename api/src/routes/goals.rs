@@ -16,11 +16,11 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use validator::Validate;
 
-use super::{clients::ClientPath, created};
+use super::{clients::ClientPath, created, read_tagged, tagged, with_etag};
 use crate::{
     auth::Bearer,
     error::{ApiResult, Problem},
-    extract::Body,
+    extract::{Body, IfMatch, IfNoneMatch},
     state::State,
 };
 
@@ -200,6 +200,7 @@ pub struct EpisodeUpdate {
 pub async fn update_episode(
     Bearer(caller): Bearer,
     path: web::Path<EpisodePath>,
+    IfMatch(expected): IfMatch,
     body: Body<EpisodeUpdate>,
     state: State,
 ) -> ApiResult<HttpResponse> {
@@ -210,9 +211,11 @@ pub async fn update_episode(
     let status = EpisodeStatus::parse("status", &body.0.status)?;
     let end_date = body.0.end_date;
     let episode = state
-        .run(move |clinic| clinic.update_episode(&caller, client_id, episode_id, status, end_date))
+        .run(move |clinic| {
+            clinic.update_episode(&caller, client_id, episode_id, expected, status, end_date)
+        })
         .await?;
-    Ok(HttpResponse::Ok().json(EpisodeView::from(episode)))
+    Ok(tagged(episode.version, &EpisodeView::from(episode)))
 }
 
 // --- Goals ------------------------------------------------------------------------
@@ -327,7 +330,7 @@ impl From<Goal> for GoalView {
 }
 
 fn goal(g: Goal) -> HttpResponse {
-    HttpResponse::Ok().json(GoalView::from(g))
+    super::tagged(g.version, &GoalView::from(g))
 }
 
 /// A goal's content, as proposed or revised.
@@ -468,13 +471,14 @@ pub async fn list_goals(
 pub async fn get_goal(
     Bearer(caller): Bearer,
     path: web::Path<GoalPath>,
+    held: IfNoneMatch,
     state: State,
 ) -> ApiResult<HttpResponse> {
     let GoalPath { client_id, goal_id } = path.into_inner();
     let found = state
         .run(move |clinic| clinic.goal(&caller, client_id, goal_id))
         .await?;
-    Ok(goal(found))
+    read_tagged(&held, found.version, &GoalView::from(found))
 }
 
 /// Revise a goal's wording or target: a new revision that needs agreement again.
@@ -489,20 +493,25 @@ pub async fn get_goal(
 pub async fn revise_goal(
     Bearer(caller): Bearer,
     path: web::Path<GoalPath>,
+    IfMatch(expected): IfMatch,
     body: Body<GoalContentInput>,
     state: State,
 ) -> ApiResult<HttpResponse> {
     let GoalPath { client_id, goal_id } = path.into_inner();
     let content = GoalContent::parse(&body.0.input(), today())?;
     let goal = state
-        .run(move |clinic| clinic.revise_goal(&caller, client_id, goal_id, content))
+        .run(move |clinic| clinic.revise_goal(&caller, client_id, goal_id, expected, content))
         .await?;
-    Ok(created(
-        format!(
-            "/api/v1/clients/{client_id}/goals/{goal_id}/revisions/{}",
-            goal.revision
+    let version = goal.version;
+    Ok(with_etag(
+        created(
+            format!(
+                "/api/v1/clients/{client_id}/goals/{goal_id}/revisions/{}",
+                goal.revision
+            ),
+            &GoalView::from(goal),
         ),
-        &GoalView::from(goal),
+        version,
     ))
 }
 
@@ -586,11 +595,12 @@ pub async fn goal_revisions(
 pub async fn agree_to_goal(
     Bearer(caller): Bearer,
     path: web::Path<GoalPath>,
+    IfMatch(expected): IfMatch,
     state: State,
 ) -> ApiResult<HttpResponse> {
     let GoalPath { client_id, goal_id } = path.into_inner();
     let agreed = state
-        .run(move |clinic| clinic.agree_to_goal(&caller, client_id, goal_id))
+        .run(move |clinic| clinic.agree_to_goal(&caller, client_id, goal_id, expected))
         .await?;
     Ok(goal(agreed))
 }
@@ -615,13 +625,14 @@ pub struct GoalStatusInput {
 pub async fn set_goal_status(
     Bearer(caller): Bearer,
     path: web::Path<GoalPath>,
+    IfMatch(expected): IfMatch,
     body: Body<GoalStatusInput>,
     state: State,
 ) -> ApiResult<HttpResponse> {
     let GoalPath { client_id, goal_id } = path.into_inner();
     let next = GoalStatus::parse("status", &body.0.status)?;
     let changed = state
-        .run(move |clinic| clinic.set_goal_status(&caller, client_id, goal_id, next))
+        .run(move |clinic| clinic.set_goal_status(&caller, client_id, goal_id, expected, next))
         .await?;
     Ok(goal(changed))
 }

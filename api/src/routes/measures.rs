@@ -188,15 +188,19 @@ pub struct PrimarySourceInput {
 pub async fn choose_primary_source(
     Bearer(caller): Bearer,
     path: web::Path<MeasurePath>,
+    crate::extract::IfMatch(expected): crate::extract::IfMatch,
     body: Body<PrimarySourceInput>,
     state: State,
 ) -> ApiResult<HttpResponse> {
     let source = Source::parse("source", &body.0.source)?;
     let code = path.into_inner().code;
-    let measure = state
-        .run(move |clinic| clinic.choose_primary_source(&caller, code, source))
+    let chosen = state
+        .run(move |clinic| clinic.choose_primary_source(&caller, code, expected, source))
         .await?;
-    Ok(HttpResponse::Ok().json(MeasureView::from(measure)))
+    Ok(super::tagged(
+        chosen.version,
+        &MeasureView::from(chosen.measure),
+    ))
 }
 
 // --- Measurements -----------------------------------------------------------------
@@ -466,6 +470,7 @@ pub struct MeasurementPath {
 pub async fn get(
     Bearer(caller): Bearer,
     path: web::Path<MeasurementPath>,
+    held: crate::extract::IfNoneMatch,
     state: State,
 ) -> ApiResult<HttpResponse> {
     let MeasurementPath {
@@ -475,7 +480,7 @@ pub async fn get(
     let m = state
         .run(move |clinic| clinic.measurement(&caller, client_id, measurement_id))
         .await?;
-    Ok(HttpResponse::Ok().json(MeasurementView::from(m)))
+    super::read_tagged(&held, m.version(), &MeasurementView::from(m))
 }
 
 /// Every version of a measurement, oldest first.
@@ -553,6 +558,7 @@ impl CorrectionInput {
 pub async fn correct(
     Bearer(caller): Bearer,
     path: web::Path<MeasurementPath>,
+    crate::extract::IfMatch(expected): crate::extract::IfMatch,
     body: Body<CorrectionInput>,
     state: State,
 ) -> ApiResult<HttpResponse> {
@@ -563,9 +569,13 @@ pub async fn correct(
     let correction = body.0.parse()?;
     let m = state
         .run(move |clinic| {
-            clinic.correct_measurement(&caller, client_id, measurement_id, correction)
+            clinic.correct_measurement(&caller, client_id, measurement_id, expected, correction)
         })
         .await?;
     let location = format!("/api/v1/clients/{client_id}/measurements/{}", m.id);
-    Ok(created(location, &MeasurementView::from(m)))
+    let version = m.version();
+    Ok(super::with_etag(
+        created(location, &MeasurementView::from(m)),
+        version,
+    ))
 }

@@ -22,6 +22,36 @@ pub(crate) fn created(location: String, body: &impl Serialize) -> HttpResponse {
         .json(body)
 }
 
+/// 200 with the record and its ETag (an update's answer).
+pub(crate) fn tagged(version: i32, body: &impl Serialize) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::ETAG, domain::version::etag(version)))
+        .json(body)
+}
+
+/// A read of one record: 304 with its ETag and no body when the caller holds this
+/// version already (If-None-Match), else 200 with the record and its ETag.
+pub(crate) fn read_tagged(
+    held: &crate::extract::IfNoneMatch,
+    version: i32,
+    body: &impl Serialize,
+) -> crate::error::ApiResult<HttpResponse> {
+    if held.holds(version)? {
+        return Ok(HttpResponse::NotModified()
+            .insert_header((header::ETAG, domain::version::etag(version)))
+            .finish());
+    }
+    Ok(tagged(version, body))
+}
+
+/// Adds the ETag of the version a response shows.
+pub(crate) fn with_etag(mut response: HttpResponse, version: i32) -> HttpResponse {
+    if let Ok(value) = header::HeaderValue::from_str(&domain::version::etag(version)) {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+    response
+}
+
 /// A page of items in a stable order, as sent (`persistence::Page` as stored).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PageView<T> {

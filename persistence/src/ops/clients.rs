@@ -15,7 +15,9 @@ use crate::{
     audit::Subject,
     clients,
     gate::Caller,
-    now, Clinic, Conn, Page, PageRequest, StoreError, StoreResult,
+    now,
+    versions::{expect, Expected},
+    Clinic, Conn, Page, PageRequest, StoreError, StoreResult,
 };
 
 impl From<Refusal> for StoreError {
@@ -106,6 +108,7 @@ impl Clinic {
         &self,
         caller: &Caller,
         client_id: Uuid,
+        expected: Expected,
         d: Demographics,
         status: ClientStatus,
     ) -> StoreResult<Client> {
@@ -116,8 +119,10 @@ impl Clinic {
             ClientAction::UpdateDemographics,
             Subject::one("client.update", "client", client_id),
             move |c, client| {
+                let before = clients::get(c, client.organization_id(), client.client_id())?;
+                expect(&expected, before.version)?;
                 identifiers_free(c, client.organization_id(), client.client_id(), &d)?;
-                clients::update(c, client, d, status, actor, now())
+                clients::update(c, client, before.version, d, status, actor, now())
             },
         )
     }

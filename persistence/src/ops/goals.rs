@@ -22,7 +22,9 @@ use crate::{
     audit::Subject,
     gate::Caller,
     goals::{self, found, NewComment},
-    measurements, now, Clinic, Conn, Reached, StoreResult,
+    measurements, now,
+    versions::{expect, Expected},
+    Clinic, Conn, Reached, StoreResult,
 };
 
 /// The measure a goal's content targets, as the clinic's catalogue holds it.
@@ -73,6 +75,7 @@ impl Clinic {
         caller: &Caller,
         client_id: Uuid,
         episode_id: Uuid,
+        expected: Expected,
         status: EpisodeStatus,
         end_date: Option<NaiveDate>,
     ) -> StoreResult<Episode> {
@@ -83,8 +86,10 @@ impl Clinic {
             Subject::one("episode.update", "episode", episode_id),
             move |c, client| {
                 let before = goals::episode(c, client, episode_id)?;
+                expect(&expected, before.version)?;
                 may_end(before.start_date, end_date)?;
-                goals::set_episode(c, client, episode_id, status, end_date, now())
+                let read = before.version;
+                goals::set_episode(c, client, episode_id, read, status, end_date, now())
             },
         )
     }
@@ -172,6 +177,7 @@ impl Clinic {
         caller: &Caller,
         client_id: Uuid,
         goal_id: Uuid,
+        expected: Expected,
         content: GoalContent,
     ) -> StoreResult<Goal> {
         let (side, action) = goal_voice(&caller.who);
@@ -184,7 +190,9 @@ impl Clinic {
             move |c, client| {
                 let measure = measure_of(c, client, &content)?;
                 let before = goals::goal(c, client, goal_id)?;
+                expect(&expected, before.version)?;
                 may_revise_to(&before, &content, side, measure.as_ref())?;
+                goals::bump_goal(c, client, goal_id, before.version)?;
                 goals::insert_revision(c, client, &before, &content, side, &by, now())
             },
         )
@@ -212,6 +220,7 @@ impl Clinic {
         caller: &Caller,
         client_id: Uuid,
         goal_id: Uuid,
+        expected: Expected,
     ) -> StoreResult<Goal> {
         let (side, action) = goal_voice(&caller.who);
         let by = caller.who.clone();
@@ -222,23 +231,26 @@ impl Clinic {
             Subject::one("goal.agree", "goal", goal_id),
             move |c, client| {
                 let before = goals::goal(c, client, goal_id)?;
+                expect(&expected, before.version)?;
                 match agreeing(&before, side)? {
                     AgreementStep::AlreadyAgreed => Ok(before),
                     AgreementStep::Agreed {
                         status,
                         agreement,
                         event,
-                    } => goals::insert_agreement(
-                        c,
-                        client,
-                        &before,
-                        side,
-                        status,
-                        agreement,
-                        event,
-                        &by,
-                        now(),
-                    ),
+                    } => goals::bump_goal(c, client, goal_id, before.version).and_then(|_| {
+                        goals::insert_agreement(
+                            c,
+                            client,
+                            &before,
+                            side,
+                            status,
+                            agreement,
+                            event,
+                            &by,
+                            now(),
+                        )
+                    }),
                 }
             },
         )
@@ -250,6 +262,7 @@ impl Clinic {
         caller: &Caller,
         client_id: Uuid,
         goal_id: Uuid,
+        expected: Expected,
         next: GoalStatus,
     ) -> StoreResult<Goal> {
         let by = caller.who.clone();
@@ -260,7 +273,9 @@ impl Clinic {
             Subject::one("goal.status", "goal", goal_id),
             move |c, client| {
                 let before = goals::goal(c, client, goal_id)?;
+                expect(&expected, before.version)?;
                 status_change(before.status, next)?;
+                goals::bump_goal(c, client, goal_id, before.version)?;
                 goals::set_status(c, client, goal_id, next, &by, now())
             },
         )
