@@ -12,7 +12,7 @@ use diesel::{connection::SimpleConnection, Connection, PgConnection};
 use reqwest::{
     blocking::{Client, RequestBuilder, Response},
     header::HeaderMap,
-    StatusCode,
+    Method, StatusCode,
 };
 use serde_json::Value;
 
@@ -227,21 +227,45 @@ impl TestApp {
         self.send(self.http.delete(self.url(path)).bearer_auth(token))
     }
 
+    /// A POST; one that updates a record in place (status, revisions, agreement,
+    /// corrections) goes through [`TestApp::update`], with the record's current ETag.
     pub fn post(&self, token: &str, path: &str, body: &Value) -> Reply {
+        let updates = ["/status", "/revisions", "/agreement", "/corrections"];
+        if updates.iter().any(|end| path.ends_with(end)) {
+            return self.update(Method::POST, token, path, body);
+        }
         self.send(self.http.post(self.url(path)).bearer_auth(token).json(body))
     }
 
+    /// A PUT, with the record's current ETag ([`TestApp::update`]).
     pub fn put(&self, token: &str, path: &str, body: &Value) -> Reply {
-        self.send(self.http.put(self.url(path)).bearer_auth(token).json(body))
+        self.update(Method::PUT, token, path, body)
     }
 
+    /// A PATCH, with the record's current ETag ([`TestApp::update`]).
     pub fn patch(&self, token: &str, path: &str, body: &Value) -> Reply {
-        self.send(
-            self.http
-                .patch(self.url(path))
-                .bearer_auth(token)
-                .json(body),
-        )
+        self.update(Method::PATCH, token, path, body)
+    }
+
+    /// An update as an app makes one: with `If-Match` naming the version it holds.
+    /// The current ETag is the one the server names when asked with a tag that can
+    /// never match (412 with `current_etag`, nothing changed); an update refused for
+    /// another reason (403, 404, 422...) answers that instead, as it would have anyway.
+    pub fn update(&self, method: Method, token: &str, path: &str, body: &Value) -> Reply {
+        let send = |tag: &str| {
+            self.send(
+                self.http
+                    .request(method.clone(), self.url(path))
+                    .bearer_auth(token)
+                    .header("If-Match", tag)
+                    .json(body),
+            )
+        };
+        let probe = send("\"never-a-version\"");
+        match probe.body.get("current_etag").and_then(Value::as_str) {
+            Some(current) if probe.status == 412 => send(current),
+            _ => probe,
+        }
     }
 
     /// Sends a request as an app does when the server is busy: on 503 it waits as
