@@ -133,6 +133,11 @@ impl World {
             .http
             .request(m, app.url(&self.concrete(path)))
             .bearer_auth(token);
+        // Updates need If-Match (`conditional.rs` walks that); `*` is any version,
+        // so what is walked here is who may do what.
+        if method != "get" {
+            req = req.header("If-Match", "*");
+        }
         if let Some(body) = self.body(method, path) {
             req = req.json(&body);
         }
@@ -396,6 +401,7 @@ fn bad_bodies_on_every_operation_get_problems_naming_the_field_and_change_nothin
             app.http
                 .request(m, app.url(&world.concrete(path)))
                 .bearer_auth(token)
+                .header("If-Match", "*")
                 .header("content-type", "application/json")
                 .body(body),
         )
@@ -441,6 +447,7 @@ fn bad_bodies_on_every_operation_get_problems_naming_the_field_and_change_nothin
                     app.url(&world.concrete(&path)),
                 )
                 .bearer_auth(token)
+                .header("If-Match", "*")
                 .header("content-type", "text/plain")
                 .body(valid.to_string()),
         );
