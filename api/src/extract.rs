@@ -230,6 +230,60 @@ impl PageParams {
     }
 }
 
+/// `If-Match` (RFC 9110 §13.1.1), required on every update: the version the change
+/// was made against. Missing: 428; weak or malformed: 400 naming the header.
+pub struct IfMatch(pub domain::version::Expected);
+
+impl FromRequest for IfMatch {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let header = req.headers().get(header::IF_MATCH);
+        std::future::ready(match header {
+            None => Err(ApiError::PreconditionRequired),
+            Some(v) => v
+                .to_str()
+                .map_err(|_| "is not visible ASCII".to_owned())
+                .and_then(domain::version::Expected::parse_if_match)
+                .map(IfMatch)
+                .map_err(|why| ApiError::Malformed(vec![FieldProblem::new("If-Match", why)])),
+        })
+    }
+}
+
+/// `If-None-Match` (RFC 9110 §13.1.2) on a read, as sent (checked against the
+/// record's version once it is read).
+pub struct IfNoneMatch(pub Option<String>);
+
+impl FromRequest for IfNoneMatch {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let value = req.headers().get(header::IF_NONE_MATCH).map(|v| {
+            v.to_str().map(str::to_owned).map_err(|_| {
+                ApiError::Malformed(vec![FieldProblem::new(
+                    "If-None-Match",
+                    "is not visible ASCII",
+                )])
+            })
+        });
+        std::future::ready(value.transpose().map(IfNoneMatch))
+    }
+}
+
+impl IfNoneMatch {
+    /// Whether the caller already holds the version: answer 304.
+    pub fn holds(&self, version: i32) -> Result<bool, ApiError> {
+        match &self.0 {
+            None => Ok(false),
+            Some(v) => domain::version::none_match(v, version)
+                .map_err(|why| ApiError::Malformed(vec![FieldProblem::new("If-None-Match", why)])),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -308,59 +362,5 @@ mod tests {
         assert!(parse_query::<PageParams>("limit=-1").is_err());
         assert!(parse_query::<PageParams>("limit=10&after=nope").is_err());
         assert!(parse_query::<PageParams>("limit=10").is_ok());
-    }
-}
-
-/// `If-Match` (RFC 9110 §13.1.1), required on every update: the version the change
-/// was made against. Missing: 428; weak or malformed: 400 naming the header.
-pub struct IfMatch(pub domain::version::Expected);
-
-impl FromRequest for IfMatch {
-    type Error = ApiError;
-    type Future = std::future::Ready<Result<Self, ApiError>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let header = req.headers().get(header::IF_MATCH);
-        std::future::ready(match header {
-            None => Err(ApiError::PreconditionRequired),
-            Some(v) => v
-                .to_str()
-                .map_err(|_| "is not visible ASCII".to_owned())
-                .and_then(domain::version::Expected::parse_if_match)
-                .map(IfMatch)
-                .map_err(|why| ApiError::Malformed(vec![FieldProblem::new("If-Match", why)])),
-        })
-    }
-}
-
-/// `If-None-Match` (RFC 9110 §13.1.2) on a read, as sent (checked against the
-/// record's version once it is read).
-pub struct IfNoneMatch(pub Option<String>);
-
-impl FromRequest for IfNoneMatch {
-    type Error = ApiError;
-    type Future = std::future::Ready<Result<Self, ApiError>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let value = req.headers().get(header::IF_NONE_MATCH).map(|v| {
-            v.to_str().map(str::to_owned).map_err(|_| {
-                ApiError::Malformed(vec![FieldProblem::new(
-                    "If-None-Match",
-                    "is not visible ASCII",
-                )])
-            })
-        });
-        std::future::ready(value.transpose().map(IfNoneMatch))
-    }
-}
-
-impl IfNoneMatch {
-    /// Whether the caller already holds the version: answer 304.
-    pub fn holds(&self, version: i32) -> Result<bool, ApiError> {
-        match &self.0 {
-            None => Ok(false),
-            Some(v) => domain::version::none_match(v, version)
-                .map_err(|why| ApiError::Malformed(vec![FieldProblem::new("If-None-Match", why)])),
-        }
     }
 }
