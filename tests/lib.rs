@@ -92,7 +92,16 @@ impl Reply {
     fn from(r: Response) -> Self {
         let status = r.status();
         let headers = r.headers().clone();
-        let text = r.text().unwrap_or_default();
+        // A live event stream never ends: its answer is its status and headers (the
+        // `events` tests read streams themselves).
+        let streaming = headers
+            .get("content-type")
+            .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+        let text = if streaming {
+            String::from("(event stream)")
+        } else {
+            r.text().unwrap_or_default()
+        };
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
         Reply {
             status,
@@ -174,7 +183,25 @@ impl TestApp {
     }
 
     pub fn spawn_with(adjust: impl FnOnce(&mut api::Config)) -> Self {
-        let db = TestDb::new();
+        Self::spawn_on(TestDb::new(), adjust)
+    }
+
+    /// Stops this server and starts a fresh one on the same database (a restart):
+    /// nothing carries over but what was stored.
+    pub fn restart(mut self) -> Self {
+        let db = TestDb {
+            url: self.db.url.clone(),
+            _dir: self.db._dir.take(),
+        };
+        let service = (self.service_client_id.clone(), self.service_secret.clone());
+        actix_web::rt::System::new().block_on(self.handle.stop(true));
+        drop(self);
+        let mut app = Self::spawn_on(db, |_| {});
+        (app.service_client_id, app.service_secret) = service;
+        app
+    }
+
+    fn spawn_on(db: TestDb, adjust: impl FnOnce(&mut api::Config)) -> Self {
         let mut config = api::Config::for_database(&db.url, SECRET);
         config.db_pool_size = 4;
         adjust(&mut config);
@@ -185,25 +212,14 @@ impl TestApp {
         let clinic = state.clinic.clone();
         let seeded = api::demo::seed_if_empty(&clinic)
             .unwrap_or_else(|e| panic!("{e}"))
-            .unwrap_or_else(|| panic!("not seeded"));
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
-        let addr: SocketAddr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            actix_web::rt::System::new().block_on(async move {
-                let server = api::serve(state, listener, Some(1)).unwrap_or_else(|e| panic!("{e}"));
-                let _ = tx.send(server.handle());
-                let _ = server.await;
-            });
-        });
-        let handle = rx
-            .recv()
-            .unwrap_or_else(|e| panic!("server did not start: {e}"));
+            .map(|s| (s.service_client_id, s.service_secret))
+            .unwrap_or_default();
+        let (addr, handle) = serve_on_thread(state);
         TestApp {
             base: format!("http://{addr}"),
             http: Client::builder().build().unwrap_or_else(|e| panic!("{e}")),
-            service_client_id: seeded.service_client_id,
-            service_secret: seeded.service_secret,
+            service_client_id: seeded.0,
+            service_secret: seeded.1,
             db,
             pool,
             clinic,
@@ -391,4 +407,190 @@ impl Drop for TestApp {
         // Sends the stop command now; the server thread winds down on its own.
         drop(self.handle.stop(false));
     }
+}
+
+/// Another server on the same database: its own pools, writer and event hub, sharing
+/// nothing with the first but the data (as a second instance behind a load balancer,
+/// or the same server after a restart).
+pub struct Instance {
+    pub base: String,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl Instance {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        drop(self.handle.stop(false));
+    }
+}
+
+/// One server-sent event.
+#[derive(Debug, Clone)]
+pub struct SseEvent {
+    pub id: Option<String>,
+    pub event: String,
+    pub data: Value,
+}
+
+/// An open event stream, read on its own thread.
+pub struct EventStream {
+    pub status: StatusCode,
+    pub body: Value,
+    events: mpsc::Receiver<SseEvent>,
+    /// Heartbeat comments seen so far.
+    pub comments: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl EventStream {
+    /// The next event within `secs` seconds, if any (liveness, not speed: generous).
+    pub fn next_within(&self, secs: u64) -> Option<SseEvent> {
+        self.events
+            .recv_timeout(std::time::Duration::from_secs(secs))
+            .ok()
+    }
+
+    /// Events until one matches `stop` (included), or `secs` pass.
+    pub fn until(&self, secs: u64, stop: impl Fn(&SseEvent) -> bool) -> Vec<SseEvent> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        let mut seen = Vec::new();
+        while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+            match self.events.recv_timeout(left) {
+                Ok(event) => {
+                    let done = stop(&event);
+                    seen.push(event);
+                    if done {
+                        break;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        seen
+    }
+
+    /// Every event that arrives within `secs` seconds.
+    pub fn for_secs(&self, secs: u64) -> Vec<SseEvent> {
+        self.until(secs, |_| false)
+    }
+}
+
+impl TestApp {
+    /// Starts another server on this test's database.
+    pub fn start_instance(&self, adjust: impl FnOnce(&mut api::Config)) -> Instance {
+        let mut config = api::Config::for_database(&self.db.url, SECRET);
+        config.db_pool_size = 4;
+        adjust(&mut config);
+        let state = api::prepare(config, false).unwrap_or_else(|e| panic!("prepare: {e}"));
+        let (addr, handle) = serve_on_thread(state);
+        Instance {
+            base: format!("http://{addr}"),
+            handle,
+        }
+    }
+
+    /// Stops this test's first server (its database stays).
+    pub fn stop(&self) {
+        actix_web::rt::System::new().block_on(self.handle.stop(false));
+    }
+
+    /// Opens `GET {base}/api/v1/events{query}` with a bearer token (or none, for a
+    /// ticket in the query) and an optional Last-Event-ID.
+    pub fn events_at(
+        &self,
+        base: &str,
+        token: Option<&str>,
+        query: &str,
+        last_event_id: Option<&str>,
+    ) -> EventStream {
+        use std::io::BufRead;
+        let mut req = self
+            .http
+            .get(format!("{base}/api/v1/events{query}"))
+            .timeout(std::time::Duration::from_secs(60));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        if let Some(id) = last_event_id {
+            req = req.header("Last-Event-ID", id);
+        }
+        let response = req.send().unwrap_or_else(|e| panic!("request failed: {e}"));
+        let status = response.status();
+        let (tx, events) = mpsc::channel();
+        let comments = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        if !status.is_success() {
+            let body = response.json().unwrap_or(Value::Null);
+            return EventStream {
+                status,
+                body,
+                events,
+                comments,
+            };
+        }
+        let seen = comments.clone();
+        thread::spawn(move || {
+            let reader = std::io::BufReader::new(response);
+            let (mut id, mut event, mut data) = (None, String::from("message"), String::new());
+            for line in reader.lines() {
+                let Ok(line) = line else { break };
+                if line.is_empty() {
+                    if !data.is_empty() {
+                        let parsed = serde_json::from_str(&data).unwrap_or(Value::Null);
+                        let sse = SseEvent {
+                            id: id.take(),
+                            event: std::mem::replace(&mut event, "message".into()),
+                            data: parsed,
+                        };
+                        if tx.send(sse).is_err() {
+                            break;
+                        }
+                    }
+                    data.clear();
+                } else if line.starts_with(':') {
+                    seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                } else if let Some((field, value)) = line.split_once(':') {
+                    let value = value.strip_prefix(' ').unwrap_or(value);
+                    match field {
+                        "id" => id = Some(value.to_owned()),
+                        "event" => event = value.to_owned(),
+                        "data" => data.push_str(value),
+                        _ => {}
+                    }
+                }
+            }
+        });
+        EventStream {
+            status,
+            body: Value::Null,
+            events,
+            comments,
+        }
+    }
+
+    /// The same, on this test's first server.
+    pub fn events(&self, token: &str, query: &str, last_event_id: Option<&str>) -> EventStream {
+        self.events_at(&self.base, Some(token), query, last_event_id)
+    }
+}
+
+/// Serves `state` on a random loopback port, on a thread of its own.
+pub fn serve_on_thread(state: api::AppState) -> (SocketAddr, actix_web::dev::ServerHandle) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+    let addr: SocketAddr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let server = api::serve(state, listener, Some(1)).unwrap_or_else(|e| panic!("{e}"));
+            let _ = tx.send(server.handle());
+            let _ = server.await;
+        });
+    });
+    let handle = rx
+        .recv()
+        .unwrap_or_else(|e| panic!("server did not start: {e}"));
+    (addr, handle)
 }

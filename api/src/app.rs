@@ -24,7 +24,7 @@ use crate::{
     error::ApiError,
     middleware::{self, RequestId, TransportLimits},
     openapi::{ApiDoc, Shared},
-    routes::{audit, auth, care, clients, goals, health, me, measures, progress, users},
+    routes::{audit, auth, care, clients, events, goals, health, me, measures, progress, users},
     state::AppState,
 };
 
@@ -81,7 +81,9 @@ fn routes(cfg: &mut ServiceConfig) {
                 .service(progress::episode_progress_view)
                 .service(progress::series)
                 .service(progress::chart_svg)
-                .service(progress::milestones),
+                .service(progress::milestones)
+                .service(events::events)
+                .service(events::stream_ticket),
         );
 }
 

@@ -44,6 +44,14 @@ pub struct Config {
     pub max_head_bytes: usize,
     /// Browser origins allowed to call the API (exact `scheme://host[:port]`); empty: no CORS.
     pub cors_origins: Vec<String>,
+    /// How long the change log keeps events for streams to resume from, seconds.
+    pub events_retention_secs: i64,
+    /// Seconds between heartbeat comments on an idle event stream.
+    pub events_heartbeat_secs: u64,
+    /// Seconds between checks that a stream's sign-in still stands.
+    pub events_recheck_secs: u64,
+    /// Events a stream may fall behind by before it is dropped (it then resumes).
+    pub events_buffer: usize,
 }
 
 impl std::fmt::Debug for Config {
@@ -182,6 +190,26 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "(none)",
         "comma-separated browser origins allowed (exact scheme://host[:port]); none: no CORS",
     ),
+    (
+        "HEADWAY_EVENTS_RETENTION",
+        "604800",
+        "seconds the change log keeps events for streams to resume from (else a `reset` event)",
+    ),
+    (
+        "HEADWAY_EVENTS_HEARTBEAT",
+        "15",
+        "seconds between heartbeat comments on an idle event stream",
+    ),
+    (
+        "HEADWAY_EVENTS_RECHECK",
+        "2",
+        "seconds between checks that an event stream's sign-in still stands",
+    ),
+    (
+        "HEADWAY_EVENTS_BUFFER",
+        "1024",
+        "events a stream may fall behind by before it is dropped (the app resumes)",
+    ),
     ("RUST_LOG", "info", "log filter"),
 ];
 
@@ -266,6 +294,10 @@ impl Config {
             max_header_bytes: parsed("HEADWAY_MAX_HEADER_BYTES")?,
             max_head_bytes: parsed("HEADWAY_MAX_HEAD_BYTES")?,
             cors_origins: list("HEADWAY_CORS_ORIGINS"),
+            events_retention_secs: parsed("HEADWAY_EVENTS_RETENTION")?,
+            events_heartbeat_secs: parsed("HEADWAY_EVENTS_HEARTBEAT")?,
+            events_recheck_secs: parsed("HEADWAY_EVENTS_RECHECK")?,
+            events_buffer: parsed("HEADWAY_EVENTS_BUFFER")?,
         };
         if config.jwt_previous_secrets.iter().any(|s| s.len() < 32) {
             return Err(
@@ -333,6 +365,10 @@ impl Config {
             max_header_bytes: 8192,
             max_head_bytes: 32_768,
             cors_origins: Vec::new(),
+            events_retention_secs: 604_800,
+            events_heartbeat_secs: 15,
+            events_recheck_secs: 2,
+            events_buffer: 1024,
         }
     }
 }

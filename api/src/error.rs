@@ -114,6 +114,14 @@ pub enum ApiError {
     /// If-Match named another version than the stored one (RFC 9110 §13.1.1).
     #[error("The record changed since you read it: nothing was changed. Read it again (its ETag is now {current_etag}) and retry.")]
     PreconditionFailed { current_etag: String },
+    /// The first request with this Idempotency-Key is still running.
+    #[error(
+        "A request with this Idempotency-Key is still in progress; retry once it has finished."
+    )]
+    KeyInFlight,
+    /// This Idempotency-Key was used for a different request.
+    #[error("This Idempotency-Key was already used for a different request (method, path or body); use a new key for a new request.")]
+    KeyReused,
     #[error("request body too large")]
     PayloadTooLarge(usize),
     #[error("{0}")]
@@ -182,6 +190,16 @@ impl ApiError {
                 StatusCode::PRECONDITION_FAILED,
                 "precondition-failed",
                 "Precondition failed",
+            ),
+            KeyInFlight => (
+                StatusCode::CONFLICT,
+                "idempotency-key-in-flight",
+                "Request in progress",
+            ),
+            KeyReused => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency-key-reused",
+                "Idempotency-Key reused",
             ),
             PayloadTooLarge(_) => (
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -348,6 +366,8 @@ impl From<StoreError> for ApiError {
             StoreError::Stale { current } => ApiError::PreconditionFailed {
                 current_etag: domain::version::etag(current),
             },
+            StoreError::KeyInFlight => ApiError::KeyInFlight,
+            StoreError::KeyReused => ApiError::KeyReused,
             StoreError::Invalid(invalid) => invalid.into(),
             StoreError::Unavailable(why) => {
                 tracing::warn!(error = %why, "database unavailable");

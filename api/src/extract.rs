@@ -3,7 +3,7 @@
 
 use std::{borrow::Cow, collections::BTreeMap};
 
-use actix_web::{dev::Payload, http::header, web, FromRequest, HttpRequest};
+use actix_web::{dev::Payload, http::header, web, FromRequest, HttpMessage, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 use serde::{de::DeserializeOwned, Deserialize};
 use utoipa::IntoParams;
@@ -58,6 +58,7 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for Body<T> {
         let json = is_json(req);
         let limit = crate::state::body_limit(req);
         let bytes = web::Bytes::from_request(req, payload);
+        let request = req.clone();
         Box::pin(async move {
             if !json {
                 return Err(ApiError::UnsupportedMediaType(
@@ -73,6 +74,10 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for Body<T> {
                     ApiError::BadRequest("The request body could not be read.".into())
                 }
             })?;
+            let digest = <sha2::Sha256 as sha2::Digest>::digest(&bytes);
+            request
+                .extensions_mut()
+                .insert(crate::idempotent::BodyDigest(digest.into()));
             let value: T = parse_json(&bytes)?;
             value
                 .validate()

@@ -8,6 +8,8 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod extract;
+pub mod idempotent;
+pub mod live;
 pub mod middleware;
 pub mod openapi;
 pub mod routes;
@@ -51,7 +53,12 @@ pub fn prepare(mut config: Config, allow_throwaway_key: bool) -> Result<AppState
         auth::passwords::hash("headway-timing-equaliser").map_err(|e| e.to_string())?;
     let passwords = auth::passwords::HashPool::start(config.hash_threads, config.hash_queue)
         .map_err(|e| format!("cannot start the password hashing threads: {e}"))?;
+    let hub = std::sync::Arc::new(crate::live::Hub::new(
+        config.events_buffer,
+        config.events_retention_secs,
+    ));
     Ok(AppState {
+        hub,
         clinic,
         tokens,
         config,

@@ -32,6 +32,7 @@ use crate::error::{Problem, PROBLEM_JSON};
         (name = "goals", description = "Episodes of care and goals set together"),
         (name = "measures", description = "Outcome measures and measurements"),
         (name = "progress", description = "Progress views, charts and milestones"),
+        (name = "events", description = "Live events: changes as they commit"),
         (name = "health", description = "Liveness and readiness"),
     )
 )]
@@ -236,6 +237,81 @@ impl Modify for Shared {
                     }
                 }
             }
+            // Every POST a signed-in caller makes runs once per Idempotency-Key (the
+            // token endpoints and invitation acceptance have no account to key it to).
+            // A stream ticket is a credential: never stored, so a retry gets a new one.
+            if let Some(op) = item.post.as_mut() {
+                let credential = path == "/api/v1/events/ticket";
+                if !credential && op.security.as_ref().is_some_and(|s| !s.is_empty()) {
+                    idempotent(op);
+                }
+            }
+        }
+    }
+}
+
+/// Documents the `Idempotency-Key` header, its replay marker and its problems on a POST.
+fn idempotent(op: &mut utoipa::openapi::path::Operation) {
+    use utoipa::openapi::{
+        header::Header,
+        path::{ParameterBuilder, ParameterIn},
+        ObjectBuilder, Required, Type,
+    };
+    let key = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+        .max_length(Some(crate::idempotent::MAX_KEY_LEN))
+        .pattern(Some("^[\\x20-\\x7E]+$"));
+    op.parameters.get_or_insert_with(Vec::new).push(
+        ParameterBuilder::new()
+            .name(crate::idempotent::IDEMPOTENCY_KEY)
+            .parameter_in(ParameterIn::Header)
+            .required(Required::False)
+            .description(Some(
+                "A key of your choosing (1 to 255 printable ASCII characters, e.g. a UUID; the draft's quoted form `\"...\"` is read too) that makes a retry safe: the same key with the same request (method, path, body) within 24 hours replays the first successful answer (status, body, Location) marked `Idempotent-Replayed: true`, and writes nothing again. Keys belong to the signed-in account. Only successful answers are kept: after an error, a retry runs again.",
+            ))
+            .schema(Some(key))
+            .build(),
+    );
+    let responses = &mut op.responses.responses;
+    for (code, response) in responses.iter_mut() {
+        if let (true, RefOr::T(response)) = (code.starts_with('2'), response) {
+            let mut replayed = Header::new(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some(["true"])),
+            );
+            replayed.description =
+                Some("Present on a replayed answer (same Idempotency-Key and request).".into());
+            response
+                .headers
+                .insert(crate::idempotent::IDEMPOTENT_REPLAYED.to_owned(), replayed);
+        }
+    }
+    let meanings = [
+        ("400", "Or: a malformed `Idempotency-Key` (empty, over 255 characters, not printable ASCII, sent twice); the problem names the header."),
+        ("409", "Or: a request with the same `Idempotency-Key` is still in progress (`urn:headway:problem:idempotency-key-in-flight`); retry once it has finished."),
+        ("422", "Or: the `Idempotency-Key` was used for a different request (`urn:headway:problem:idempotency-key-reused`)."),
+    ];
+    for (code, meaning) in meanings {
+        match responses
+            .entry(code.to_owned())
+            .or_insert_with(|| problem(""))
+        {
+            RefOr::T(response) if response.description.is_empty() => {
+                response.description = meaning.trim_start_matches("Or: ").to_owned();
+                let first = response.description.remove(0).to_ascii_uppercase();
+                response.description.insert(0, first);
+            }
+            RefOr::T(response) => {
+                let end = if response.description.ends_with('.') {
+                    " "
+                } else {
+                    ". "
+                };
+                response.description = format!("{}{end}{meaning}", response.description);
+            }
+            RefOr::Ref(_) => {}
         }
     }
 }
@@ -243,6 +319,13 @@ impl Modify for Shared {
 /// The document as served and committed: utoipa's, plus the rules across fields.
 pub fn document(doc: &Doc) -> serde_json::Value {
     let mut value = serde_json::to_value(doc).unwrap_or_default();
+    // An event id is what the server sent: digits (utoipa's header tuples take no pattern).
+    let parameters = &mut value["paths"]["/api/v1/events"]["get"]["parameters"];
+    for parameter in parameters.as_array_mut().into_iter().flatten() {
+        if parameter["name"] == "Last-Event-ID" {
+            parameter["schema"]["pattern"] = serde_json::json!("^[0-9]{1,18}$");
+        }
+    }
     let schemas = &mut value["components"]["schemas"];
     for (name, rule) in cross_field_rules() {
         let schema = schemas.get_mut(name).and_then(|s| s.as_object_mut());

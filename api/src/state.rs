@@ -16,6 +16,8 @@ pub struct AppState {
     pub dummy_hash: String,
     /// Every Argon2 hash a request needs runs here (bounded; see `auth::passwords`).
     pub passwords: crate::auth::passwords::HashPool,
+    /// The instance's broadcast of the change log, for live event streams.
+    pub hub: std::sync::Arc<crate::live::Hub>,
 }
 
 pub type State = web::Data<AppState>;

@@ -143,6 +143,16 @@ pub const ACTIONS: &[(&str, &str, &str)] = &[
         "updated an episode of care",
         "update an episode of care",
     ),
+    (
+        "events.follow",
+        "started following changes live",
+        "follow changes live",
+    ),
+    (
+        "events.receive",
+        "was sent live updates of your record",
+        "receive live updates of your record",
+    ),
     ("goal.agree", "agreed to a goal", "agree to a goal"),
     ("goal.comment", "commented on a goal", "comment on a goal"),
     (

@@ -3,6 +3,7 @@
 //! on its own and every layer above shares one meaning.
 
 pub mod audit;
+pub mod change;
 pub mod client;
 pub mod error;
 pub mod goal;

@@ -340,6 +340,9 @@ pub enum OrgAction {
     SearchAudit,
     /// Define the clinic's own outcome measures.
     ManageMeasures,
+    /// Hear of changes live. Everyone may; each hears only what they may read
+    /// (`crate::change::may_see`).
+    FollowChanges,
 }
 
 impl OrgAction {
@@ -350,6 +353,7 @@ impl OrgAction {
         OrgAction::ListUsers,
         OrgAction::SearchAudit,
         OrgAction::ManageMeasures,
+        OrgAction::FollowChanges,
     ];
 
     /// Whether the action changes data; used to pick a write transaction.
@@ -365,7 +369,7 @@ impl OrgAction {
 /// own organization is always visible to them.
 pub fn decide_org(who: &Principal, action: OrgAction) -> Decision {
     let allowed = match (who.role, action) {
-        (Role::Admin, _) => true,
+        (Role::Admin, _) | (_, OrgAction::FollowChanges) => true,
         (_, OrgAction::ListClients) if who.role != Role::Service => true,
         (Role::Therapist, OrgAction::ListUsers) => true,
         (Role::Service, OrgAction::ListClients) => who.scopes.contains(Scope::ClientsRead),

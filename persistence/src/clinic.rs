@@ -34,6 +34,9 @@ impl Clinic {
         let pool = db::open_pool(backend, pool_size)?;
         let applied = db::migrate(&mut *pool.get()?)?;
         let writer = Writer::start(backend)?;
+        if let Backend::Postgres(_) = backend {
+            listen_for_changes(backend.clone(), Arc::downgrade(&writer.heads));
+        }
         let clinic = Clinic {
             pool,
             writer,
@@ -80,5 +83,52 @@ impl Clinic {
         F: FnOnce(&mut Conn) -> StoreResult<T> + Send + 'static,
     {
         self.writer.run(f)
+    }
+}
+
+/// Hears other instances' commits to the change log (PostgreSQL NOTIFY, sent in the
+/// committing transaction) and passes the new head to this instance's streams. Stops
+/// when the clinic is dropped.
+fn listen_for_changes(backend: Backend, heads: std::sync::Weak<tokio::sync::watch::Sender<i64>>) {
+    use diesel::RunQueryDsl;
+    let alive = heads.clone();
+    let listen = move || -> StoreResult<()> {
+        let mut conn = db::connect(&backend)?;
+        let crate::DbConnection::Postgresql(pg) = &mut conn else {
+            return Ok(());
+        };
+        diesel::sql_query(format!("LISTEN {}", crate::changes::CHANNEL)).execute(pg)?;
+        loop {
+            let Some(heads) = heads.upgrade() else {
+                return Ok(());
+            };
+            for notification in pg.notifications_iter() {
+                let head = notification?.payload.parse::<i64>().unwrap_or(0);
+                heads.send_if_modified(|known| {
+                    let newer = head > *known;
+                    *known = (*known).max(head);
+                    newer
+                });
+            }
+            drop(heads);
+            // Reading pending notifications does not block; a short nap bounds the
+            // cross-instance delay without a busy loop.
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    };
+    let spawned = std::thread::Builder::new()
+        .name("headway-listen".into())
+        .spawn(move || loop {
+            match listen() {
+                Ok(()) => return,
+                Err(_) if alive.strong_count() == 0 => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "change notifications lost; listening again");
+                    std::thread::sleep(std::time::Duration::from_secs(1));
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "cannot listen for other instances' changes");
     }
 }

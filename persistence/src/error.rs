@@ -30,6 +30,15 @@ pub enum StoreError {
     Config(String),
     #[error("migration failed: {0}")]
     Migration(String),
+    /// An Idempotency-Key whose first request succeeded: its answer, replayed.
+    #[error("replayed")]
+    Replayed(Box<crate::idempotency::StoredResponse>),
+    /// An Idempotency-Key whose first request is still running.
+    #[error("idempotency key in flight")]
+    KeyInFlight,
+    /// An Idempotency-Key already used for a different request.
+    #[error("idempotency key reused")]
+    KeyReused,
     /// Anything else the database said; logged, never shown.
     #[error("database error: {0}")]
     Database(DieselError),

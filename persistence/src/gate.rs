@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use crate::{
     audit::{self, Actor, Subject},
+    changes::{self, NewChange},
     clients, db, now,
     writer::Ack,
     Clinic, Conn, StoreError, StoreResult,
@@ -33,6 +34,8 @@ pub struct Caller {
     pub who: Principal,
     pub session_id: Option<Uuid>,
     pub meta: RequestMeta,
+    /// The request's Idempotency-Key, if it sent one (see `idempotency.rs`).
+    pub idempotency: Option<crate::Idempotency>,
 }
 
 impl Caller {
@@ -41,6 +44,15 @@ impl Caller {
             who,
             session_id,
             meta,
+            idempotency: None,
+        }
+    }
+
+    /// The same caller, sending an Idempotency-Key: a write it makes runs once.
+    pub fn with_idempotency(self, idempotency: crate::Idempotency) -> Self {
+        Caller {
+            idempotency: Some(idempotency),
+            ..self
         }
     }
 
@@ -231,9 +243,11 @@ impl Clinic {
                 };
                 match allowed(conn, who)? {
                     Ok(proof) => {
+                        let noted = changes::batch_len();
                         let value = op(conn, proof)?;
                         if writes {
                             record(conn, Outcome::Success)?;
+                            note_change(conn, actor, &audited, noted)?;
                         }
                         Ok(Ok(value))
                     }
@@ -246,7 +260,8 @@ impl Clinic {
                 }
             };
             let result = if writes {
-                self.writer.run(attempt)
+                // A replayed answer, or a key in flight or reused, ends here unwritten.
+                crate::idempotency::once(&self.writer, caller, attempt)?
             } else {
                 db::read(conn, attempt)
             };
@@ -285,4 +300,30 @@ impl Clinic {
         acks.settle()?;
         result
     }
+}
+
+/// The change a successful write to a client's record leaves in the change log, in
+/// its transaction, unless the operation noted that change itself (with more to say,
+/// such as a team-only audience).
+fn note_change(conn: &mut Conn, actor: Actor, subject: &Subject, noted: usize) -> StoreResult<()> {
+    let kind = domain::change::ChangeKind::of_action(subject.action);
+    let (Some(kind), Some(client_id), Some(organization_id)) =
+        (kind, subject.client_id, actor.organization_id)
+    else {
+        return Ok(());
+    };
+    if changes::noted_since(noted, kind) {
+        return Ok(());
+    }
+    let change = NewChange {
+        organization_id,
+        client_id,
+        kind,
+        resource_type: subject.resource_type.to_owned(),
+        resource_id: subject.resource_id.clone(),
+        audience: domain::change::Audience::Everyone,
+        actor_id: actor.user_id,
+        occurred_at: now(),
+    };
+    changes::note(conn, change)
 }

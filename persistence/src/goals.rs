@@ -188,12 +188,23 @@ pub fn set_episode(
     episode(conn, client, episode_id)
 }
 
-/// Marks an episode's progress view as out of date.
-pub fn touch_progress(conn: &mut Conn, episode_id: &str) -> StoreResult<()> {
+/// Marks an episode's progress view as out of date, and tells those following the
+/// client's record that its progress changed.
+pub fn touch_progress(conn: &mut Conn, client: Reached, episode_id: &str) -> StoreResult<()> {
     diesel::update(episodes::table.find(episode_id))
         .set(episodes::progress_version.eq(episodes::progress_version + 1_i64))
         .execute(conn)?;
-    Ok(())
+    let change = crate::changes::NewChange {
+        organization_id: client.organization_id(),
+        client_id: client.client_id(),
+        kind: domain::change::ChangeKind::ProgressUpdated,
+        resource_type: "episode".to_owned(),
+        resource_id: Some(episode_id.to_owned()),
+        audience: domain::change::Audience::Everyone,
+        actor_id: None,
+        occurred_at: crate::now(),
+    };
+    crate::changes::note(conn, change)
 }
 
 /// Marks every progress view of a clinic as out of date (its figures follow other
@@ -542,7 +553,7 @@ pub fn insert_goal(
     record_agreement(conn, goal_id, 1, side, by, now)?;
     let created = goal(conn, client, goal_id)?;
     record_event(conn, &created, GoalEventKind::Proposed, by, now)?;
-    touch_progress(conn, &episode_id.to_string())?;
+    touch_progress(conn, client, &episode_id.to_string())?;
     Ok(created)
 }
 
@@ -649,7 +660,7 @@ fn changed(
 ) -> StoreResult<Goal> {
     let after = goal(conn, client, goal_id)?;
     record_event(conn, &after, kind, by, now)?;
-    touch_progress(conn, &after.episode_id.to_string())?;
+    touch_progress(conn, client, &after.episode_id.to_string())?;
     Ok(after)
 }
 

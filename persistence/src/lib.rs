@@ -20,11 +20,13 @@ macro_rules! inspectable {
 inspectable!(audit, db, schema, writer);
 
 mod accounts;
+mod changes;
 mod clients;
 mod clinic;
 mod error;
 mod gate;
 mod goals;
+mod idempotency;
 mod measurements;
 pub mod ops;
 mod rows;
@@ -35,6 +37,7 @@ pub use db::Backend;
 pub(crate) use db::{Conn, DbConnection, Pool};
 pub use error::{StoreError, StoreResult};
 pub use gate::{Caller, Reached};
+pub use idempotency::{Idempotency, Render, StoredResponse};
 pub(crate) use writer::Writer;
 
 /// A page of results in a stable order (by id, which is time-ordered UUIDv7).

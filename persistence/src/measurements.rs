@@ -362,7 +362,8 @@ fn insert(conn: &mut Conn, r: Recording, m: &NewMeasurement, v: Version<'_>) -> 
     diesel::insert_into(measurements::table)
         .values(&row)
         .execute(conn)?;
-    touch_progress(conn, &row.episode_id)
+    let client = Reached::without_caller(client_id, org_id);
+    touch_progress(conn, client, &row.episode_id)
 }
 
 fn recording(client: Reached, actor: Uuid, now: DateTime<Utc>) -> Recording {

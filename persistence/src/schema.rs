@@ -178,6 +178,41 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// The change log's last handed-out place (one row).
+    change_log_head (id) {
+        id -> Integer,
+        seq -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// Every change to a client's record, in commit order.
+    changes (seq) {
+        seq -> BigInt,
+        organization_id -> Text,
+        client_id -> Text,
+        kind -> Text,
+        resource_type -> Text,
+        resource_id -> Nullable<Text>,
+        audience -> Text,
+        actor_id -> Nullable<Text>,
+        occurred_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Single-use stream tickets, by the SHA-256 of the ticket.
+    stream_tickets (hash) {
+        hash -> Text,
+        user_id -> Text,
+        session_id -> Nullable<Text>,
+        scopes -> Text,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(users -> organizations (organization_id));
 diesel::joinable!(clients -> organizations (organization_id));
 diesel::joinable!(client_identifiers -> clients (client_id));
@@ -201,6 +236,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     address_throttle,
     audit_events,
     audit_chain_heads,
+    change_log_head,
+    changes,
+    stream_tickets,
     episodes,
     goals,
     goal_revisions,
@@ -374,5 +412,21 @@ diesel::table! {
         updated_by -> Text,
         updated_at -> Timestamp,
         version -> Integer,
+    }
+}
+
+diesel::table! {
+    /// Idempotency-Key claims and the first successful answer (`idempotency.rs`).
+    idempotency_keys (owner_id, idempotency_key) {
+        owner_id -> Text,
+        idempotency_key -> Text,
+        fingerprint -> Text,
+        state -> Text,
+        claim_id -> Text,
+        lease_until -> Timestamp,
+        response_status -> Nullable<Integer>,
+        response_headers -> Nullable<Text>,
+        response_body -> Nullable<Text>,
+        created_at -> Timestamp,
     }
 }

@@ -10,14 +10,20 @@
 //! without touching the others.
 
 use std::{
-    sync::mpsc::{self, Receiver, Sender, SyncSender},
+    sync::{
+        mpsc::{self, Receiver, Sender, SyncSender},
+        Arc,
+    },
     thread,
     time::Duration,
 };
 
 use diesel::Connection;
 
-use crate::{audit, db, rows::AuditRow, Backend, Conn, StoreError, StoreResult};
+use crate::{audit, changes, db, rows::AuditRow, Backend, Conn, StoreError, StoreResult};
+
+/// The change log's committed head, for whoever waits for new changes.
+pub(crate) type Heads = Arc<tokio::sync::watch::Sender<i64>>;
 
 /// Delivers a job's result once the batch's fate is known.
 type Deliver = Box<dyn FnOnce(bool) + Send>;
@@ -51,6 +57,7 @@ impl Ack {
 #[derive(Clone)]
 pub struct Writer {
     jobs: Sender<Message>,
+    pub(crate) heads: Heads,
 }
 
 impl std::fmt::Debug for Writer {
@@ -62,14 +69,17 @@ impl std::fmt::Debug for Writer {
 impl Writer {
     /// Starts the writer thread with its own connection.
     pub fn start(backend: &Backend) -> StoreResult<Writer> {
-        let conn = db::connect(backend)?;
+        let mut conn = db::connect(backend)?;
+        let (_, head) = db::read(&mut conn, changes::bounds)?;
+        let heads: Heads = Arc::new(tokio::sync::watch::Sender::new(head));
         let (jobs, queue) = mpsc::channel::<Message>();
         let backend = backend.clone();
+        let published = heads.clone();
         thread::Builder::new()
             .name("headway-writer".into())
-            .spawn(move || run(conn, &backend, &queue))
+            .spawn(move || run(conn, &backend, &queue, &published))
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        Ok(Writer { jobs })
+        Ok(Writer { jobs, heads })
     }
 
     /// Runs `f` in a write transaction and returns once it is durably committed.
@@ -82,10 +92,11 @@ impl Writer {
             mpsc::sync_channel(1);
         let job: Job = Box::new(move |conn: &mut Conn| {
             // A savepoint: this write fails alone, and so do its audit events.
-            let recorded = audit::batch_len();
+            let (recorded, noted) = (audit::batch_len(), changes::batch_len());
             let outcome = conn.transaction(f);
             if outcome.is_err() {
                 audit::truncate_batch(recorded);
+                changes::truncate_batch(noted);
             }
             Box::new(move |committed: bool| {
                 let delivered = if committed {
@@ -117,7 +128,7 @@ impl Writer {
     }
 }
 
-fn run(mut conn: Conn, backend: &Backend, queue: &Receiver<Message>) {
+fn run(mut conn: Conn, backend: &Backend, queue: &Receiver<Message>, heads: &Heads) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -141,13 +152,23 @@ fn run(mut conn: Conn, backend: &Backend, queue: &Receiver<Message>) {
             // The jobs' events are chained with the reads' at the end: one head
             // lock per chain per batch.
             audit::begin_batch();
+            changes::begin_batch();
             for job in jobs.drain(..) {
                 deliveries.push(job(c));
             }
             let mut events = audit::end_batch();
             events.append(&mut audits);
-            audit::append_all(c, events)
+            audit::append_all(c, events)?;
+            // Last: the change log's head stays locked only until this commit.
+            changes::append_all(c, changes::end_batch())
         });
+        if let Ok(Some(head)) = committed {
+            heads.send_if_modified(|known| {
+                let newer = head > *known;
+                *known = (*known).max(head);
+                newer
+            });
+        }
         let ok = committed.is_ok();
         for deliver in deliveries {
             deliver(ok);

@@ -1,7 +1,7 @@
 //! Every read or write of a client's data leaves exactly one audit event, and the
 //! trail's hash chain shows any later change to it.
 
-use std::{net::TcpListener, sync::mpsc, thread};
+use std::thread;
 
 use diesel::{connection::SimpleConnection, ExpressionMethods, QueryDsl, RunQueryDsl};
 use headway_tests::{TestApp, SECRET};
@@ -267,17 +267,7 @@ fn second_instance(app: &TestApp) -> (String, actix_web::dev::ServerHandle) {
     let mut config = api::Config::for_database(&app.db.url, SECRET);
     config.db_pool_size = 4;
     let state = api::prepare(config, false).unwrap_or_else(|e| panic!("prepare: {e}"));
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
-    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        actix_web::rt::System::new().block_on(async move {
-            let server = api::serve(state, listener, Some(1)).unwrap_or_else(|e| panic!("{e}"));
-            let _ = tx.send(server.handle());
-            let _ = server.await;
-        });
-    });
-    let handle = rx.recv().unwrap_or_else(|e| panic!("{e}"));
+    let (addr, handle) = headway_tests::serve_on_thread(state);
     (format!("http://{addr}"), handle)
 }
 

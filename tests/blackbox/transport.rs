@@ -7,8 +7,7 @@
 
 use std::{
     io::{ErrorKind, Read, Write},
-    net::{SocketAddr, TcpListener, TcpStream},
-    sync::mpsc,
+    net::TcpStream,
     thread,
     time::Duration,
 };
@@ -552,17 +551,7 @@ impl Instance {
         config.db_pool_size = 2;
         config.jwt_previous_secrets = previous.iter().map(|s| (*s).to_owned()).collect();
         let state = api::prepare(config, false).unwrap_or_else(|e| panic!("prepare: {e}"));
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
-        let addr: SocketAddr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            actix_web::rt::System::new().block_on(async move {
-                let server = api::serve(state, listener, Some(1)).unwrap_or_else(|e| panic!("{e}"));
-                let _ = tx.send(server.handle());
-                let _ = server.await;
-            });
-        });
-        let handle = rx.recv().unwrap_or_else(|e| panic!("{e}"));
+        let (addr, handle) = headway_tests::serve_on_thread(state);
         Instance {
             base: format!("http://{addr}"),
             handle,

@@ -22,6 +22,7 @@ use crate::{
     auth::Bearer,
     error::{ApiResult, Problem},
     extract::{Body, Query},
+    idempotent::IdempotencyKey,
     state::State,
 };
 
@@ -110,6 +111,7 @@ pub struct NewCareTeamMember {
 #[post("/clients/{client_id}/care-team")]
 pub async fn add_member(
     Bearer(caller): Bearer,
+    key: IdempotencyKey,
     path: web::Path<ClientPath>,
     body: Body<NewCareTeamMember>,
     state: State,
@@ -117,13 +119,21 @@ pub async fn add_member(
     let client_id = path.client_id;
     let therapist_id = body.0.therapist_id;
     let team_role = TeamRole::parse("team_role", &body.0.team_role)?;
-    let member = state
-        .run(move |clinic| clinic.add_care_team_member(&caller, client_id, therapist_id, team_role))
-        .await?;
-    Ok(created(
-        format!("/api/v1/clients/{client_id}/care-team/{}", member.id),
-        &CareTeamMemberView::from(member),
-    ))
+    state
+        .run_once(
+            key,
+            caller,
+            move |clinic, caller| {
+                clinic.add_care_team_member(caller, client_id, therapist_id, team_role)
+            },
+            move |member| {
+                created(
+                    format!("/api/v1/clients/{client_id}/care-team/{}", member.id),
+                    &CareTeamMemberView::from(member.clone()),
+                )
+            },
+        )
+        .await
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -271,6 +281,7 @@ pub struct CaregiverInvited {
 #[post("/clients/{client_id}/caregivers")]
 pub async fn add_caregiver(
     Bearer(caller): Bearer,
+    key: IdempotencyKey,
     path: web::Path<ClientPath>,
     body: Body<NewCaregiver>,
     state: State,
@@ -278,20 +289,27 @@ pub async fn add_caregiver(
     let client_id = path.client_id;
     let caregiver = body.0.parse()?;
     let (token, secret) = invitation_secret(&state);
-    let granted = state
-        .run(move |clinic| clinic.grant_caregiver(&caller, client_id, caregiver, secret))
-        .await?;
-    let link_id = granted.link.id;
-    let body = CaregiverInvited {
-        link: CaregiverView::from(granted.link),
-        invitation: granted
-            .invitation_expires_at
-            .map(|expires_at| Invitation { token, expires_at }),
-    };
-    Ok(created(
-        format!("/api/v1/clients/{client_id}/caregivers/{link_id}"),
-        &body,
-    ))
+    state
+        .run_once(
+            key,
+            caller,
+            move |clinic, caller| clinic.grant_caregiver(caller, client_id, caregiver, secret),
+            move |granted| {
+                let body = CaregiverInvited {
+                    link: CaregiverView::from(granted.link.clone()),
+                    invitation: granted.invitation_expires_at.map(|expires_at| Invitation {
+                        token: token.clone(),
+                        expires_at,
+                    }),
+                };
+                let link_id = granted.link.id;
+                created(
+                    format!("/api/v1/clients/{client_id}/caregivers/{link_id}"),
+                    &body,
+                )
+            },
+        )
+        .await
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -18,6 +18,7 @@ use crate::{
     auth::{tokens, Bearer},
     error::{ApiError, ApiResult, FieldProblem, Problem},
     extract::{Body, IfMatch, IfNoneMatch, PageParams, Query},
+    idempotent::IdempotencyKey,
     state::{AppState, State},
 };
 
@@ -241,6 +242,7 @@ pub async fn list_clients(
 #[post("/clients")]
 pub async fn create_client(
     Bearer(caller): Bearer,
+    key: IdempotencyKey,
     body: Body<NewClientInput>,
     state: State,
 ) -> ApiResult<HttpResponse> {
@@ -253,13 +255,19 @@ pub async fn create_client(
         i.phone.as_deref(),
         &i.identifiers,
     )?;
-    let client = state
-        .run(move |clinic| clinic.register_client(&caller, d))
-        .await?;
-    Ok(created(
-        format!("/api/v1/clients/{}", client.id),
-        &ClientView::from(client),
-    ))
+    state
+        .run_once(
+            key,
+            caller,
+            move |clinic, caller| clinic.register_client(caller, d),
+            |client| {
+                created(
+                    format!("/api/v1/clients/{}", client.id),
+                    &ClientView::from(client.clone()),
+                )
+            },
+        )
+        .await
 }
 
 /// One client record.
@@ -396,6 +404,7 @@ pub struct ClientInvitation {
 #[post("/clients/{client_id}/invitation")]
 pub async fn invite_client(
     Bearer(caller): Bearer,
+    key: IdempotencyKey,
     path: web::Path<ClientPath>,
     body: Body<ClientInvitationInput>,
     state: State,
@@ -403,17 +412,23 @@ pub async fn invite_client(
     let client_id = path.client_id;
     let email = parse_email("email", &body.0.email)?;
     let (token, secret) = invitation_secret(&state);
-    let invited = state
-        .run(move |clinic| clinic.invite_client(&caller, client_id, email, secret))
-        .await?;
-    Ok(created(
-        format!("/api/v1/users/{}", invited.user.id),
-        &ClientInvitation {
-            user_id: invited.user.id,
-            invitation: Invitation {
-                token,
-                expires_at: invited.expires_at,
+    state
+        .run_once(
+            key,
+            caller,
+            move |clinic, caller| clinic.invite_client(caller, client_id, email, secret),
+            move |invited| {
+                created(
+                    format!("/api/v1/users/{}", invited.user.id),
+                    &ClientInvitation {
+                        user_id: invited.user.id,
+                        invitation: Invitation {
+                            token: token.clone(),
+                            expires_at: invited.expires_at,
+                        },
+                    },
+                )
             },
-        },
-    ))
+        )
+        .await
 }

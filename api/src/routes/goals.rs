@@ -16,11 +16,12 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use validator::Validate;
 
-use super::{clients::ClientPath, created, read_tagged, tagged, with_etag};
+use super::{clients::ClientPath, created, read_tagged, tagged};
 use crate::{
     auth::Bearer,
     error::{ApiResult, Problem},
     extract::{Body, IfMatch, IfNoneMatch},
+    idempotent::{IdempotencyKey, Reply},
     state::State,
 };
 
@@ -139,19 +140,26 @@ impl NewEpisodeInput {
 #[post("/clients/{client_id}/episodes")]
 pub async fn create_episode(
     Bearer(caller): Bearer,
+    key: IdempotencyKey,
     path: web::Path<ClientPath>,
     body: Body<NewEpisodeInput>,
     state: State,
 ) -> ApiResult<HttpResponse> {
     let client_id = path.client_id;
     let draft = body.0.parse()?;
-    let episode = state
-        .run(move |clinic| clinic.open_episode(&caller, client_id, draft))
-        .await?;
-    Ok(created(
-        format!("/api/v1/clients/{client_id}/episodes/{}", episode.id),
-        &EpisodeView::from(episode),
-    ))
+    state
+        .run_once(
+            key,
+            caller,
+            move |clinic, caller| clinic.open_episode(caller, client_id, draft),
+            move |episode| {
+                created(
+                    format!("/api/v1/clients/{client_id}/episodes/{}", episode.id),
+                    &EpisodeView::from(episode.clone()),
+                )
+            },
+        )
+        .await
 }
 
 /// A client's episodes of care.
@@ -329,8 +337,19 @@ impl From<Goal> for GoalView {
     }
 }
 
-fn goal(g: Goal) -> HttpResponse {
-    super::tagged(g.version, &GoalView::from(g))
+/// A goal's answer to a POST that changes it (agreement, status), with its new ETag.
+fn goal_reply(g: &Goal) -> Reply {
+    Reply::json(actix_web::http::StatusCode::OK, &GoalView::from(g.clone())).tagged(g.version)
+}
+
+/// 201 with the goal as revised, the revision's URL and the goal's new ETag.
+fn revision_created(client_id: Uuid, goal: &Goal) -> Reply {
+    let (goal_id, revision) = (goal.id, goal.revision);
+    created(
+        format!("/api/v1/clients/{client_id}/goals/{goal_id}/revisions/{revision}"),
+        &GoalView::from(goal.clone()),
+    )
+    .tagged(goal.version)
 }
 
 /// A goal's content, as proposed or revised.
@@ -413,6 +432,7 @@ pub struct GoalPath {
 #[post("/clients/{client_id}/episodes/{episode_id}/goals")]
 pub async fn propose_goal(
     Bearer(caller): Bearer,
+    key: IdempotencyKey,
     path: web::Path<EpisodePath>,
     body: Body<NewGoalInput>,
     state: State,
@@ -428,13 +448,19 @@ pub async fn propose_goal(
         &input.content.input(),
         today(),
     )?;
-    let goal = state
-        .run(move |clinic| clinic.propose_goal(&caller, client_id, episode_id, draft))
-        .await?;
-    Ok(created(
-        format!("/api/v1/clients/{client_id}/goals/{}", goal.id),
-        &GoalView::from(goal),
-    ))
+    state
+        .run_once(
+            key,
+            caller,
+            move |clinic, caller| clinic.propose_goal(caller, client_id, episode_id, draft),
+            move |goal| {
+                created(
+                    format!("/api/v1/clients/{client_id}/goals/{}", goal.id),
+                    &GoalView::from(goal.clone()),
+                )
+            },
+        )
+        .await
 }
 
 /// An episode's goals.
@@ -492,6 +518,7 @@ pub async fn get_goal(
 #[post("/clients/{client_id}/goals/{goal_id}/revisions")]
 pub async fn revise_goal(
     Bearer(caller): Bearer,
+    key: IdempotencyKey,
     path: web::Path<GoalPath>,
     IfMatch(expected): IfMatch,
     body: Body<GoalContentInput>,
@@ -499,20 +526,14 @@ pub async fn revise_goal(
 ) -> ApiResult<HttpResponse> {
     let GoalPath { client_id, goal_id } = path.into_inner();
     let content = GoalContent::parse(&body.0.input(), today())?;
-    let goal = state
-        .run(move |clinic| clinic.revise_goal(&caller, client_id, goal_id, expected, content))
-        .await?;
-    let version = goal.version;
-    Ok(with_etag(
-        created(
-            format!(
-                "/api/v1/clients/{client_id}/goals/{goal_id}/revisions/{}",
-                goal.revision
-            ),
-            &GoalView::from(goal),
-        ),
-        version,
-    ))
+    state
+        .run_once(
+            key,
+            caller,
+            move |clinic, caller| clinic.revise_goal(caller, client_id, goal_id, expected, content),
+            move |goal| revision_created(client_id, goal),
+        )
+        .await
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -594,15 +615,20 @@ pub async fn goal_revisions(
 #[post("/clients/{client_id}/goals/{goal_id}/agreement")]
 pub async fn agree_to_goal(
     Bearer(caller): Bearer,
+    key: IdempotencyKey,
     path: web::Path<GoalPath>,
     IfMatch(expected): IfMatch,
     state: State,
 ) -> ApiResult<HttpResponse> {
     let GoalPath { client_id, goal_id } = path.into_inner();
-    let agreed = state
-        .run(move |clinic| clinic.agree_to_goal(&caller, client_id, goal_id, expected))
-        .await?;
-    Ok(goal(agreed))
+    state
+        .run_once(
+            key,
+            caller,
+            move |clinic, caller| clinic.agree_to_goal(caller, client_id, goal_id, expected),
+            goal_reply,
+        )
+        .await
 }
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
@@ -624,6 +650,7 @@ pub struct GoalStatusInput {
 #[post("/clients/{client_id}/goals/{goal_id}/status")]
 pub async fn set_goal_status(
     Bearer(caller): Bearer,
+    key: IdempotencyKey,
     path: web::Path<GoalPath>,
     IfMatch(expected): IfMatch,
     body: Body<GoalStatusInput>,
@@ -631,10 +658,16 @@ pub async fn set_goal_status(
 ) -> ApiResult<HttpResponse> {
     let GoalPath { client_id, goal_id } = path.into_inner();
     let next = GoalStatus::parse("status", &body.0.status)?;
-    let changed = state
-        .run(move |clinic| clinic.set_goal_status(&caller, client_id, goal_id, expected, next))
-        .await?;
-    Ok(goal(changed))
+    state
+        .run_once(
+            key,
+            caller,
+            move |clinic, caller| {
+                clinic.set_goal_status(caller, client_id, goal_id, expected, next)
+            },
+            goal_reply,
+        )
+        .await
 }
 
 // --- Comments ---------------------------------------------------------------------
@@ -712,6 +745,7 @@ pub async fn comments(
 #[post("/clients/{client_id}/goals/{goal_id}/comments")]
 pub async fn add_comment(
     Bearer(caller): Bearer,
+    key: IdempotencyKey,
     path: web::Path<GoalPath>,
     body: Body<NewCommentInput>,
     state: State,
@@ -719,11 +753,19 @@ pub async fn add_comment(
     let GoalPath { client_id, goal_id } = path.into_inner();
     let text = comment_body(&body.0.body)?;
     let team_only = body.0.team_only;
-    let comment = state
-        .run(move |clinic| clinic.comment_on_goal(&caller, client_id, goal_id, text, team_only))
-        .await?;
-    Ok(created(
-        format!("/api/v1/clients/{client_id}/goals/{goal_id}/comments"),
-        &CommentView::from(comment),
-    ))
+    state
+        .run_once(
+            key,
+            caller,
+            move |clinic, caller| {
+                clinic.comment_on_goal(caller, client_id, goal_id, text, team_only)
+            },
+            move |comment| {
+                created(
+                    format!("/api/v1/clients/{client_id}/goals/{goal_id}/comments"),
+                    &CommentView::from(comment.clone()),
+                )
+            },
+        )
+        .await
 }

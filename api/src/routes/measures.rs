@@ -22,6 +22,7 @@ use crate::{
     auth::Bearer,
     error::{ApiResult, Problem},
     extract::{Body, Query},
+    idempotent::{IdempotencyKey, Reply},
     state::State,
     wire,
 };
@@ -150,15 +151,22 @@ impl NewMeasureInput {
 #[post("/measures")]
 pub async fn create_measure(
     Bearer(caller): Bearer,
+    key: IdempotencyKey,
     body: Body<NewMeasureInput>,
     state: State,
 ) -> ApiResult<HttpResponse> {
     let measure = body.0.parse(caller.who.organization_id)?;
-    let measure = state
-        .run(move |clinic| clinic.define_measure(&caller, measure))
-        .await?;
-    let location = format!("/api/v1/measures/{}", measure.code);
-    Ok(created(location, &MeasureView::from(measure)))
+    state
+        .run_once(
+            key,
+            caller,
+            move |clinic, caller| clinic.define_measure(caller, measure),
+            |measure| {
+                let location = format!("/api/v1/measures/{}", measure.code);
+                created(location, &MeasureView::from(measure.clone()))
+            },
+        )
+        .await
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -381,6 +389,7 @@ impl From<NewMeasurementInput> for NewReport {
 #[post("/clients/{client_id}/episodes/{episode_id}/measurements")]
 pub async fn record(
     Bearer(caller): Bearer,
+    key: IdempotencyKey,
     path: web::Path<EpisodePath>,
     body: Body<NewMeasurementInput>,
     state: State,
@@ -390,11 +399,14 @@ pub async fn record(
         episode_id,
     } = path.into_inner();
     let report = NewReport::from(body.0);
-    let m = state
-        .run(move |clinic| clinic.record_measurement(&caller, client_id, episode_id, report))
-        .await?;
-    let location = format!("/api/v1/clients/{client_id}/measurements/{}", m.id);
-    Ok(created(location, &MeasurementView::from(m)))
+    state
+        .run_once(
+            key,
+            caller,
+            move |clinic, caller| clinic.record_measurement(caller, client_id, episode_id, report),
+            move |m| measurement_created(client_id, m),
+        )
+        .await
 }
 
 #[derive(Debug, Deserialize, Validate, IntoParams)]
@@ -557,6 +569,7 @@ impl CorrectionInput {
 #[post("/clients/{client_id}/measurements/{measurement_id}/corrections")]
 pub async fn correct(
     Bearer(caller): Bearer,
+    key: IdempotencyKey,
     path: web::Path<MeasurementPath>,
     crate::extract::IfMatch(expected): crate::extract::IfMatch,
     body: Body<CorrectionInput>,
@@ -567,15 +580,20 @@ pub async fn correct(
         measurement_id,
     } = path.into_inner();
     let correction = body.0.parse()?;
-    let m = state
-        .run(move |clinic| {
-            clinic.correct_measurement(&caller, client_id, measurement_id, expected, correction)
-        })
-        .await?;
+    state
+        .run_once(
+            key,
+            caller,
+            move |clinic, caller| {
+                clinic.correct_measurement(caller, client_id, measurement_id, expected, correction)
+            },
+            move |m| measurement_created(client_id, m).tagged(m.version()),
+        )
+        .await
+}
+
+/// 201 with the new measurement (recorded, or a correction) and its URL.
+fn measurement_created(client_id: Uuid, m: &Measurement) -> Reply {
     let location = format!("/api/v1/clients/{client_id}/measurements/{}", m.id);
-    let version = m.version();
-    Ok(super::with_etag(
-        created(location, &MeasurementView::from(m)),
-        version,
-    ))
+    created(location, &MeasurementView::from(m.clone()))
 }

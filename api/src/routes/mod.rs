@@ -4,6 +4,7 @@ pub mod audit;
 pub mod auth;
 pub mod care;
 pub mod clients;
+pub mod events;
 pub mod goals;
 pub mod health;
 pub mod me;
@@ -11,15 +12,18 @@ pub mod measures;
 pub mod progress;
 pub mod users;
 
-use actix_web::{http::header, HttpResponse};
+use actix_web::{
+    http::{header, StatusCode},
+    HttpResponse,
+};
+
+use crate::idempotent::Reply;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 /// 201 Created with a Location header.
-pub(crate) fn created(location: String, body: &impl Serialize) -> HttpResponse {
-    HttpResponse::Created()
-        .insert_header((header::LOCATION, location))
-        .json(body)
+pub(crate) fn created(location: String, body: &impl Serialize) -> Reply {
+    Reply::json(StatusCode::CREATED, body).at(location)
 }
 
 /// 200 with the record and its ETag (an update's answer).
@@ -42,14 +46,6 @@ pub(crate) fn read_tagged(
             .finish());
     }
     Ok(tagged(version, body))
-}
-
-/// Adds the ETag of the version a response shows.
-pub(crate) fn with_etag(mut response: HttpResponse, version: i32) -> HttpResponse {
-    if let Ok(value) = header::HeaderValue::from_str(&domain::version::etag(version)) {
-        response.headers_mut().insert(header::ETAG, value);
-    }
-    response
 }
 
 /// A page of items in a stable order, as sent (`persistence::Page` as stored).

@@ -6,7 +6,7 @@ use chrono::{DateTime, Duration, Utc};
 use domain::identity::{
     AccountChanges, AccountChangesInput, Discipline, NewStaff, NewStaffInput, Role, User,
 };
-use persistence::ops::users::{Enrolment, UserFilter};
+use persistence::ops::users::{Enrolled, Enrolment, UserFilter};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -17,6 +17,7 @@ use crate::{
     auth::{tokens, Bearer},
     error::{ApiError, ApiResult, Problem},
     extract::{Body, PageParams, Query},
+    idempotent::IdempotencyKey,
     state::State,
 };
 
@@ -133,6 +134,7 @@ impl NewUserInput {
 #[post("/users")]
 pub async fn create_user(
     Bearer(caller): Bearer,
+    key: IdempotencyKey,
     body: Body<NewUserInput>,
     state: State,
 ) -> ApiResult<HttpResponse> {
@@ -152,21 +154,28 @@ pub async fn create_user(
             valid_for: Duration::seconds(state.config.invitation_ttl_secs),
         },
     };
-    let enrolled = state
-        .run(move |clinic| clinic.create_user(&caller, account, enrolment))
-        .await?;
-    let user_id = enrolled.user.id;
-    let body = CreatedUser {
-        invitation: invitation
-            .zip(enrolled.invitation_expires_at)
-            .map(|(token, expires_at)| Invitation { token, expires_at }),
-        credentials: secret.map(|client_secret| ClientCredentials {
-            client_id: user_id.to_string(),
-            client_secret,
-        }),
-        user: UserView::from(enrolled.user),
+    let reply = move |enrolled: &Enrolled| {
+        let user_id = enrolled.user.id;
+        let body = CreatedUser {
+            invitation: (invitation.clone())
+                .zip(enrolled.invitation_expires_at)
+                .map(|(token, expires_at)| Invitation { token, expires_at }),
+            credentials: secret.clone().map(|client_secret| ClientCredentials {
+                client_id: user_id.to_string(),
+                client_secret,
+            }),
+            user: UserView::from(enrolled.user.clone()),
+        };
+        created(format!("/api/v1/users/{user_id}"), &body)
     };
-    Ok(created(format!("/api/v1/users/{user_id}"), &body))
+    state
+        .run_once(
+            key,
+            caller,
+            move |clinic, caller| clinic.create_user(caller, account, enrolment),
+            reply,
+        )
+        .await
 }
 
 #[derive(Debug, Deserialize, Validate, IntoParams)]

@@ -6,7 +6,9 @@
 //! measure, the goal as it stands) and `domain::goal` decides; the side a caller
 //! speaks for, and the action that needs, come from `domain::policy`.
 
+use crate::changes::{self, NewChange};
 use chrono::NaiveDate;
+use domain::change::{Audience, ChangeKind};
 use domain::{
     goal::{
         agreeing, may_end, may_propose, may_revise_to, status_change, AgreementStep, Episode,
@@ -319,7 +321,28 @@ impl Clinic {
             client_id,
             comment_action(&caller.who, team_only),
             Subject::one("goal.comment", "goal_comment", comment.id),
-            move |c, client| goals::add_comment(c, client, goal_id, comment, &by, now()),
+            move |c, client| {
+                let (id, team_only) = (comment.id, comment.team_only);
+                let added = goals::add_comment(c, client, goal_id, comment, &by, now())?;
+                // Team notes are heard by the team alone.
+                let audience = if team_only {
+                    Audience::Team
+                } else {
+                    Audience::Everyone
+                };
+                let change = NewChange {
+                    organization_id: client.organization_id(),
+                    client_id: client.client_id(),
+                    kind: ChangeKind::CommentAdded,
+                    resource_type: "goal_comment".to_owned(),
+                    resource_id: Some(id.to_string()),
+                    audience,
+                    actor_id: Some(by.user_id),
+                    occurred_at: now(),
+                };
+                changes::note(c, change)?;
+                Ok(added)
+            },
         )
     }
 }

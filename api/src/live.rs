@@ -1,0 +1,295 @@
+//! Live events. One tailer per instance reads the change log as it grows (woken by
+//! this instance's commits, by other instances' through PostgreSQL NOTIFY, and once a
+//! second as a safety net) and broadcasts each entry; each stream keeps only what its
+//! caller may hear. A stream that falls a buffer behind is dropped, never waited for:
+//! writers and other streams do not slow down, and the app resumes with Last-Event-ID.
+
+use std::{
+    collections::{HashSet, VecDeque},
+    sync::{Arc, Once},
+    time::Duration,
+};
+
+use actix_web::{rt::time, web::Bytes};
+use domain::change::{Change, ChangeKind};
+use persistence::{ops::events::Reach, Caller, Clinic};
+use serde::Serialize;
+use tokio::sync::broadcast::{self, error::RecvError};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// Changes read from the log per query.
+const PAGE: i64 = 500;
+
+/// The instance's broadcast of the change log.
+pub struct Hub {
+    sender: broadcast::Sender<Arc<Change>>,
+    started: Once,
+    retention: chrono::Duration,
+}
+
+impl Hub {
+    pub fn new(buffer: usize, retention_secs: i64) -> Self {
+        Hub {
+            sender: broadcast::channel(buffer.max(1)).0,
+            started: Once::new(),
+            retention: chrono::Duration::seconds(retention_secs),
+        }
+    }
+
+    /// A receiver of every change committed from now on (starting the tailer once).
+    pub fn subscribe(&self, clinic: &Clinic) -> broadcast::Receiver<Arc<Change>> {
+        let receiver = self.sender.subscribe();
+        self.started.call_once(|| {
+            actix_web::rt::spawn(tail(clinic.clone(), self.sender.clone(), self.retention));
+        });
+        receiver
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    clinic: &Clinic,
+    f: impl FnOnce(&Clinic) -> persistence::StoreResult<T> + Send + 'static,
+) -> Option<T> {
+    let clinic = clinic.clone();
+    actix_web::web::block(move || f(&clinic)).await.ok()?.ok()
+}
+
+async fn tail(clinic: Clinic, sender: broadcast::Sender<Arc<Change>>, retention: chrono::Duration) {
+    let mut commits = clinic.commits();
+    let mut seen = blocking(&clinic, |c| c.change_log_bounds())
+        .await
+        .map_or(0, |(_, head)| head);
+    // None until the first prune (an Instant an hour back can underflow on a fresh boot).
+    let mut pruned_at: Option<std::time::Instant> = None;
+    loop {
+        let _ = time::timeout(Duration::from_secs(1), commits.changed()).await;
+        loop {
+            let page = blocking(&clinic, move |c| c.changes_after(seen, PAGE)).await;
+            let page = page.unwrap_or_default();
+            let full = page.len() as i64 == PAGE;
+            for change in page {
+                seen = change.seq;
+                let _ = sender.send(Arc::new(change));
+            }
+            if !full {
+                break;
+            }
+        }
+        if pruned_at.is_none_or(|at| at.elapsed() > Duration::from_secs(3600)) {
+            pruned_at = Some(std::time::Instant::now());
+            let cutoff = chrono::Utc::now() - retention;
+            let _ = blocking(&clinic, move |c| c.prune_changes(cutoff)).await;
+        }
+    }
+}
+
+/// One event as an app receives it: what changed, where; the app fetches the rest.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventView {
+    /// Its place in the log: send it back as `Last-Event-ID` to resume after it.
+    pub id: String,
+    #[serde(rename = "type")]
+    #[schema(schema_with = event_type)]
+    pub kind: &'static str,
+    pub client_id: Uuid,
+    /// What it is about: `measurement`, `goal`, `goal_comment`, `episode`, ...
+    pub resource_type: String,
+    pub resource_id: Option<String>,
+    pub occurred_at: chrono::DateTime<chrono::Utc>,
+}
+
+pub fn event_type() -> utoipa::openapi::Object {
+    crate::wire::one_of(ChangeKind::ALL.iter().map(|k| k.as_str()))
+}
+
+fn encode(change: &Change) -> Bytes {
+    let view = EventView {
+        id: change.seq.to_string(),
+        kind: change.kind.as_str(),
+        client_id: change.client_id,
+        resource_type: change.resource_type.clone(),
+        resource_id: change.resource_id.clone(),
+        occurred_at: change.occurred_at,
+    };
+    let data = serde_json::to_string(&view).unwrap_or_default();
+    Bytes::from(format!(
+        "id: {}\nevent: {}\ndata: {data}\n\n",
+        change.seq,
+        change.kind.as_str()
+    ))
+}
+
+/// What a stream was asked for.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub client_id: Option<Uuid>,
+    pub kinds: Option<HashSet<ChangeKind>>,
+}
+
+impl Filter {
+    fn wants(&self, change: &Change) -> bool {
+        self.client_id.is_none_or(|c| c == change.client_id)
+            && self.kinds.as_ref().is_none_or(|k| k.contains(&change.kind))
+    }
+}
+
+/// Where a stream starts.
+pub enum Start {
+    /// From now on.
+    Now,
+    /// After this event (Last-Event-ID), replaying what the caller missed.
+    After(i64),
+    /// The caller's place is gone from the log: a `reset` first, then from now on.
+    Reset,
+}
+
+pub struct Timing {
+    pub heartbeat: Duration,
+    pub recheck: Duration,
+}
+
+/// A caller's stream, from subscription on.
+pub struct Follow {
+    clinic: Clinic,
+    caller: Caller,
+    reach: Reach,
+    filter: Filter,
+    receiver: broadcast::Receiver<Arc<Change>>,
+    /// The last change handed out or passed over: nothing at or before it again.
+    last: i64,
+    /// Missed changes still to read from the log (Last-Event-ID), from after `last`.
+    replaying: bool,
+    backlog: VecDeque<Change>,
+    preface: Option<Bytes>,
+    heard: HashSet<Uuid>,
+    heartbeat: time::Interval,
+    recheck: time::Interval,
+    closed: bool,
+}
+
+impl Follow {
+    /// Subscribes first, then finds the log's head: a change committed in between is
+    /// both in the log and in the broadcast, and `last` keeps it from going out twice.
+    pub fn new(
+        clinic: Clinic,
+        caller: Caller,
+        reach: Reach,
+        filter: Filter,
+        receiver: broadcast::Receiver<Arc<Change>>,
+        start: (Start, i64),
+        timing: Timing,
+    ) -> Self {
+        let (start, head) = start;
+        let mut preface = String::from("retry: 3000\n\n");
+        let (last, replaying) = match start {
+            Start::Now => (head, false),
+            Start::After(id) => (id, true),
+            Start::Reset => {
+                preface.push_str(&format!(
+                    "id: {head}\nevent: reset\ndata: {{\"id\":\"{head}\",\"type\":\"reset\",\"reason\":\"Your place is older than the events kept: fetch what you show again.\"}}\n\n"
+                ));
+                (head, false)
+            }
+        };
+        let mut heartbeat = time::interval(timing.heartbeat);
+        heartbeat.reset();
+        let mut recheck = time::interval(timing.recheck);
+        recheck.reset();
+        Follow {
+            clinic,
+            caller,
+            reach,
+            filter,
+            receiver,
+            last,
+            replaying,
+            backlog: VecDeque::new(),
+            preface: Some(Bytes::from(preface)),
+            heard: HashSet::new(),
+            heartbeat,
+            recheck,
+            closed: false,
+        }
+    }
+
+    /// The stream, as actix sends it.
+    pub fn into_stream(
+        self,
+    ) -> impl futures_util::Stream<Item = Result<Bytes, std::convert::Infallible>> {
+        futures_util::stream::unfold(self, |mut follow| async move {
+            let chunk = follow.next().await?;
+            Some((Ok(chunk), follow))
+        })
+    }
+
+    /// Whether to send `change`, once it is the next in order.
+    async fn passes(&mut self, change: &Change) -> bool {
+        if change.seq <= self.last {
+            return false;
+        }
+        self.last = change.seq;
+        if change.kind.changes_access() && !self.reach.is_organization_wide() {
+            // Access changed somewhere in the clinic: ask the policy again.
+            let caller = self.caller.clone();
+            match blocking(&self.clinic, move |c| c.follow(&caller)).await {
+                Some(reach) => self.reach = reach,
+                None => self.closed = true,
+            }
+        }
+        if self.closed || !self.filter.wants(change) || !self.reach.hears(change) {
+            return false;
+        }
+        if self.heard.insert(change.client_id) {
+            let (caller, client) = (self.caller.clone(), change.client_id);
+            let _ = blocking(&self.clinic, move |c| c.heard_of(&caller, client)).await;
+        }
+        true
+    }
+
+    async fn next(&mut self) -> Option<Bytes> {
+        if let Some(preface) = self.preface.take() {
+            return Some(preface);
+        }
+        loop {
+            if self.closed {
+                return None;
+            }
+            if let Some(change) = self.backlog.pop_front() {
+                if self.passes(&change).await {
+                    return Some(encode(&change));
+                }
+                continue;
+            }
+            if self.replaying {
+                let after = self.last;
+                let page = blocking(&self.clinic, move |c| c.changes_after(after, PAGE)).await?;
+                self.replaying = page.len() as i64 == PAGE;
+                self.backlog.extend(page);
+                continue;
+            }
+            tokio::select! {
+                received = self.receiver.recv() => match received {
+                    Ok(change) => {
+                        if self.passes(&change).await {
+                            return Some(encode(&change));
+                        }
+                    }
+                    // Fallen too far behind: drop it; the app resumes with Last-Event-ID.
+                    Err(RecvError::Lagged(_)) | Err(RecvError::Closed) => return None,
+                },
+                _ = self.heartbeat.tick() => return Some(Bytes::from_static(b": heartbeat\n\n")),
+                _ = self.recheck.tick() => {
+                    let caller = self.caller.clone();
+                    let signed_in = blocking(&self.clinic, move |c| c.still_signed_in(&caller)).await;
+                    if signed_in != Some(true) {
+                        self.closed = true;
+                        return Some(Bytes::from_static(
+                            b"event: closed\ndata: {\"type\":\"closed\",\"reason\":\"Your sign-in has ended.\"}\n\n",
+                        ));
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,3 @@
+DROP TABLE stream_tickets;
+DROP TABLE changes;
+DROP TABLE change_log_head;

@@ -1,0 +1,194 @@
+//! The change log: appended by the writer at the end of each group commit, in the
+//! same transaction as the changes it records; read in order by live streams.
+//!
+//! Order: a batch takes its places from the one head row (an UPDATE, which holds the
+//! row's lock until commit) just before it commits. A second instance's batch waits on
+//! that lock, so places are handed out in commit order and a reader sees a gap-free
+//! prefix of the log at any moment. (A sequence would not do: a value taken before a
+//! slow commit becomes visible after later ones, and a cursor past it skips it.)
+
+use std::cell::RefCell;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use diesel::prelude::*;
+use domain::change::{Audience, Change, ChangeKind};
+use uuid::Uuid;
+
+use crate::{
+    rows::{id, opt_id, parse_stored, utc},
+    schema::{change_log_head, changes},
+    Conn, StoreResult,
+};
+
+/// The PostgreSQL channel a commit that appended changes notifies, with the new head.
+pub const CHANNEL: &str = "headway_changes";
+
+#[derive(Insertable, Queryable, Selectable, Debug, Clone)]
+#[diesel(table_name = changes)]
+pub(crate) struct ChangeRow {
+    seq: i64,
+    organization_id: String,
+    client_id: String,
+    kind: String,
+    resource_type: String,
+    resource_id: Option<String>,
+    audience: String,
+    actor_id: Option<String>,
+    occurred_at: chrono::NaiveDateTime,
+}
+
+/// A change, before the log gives it its place.
+#[derive(Debug, Clone)]
+pub(crate) struct NewChange {
+    pub organization_id: Uuid,
+    pub client_id: Uuid,
+    pub kind: ChangeKind,
+    pub resource_type: String,
+    pub resource_id: Option<String>,
+    pub audience: Audience,
+    pub actor_id: Option<Uuid>,
+    pub occurred_at: DateTime<Utc>,
+}
+
+thread_local! {
+    /// Changes noted by the writer's jobs during the current group commit.
+    static BATCH: RefCell<Option<Vec<NewChange>>> = const { RefCell::new(None) };
+}
+
+pub(crate) fn begin_batch() {
+    BATCH.with(|b| *b.borrow_mut() = Some(Vec::new()));
+}
+
+pub(crate) fn batch_len() -> usize {
+    BATCH.with(|b| b.borrow().as_ref().map_or(0, Vec::len))
+}
+
+/// Forgets the changes noted since `len`: their savepoint rolled back.
+pub(crate) fn truncate_batch(len: usize) {
+    BATCH.with(|b| {
+        if let Some(noted) = b.borrow_mut().as_mut() {
+            noted.truncate(len);
+        }
+    });
+}
+
+pub(crate) fn end_batch() -> Vec<NewChange> {
+    BATCH.with(|b| b.borrow_mut().take().unwrap_or_default())
+}
+
+/// Whether the current job has already noted a change of `kind` (since `from`).
+pub(crate) fn noted_since(from: usize, kind: ChangeKind) -> bool {
+    BATCH.with(|b| {
+        b.borrow()
+            .as_ref()
+            .is_some_and(|noted| noted.iter().skip(from).any(|c| c.kind == kind))
+    })
+}
+
+/// Notes a change of the current write. Writes run on the writer, inside a batch; a
+/// write outside one (none today) appends at once.
+pub(crate) fn note(conn: &mut Conn, change: NewChange) -> StoreResult<()> {
+    let unbatched = BATCH.with(|b| match b.borrow_mut().as_mut() {
+        Some(noted) => {
+            noted.push(change);
+            None
+        }
+        None => Some(change),
+    });
+    match unbatched {
+        Some(change) => append_all(conn, vec![change]).map(|_| ()),
+        None => Ok(()),
+    }
+}
+
+/// Appends the batch's changes and returns the log's new head, if anything was added.
+pub(crate) fn append_all(conn: &mut Conn, noted: Vec<NewChange>) -> StoreResult<Option<i64>> {
+    if noted.is_empty() {
+        return Ok(None);
+    }
+    let count = noted.len() as i64;
+    diesel::update(change_log_head::table.find(1))
+        .set(change_log_head::seq.eq(change_log_head::seq + count))
+        .execute(conn)?;
+    let head: i64 = change_log_head::table
+        .find(1)
+        .select(change_log_head::seq)
+        .first(conn)?;
+    let rows: Vec<ChangeRow> = noted
+        .into_iter()
+        .zip(head - count + 1..)
+        .map(|(c, seq)| ChangeRow {
+            seq,
+            organization_id: c.organization_id.to_string(),
+            client_id: c.client_id.to_string(),
+            kind: c.kind.as_str().to_owned(),
+            resource_type: c.resource_type,
+            resource_id: c.resource_id,
+            audience: c.audience.as_str().to_owned(),
+            actor_id: c.actor_id.map(|a| a.to_string()),
+            occurred_at: c.occurred_at.trunc_subsecs(6).naive_utc(),
+        })
+        .collect();
+    for chunk in rows.chunks(500) {
+        match conn {
+            crate::DbConnection::Sqlite(c) => diesel::insert_into(changes::table)
+                .values(chunk)
+                .execute(c)?,
+            crate::DbConnection::Postgresql(c) => diesel::insert_into(changes::table)
+                .values(chunk)
+                .execute(c)?,
+        };
+    }
+    if let crate::DbConnection::Postgresql(c) = conn {
+        // Delivered at commit, to every instance listening: they read the new rows.
+        diesel::sql_query(format!("NOTIFY {CHANNEL}, '{head}'")).execute(c)?;
+    }
+    Ok(Some(head))
+}
+
+fn change_of(row: ChangeRow) -> StoreResult<Change> {
+    Ok(Change {
+        seq: row.seq,
+        organization_id: id(&row.organization_id)?,
+        client_id: id(&row.client_id)?,
+        kind: parse_stored(&row.kind, |k| ChangeKind::parse("kind", k))?,
+        resource_type: row.resource_type,
+        resource_id: row.resource_id,
+        audience: parse_stored(&row.audience, |a| Audience::parse("audience", a))?,
+        actor_id: opt_id(row.actor_id.as_deref())?,
+        occurred_at: utc(row.occurred_at),
+    })
+}
+
+/// Up to `limit` changes after `seq`, in order.
+pub(crate) fn after(conn: &mut Conn, seq: i64, limit: i64) -> StoreResult<Vec<Change>> {
+    changes::table
+        .filter(changes::seq.gt(seq))
+        .order(changes::seq.asc())
+        .limit(limit)
+        .select(ChangeRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(change_of)
+        .collect()
+}
+
+/// The log's bounds: the oldest place still kept (none when empty) and the head.
+pub(crate) fn bounds(conn: &mut Conn) -> StoreResult<(Option<i64>, i64)> {
+    let oldest = changes::table
+        .select(diesel::dsl::min(changes::seq))
+        .first::<Option<i64>>(conn)?;
+    let head = change_log_head::table
+        .find(1)
+        .select(change_log_head::seq)
+        .first(conn)?;
+    Ok((oldest, head))
+}
+
+/// Forgets changes that happened before `cutoff` (the retention window).
+pub(crate) fn prune(conn: &mut Conn, cutoff: DateTime<Utc>) -> StoreResult<usize> {
+    Ok(
+        diesel::delete(changes::table.filter(changes::occurred_at.lt(cutoff.naive_utc())))
+            .execute(conn)?,
+    )
+}
