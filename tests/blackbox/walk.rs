@@ -89,6 +89,8 @@ impl World {
     pub fn body(&self, method: &str, path: &str) -> Option<Value> {
         let body = match (method, path.rsplit('/').next().unwrap_or_default()) {
             ("post", "clients") => json!({"name": "Ana Silva"}),
+            ("patch", "{client_id}") => json!({"preferred_name": "Mari"}),
+            ("patch", "{goal_id}") => json!({"client_words": "Walk to the park"}),
             ("put", "{client_id}") => {
                 json!({"name": "Maria Lopez", "status": "active", "identifiers": []})
             }
@@ -139,7 +141,12 @@ impl World {
             req = req.header("If-Match", "*");
         }
         if let Some(body) = self.body(method, path) {
-            req = req.json(&body);
+            req = if method == "patch" && headway_tests::merge_patched(path) {
+                req.header("content-type", "application/merge-patch+json")
+                    .body(body.to_string())
+            } else {
+                req.json(&body)
+            };
         }
         app.send(req)
     }

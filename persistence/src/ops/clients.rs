@@ -6,6 +6,7 @@ use domain::{
     client::{Client, ClientStatus, Demographics, Refusal},
     identity::{Role, Scopes, User},
     policy::{client_scope, may_invite_client, ClientAction, OrgAction},
+    Invalid,
 };
 use uuid::Uuid;
 
@@ -112,6 +113,18 @@ impl Clinic {
         d: Demographics,
         status: ClientStatus,
     ) -> StoreResult<Client> {
+        self.update_client_with(caller, client_id, expected, move |_| Ok((d, status)))
+    }
+
+    /// Updates a client record to what `change` makes of the current one (a merge
+    /// patch), read and written in one transaction: a new version, as a PUT makes.
+    pub fn update_client_with(
+        &self,
+        caller: &Caller,
+        client_id: Uuid,
+        expected: Expected,
+        change: impl FnOnce(&Client) -> Result<(Demographics, ClientStatus), Invalid> + Send + 'static,
+    ) -> StoreResult<Client> {
         let actor = caller.who.user_id;
         self.on_client(
             caller,
@@ -121,6 +134,7 @@ impl Clinic {
             move |c, client| {
                 let before = clients::get(c, client.organization_id(), client.client_id())?;
                 expect(&expected, before.version)?;
+                let (d, status) = change(&before)?;
                 identifiers_free(c, client.organization_id(), client.client_id(), &d)?;
                 clients::update(c, client, before.version, d, status, actor, now())
             },

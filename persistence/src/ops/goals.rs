@@ -17,6 +17,7 @@ use domain::{
     },
     measure::OutcomeMeasure,
     policy::{comment_action, goal_voice, sees_team_notes, ClientAction},
+    Invalid,
 };
 use uuid::Uuid;
 
@@ -68,6 +69,22 @@ impl Clinic {
             ClientAction::ViewClinical,
             Subject::one("episode.list", "episode", client_id),
             goals::episodes_of,
+        )
+    }
+
+    /// One episode of care of the client.
+    pub fn episode(
+        &self,
+        caller: &Caller,
+        client_id: Uuid,
+        episode_id: Uuid,
+    ) -> StoreResult<Episode> {
+        self.on_client(
+            caller,
+            client_id,
+            ClientAction::ViewClinical,
+            Subject::one("episode.read", "episode", episode_id),
+            move |c, client| goals::episode(c, client, episode_id),
         )
     }
 
@@ -182,6 +199,19 @@ impl Clinic {
         expected: Expected,
         content: GoalContent,
     ) -> StoreResult<Goal> {
+        self.revise_goal_with(caller, client_id, goal_id, expected, move |_| Ok(content))
+    }
+
+    /// Revises a goal's content to what `change` makes of the current one (a merge
+    /// patch), read and written in one transaction: the same rules as any revision.
+    pub fn revise_goal_with(
+        &self,
+        caller: &Caller,
+        client_id: Uuid,
+        goal_id: Uuid,
+        expected: Expected,
+        change: impl FnOnce(&Goal) -> Result<GoalContent, Invalid> + Send + 'static,
+    ) -> StoreResult<Goal> {
         let (side, action) = goal_voice(&caller.who);
         let by = caller.who.clone();
         self.on_client(
@@ -190,9 +220,10 @@ impl Clinic {
             action,
             Subject::one("goal.revise", "goal", goal_id),
             move |c, client| {
-                let measure = measure_of(c, client, &content)?;
                 let before = goals::goal(c, client, goal_id)?;
                 expect(&expected, before.version)?;
+                let content = change(&before)?;
+                let measure = measure_of(c, client, &content)?;
                 may_revise_to(&before, &content, side, measure.as_ref())?;
                 goals::bump_goal(c, client, goal_id, before.version)?;
                 goals::insert_revision(c, client, &before, &content, side, &by, now())
