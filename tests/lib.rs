@@ -12,7 +12,7 @@ use diesel::{connection::SimpleConnection, Connection, PgConnection};
 use reqwest::{
     blocking::{Client, RequestBuilder, Response},
     header::HeaderMap,
-    StatusCode,
+    Method, StatusCode,
 };
 use serde_json::Value;
 
@@ -176,6 +176,15 @@ pub struct Session {
     pub refresh: Option<String>,
 }
 
+/// The POSTs that update a record in place (they need If-Match).
+pub const UPDATE_ACTIONS: [&str; 4] = ["/status", "/revisions", "/agreement", "/corrections"];
+
+/// Whether a PATCH at `path` takes a JSON Merge Patch (a client, a goal).
+pub fn merge_patched(path: &str) -> bool {
+    let parent = path.rsplit('/').nth(1).unwrap_or_default();
+    parent == "clients" || parent == "goals"
+}
+
 impl TestApp {
     /// Starts a server on a fresh database with the demo clinic.
     pub fn spawn() -> Self {
@@ -243,21 +252,75 @@ impl TestApp {
         self.send(self.http.delete(self.url(path)).bearer_auth(token))
     }
 
+    /// A POST; one that updates a record in place (status, revisions, agreement,
+    /// corrections) goes through [`TestApp::update`], with the record's current ETag.
     pub fn post(&self, token: &str, path: &str, body: &Value) -> Reply {
+        if UPDATE_ACTIONS.iter().any(|end| path.ends_with(end)) {
+            return self.update(Method::POST, token, path, body);
+        }
         self.send(self.http.post(self.url(path)).bearer_auth(token).json(body))
     }
 
+    /// A PUT, with the record's current ETag ([`TestApp::update`]).
     pub fn put(&self, token: &str, path: &str, body: &Value) -> Reply {
-        self.send(self.http.put(self.url(path)).bearer_auth(token).json(body))
+        self.update(Method::PUT, token, path, body)
     }
 
+    /// A PATCH, with the record's current ETag ([`TestApp::update`]).
     pub fn patch(&self, token: &str, path: &str, body: &Value) -> Reply {
-        self.send(
-            self.http
-                .patch(self.url(path))
-                .bearer_auth(token)
-                .json(body),
-        )
+        self.update(Method::PATCH, token, path, body)
+    }
+
+    /// An update as an app makes one: it reads the record, then sends `If-Match`
+    /// with the ETag that read showed ([`TestApp::etag_of`]).
+    pub fn update(&self, method: Method, token: &str, path: &str, body: &Value) -> Reply {
+        let tag = self.etag_of(token, path);
+        self.update_at(method, token, path, &tag, body)
+    }
+
+    /// An update with the ETag the test already holds (no read first: for tests that
+    /// count what each request leaves behind).
+    pub fn update_at(
+        &self,
+        method: Method,
+        token: &str,
+        path: &str,
+        tag: &str,
+        body: &Value,
+    ) -> Reply {
+        let mut req = self
+            .http
+            .request(method.clone(), self.url(path))
+            .bearer_auth(token)
+            .header("If-Match", tag);
+        req = if method == Method::PATCH && merge_patched(path) {
+            req.header("content-type", "application/merge-patch+json")
+                .body(body.to_string())
+        } else {
+            req.json(body)
+        };
+        self.send(req)
+    }
+
+    /// The ETag of the record an update at `path` changes, as `token` reads it: the
+    /// record itself for a PUT or PATCH, the goal or measurement for a POST to its
+    /// `/status`, `/revisions`, `/agreement` or `/corrections`. `*` where there is
+    /// no read of one record (a measure's primary source) or the caller may not read
+    /// it (the update then answers 403 or 404 as it would anyway).
+    pub fn etag_of(&self, token: &str, path: &str) -> String {
+        let record = UPDATE_ACTIONS
+            .iter()
+            .find_map(|end| path.strip_suffix(end))
+            .unwrap_or(path);
+        let last = record.rsplit('/').next().unwrap_or_default();
+        if last.len() != 36 || last.matches('-').count() != 4 {
+            return "*".to_owned();
+        }
+        let r = self.get(token, record);
+        match r.header("etag") {
+            Some(tag) if r.status == 200 => tag.to_owned(),
+            _ => "*".to_owned(),
+        }
     }
 
     /// Sends a request as an app does when the server is busy: on 503 it waits as

@@ -83,6 +83,9 @@ pub struct Problem {
     /// OAuth 2.0 error description, on token endpoint errors.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_description: Option<String>,
+    /// On 412: the record's entity tag now; send it as If-Match after a fresh read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_etag: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -105,6 +108,12 @@ pub enum ApiError {
     MethodNotAllowed(Vec<String>),
     #[error("{0}")]
     Conflict(String),
+    /// An update without If-Match (RFC 6585 §3).
+    #[error("This update needs an If-Match header with the record's current ETag (read it first), or If-Match: * to change it whatever its version.")]
+    PreconditionRequired,
+    /// If-Match named another version than the stored one (RFC 9110 §13.1.1).
+    #[error("The record changed since you read it: nothing was changed. Read it again (its ETag is now {current_etag}) and retry.")]
+    PreconditionFailed { current_etag: String },
     /// The first request with this Idempotency-Key is still running.
     #[error(
         "A request with this Idempotency-Key is still in progress; retry once it has finished."
@@ -175,6 +184,16 @@ impl ApiError {
                 "Method not allowed",
             ),
             Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
+            PreconditionRequired => (
+                StatusCode::PRECONDITION_REQUIRED,
+                "precondition-required",
+                "Precondition required",
+            ),
+            PreconditionFailed { .. } => (
+                StatusCode::PRECONDITION_FAILED,
+                "precondition-failed",
+                "Precondition failed",
+            ),
             KeyInFlight => (
                 StatusCode::CONFLICT,
                 "idempotency-key-in-flight",
@@ -283,6 +302,10 @@ impl ApiError {
             },
             error,
             error_description,
+            current_etag: match self {
+                ApiError::PreconditionFailed { current_etag } => Some(current_etag.clone()),
+                _ => None,
+            },
         }
     }
 }
@@ -317,6 +340,9 @@ impl ResponseError for ApiError {
             ApiError::MethodNotAllowed(allowed) => {
                 response.insert_header((header::ALLOW, allowed.join(", ")));
             }
+            ApiError::PreconditionFailed { current_etag } => {
+                response.insert_header((header::ETAG, current_etag.as_str()));
+            }
             ApiError::OAuth { status, .. } if *status == StatusCode::UNAUTHORIZED => {
                 response.insert_header((header::WWW_AUTHENTICATE, r#"Basic realm="headway""#));
             }
@@ -345,6 +371,9 @@ impl From<StoreError> for ApiError {
                 "This token's account or session is no longer active.".into(),
             ),
             StoreError::Conflict(what) => ApiError::Conflict(what),
+            StoreError::Stale { current } => ApiError::PreconditionFailed {
+                current_etag: domain::version::etag(current),
+            },
             StoreError::KeyInFlight => ApiError::KeyInFlight,
             StoreError::KeyReused => ApiError::KeyReused,
             StoreError::Gone => ApiError::CursorExpired,

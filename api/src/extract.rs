@@ -87,6 +87,117 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for Body<T> {
     }
 }
 
+/// The media type of a JSON Merge Patch (RFC 7396).
+pub const MERGE_PATCH: &str = "application/merge-patch+json";
+
+/// A JSON Merge Patch body (RFC 7396), sent as `application/merge-patch+json` (any
+/// other type is 415), read into `T`: a struct whose fields are all
+/// [`merge::Field`]s, so a member left out, set, or `null` (remove) are told apart;
+/// an unknown member or a wrong type is a 400 naming it, as for any body.
+pub struct MergePatch<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for MergePatch<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let patch = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|mime| mime.trim().eq_ignore_ascii_case(MERGE_PATCH));
+        let limit = crate::state::body_limit(req);
+        let bytes = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            if !patch {
+                return Err(ApiError::UnsupportedMediaType(format!(
+                    "Send the patch as {MERGE_PATCH} (RFC 7396)."
+                )));
+            }
+            let bytes = bytes.await.map_err(|e| {
+                if e.as_response_error().status_code()
+                    == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE
+                {
+                    ApiError::PayloadTooLarge(limit)
+                } else {
+                    ApiError::BadRequest("The request body could not be read.".into())
+                }
+            })?;
+            parse_json(&bytes).map(MergePatch)
+        })
+    }
+}
+
+/// The members of a merge patch (RFC 7396 §2).
+pub mod merge {
+    use serde::{Deserialize, Deserializer};
+
+    /// One member of a merge patch: left out (keep), `null` (remove) or a new value.
+    #[derive(Debug, Clone, Default, PartialEq)]
+    pub enum Field<T> {
+        #[default]
+        Keep,
+        Remove,
+        Set(T),
+    }
+
+    impl<'de, T: Deserialize<'de>> Deserialize<'de> for Field<T> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            Ok(match Option::<T>::deserialize(d)? {
+                None => Field::Remove,
+                Some(v) => Field::Set(v),
+            })
+        }
+    }
+
+    impl<T> Field<T> {
+        /// An optional member merged onto its current value.
+        pub fn onto(self, current: Option<T>) -> Option<T> {
+            match self {
+                Field::Keep => current,
+                Field::Remove => None,
+                Field::Set(v) => Some(v),
+            }
+        }
+
+        /// A required member merged onto its current value: `null` cannot remove it.
+        pub fn required(self, field: &str, current: T) -> Result<T, domain::Invalid> {
+            match self {
+                Field::Keep => Ok(current),
+                Field::Set(v) => Ok(v),
+                Field::Remove => Err(removed(field)),
+            }
+        }
+
+        pub fn is_remove(&self) -> bool {
+            matches!(self, Field::Remove)
+        }
+    }
+
+    fn removed(field: &str) -> domain::Invalid {
+        domain::Invalid::field(
+            field,
+            "is required: it can be changed but not removed (null)",
+        )
+    }
+
+    /// Refuses a patch that removes (`null`) any of these required members: 422
+    /// naming each, before anything is read or written.
+    pub fn keeps_required(members: &[(&str, bool)]) -> Result<(), domain::Invalid> {
+        let removed: Vec<_> = members
+            .iter()
+            .filter(|(_, gone)| *gone)
+            .flat_map(|(field, _)| removed(field).0)
+            .collect();
+        if removed.is_empty() {
+            Ok(())
+        } else {
+            Err(domain::Invalid(removed))
+        }
+    }
+}
+
 /// Query parameters, deserialized with the failing parameter named, and validated.
 pub struct Query<T>(pub T);
 
@@ -231,6 +342,60 @@ impl PageParams {
         persistence::PageRequest {
             after: self.after,
             limit: self.limit.unwrap_or(50),
+        }
+    }
+}
+
+/// `If-Match` (RFC 9110 §13.1.1), required on every update: the version the change
+/// was made against. Missing: 428; weak or malformed: 400 naming the header.
+pub struct IfMatch(pub domain::version::Expected);
+
+impl FromRequest for IfMatch {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let header = req.headers().get(header::IF_MATCH);
+        std::future::ready(match header {
+            None => Err(ApiError::PreconditionRequired),
+            Some(v) => v
+                .to_str()
+                .map_err(|_| "is not visible ASCII".to_owned())
+                .and_then(domain::version::Expected::parse_if_match)
+                .map(IfMatch)
+                .map_err(|why| ApiError::Malformed(vec![FieldProblem::new("If-Match", why)])),
+        })
+    }
+}
+
+/// `If-None-Match` (RFC 9110 §13.1.2) on a read, as sent (checked against the
+/// record's version once it is read).
+pub struct IfNoneMatch(pub Option<String>);
+
+impl FromRequest for IfNoneMatch {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let value = req.headers().get(header::IF_NONE_MATCH).map(|v| {
+            v.to_str().map(str::to_owned).map_err(|_| {
+                ApiError::Malformed(vec![FieldProblem::new(
+                    "If-None-Match",
+                    "is not visible ASCII",
+                )])
+            })
+        });
+        std::future::ready(value.transpose().map(IfNoneMatch))
+    }
+}
+
+impl IfNoneMatch {
+    /// Whether the caller already holds the version: answer 304.
+    pub fn holds(&self, version: i32) -> Result<bool, ApiError> {
+        match &self.0 {
+            None => Ok(false),
+            Some(v) => domain::version::none_match(v, version)
+                .map_err(|why| ApiError::Malformed(vec![FieldProblem::new("If-None-Match", why)])),
         }
     }
 }

@@ -63,6 +63,15 @@ impl Reply {
         self
     }
 
+    /// With the `ETag` of the version the answer shows (an update's answer); a
+    /// replay repeats it, naming the version this request wrote.
+    pub fn tagged(mut self, version: i32) -> Reply {
+        self.0
+            .headers
+            .push((header::ETAG.to_string(), domain::version::etag(version)));
+        self
+    }
+
     pub fn into_response(self, replayed: bool) -> HttpResponse {
         let StoredResponse {
             status,
@@ -119,6 +128,14 @@ impl FromRequest for IdempotencyKey {
 
 impl IdempotencyKey {
     /// What "the same request" means: method, path and query, and the body's hash.
+    ///
+    /// `If-Match` is deliberately not part of it. A replay writes nothing: it repeats
+    /// the answer of the one write this key made, and that write passed its own
+    /// precondition (the compare-and-set inside its transaction). So a retry with the
+    /// same key and body (the same request, resent) gets that first answer, with the
+    /// ETag it wrote, even if the retry's If-Match is now stale; no replay can change
+    /// a record whose version moved on. A 412 or 428 is an error and never kept, so a
+    /// retry after one is checked afresh.
     fn fingerprint(&self) -> String {
         let body = self
             .req

@@ -67,6 +67,88 @@ const WITH_JSON_BODY: &[(&str, &str)] = &[(
 /// policy is not asked, so they never answer 403.
 const NEVER_FORBIDDEN: &[&str] = &["/api/v1/me", "/api/v1/measures"];
 
+/// The POSTs that change a record in place (besides every PUT and PATCH): they
+/// need If-Match like any update.
+const CONDITIONAL_POSTS: &[&str] = &["/status", "/revisions", "/agreement", "/corrections"];
+
+/// Whether an operation updates a record, and so requires If-Match (RFC 9110 §13.1.1).
+pub fn is_update(method: &str, path: &str) -> bool {
+    matches!(method, "put" | "patch")
+        || (method == "post" && CONDITIONAL_POSTS.iter().any(|end| path.ends_with(end)))
+}
+
+/// Whether a GET reads one record (its path ends in the record's id), and so answers
+/// with its ETag and honours If-None-Match.
+pub fn is_single_read(method: &str, path: &str) -> bool {
+    method == "get" && path.starts_with("/api/") && path.ends_with('}')
+}
+
+fn string_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .build()
+}
+
+fn header_param(name: &str, required: bool, description: &str) -> utoipa::openapi::path::Parameter {
+    use utoipa::openapi::{path::ParameterBuilder, path::ParameterIn, Required};
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(ParameterIn::Header)
+        .required(if required {
+            Required::True
+        } else {
+            Required::False
+        })
+        .description(Some(description))
+        .schema(Some(string_schema()))
+        .build()
+}
+
+/// The ETag response header and the conditional request headers and answers, on
+/// every single read and every update.
+fn conditional(op: &mut utoipa::openapi::path::Operation, update: bool) {
+    let etag = utoipa::openapi::HeaderBuilder::new()
+        .schema(string_schema())
+        .description(Some(
+            "The record's version as a strong entity tag (`\"3\"`): send it as If-Match to update it.",
+        ))
+        .build();
+    for (code, response) in op.responses.responses.iter_mut() {
+        if let (true, RefOr::T(response)) = (code.starts_with('2'), response) {
+            response.headers.insert("ETag".to_owned(), etag.clone());
+        }
+    }
+    let params = op.parameters.get_or_insert_with(Vec::new);
+    let responses = &mut op.responses.responses;
+    if update {
+        params.push(header_param(
+            "If-Match",
+            true,
+            "The ETag of the version this update was made against, or `*` for any version. Strong tags only.",
+        ));
+        responses.entry("428".to_owned()).or_insert_with(|| {
+            problem("No If-Match header: nothing was changed. Read the record and send its ETag.")
+        });
+        responses.entry("412".to_owned()).or_insert_with(|| {
+            problem("The record changed since that ETag: nothing was changed; `current_etag` is its tag now.")
+        });
+    } else {
+        params.push(header_param(
+            "If-None-Match",
+            false,
+            "ETags the caller holds: if one is the record's current version the answer is 304, without a body.",
+        ));
+        responses.entry("304".to_owned()).or_insert_with(|| {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description("Not modified: the caller holds the current version.")
+                    .header("ETag", etag.clone())
+                    .build(),
+            )
+        });
+    }
+}
+
 fn problem(description: &str) -> RefOr<utoipa::openapi::Response> {
     RefOr::T(
         ResponseBuilder::new()
@@ -110,14 +192,18 @@ impl Modify for Shared {
         );
         for (path, item) in doc.paths.paths.iter_mut() {
             let ops = [
-                (false, &mut item.get),
-                (true, &mut item.post),
-                (true, &mut item.put),
-                (true, &mut item.patch),
-                (true, &mut item.delete),
+                ("get", &mut item.get),
+                ("post", &mut item.post),
+                ("put", &mut item.put),
+                ("patch", &mut item.patch),
+                ("delete", &mut item.delete),
             ];
-            for (writes, op) in ops {
+            for (method, op) in ops {
                 let Some(op) = op else { continue };
+                let writes = method != "get";
+                if is_update(method, path) || is_single_read(method, path) {
+                    conditional(op, writes);
+                }
                 let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
                 let has_body = op.request_body.is_some();
                 let json_body = op

@@ -13,6 +13,7 @@ use domain::{
     identity::{Principal, Role, Scopes},
     measure::{CopmProblem, Values},
 };
+use persistence::versions::Expected;
 use persistence::{
     db,
     db::DbConnection as Conn,
@@ -134,7 +135,7 @@ fn subject(clinic: &Clinic, conn: &mut Conn) -> Result<(Uuid, Uuid, Uuid), Store
             content,
         };
         let goal = clinic.propose_goal(&olivia, client, episode.id, draft)?;
-        clinic.agree_to_goal(&maria, client, goal.id)?;
+        clinic.agree_to_goal(&maria, client, goal.id, Expected::Any)?;
         first_goal.get_or_insert(goal.id);
         let rating = |code: &str, at, values| NewReport {
             goal_id: Some(goal.id),

@@ -139,6 +139,11 @@ pub const ACTIONS: &[(&str, &str, &str)] = &[
         "view your episodes of care",
     ),
     (
+        "episode.read",
+        "viewed an episode of your care",
+        "view an episode of your care",
+    ),
+    (
         "episode.update",
         "updated an episode of care",
         "update an episode of care",

@@ -240,6 +240,8 @@ pub struct CaregiverLink {
     pub granted_at: DateTime<Utc>,
     pub revoked_by: Option<Uuid>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// Grows by one with every change; the entity tag is this number, quoted.
+    pub version: i32,
 }
 
 #[cfg(test)]

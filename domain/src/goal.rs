@@ -737,6 +737,7 @@ mod tests {
             start_date: day(1),
             end_date: None,
             status,
+            version: 1,
             created_at: chrono::DateTime::default(),
             updated_at: chrono::DateTime::default(),
         }
@@ -755,6 +756,7 @@ mod tests {
             revision: 1,
             agreement: Agreement::proposed_by(Side::Team),
             content: content("Get dressed by myself"),
+            version: 1,
             created_at: chrono::DateTime::default(),
             updated_at: chrono::DateTime::default(),
         }
@@ -1201,6 +1203,8 @@ pub struct Episode {
     pub start_date: NaiveDate,
     pub end_date: Option<NaiveDate>,
     pub status: EpisodeStatus,
+    /// Grows by one with every change; the entity tag is this number, quoted.
+    pub version: i32,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }
@@ -1220,6 +1224,8 @@ pub struct Goal {
     pub revision: i32,
     pub agreement: Agreement,
     pub content: GoalContent,
+    /// Grows by one with every change; the entity tag is this number, quoted.
+    pub version: i32,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }

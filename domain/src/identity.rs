@@ -260,6 +260,7 @@ mod tests {
             scopes: Scopes::default(),
             active: true,
             has_password: true,
+            version: 1,
             created_at: chrono::DateTime::default(),
             updated_at: chrono::DateTime::default(),
         };
@@ -398,6 +399,8 @@ pub struct User {
     pub active: bool,
     /// Whether the person has set a password yet (an invitation may be pending).
     pub has_password: bool,
+    /// Grows by one with every change; the entity tag is this number, quoted.
+    pub version: i32,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }
@@ -823,6 +826,7 @@ mod sign_in_tests {
             scopes: Scopes::default(),
             active: true,
             has_password: true,
+            version: 1,
             created_at: t,
             updated_at: t,
         };

@@ -824,6 +824,7 @@ mod tests {
                 target_value: None,
                 gas: None,
             },
+            version: 1,
             created_at: chrono::DateTime::default(),
             updated_at: chrono::DateTime::default(),
         };
@@ -1281,6 +1282,17 @@ pub struct Measurement {
 }
 
 impl Measurement {
+    /// Its version, for entity tags: a measurement changes once at most, when a
+    /// correction supersedes it (its values never change), so it is 1 while current
+    /// and 2 once superseded.
+    pub fn version(&self) -> i32 {
+        if self.superseded_by.is_some() {
+            2
+        } else {
+            1
+        }
+    }
+
     /// Whether it counts toward progress: current, and not withdrawn.
     pub fn counts(&self) -> bool {
         self.superseded_by.is_none() && self.status != MeasurementStatus::EnteredInError

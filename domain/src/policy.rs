@@ -674,6 +674,7 @@ mod tests {
             scopes: Scopes::default(),
             active,
             has_password: true,
+            version: 1,
             created_at: chrono::DateTime::default(),
             updated_at: chrono::DateTime::default(),
         }

@@ -1039,6 +1039,7 @@ mod tests {
                     baseline,
                 }),
             },
+            version: 1,
             created_at: day(0),
             updated_at: day(0),
         }
@@ -1189,7 +1190,10 @@ mod tests {
                 .collect()
         };
         assert_eq!(kinds(&[], &a), vec![]);
-        assert_eq!(kinds(std::slice::from_ref(&a), &b), vec![MilestoneKind::PersonalBest]);
+        assert_eq!(
+            kinds(std::slice::from_ref(&a), &b),
+            vec![MilestoneKind::PersonalBest]
+        );
         assert_eq!(
             kinds(&[a.clone(), b.clone()], &c),
             vec![MilestoneKind::MeaningfulChange, MilestoneKind::PersonalBest]

@@ -20,6 +20,7 @@ use crate::{
         address_throttle, care_team_members, caregiver_links, invitations, login_throttle,
         organizations, refresh_tokens, sessions, users,
     },
+    versions::bump,
     Conn, Page, PageRequest, StoreError, StoreResult,
 };
 
@@ -104,6 +105,7 @@ pub fn insert_user(conn: &mut Conn, new: NewUser, now: DateTime<Utc>) -> StoreRe
         password_hash: new.password_hash,
         scopes: new.scopes.to_string(),
         active: true,
+        version: 1,
         created_at: now.naive_utc(),
         updated_at: now.naive_utc(),
     };
@@ -169,6 +171,7 @@ pub fn set_password_hash(
     diesel::update(users::table.find(user_id.to_string()))
         .set((
             users::password_hash.eq(hash),
+            users::version.eq(users::version + 1),
             users::updated_at.eq(now.naive_utc()),
         ))
         .execute(conn)?;
@@ -279,10 +282,18 @@ pub fn update_user(
     conn: &mut Conn,
     org_id: Uuid,
     user_id: Uuid,
+    read: i32,
     changes: AccountChanges,
     now: DateTime<Utc>,
 ) -> StoreResult<User> {
     let deactivating = changes.active == Some(false);
+    let (org, uid) = (org_id.to_string(), user_id.to_string());
+    let row = || {
+        users::table
+            .filter(users::id.eq(uid.as_str()))
+            .filter(users::organization_id.eq(org.as_str()))
+    };
+    bump!(conn, users, row(), read)?;
     let changed = diesel::update(
         users::table
             .filter(users::id.eq(user_id.to_string()))

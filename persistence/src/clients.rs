@@ -17,6 +17,7 @@ use crate::{
     schema::{
         care_team_members, caregiver_links, client_identifiers, client_versions, clients, users,
     },
+    versions::bump,
     Conn, Page, PageRequest, Reached, StoreError, StoreResult,
 };
 
@@ -286,13 +287,26 @@ pub struct ClientVersion {
 pub fn update(
     conn: &mut Conn,
     client: Reached,
+    read: i32,
     d: Demographics,
     status: ClientStatus,
     actor: Uuid,
     now: DateTime<Utc>,
 ) -> StoreResult<Client> {
     let (org_id, client_id) = (client.organization_id(), client.client_id());
+    let (org, cid) = (org_id.to_string(), client_id.to_string());
+    let row = || {
+        clients::table
+            .filter(clients::id.eq(cid.as_str()))
+            .filter(clients::organization_id.eq(org.as_str()))
+    };
+    // First, so that of two writers that read the same version one is refused here.
+    bump!(conn, clients, row(), read)?;
     let before = get(conn, org_id, client_id)?;
+    let before = Client {
+        version: read,
+        ..before
+    };
     let snapshot = serde_json::to_string(&before).map_err(|e| StoreError::Config(e.to_string()))?;
     diesel::insert_into(client_versions::table)
         .values((
@@ -317,7 +331,6 @@ pub fn update(
         clients::email.eq(d.email),
         clients::phone.eq(d.phone),
         clients::status.eq(status.as_str()),
-        clients::version.eq(before.version + 1),
         clients::updated_at.eq(now.naive_utc()),
     ))
     .execute(conn)?;
@@ -516,6 +529,7 @@ type LinkRow = (
     NaiveDateTime,
     Option<String>,
     Option<NaiveDateTime>,
+    i32,
 );
 
 fn link_from(row: LinkRow) -> StoreResult<CaregiverLink> {
@@ -531,6 +545,7 @@ fn link_from(row: LinkRow) -> StoreResult<CaregiverLink> {
         granted_at,
         revoked_by,
         revoked_at,
+        version,
     ) = row;
     Ok(CaregiverLink {
         id: id(&lid)?,
@@ -544,6 +559,7 @@ fn link_from(row: LinkRow) -> StoreResult<CaregiverLink> {
         granted_at: utc(granted_at),
         revoked_by: opt_id(revoked_by.as_deref())?,
         revoked_at: revoked_at.map(utc),
+        version,
     })
 }
 
@@ -571,6 +587,7 @@ pub fn caregivers(
             caregiver_links::granted_at,
             caregiver_links::revoked_by,
             caregiver_links::revoked_at,
+            caregiver_links::version,
         ))
         .into_boxed();
     if !history {
@@ -582,7 +599,7 @@ pub fn caregivers(
         .collect()
 }
 
-fn live_link(conn: &mut Conn, client: Reached, link_id: Uuid) -> StoreResult<CaregiverLink> {
+pub fn live_link(conn: &mut Conn, client: Reached, link_id: Uuid) -> StoreResult<CaregiverLink> {
     caregivers(conn, client, false)?
         .into_iter()
         .find(|l| l.id == link_id)
@@ -690,8 +707,16 @@ pub fn set_caregiver_permission(
     conn: &mut Conn,
     client: Reached,
     link_id: Uuid,
+    read: i32,
     permission: CaregiverPermission,
 ) -> StoreResult<CaregiverLink> {
+    let (lid, cid) = (link_id.to_string(), client.client_id().to_string());
+    let row = || {
+        caregiver_links::table
+            .filter(caregiver_links::id.eq(lid.as_str()))
+            .filter(caregiver_links::client_id.eq(cid.as_str()))
+    };
+    bump!(conn, caregiver_links, row(), read)?;
     let changed = diesel::update(
         caregiver_links::table
             .filter(caregiver_links::id.eq(link_id.to_string()))

@@ -16,6 +16,10 @@ pub enum StoreError {
     /// A uniqueness rule would be broken; the text names what clashed.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The update named a version (If-Match) the record is no longer at; nothing
+    /// changed. Carries the version it is at now.
+    #[error("stale: the record is at version {current}")]
+    Stale { current: i32 },
     /// Input broke a domain rule discovered while storing.
     #[error(transparent)]
     Invalid(#[from] domain::Invalid),

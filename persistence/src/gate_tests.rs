@@ -66,6 +66,7 @@ fn rename(
             let updated = clients::update(
                 c,
                 reached,
+                1,
                 renamed("Maria Renamed"),
                 ClientStatus::Active,
                 actor,
@@ -291,10 +292,12 @@ fn unbacked_callers(clinic: &mut Riverside) -> Vec<(&'static str, Caller)> {
 
     let deactivated = clinic.off_team_therapist.clone();
     db::write(&mut conn, |c| {
+        let read = accounts::user(c, clinic.organization, deactivated.who.user_id)?.version;
         accounts::update_user(
             c,
             clinic.organization,
             deactivated.who.user_id,
+            read,
             domain::identity::AccountChanges {
                 active: Some(false),
                 ..Default::default()

@@ -18,6 +18,7 @@ use uuid::Uuid;
 use crate::{
     rows::{id, opt_id, parse_stored, utc},
     schema::{episodes, goal_agreements, goal_comments, goal_events, goal_revisions, goals, users},
+    versions::bump,
     Conn, Reached, StoreError, StoreResult,
 };
 
@@ -81,6 +82,7 @@ struct EpisodeRow {
     start_date: NaiveDate,
     end_date: Option<NaiveDate>,
     status: String,
+    version: i32,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
 }
@@ -95,6 +97,7 @@ impl EpisodeRow {
             start_date: self.start_date,
             end_date: self.end_date,
             status: parse_stored(&self.status, |s| EpisodeStatus::parse("status", s))?,
+            version: self.version,
             created_at: utc(self.created_at),
             updated_at: utc(self.updated_at),
         })
@@ -158,10 +161,18 @@ pub fn set_episode(
     conn: &mut Conn,
     client: Reached,
     episode_id: Uuid,
+    read: i32,
     status: EpisodeStatus,
     end_date: Option<NaiveDate>,
     now: DateTime<Utc>,
 ) -> StoreResult<Episode> {
+    let (eid, cid) = (episode_id.to_string(), client.client_id().to_string());
+    let row = || {
+        episodes::table
+            .filter(episodes::id.eq(eid.as_str()))
+            .filter(episodes::client_id.eq(cid.as_str()))
+    };
+    bump!(conn, episodes, row(), read)?;
     diesel::update(
         episodes::table
             .find(episode_id.to_string())
@@ -304,6 +315,7 @@ struct GoalRow {
     revision: i32,
     client_agreed: bool,
     team_agreed: bool,
+    version: i32,
     client_words: String,
     statement: String,
     occupation_area: String,
@@ -358,6 +370,7 @@ impl GoalRow {
             status: parse_stored(&self.status, |s| GoalStatus::parse("status", s))?,
             expressed_by: parse_stored(&self.expressed_by, |s| Side::parse("side", s))?,
             revision: self.revision,
+            version: self.version,
             agreement: Agreement {
                 client: self.client_agreed,
                 team: self.team_agreed,
@@ -643,6 +656,12 @@ pub fn set_status(
         ))
         .execute(conn)?;
     changed(conn, client, goal_id, GoalEventKind::StatusChanged, by, now)
+}
+
+/// Moves a goal's version on from `read` (the one the operation checked), or
+/// refuses when another write moved it first. Call inside a write transaction.
+pub fn bump_goal(conn: &mut Conn, client: Reached, goal_id: Uuid, read: i32) -> StoreResult<i32> {
+    bump!(conn, goals, goal_row(client, goal_id), read)
 }
 
 /// The row of one of this client's goals, to update.

@@ -14,6 +14,7 @@ use crate::{
     goals::touch_progress,
     rows::{id, opt_id, parse_stored, utc},
     schema::{measure_settings, measurements, outcome_measures},
+    versions::bump,
     Conn, Page, PageRequest, StoreError, StoreResult,
 };
 
@@ -112,18 +113,30 @@ pub fn choose_primary(
     conn: &mut Conn,
     org_id: Uuid,
     measure: &OutcomeMeasure,
+    read: i32,
     by: Uuid,
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
     let Some(source) = measure.chosen_primary else {
         return Ok(());
     };
-    diesel::delete(
+    let org = org_id.to_string();
+    let row = || {
         measure_settings::table
-            .filter(measure_settings::organization_id.eq(org_id.to_string()))
-            .filter(measure_settings::measure_code.eq(&measure.code)),
-    )
-    .execute(conn)?;
+            .filter(measure_settings::organization_id.eq(org.as_str()))
+            .filter(measure_settings::measure_code.eq(measure.code.as_str()))
+    };
+    if read > 0 {
+        bump!(conn, measure_settings, row(), read)?;
+        diesel::update(row())
+            .set((
+                measure_settings::primary_source.eq(source.as_str()),
+                measure_settings::updated_by.eq(by.to_string()),
+                measure_settings::updated_at.eq(now.naive_utc()),
+            ))
+            .execute(conn)?;
+        return Ok(());
+    }
     diesel::insert_into(measure_settings::table)
         .values((
             measure_settings::organization_id.eq(org_id.to_string()),
@@ -134,6 +147,18 @@ pub fn choose_primary(
         ))
         .execute(conn)?;
     Ok(())
+}
+
+/// The version of the clinic's choice of a measure's primary source: 0 while it
+/// has made none (the built-in rule applies), then one more with every choice.
+pub fn primary_version(conn: &mut Conn, org_id: Uuid, code: &str) -> StoreResult<i32> {
+    Ok(measure_settings::table
+        .filter(measure_settings::organization_id.eq(org_id.to_string()))
+        .filter(measure_settings::measure_code.eq(code))
+        .select(measure_settings::version)
+        .first(conn)
+        .optional()?
+        .unwrap_or(0))
 }
 
 /// One measure by code, built in or the clinic's, with the clinic's choice of its
@@ -529,11 +554,17 @@ pub fn supersede(
         reason: Some(reason),
     };
     insert(conn, recording(client, actor, now), &new, version)?;
-    diesel::update(
-        of_client!(measurements::table, client).filter(measurements::id.eq(old.id.to_string())),
+    let changed = diesel::update(
+        of_client!(measurements::table, client)
+            .filter(measurements::id.eq(old.id.to_string()))
+            .filter(measurements::superseded_by.is_null()),
     )
     .set(measurements::superseded_by.eq(new.id.to_string()))
     .execute(conn)?;
+    if changed == 0 {
+        // Another correction superseded it first (see `Measurement::version`).
+        return Err(StoreError::Stale { current: 2 });
+    }
     measurement(conn, client, new.id)
 }
 

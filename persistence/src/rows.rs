@@ -46,6 +46,7 @@ pub(crate) struct UserRow {
     pub password_hash: Option<String>,
     pub scopes: String,
     pub active: bool,
+    pub version: i32,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
 }
@@ -68,6 +69,7 @@ impl UserRow {
             scopes: parse_stored(&self.scopes, Scopes::parse)?,
             active: self.active,
             has_password: self.password_hash.is_some(),
+            version: self.version,
             created_at: utc(self.created_at),
             updated_at: utc(self.updated_at),
         })

@@ -38,6 +38,7 @@ diesel::table! {
         active -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        version -> Integer,
     }
 }
 
@@ -89,6 +90,7 @@ diesel::table! {
         granted_at -> Timestamp,
         revoked_by -> Nullable<Text>,
         revoked_at -> Nullable<Timestamp>,
+        version -> Integer,
     }
 }
 
@@ -265,6 +267,7 @@ diesel::table! {
         created_by -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        version -> Integer,
     }
 }
 
@@ -295,6 +298,7 @@ diesel::table! {
         created_by -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        version -> Integer,
     }
 }
 
@@ -408,6 +412,7 @@ diesel::table! {
         primary_source -> Text,
         updated_by -> Text,
         updated_at -> Timestamp,
+        version -> Integer,
     }
 }
 

@@ -25,6 +25,17 @@ fn every_client_data_request_leaves_exactly_one_audit_event() {
     };
     let service = app.service_token("clients:read");
     let lee_admin = lee.clone();
+    // The ETag an app holds, read before counting; a success names the next one.
+    let held = std::cell::RefCell::new(app.etag_of(&admin, &format!("/api/v1/clients/{maria}")));
+    let put = |token: &str, body: &serde_json::Value| {
+        let path = format!("/api/v1/clients/{maria}");
+        let tag = held.borrow().clone();
+        let r = app.update_at(reqwest::Method::PUT, token, &path, &tag, body);
+        if let (true, Some(next)) = (r.status.is_success(), r.header("etag")) {
+            *held.borrow_mut() = next.to_owned();
+        }
+        r.status.as_u16()
+    };
     let before = app.audit_for_client(&admin, &maria).len();
     let before_lakeside = app.audit_for_client(&lee_admin, &maria).len();
 
@@ -45,11 +56,7 @@ fn every_client_data_request_leaves_exactly_one_audit_event() {
         ),
         (
             "therapist corrects",
-            Box::new(|| {
-                app.put(&olivia, &format!("/api/v1/clients/{maria}"), &update)
-                    .status
-                    .as_u16()
-            }),
+            Box::new(|| put(&olivia, &update)),
             200,
             "success",
             "riverside",
@@ -67,11 +74,7 @@ fn every_client_data_request_leaves_exactly_one_audit_event() {
         ),
         (
             "caregiver tries to change",
-            Box::new(|| {
-                app.put(&lucia, &format!("/api/v1/clients/{maria}"), &update)
-                    .status
-                    .as_u16()
-            }),
+            Box::new(|| put(&lucia, &update)),
             403,
             "denied",
             "riverside",
@@ -112,11 +115,7 @@ fn every_client_data_request_leaves_exactly_one_audit_event() {
         ),
         (
             "integration tries to change",
-            Box::new(|| {
-                app.put(&service, &format!("/api/v1/clients/{maria}"), &update)
-                    .status
-                    .as_u16()
-            }),
+            Box::new(|| put(&service, &update)),
             403,
             "denied",
             "riverside",
@@ -135,7 +134,10 @@ fn every_client_data_request_leaves_exactly_one_audit_event() {
         (
             "conflicting write",
             Box::new(|| {
-                app.put(&admin, &format!("/api/v1/clients/{maria}"), &json!({"name": "M", "status": "active", "identifiers": [{"system": "urn:demo-ehr:mrn", "value": "MRN-1002"}]})).status.as_u16()
+                put(
+                    &admin,
+                    &json!({"name": "M", "status": "active", "identifiers": [{"system": "urn:demo-ehr:mrn", "value": "MRN-1002"}]}),
+                )
             }),
             409,
             "failed",

@@ -19,11 +19,29 @@ const KEY: &str = "Idempotency-Key";
 const REPLAYED: &str = "Idempotent-Replayed";
 
 fn post_with_key(app: &TestApp, token: &str, path: &str, key: &str, body: Option<&Value>) -> Reply {
+    post_with_key_at(app, token, path, key, body, &app.etag_of(token, path))
+}
+
+/// A keyed POST sending `If-Match: tag` where it updates a record in place.
+fn post_with_key_at(
+    app: &TestApp,
+    token: &str,
+    path: &str,
+    key: &str,
+    body: Option<&Value>,
+    tag: &str,
+) -> Reply {
     let mut req = app
         .http
         .post(app.url(path))
         .bearer_auth(token)
         .header(KEY, key);
+    if headway_tests::UPDATE_ACTIONS
+        .iter()
+        .any(|end| path.ends_with(end))
+    {
+        req = req.header("If-Match", tag);
+    }
     if let Some(body) = body {
         req = req.json(body);
     }
@@ -181,16 +199,20 @@ fn every_keyed_post_replays_its_first_answer_and_writes_once() {
         let mut refused = Vec::new();
         let found = callers.iter().enumerate().find_map(|(i, token)| {
             let key = format!("walk-{n}-{i}");
-            let r = post_with_key(&app, token, &concrete, &key, body.as_ref());
+            let tag = app.etag_of(token, &concrete);
+            let r = post_with_key_at(&app, token, &concrete, &key, body.as_ref(), &tag);
             refused.push(format!("{} {}", r.status, r.text));
-            r.status.is_success().then_some((token, key, r))
+            r.status.is_success().then_some((token, key, tag, r))
         });
-        let Some((token, key, first)) = found else {
+        let Some((token, key, tag, first)) = found else {
             missing.push(format!("{path}: {refused:?}"));
             continue;
         };
-        let again = post_with_key(&app, token, &concrete, &key, body.as_ref());
+        // A retry resends the same request: its If-Match names the version the first
+        // one changed (stale now), and it still gets the first answer, ETag included.
+        let again = post_with_key_at(&app, token, &concrete, &key, body.as_ref(), &tag);
         same_answer(&first, &again, path);
+        assert_eq!(again.header("etag"), first.header("etag"), "{path}: ETag");
         assert_eq!(
             events_of(&app, &admin, action),
             before + 1,

@@ -7,6 +7,7 @@ mod audit;
 mod auth;
 mod charts;
 mod clients;
+mod conditional;
 mod durability;
 mod events;
 mod figures;

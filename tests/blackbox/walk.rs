@@ -89,6 +89,8 @@ impl World {
     pub fn body(&self, method: &str, path: &str) -> Option<Value> {
         let body = match (method, path.rsplit('/').next().unwrap_or_default()) {
             ("post", "clients") => json!({"name": "Ana Silva"}),
+            ("patch", "{client_id}") => json!({"preferred_name": "Mari"}),
+            ("patch", "{goal_id}") => json!({"client_words": "Walk to the park"}),
             ("put", "{client_id}") => {
                 json!({"name": "Maria Lopez", "status": "active", "identifiers": []})
             }
@@ -133,8 +135,18 @@ impl World {
             .http
             .request(m, app.url(&self.concrete(path)))
             .bearer_auth(token);
+        // Updates need If-Match (`conditional.rs` walks that); `*` is any version,
+        // so what is walked here is who may do what.
+        if method != "get" {
+            req = req.header("If-Match", "*");
+        }
         if let Some(body) = self.body(method, path) {
-            req = req.json(&body);
+            req = if method == "patch" && headway_tests::merge_patched(path) {
+                req.header("content-type", "application/merge-patch+json")
+                    .body(body.to_string())
+            } else {
+                req.json(&body)
+            };
         }
         app.send(req)
     }
@@ -396,6 +408,7 @@ fn bad_bodies_on_every_operation_get_problems_naming_the_field_and_change_nothin
             app.http
                 .request(m, app.url(&world.concrete(path)))
                 .bearer_auth(token)
+                .header("If-Match", "*")
                 .header("content-type", "application/json")
                 .body(body),
         )
@@ -441,6 +454,7 @@ fn bad_bodies_on_every_operation_get_problems_naming_the_field_and_change_nothin
                     app.url(&world.concrete(&path)),
                 )
                 .bearer_auth(token)
+                .header("If-Match", "*")
                 .header("content-type", "text/plain")
                 .body(valid.to_string()),
         );

@@ -14,6 +14,7 @@ use domain::{
     identity::{Scopes, User},
     measure::{CopmProblem, Item, Values},
 };
+use persistence::versions::Expected;
 use persistence::{ops::measures::NewReport, Caller, Clinic, StoreError};
 use uuid::Uuid;
 
@@ -313,7 +314,8 @@ impl Cast<'_> {
             ]),
         })?;
         for goal in [&cooking, &dressing, &walking] {
-            self.clinic.agree_to_goal(maria, client, goal.id)?;
+            self.clinic
+                .agree_to_goal(maria, client, goal.id, Expected::Any)?;
         }
         let singing = self.propose(
             maria,
@@ -386,8 +388,13 @@ impl Cast<'_> {
                 ),
             ],
         )?;
-        self.clinic
-            .set_goal_status(peter, client, walking.id, GoalStatus::Achieved)?;
+        self.clinic.set_goal_status(
+            peter,
+            client,
+            walking.id,
+            Expected::Any,
+            GoalStatus::Achieved,
+        )?;
         // COPM: Olivia's interview at the start and her reassessment; Maria's own
         // re-rating at home, kept apart as a self-report.
         let problems = [
@@ -497,7 +504,8 @@ impl Cast<'_> {
                 "Full duties and overtime",
             ]),
         })?;
-        self.clinic.agree_to_goal(sam, client, work.id)?;
+        self.clinic
+            .agree_to_goal(sam, client, work.id, Expected::Any)?;
         let cards = self.propose(
             sam,
             client,
@@ -513,7 +521,8 @@ impl Cast<'_> {
                 gas: None,
             },
         )?;
-        self.clinic.agree_to_goal(olivia, client, cards.id)?;
+        self.clinic
+            .agree_to_goal(olivia, client, cards.id, Expected::Any)?;
         let at = |goal: &Goal| (client, episode, Some(goal.id));
         let own = [40, 38, 36, 33, 31, 29, 27, 26]
             .iter()

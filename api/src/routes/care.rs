@@ -346,6 +346,27 @@ pub struct CaregiverGrant {
     pub permission: String,
 }
 
+/// One active caregiver link of the client.
+#[utoipa::path(
+    tag = "care",
+    params(LinkPath),
+    responses((status = 200, body = CaregiverView)),
+    security(("bearer" = []))
+)]
+#[get("/clients/{client_id}/caregivers/{link_id}")]
+pub async fn get_caregiver(
+    Bearer(caller): Bearer,
+    path: web::Path<LinkPath>,
+    held: crate::extract::IfNoneMatch,
+    state: State,
+) -> ApiResult<HttpResponse> {
+    let LinkPath { client_id, link_id } = path.into_inner();
+    let link = state
+        .run(move |clinic| clinic.caregiver(&caller, client_id, link_id))
+        .await?;
+    super::read_tagged(&held, link.version, &CaregiverView::from(link))
+}
+
 /// Change what a caregiver may do (the client, or an admin).
 #[utoipa::path(
     tag = "care",
@@ -358,13 +379,16 @@ pub struct CaregiverGrant {
 pub async fn change_caregiver(
     Bearer(caller): Bearer,
     path: web::Path<LinkPath>,
+    crate::extract::IfMatch(expected): crate::extract::IfMatch,
     body: Body<CaregiverGrant>,
     state: State,
 ) -> ApiResult<HttpResponse> {
     let LinkPath { client_id, link_id } = path.into_inner();
     let permission = CaregiverPermission::parse("permission", &body.0.permission)?;
     let link = state
-        .run(move |clinic| clinic.change_caregiver(&caller, client_id, link_id, permission))
+        .run(move |clinic| {
+            clinic.change_caregiver(&caller, client_id, link_id, expected, permission)
+        })
         .await?;
-    Ok(HttpResponse::Ok().json(CaregiverView::from(link)))
+    Ok(super::tagged(link.version, &CaregiverView::from(link)))
 }

@@ -1,6 +1,6 @@
 //! Client records.
 
-use actix_web::{get, post, put, web, HttpResponse};
+use actix_web::{get, patch, post, put, web, HttpResponse};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use domain::{
     client::{Client, ClientStatus, Demographics, DemographicsInput, ExternalIdentifier},
@@ -13,11 +13,14 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use validator::Validate;
 
-use super::{created, users::Invitation, PageView};
+use super::{created, read_tagged, tagged, users::Invitation, PageView};
 use crate::{
     auth::{tokens, Bearer},
     error::{ApiError, ApiResult, FieldProblem, Problem},
-    extract::{Body, PageParams, Query},
+    extract::{
+        merge::{self, Field},
+        Body, IfMatch, IfNoneMatch, MergePatch, PageParams, Query,
+    },
     idempotent::IdempotencyKey,
     state::{AppState, State},
 };
@@ -281,13 +284,14 @@ pub async fn create_client(
 pub async fn get_client(
     Bearer(caller): Bearer,
     path: web::Path<ClientPath>,
+    held: IfNoneMatch,
     state: State,
 ) -> ApiResult<HttpResponse> {
     let client_id = path.client_id;
     let client = state
         .run(move |clinic| clinic.client(&caller, client_id))
         .await?;
-    Ok(HttpResponse::Ok().json(ClientView::from(client)))
+    read_tagged(&held, client.version, &ClientView::from(client))
 }
 
 /// Correct or update a client record (admins, the care team, integrations with
@@ -306,29 +310,137 @@ pub async fn get_client(
 pub async fn update_client(
     Bearer(caller): Bearer,
     path: web::Path<ClientPath>,
+    IfMatch(expected): IfMatch,
     body: Body<ClientUpdate>,
     state: State,
 ) -> ApiResult<HttpResponse> {
     let client_id = path.client_id;
-    let i = body.0;
-    let mut problems = domain::error::Problems::default();
-    let status = problems.check(ClientStatus::parse("status", &i.status));
-    let d = problems.check(demographics(
-        &i.name,
-        i.preferred_name.as_deref(),
-        i.date_of_birth,
-        i.email.as_deref(),
-        i.phone.as_deref(),
-        &i.identifiers,
-    ));
-    problems.finish()?;
-    let (Some(status), Some(d)) = (status, d) else {
-        return Err(ApiError::Internal("parsed input missing".into()));
-    };
+    let (d, status) = body.0.parse()?;
     let client = state
-        .run(move |clinic| clinic.update_client(&caller, client_id, d, status))
+        .run(move |clinic| clinic.update_client(&caller, client_id, expected, d, status))
         .await?;
-    Ok(HttpResponse::Ok().json(ClientView::from(client)))
+    Ok(tagged(client.version, &ClientView::from(client)))
+}
+
+impl ClientUpdate {
+    /// The new state as the domain reads it (a PUT's body, or a merge patch's result).
+    fn parse(&self) -> Result<(Demographics, ClientStatus), Invalid> {
+        let mut problems = domain::error::Problems::default();
+        let status = problems.check(ClientStatus::parse("status", &self.status));
+        let d = problems.check(demographics(
+            &self.name,
+            self.preferred_name.as_deref(),
+            self.date_of_birth,
+            self.email.as_deref(),
+            self.phone.as_deref(),
+            &self.identifiers,
+        ));
+        problems.finish()?;
+        match (d, status) {
+            (Some(d), Some(status)) => Ok((d, status)),
+            _ => Err(Invalid::field("body", "could not be read")),
+        }
+    }
+
+    /// A client's current state, as a PUT would send it back.
+    fn of(c: &Client) -> ClientUpdate {
+        ClientUpdate {
+            name: c.name.clone(),
+            preferred_name: c.preferred_name.clone(),
+            date_of_birth: c.date_of_birth,
+            email: c.email.clone(),
+            phone: c.phone.clone(),
+            identifiers: ClientView::from(c.clone()).identifiers,
+            status: c.status.as_str().to_owned(),
+        }
+    }
+}
+
+/// A JSON Merge Patch (RFC 7396) over a client's demographics and status: members
+/// left out are kept, `null` removes an optional one, arrays are replaced whole.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClientPatch {
+    /// Required: may be changed, not removed.
+    #[serde(default)]
+    #[schema(schema_with = crate::wire::line_200)]
+    pub name: Field<String>,
+    #[serde(default)]
+    #[schema(schema_with = crate::wire::line_100_or_null)]
+    pub preferred_name: Field<String>,
+    #[serde(default)]
+    #[schema(schema_with = crate::wire::date_of_birth_or_null)]
+    pub date_of_birth: Field<NaiveDate>,
+    #[serde(default)]
+    #[schema(schema_with = crate::wire::email_or_null)]
+    pub email: Field<String>,
+    #[serde(default)]
+    #[schema(schema_with = crate::wire::phone_or_null)]
+    pub phone: Field<String>,
+    /// Replaces the whole list; `null` empties it.
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<Identifier>>, max_items = 20)]
+    pub identifiers: Field<Vec<Identifier>>,
+    /// Required: may be changed, not removed.
+    #[serde(default)]
+    #[schema(schema_with = crate::wire::client_status)]
+    pub status: Field<String>,
+}
+
+impl ClientPatch {
+    /// The PUT body this patch makes of the client's current state (RFC 7396 §2).
+    fn onto(self, c: &Client) -> Result<ClientUpdate, Invalid> {
+        let now = ClientUpdate::of(c);
+        Ok(ClientUpdate {
+            name: self.name.required("name", now.name)?,
+            preferred_name: self.preferred_name.onto(now.preferred_name),
+            date_of_birth: self.date_of_birth.onto(now.date_of_birth),
+            email: self.email.onto(now.email),
+            phone: self.phone.onto(now.phone),
+            identifiers: self
+                .identifiers
+                .onto(Some(now.identifiers))
+                .unwrap_or_default(),
+            status: self.status.required("status", now.status)?,
+        })
+    }
+}
+
+/// Change some of a client's demographics (JSON Merge Patch, RFC 7396): merged onto
+/// the current record and checked by the same rules as a PUT, a new version. Needs
+/// If-Match.
+#[utoipa::path(
+    tag = "clients",
+    params(ClientPath),
+    request_body(content = ClientPatch, content_type = "application/merge-patch+json"),
+    responses(
+        (status = 200, body = ClientView),
+        (status = 409, description = "An identifier already belongs to another client", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The merged record breaks a rule, or the patch removes a required member; `errors` names each", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[patch("/clients/{client_id}")]
+pub async fn patch_client(
+    Bearer(caller): Bearer,
+    path: web::Path<ClientPath>,
+    IfMatch(expected): IfMatch,
+    MergePatch(patch): MergePatch<ClientPatch>,
+    state: State,
+) -> ApiResult<HttpResponse> {
+    let client_id = path.client_id;
+    merge::keeps_required(&[
+        ("name", patch.name.is_remove()),
+        ("status", patch.status.is_remove()),
+    ])?;
+    let client = state
+        .run(move |clinic| {
+            clinic.update_client_with(&caller, client_id, expected, move |now| {
+                patch.onto(now)?.parse()
+            })
+        })
+        .await?;
+    Ok(tagged(client.version, &ClientView::from(client)))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

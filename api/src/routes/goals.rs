@@ -16,11 +16,14 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use validator::Validate;
 
-use super::{clients::ClientPath, created};
+use super::{clients::ClientPath, created, read_tagged, tagged};
 use crate::{
     auth::Bearer,
     error::{ApiResult, Problem},
-    extract::Body,
+    extract::{
+        merge::{self, Field},
+        Body, IfMatch, IfNoneMatch, MergePatch,
+    },
     idempotent::{IdempotencyKey, Reply},
     state::State,
 };
@@ -196,6 +199,30 @@ pub struct EpisodeUpdate {
     pub end_date: Option<NaiveDate>,
 }
 
+/// One episode of care.
+#[utoipa::path(
+    tag = "goals",
+    params(EpisodePath),
+    responses((status = 200, body = EpisodeView)),
+    security(("bearer" = []))
+)]
+#[get("/clients/{client_id}/episodes/{episode_id}")]
+pub async fn get_episode(
+    Bearer(caller): Bearer,
+    path: web::Path<EpisodePath>,
+    held: IfNoneMatch,
+    state: State,
+) -> ApiResult<HttpResponse> {
+    let EpisodePath {
+        client_id,
+        episode_id,
+    } = path.into_inner();
+    let episode = state
+        .run(move |clinic| clinic.episode(&caller, client_id, episode_id))
+        .await?;
+    read_tagged(&held, episode.version, &EpisodeView::from(episode))
+}
+
 /// Change an episode's status or end date (the care team).
 #[utoipa::path(
     tag = "goals",
@@ -208,6 +235,7 @@ pub struct EpisodeUpdate {
 pub async fn update_episode(
     Bearer(caller): Bearer,
     path: web::Path<EpisodePath>,
+    IfMatch(expected): IfMatch,
     body: Body<EpisodeUpdate>,
     state: State,
 ) -> ApiResult<HttpResponse> {
@@ -218,9 +246,11 @@ pub async fn update_episode(
     let status = EpisodeStatus::parse("status", &body.0.status)?;
     let end_date = body.0.end_date;
     let episode = state
-        .run(move |clinic| clinic.update_episode(&caller, client_id, episode_id, status, end_date))
+        .run(move |clinic| {
+            clinic.update_episode(&caller, client_id, episode_id, expected, status, end_date)
+        })
         .await?;
-    Ok(HttpResponse::Ok().json(EpisodeView::from(episode)))
+    Ok(tagged(episode.version, &EpisodeView::from(episode)))
 }
 
 // --- Goals ------------------------------------------------------------------------
@@ -334,13 +364,19 @@ impl From<Goal> for GoalView {
     }
 }
 
-fn goal(g: Goal) -> HttpResponse {
-    HttpResponse::Ok().json(GoalView::from(g))
+/// A goal's answer to a POST that changes it (agreement, status), with its new ETag.
+fn goal_reply(g: &Goal) -> Reply {
+    Reply::json(actix_web::http::StatusCode::OK, &GoalView::from(g.clone())).tagged(g.version)
 }
 
-/// A goal's answer to a POST that changes it (agreement, status).
-fn goal_reply(g: &Goal) -> Reply {
-    Reply::json(actix_web::http::StatusCode::OK, &GoalView::from(g.clone()))
+/// 201 with the goal as revised, the revision's URL and the goal's new ETag.
+fn revision_created(client_id: Uuid, goal: &Goal) -> Reply {
+    let (goal_id, revision) = (goal.id, goal.revision);
+    created(
+        format!("/api/v1/clients/{client_id}/goals/{goal_id}/revisions/{revision}"),
+        &GoalView::from(goal.clone()),
+    )
+    .tagged(goal.version)
 }
 
 /// A goal's content, as proposed or revised.
@@ -488,13 +524,14 @@ pub async fn list_goals(
 pub async fn get_goal(
     Bearer(caller): Bearer,
     path: web::Path<GoalPath>,
+    held: IfNoneMatch,
     state: State,
 ) -> ApiResult<HttpResponse> {
     let GoalPath { client_id, goal_id } = path.into_inner();
     let found = state
         .run(move |clinic| clinic.goal(&caller, client_id, goal_id))
         .await?;
-    Ok(goal(found))
+    read_tagged(&held, found.version, &GoalView::from(found))
 }
 
 /// Revise a goal's wording or target: a new revision that needs agreement again.
@@ -510,6 +547,7 @@ pub async fn revise_goal(
     Bearer(caller): Bearer,
     key: IdempotencyKey,
     path: web::Path<GoalPath>,
+    IfMatch(expected): IfMatch,
     body: Body<GoalContentInput>,
     state: State,
 ) -> ApiResult<HttpResponse> {
@@ -519,16 +557,137 @@ pub async fn revise_goal(
         .run_once(
             key,
             caller,
-            move |clinic, caller| clinic.revise_goal(caller, client_id, goal_id, content),
-            move |goal| {
-                let revision = goal.revision;
-                created(
-                    format!("/api/v1/clients/{client_id}/goals/{goal_id}/revisions/{revision}"),
-                    &GoalView::from(goal.clone()),
-                )
-            },
+            move |clinic, caller| clinic.revise_goal(caller, client_id, goal_id, expected, content),
+            move |goal| revision_created(client_id, goal),
         )
         .await
+}
+
+impl GoalContentInput {
+    /// A goal's current content, as a revision would send it again.
+    fn of(c: &GoalContent) -> GoalContentInput {
+        let view = GoalContentView::from(c.clone());
+        GoalContentInput {
+            client_words: view.client_words,
+            statement: view.statement,
+            occupation_area: view.occupation_area,
+            importance: i64::from(view.importance),
+            start_date: Some(view.start_date),
+            target_date: view.target_date,
+            measure_code: view.measure_code,
+            target_value: view.target_value,
+            gas: view.gas,
+        }
+    }
+}
+
+/// A JSON Merge Patch (RFC 7396) over a goal's content: members left out are kept,
+/// `null` removes an optional one (`start_date` then defaults to today).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GoalContentPatch {
+    /// Required: may be changed, not removed.
+    #[serde(default)]
+    #[schema(schema_with = crate::wire::text_1000)]
+    pub client_words: Field<String>,
+    #[serde(default)]
+    #[schema(schema_with = crate::wire::text_2000_blank_or_null)]
+    pub statement: Field<String>,
+    /// Required: may be changed, not removed.
+    #[serde(default)]
+    #[schema(schema_with = crate::wire::occupation_area)]
+    pub occupation_area: Field<String>,
+    /// Required: may be changed, not removed. 1-10.
+    #[serde(default, deserialize_with = "whole_number")]
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 10)]
+    pub importance: Field<i64>,
+    #[serde(default)]
+    #[schema(value_type = Option<NaiveDate>)]
+    pub start_date: Field<NaiveDate>,
+    #[serde(default)]
+    #[schema(value_type = Option<NaiveDate>)]
+    pub target_date: Field<NaiveDate>,
+    #[serde(default)]
+    #[schema(schema_with = crate::wire::measure_code_or_null)]
+    pub measure_code: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<f64>)]
+    pub target_value: Field<f64>,
+    /// Replaced whole; `null` removes the scale.
+    #[serde(default)]
+    #[schema(value_type = Option<GasScaleView>)]
+    pub gas: Field<GasScaleView>,
+}
+
+/// `importance` read as the revision reads it (a whole number, `3.0` included).
+fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Field<i64>, D::Error> {
+    Ok(match crate::extract::integer::option(d)? {
+        None => Field::Remove,
+        Some(v) => Field::Set(v),
+    })
+}
+
+impl GoalContentPatch {
+    fn keeps_required(&self) -> Result<(), domain::Invalid> {
+        merge::keeps_required(&[
+            ("client_words", self.client_words.is_remove()),
+            ("occupation_area", self.occupation_area.is_remove()),
+            ("importance", self.importance.is_remove()),
+        ])
+    }
+
+    /// The revision this patch makes of the goal's current content (RFC 7396 §2).
+    fn onto(self, c: &GoalContent) -> Result<GoalContentInput, domain::Invalid> {
+        let now = GoalContentInput::of(c);
+        Ok(GoalContentInput {
+            client_words: self
+                .client_words
+                .required("client_words", now.client_words)?,
+            statement: self.statement.onto(now.statement),
+            occupation_area: self
+                .occupation_area
+                .required("occupation_area", now.occupation_area)?,
+            importance: self.importance.required("importance", now.importance)?,
+            start_date: self.start_date.onto(now.start_date),
+            target_date: self.target_date.onto(now.target_date),
+            measure_code: self.measure_code.onto(now.measure_code),
+            target_value: self.target_value.onto(now.target_value),
+            gas: self.gas.onto(now.gas),
+        })
+    }
+}
+
+/// Change some of a goal's content (JSON Merge Patch, RFC 7396): merged onto the
+/// current content, a new revision by the same rules and for the same callers as
+/// `POST .../revisions`. Needs If-Match.
+#[utoipa::path(
+    tag = "goals",
+    params(GoalPath),
+    request_body(content = GoalContentPatch, content_type = "application/merge-patch+json"),
+    responses(
+        (status = 200, body = GoalView),
+        (status = 422, description = "The merged content breaks a rule, or the patch removes a required member; `errors` names each", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[patch("/clients/{client_id}/goals/{goal_id}")]
+pub async fn patch_goal(
+    Bearer(caller): Bearer,
+    path: web::Path<GoalPath>,
+    IfMatch(expected): IfMatch,
+    MergePatch(patch): MergePatch<GoalContentPatch>,
+    state: State,
+) -> ApiResult<HttpResponse> {
+    let GoalPath { client_id, goal_id } = path.into_inner();
+    patch.keeps_required()?;
+    let goal = state
+        .run(move |clinic| {
+            clinic.revise_goal_with(&caller, client_id, goal_id, expected, move |now| {
+                GoalContent::parse(&patch.onto(&now.content)?.input(), today())
+            })
+        })
+        .await?;
+    Ok(tagged(goal.version, &GoalView::from(goal)))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -612,6 +771,7 @@ pub async fn agree_to_goal(
     Bearer(caller): Bearer,
     key: IdempotencyKey,
     path: web::Path<GoalPath>,
+    IfMatch(expected): IfMatch,
     state: State,
 ) -> ApiResult<HttpResponse> {
     let GoalPath { client_id, goal_id } = path.into_inner();
@@ -619,7 +779,7 @@ pub async fn agree_to_goal(
         .run_once(
             key,
             caller,
-            move |clinic, caller| clinic.agree_to_goal(caller, client_id, goal_id),
+            move |clinic, caller| clinic.agree_to_goal(caller, client_id, goal_id, expected),
             goal_reply,
         )
         .await
@@ -646,6 +806,7 @@ pub async fn set_goal_status(
     Bearer(caller): Bearer,
     key: IdempotencyKey,
     path: web::Path<GoalPath>,
+    IfMatch(expected): IfMatch,
     body: Body<GoalStatusInput>,
     state: State,
 ) -> ApiResult<HttpResponse> {
@@ -655,7 +816,9 @@ pub async fn set_goal_status(
         .run_once(
             key,
             caller,
-            move |clinic, caller| clinic.set_goal_status(caller, client_id, goal_id, next),
+            move |clinic, caller| {
+                clinic.set_goal_status(caller, client_id, goal_id, expected, next)
+            },
             goal_reply,
         )
         .await

@@ -196,15 +196,19 @@ pub struct PrimarySourceInput {
 pub async fn choose_primary_source(
     Bearer(caller): Bearer,
     path: web::Path<MeasurePath>,
+    crate::extract::IfMatch(expected): crate::extract::IfMatch,
     body: Body<PrimarySourceInput>,
     state: State,
 ) -> ApiResult<HttpResponse> {
     let source = Source::parse("source", &body.0.source)?;
     let code = path.into_inner().code;
-    let measure = state
-        .run(move |clinic| clinic.choose_primary_source(&caller, code, source))
+    let chosen = state
+        .run(move |clinic| clinic.choose_primary_source(&caller, code, expected, source))
         .await?;
-    Ok(HttpResponse::Ok().json(MeasureView::from(measure)))
+    Ok(super::tagged(
+        chosen.version,
+        &MeasureView::from(chosen.measure),
+    ))
 }
 
 // --- Measurements -----------------------------------------------------------------
@@ -478,6 +482,7 @@ pub struct MeasurementPath {
 pub async fn get(
     Bearer(caller): Bearer,
     path: web::Path<MeasurementPath>,
+    held: crate::extract::IfNoneMatch,
     state: State,
 ) -> ApiResult<HttpResponse> {
     let MeasurementPath {
@@ -487,7 +492,7 @@ pub async fn get(
     let m = state
         .run(move |clinic| clinic.measurement(&caller, client_id, measurement_id))
         .await?;
-    Ok(HttpResponse::Ok().json(MeasurementView::from(m)))
+    super::read_tagged(&held, m.version(), &MeasurementView::from(m))
 }
 
 /// Every version of a measurement, oldest first.
@@ -566,6 +571,7 @@ pub async fn correct(
     Bearer(caller): Bearer,
     key: IdempotencyKey,
     path: web::Path<MeasurementPath>,
+    crate::extract::IfMatch(expected): crate::extract::IfMatch,
     body: Body<CorrectionInput>,
     state: State,
 ) -> ApiResult<HttpResponse> {
@@ -579,9 +585,9 @@ pub async fn correct(
             key,
             caller,
             move |clinic, caller| {
-                clinic.correct_measurement(caller, client_id, measurement_id, correction)
+                clinic.correct_measurement(caller, client_id, measurement_id, expected, correction)
             },
-            move |m| measurement_created(client_id, m),
+            move |m| measurement_created(client_id, m).tagged(m.version()),
         )
         .await
 }

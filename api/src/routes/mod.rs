@@ -13,7 +13,10 @@ pub mod progress;
 pub mod sync;
 pub mod users;
 
-use actix_web::http::StatusCode;
+use actix_web::{
+    http::{header, StatusCode},
+    HttpResponse,
+};
 
 use crate::idempotent::Reply;
 use serde::Serialize;
@@ -22,6 +25,28 @@ use utoipa::ToSchema;
 /// 201 Created with a Location header.
 pub(crate) fn created(location: String, body: &impl Serialize) -> Reply {
     Reply::json(StatusCode::CREATED, body).at(location)
+}
+
+/// 200 with the record and its ETag (an update's answer).
+pub(crate) fn tagged(version: i32, body: &impl Serialize) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::ETAG, domain::version::etag(version)))
+        .json(body)
+}
+
+/// A read of one record: 304 with its ETag and no body when the caller holds this
+/// version already (If-None-Match), else 200 with the record and its ETag.
+pub(crate) fn read_tagged(
+    held: &crate::extract::IfNoneMatch,
+    version: i32,
+    body: &impl Serialize,
+) -> crate::error::ApiResult<HttpResponse> {
+    if held.holds(version)? {
+        return Ok(HttpResponse::NotModified()
+            .insert_header((header::ETAG, domain::version::etag(version)))
+            .finish());
+    }
+    Ok(tagged(version, body))
 }
 
 /// A page of items in a stable order, as sent (`persistence::Page` as stored).

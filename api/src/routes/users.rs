@@ -249,13 +249,14 @@ pub struct UserPath {
 pub async fn get_user(
     Bearer(caller): Bearer,
     path: web::Path<UserPath>,
+    held: crate::extract::IfNoneMatch,
     state: State,
 ) -> ApiResult<HttpResponse> {
     let user_id = path.user_id;
     let user = state
         .run(move |clinic| clinic.user(&caller, user_id))
         .await?;
-    Ok(HttpResponse::Ok().json(UserView::from(user)))
+    super::read_tagged(&held, user.version, &UserView::from(user))
 }
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
@@ -301,13 +302,14 @@ impl UserUpdate {
 pub async fn update_user(
     Bearer(caller): Bearer,
     path: web::Path<UserPath>,
+    crate::extract::IfMatch(expected): crate::extract::IfMatch,
     body: Body<UserUpdate>,
     state: State,
 ) -> ApiResult<HttpResponse> {
     let user_id = path.user_id;
     let changes = body.0.parse(caller.who.user_id, user_id)?;
     let user = state
-        .run(move |clinic| clinic.update_user(&caller, user_id, changes))
+        .run(move |clinic| clinic.update_user(&caller, user_id, expected, changes))
         .await?;
-    Ok(HttpResponse::Ok().json(UserView::from(user)))
+    Ok(super::tagged(user.version, &UserView::from(user)))
 }

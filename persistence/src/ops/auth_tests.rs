@@ -128,7 +128,8 @@ fn unknown_and_inactive_accounts_are_refused_alike_after_a_check() {
         ..Default::default()
     };
     db::write(&mut clinic.connect(), |c| {
-        accounts::update_user(c, clinic.organization, user.id, deactivate, now())
+        let read = accounts::user(c, clinic.organization, user.id)?.version;
+        accounts::update_user(c, clinic.organization, user.id, read, deactivate, now())
     })
     .unwrap_or_else(|e| panic!("{e}"));
     for email in ["gone@riverside.example", "nobody@riverside.example"] {

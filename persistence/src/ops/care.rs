@@ -16,6 +16,7 @@ use crate::{
     gate::Caller,
     now,
     ops::clients::NewInvitation,
+    versions::{expect, Expected},
     Clinic, StoreError, StoreResult,
 };
 
@@ -122,6 +123,22 @@ impl Clinic {
         )
     }
 
+    /// One active caregiver link of the client.
+    pub fn caregiver(
+        &self,
+        caller: &Caller,
+        client_id: Uuid,
+        link_id: Uuid,
+    ) -> StoreResult<CaregiverLink> {
+        self.on_client(
+            caller,
+            client_id,
+            ClientAction::View,
+            Subject::one("caregiver.read", "caregiver_link", link_id),
+            move |c, client| clients::live_link(c, client, link_id),
+        )
+    }
+
     /// Grants a caregiver access to the client: the account with this e-mail, or a new
     /// caregiver account with an invitation (`secret`) when none has it.
     pub fn grant_caregiver(
@@ -194,6 +211,7 @@ impl Clinic {
         caller: &Caller,
         client_id: Uuid,
         link_id: Uuid,
+        expected: Expected,
         permission: CaregiverPermission,
     ) -> StoreResult<CaregiverLink> {
         self.on_client(
@@ -201,7 +219,12 @@ impl Clinic {
             client_id,
             ClientAction::ManageCaregivers,
             Subject::one("caregiver.change", "caregiver_link", link_id),
-            move |c, client| clients::set_caregiver_permission(c, client, link_id, permission),
+            move |c, client| {
+                let before = clients::live_link(c, client, link_id)?;
+                expect(&expected, before.version)?;
+                let read = before.version;
+                clients::set_caregiver_permission(c, client, link_id, read, permission)
+            },
         )
     }
 

@@ -1,6 +1,7 @@
 //! Care teams and caregivers, through the one door: who is refused, what changes,
 //! and the one audit event each operation leaves.
 
+use crate::versions::Expected;
 use domain::{client::TeamRole, identity::Role, policy::CaregiverPermission};
 
 use crate::{
@@ -155,8 +156,13 @@ fn a_caregiver_is_found_or_invited_once_changed_and_revoked() {
 
     let link = invited.link.id;
     let change = |caller: &Caller| {
-        r.door
-            .change_caregiver(caller, r.maria, link, CaregiverPermission::Contribute)
+        r.door.change_caregiver(
+            caller,
+            r.maria,
+            link,
+            Expected::Any,
+            CaregiverPermission::Contribute,
+        )
     };
     r.refuses_outsiders("caregiver.change", change);
     let before = r.events().len();

@@ -6,6 +6,7 @@ use domain::{
     client::{Client, ClientStatus, Demographics, Refusal},
     identity::{Role, Scopes, User},
     policy::{client_scope, may_invite_client, ClientAction, OrgAction},
+    Invalid,
 };
 use uuid::Uuid;
 
@@ -15,7 +16,9 @@ use crate::{
     audit::Subject,
     clients,
     gate::Caller,
-    now, Clinic, Conn, Page, PageRequest, StoreError, StoreResult,
+    now,
+    versions::{expect, Expected},
+    Clinic, Conn, Page, PageRequest, StoreError, StoreResult,
 };
 
 impl From<Refusal> for StoreError {
@@ -106,8 +109,21 @@ impl Clinic {
         &self,
         caller: &Caller,
         client_id: Uuid,
+        expected: Expected,
         d: Demographics,
         status: ClientStatus,
+    ) -> StoreResult<Client> {
+        self.update_client_with(caller, client_id, expected, move |_| Ok((d, status)))
+    }
+
+    /// Updates a client record to what `change` makes of the current one (a merge
+    /// patch), read and written in one transaction: a new version, as a PUT makes.
+    pub fn update_client_with(
+        &self,
+        caller: &Caller,
+        client_id: Uuid,
+        expected: Expected,
+        change: impl FnOnce(&Client) -> Result<(Demographics, ClientStatus), Invalid> + Send + 'static,
     ) -> StoreResult<Client> {
         let actor = caller.who.user_id;
         self.on_client(
@@ -116,8 +132,11 @@ impl Clinic {
             ClientAction::UpdateDemographics,
             Subject::one("client.update", "client", client_id),
             move |c, client| {
+                let before = clients::get(c, client.organization_id(), client.client_id())?;
+                expect(&expected, before.version)?;
+                let (d, status) = change(&before)?;
                 identifiers_free(c, client.organization_id(), client.client_id(), &d)?;
-                clients::update(c, client, d, status, actor, now())
+                clients::update(c, client, before.version, d, status, actor, now())
             },
         )
     }

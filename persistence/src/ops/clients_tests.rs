@@ -1,6 +1,7 @@
 //! The client-record operations, through the one door: who is refused, what changes,
 //! and the one audit event each leaves.
 
+use crate::versions::Expected;
 use domain::{
     client::{ClientStatus, Demographics, DemographicsInput, ExternalIdentifier},
     identity::Role,
@@ -140,6 +141,7 @@ fn an_update_is_a_new_version_and_outsiders_change_nothing() {
         r.door.update_client(
             caller,
             r.maria,
+            Expected::Any,
             renamed("Maria Renamed"),
             ClientStatus::Active,
         )

@@ -17,6 +17,7 @@ use domain::{
     },
     measure::OutcomeMeasure,
     policy::{comment_action, goal_voice, sees_team_notes, ClientAction},
+    Invalid,
 };
 use uuid::Uuid;
 
@@ -24,7 +25,9 @@ use crate::{
     audit::Subject,
     gate::Caller,
     goals::{self, found, NewComment},
-    measurements, now, Clinic, Conn, Reached, StoreResult,
+    measurements, now,
+    versions::{expect, Expected},
+    Clinic, Conn, Reached, StoreResult,
 };
 
 /// The measure a goal's content targets, as the clinic's catalogue holds it.
@@ -69,12 +72,29 @@ impl Clinic {
         )
     }
 
+    /// One episode of care of the client.
+    pub fn episode(
+        &self,
+        caller: &Caller,
+        client_id: Uuid,
+        episode_id: Uuid,
+    ) -> StoreResult<Episode> {
+        self.on_client(
+            caller,
+            client_id,
+            ClientAction::ViewClinical,
+            Subject::one("episode.read", "episode", episode_id),
+            move |c, client| goals::episode(c, client, episode_id),
+        )
+    }
+
     /// Changes an episode's status or end date (the care team).
     pub fn update_episode(
         &self,
         caller: &Caller,
         client_id: Uuid,
         episode_id: Uuid,
+        expected: Expected,
         status: EpisodeStatus,
         end_date: Option<NaiveDate>,
     ) -> StoreResult<Episode> {
@@ -85,8 +105,10 @@ impl Clinic {
             Subject::one("episode.update", "episode", episode_id),
             move |c, client| {
                 let before = goals::episode(c, client, episode_id)?;
+                expect(&expected, before.version)?;
                 may_end(before.start_date, end_date)?;
-                goals::set_episode(c, client, episode_id, status, end_date, now())
+                let read = before.version;
+                goals::set_episode(c, client, episode_id, read, status, end_date, now())
             },
         )
     }
@@ -174,7 +196,21 @@ impl Clinic {
         caller: &Caller,
         client_id: Uuid,
         goal_id: Uuid,
+        expected: Expected,
         content: GoalContent,
+    ) -> StoreResult<Goal> {
+        self.revise_goal_with(caller, client_id, goal_id, expected, move |_| Ok(content))
+    }
+
+    /// Revises a goal's content to what `change` makes of the current one (a merge
+    /// patch), read and written in one transaction: the same rules as any revision.
+    pub fn revise_goal_with(
+        &self,
+        caller: &Caller,
+        client_id: Uuid,
+        goal_id: Uuid,
+        expected: Expected,
+        change: impl FnOnce(&Goal) -> Result<GoalContent, Invalid> + Send + 'static,
     ) -> StoreResult<Goal> {
         let (side, action) = goal_voice(&caller.who);
         let by = caller.who.clone();
@@ -184,9 +220,12 @@ impl Clinic {
             action,
             Subject::one("goal.revise", "goal", goal_id),
             move |c, client| {
-                let measure = measure_of(c, client, &content)?;
                 let before = goals::goal(c, client, goal_id)?;
+                expect(&expected, before.version)?;
+                let content = change(&before)?;
+                let measure = measure_of(c, client, &content)?;
                 may_revise_to(&before, &content, side, measure.as_ref())?;
+                goals::bump_goal(c, client, goal_id, before.version)?;
                 goals::insert_revision(c, client, &before, &content, side, &by, now())
             },
         )
@@ -214,6 +253,7 @@ impl Clinic {
         caller: &Caller,
         client_id: Uuid,
         goal_id: Uuid,
+        expected: Expected,
     ) -> StoreResult<Goal> {
         let (side, action) = goal_voice(&caller.who);
         let by = caller.who.clone();
@@ -224,23 +264,26 @@ impl Clinic {
             Subject::one("goal.agree", "goal", goal_id),
             move |c, client| {
                 let before = goals::goal(c, client, goal_id)?;
+                expect(&expected, before.version)?;
                 match agreeing(&before, side)? {
                     AgreementStep::AlreadyAgreed => Ok(before),
                     AgreementStep::Agreed {
                         status,
                         agreement,
                         event,
-                    } => goals::insert_agreement(
-                        c,
-                        client,
-                        &before,
-                        side,
-                        status,
-                        agreement,
-                        event,
-                        &by,
-                        now(),
-                    ),
+                    } => goals::bump_goal(c, client, goal_id, before.version).and_then(|_| {
+                        goals::insert_agreement(
+                            c,
+                            client,
+                            &before,
+                            side,
+                            status,
+                            agreement,
+                            event,
+                            &by,
+                            now(),
+                        )
+                    }),
                 }
             },
         )
@@ -252,6 +295,7 @@ impl Clinic {
         caller: &Caller,
         client_id: Uuid,
         goal_id: Uuid,
+        expected: Expected,
         next: GoalStatus,
     ) -> StoreResult<Goal> {
         let by = caller.who.clone();
@@ -262,7 +306,9 @@ impl Clinic {
             Subject::one("goal.status", "goal", goal_id),
             move |c, client| {
                 let before = goals::goal(c, client, goal_id)?;
+                expect(&expected, before.version)?;
                 status_change(before.status, next)?;
+                goals::bump_goal(c, client, goal_id, before.version)?;
                 let after = goals::set_status(c, client, goal_id, next, &by, now())?;
                 if next == GoalStatus::Achieved {
                     let reached = domain::progress::Milestone {

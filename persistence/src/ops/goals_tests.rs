@@ -2,6 +2,7 @@
 //! reach (nothing runs, nothing changes), each success leaves exactly one audit event,
 //! and the child queries answer only for the client they are handed.
 
+use crate::versions::Expected;
 use chrono::Utc;
 use domain::goal::{
     EpisodeDraft, EpisodeStatus, Goal, GoalContent, GoalDraft, GoalInput, GoalStatus, Side,
@@ -137,7 +138,14 @@ fn every_operation() -> Vec<(&'static str, Op)> {
         (
             "episode.update",
             op(|d, c, client, episode, _| {
-                d.update_episode(c, client, episode, EpisodeStatus::Finished, None)
+                d.update_episode(
+                    c,
+                    client,
+                    episode,
+                    Expected::Any,
+                    EpisodeStatus::Finished,
+                    None,
+                )
             }),
         ),
         (
@@ -156,7 +164,9 @@ fn every_operation() -> Vec<(&'static str, Op)> {
         ),
         (
             "goal.revise",
-            op(|d, c, client, _, goal| d.revise_goal(c, client, goal, content("Cook lunch"))),
+            op(|d, c, client, _, goal| {
+                d.revise_goal(c, client, goal, Expected::Any, content("Cook lunch"))
+            }),
         ),
         (
             "goal.revisions",
@@ -164,11 +174,13 @@ fn every_operation() -> Vec<(&'static str, Op)> {
         ),
         (
             "goal.agree",
-            op(|d, c, client, _, goal| d.agree_to_goal(c, client, goal)),
+            op(|d, c, client, _, goal| d.agree_to_goal(c, client, goal, Expected::Any)),
         ),
         (
             "goal.status",
-            op(|d, c, client, _, goal| d.set_goal_status(c, client, goal, GoalStatus::Cancelled)),
+            op(|d, c, client, _, goal| {
+                d.set_goal_status(c, client, goal, Expected::Any, GoalStatus::Cancelled)
+            }),
         ),
         (
             "goal.comments",
@@ -245,19 +257,31 @@ fn a_goal_is_agreed_by_both_sides_revised_and_closed() {
     let olivia = s.clinic.caller(&s.clinic.therapist);
     let maria = s.clinic.caller(&s.clinic.client_account(maria_id));
     // Agreeing again for the proposer's side changes nothing.
-    let again = ok(door.agree_to_goal(&olivia, maria_id, s.goal.id));
+    let again = ok(door.agree_to_goal(&olivia, maria_id, s.goal.id, Expected::Any));
     assert_eq!(again, s.goal);
-    let active = ok(door.agree_to_goal(&maria, maria_id, s.goal.id));
+    let active = ok(door.agree_to_goal(&maria, maria_id, s.goal.id, Expected::Any));
     assert_eq!(active.status, GoalStatus::Active);
     // A revision by the client needs the team's agreement again.
-    let revised = ok(door.revise_goal(&maria, maria_id, s.goal.id, content("Cook for friends")));
+    let revised = ok(door.revise_goal(
+        &maria,
+        maria_id,
+        s.goal.id,
+        Expected::Any,
+        content("Cook for friends"),
+    ));
     assert_eq!(
         (revised.status, revised.revision, revised.agreement.team),
         (GoalStatus::Proposed, 2, false)
     );
-    let same = door.revise_goal(&maria, maria_id, s.goal.id, content("Cook for friends"));
+    let same = door.revise_goal(
+        &maria,
+        maria_id,
+        s.goal.id,
+        Expected::Any,
+        content("Cook for friends"),
+    );
     assert!(matches!(same, Err(StoreError::Invalid(_))), "{same:?}");
-    ok(door.agree_to_goal(&olivia, maria_id, s.goal.id));
+    ok(door.agree_to_goal(&olivia, maria_id, s.goal.id, Expected::Any));
     let revisions = ok(door.goal_revisions(&maria, maria_id, s.goal.id));
     let sides: Vec<Vec<Side>> = revisions
         .iter()
@@ -269,14 +293,28 @@ fn a_goal_is_agreed_by_both_sides_revised_and_closed() {
     );
     // Only the care team closes it; a closed goal is not agreed to or revised.
     assert!(matches!(
-        door.set_goal_status(&maria, maria_id, s.goal.id, GoalStatus::Achieved),
+        door.set_goal_status(
+            &maria,
+            maria_id,
+            s.goal.id,
+            Expected::Any,
+            GoalStatus::Achieved
+        ),
         Err(StoreError::Forbidden)
     ));
-    let done = ok(door.set_goal_status(&olivia, maria_id, s.goal.id, GoalStatus::Achieved));
+    let done = ok(door.set_goal_status(
+        &olivia,
+        maria_id,
+        s.goal.id,
+        Expected::Any,
+        GoalStatus::Achieved,
+    ));
     assert_eq!(done.status, GoalStatus::Achieved);
-    assert!(door.agree_to_goal(&maria, maria_id, s.goal.id).is_err());
     assert!(door
-        .revise_goal(&olivia, maria_id, s.goal.id, content("More"))
+        .agree_to_goal(&maria, maria_id, s.goal.id, Expected::Any)
+        .is_err());
+    assert!(door
+        .revise_goal(&olivia, maria_id, s.goal.id, Expected::Any, content("More"))
         .is_err());
     // The client never sees the team's note, nor may write one.
     assert_eq!(ok(door.goal_comments(&maria, maria_id, s.goal.id)).len(), 1);
@@ -313,7 +351,14 @@ fn a_short_term_goal_sits_under_a_long_term_goal_of_an_open_episode() {
         door.propose_goal(&olivia, maria, s.episode, orphan),
         Err(StoreError::Invalid(_))
     ));
-    ok(door.update_episode(&olivia, maria, s.episode, EpisodeStatus::Finished, None));
+    ok(door.update_episode(
+        &olivia,
+        maria,
+        s.episode,
+        Expected::Any,
+        EpisodeStatus::Finished,
+        None,
+    ));
     assert!(matches!(
         door.propose_goal(&olivia, maria, s.episode, long_term("Too late")),
         Err(StoreError::Invalid(_))

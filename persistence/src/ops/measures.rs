@@ -24,8 +24,18 @@ use crate::{
     gate::Caller,
     goals,
     measurements::{self, NewMeasurement},
-    now, Clinic, Page, PageRequest, StoreError, StoreResult,
+    now,
+    versions::{expect, Expected},
+    Clinic, Page, PageRequest, StoreError, StoreResult,
 };
+
+/// A measure with the clinic's choice of its primary source, and that choice's
+/// version (0 while the built-in rule applies).
+#[derive(Debug, Clone)]
+pub struct PrimarySource {
+    pub measure: OutcomeMeasure,
+    pub version: i32,
+}
 
 /// A measurement as reported, parsed: the domain checks and scores it against its
 /// measure.
@@ -76,17 +86,36 @@ impl Clinic {
         &self,
         caller: &Caller,
         code: String,
+        expected: Expected,
         source: Source,
-    ) -> StoreResult<OutcomeMeasure> {
+    ) -> StoreResult<PrimarySource> {
         let subject = Subject::one("measure.primary_source", "measure", &code);
         self.on_organization(caller, OrgAction::ManageMeasures, subject, move |c, who| {
             let org = who.organization_id;
             let measure = measurements::measure(c, org, &code)?.ok_or(StoreError::NotFound)?;
+            let read = measurements::primary_version(c, org, &code)?;
+            expect(&expected, read)?;
             let chosen = measure.choose_primary(source)?;
-            measurements::choose_primary(c, org, &chosen, who.user_id, now())?;
+            measurements::choose_primary(c, org, &chosen, read, who.user_id, now())?;
             // Every episode's stored view may follow other values now.
             goals::touch_all_progress(c, org)?;
-            Ok(chosen)
+            Ok(PrimarySource {
+                measure: chosen,
+                version: read + 1,
+            })
+        })
+    }
+
+    /// A measure's primary source as the clinic has it (its choice, or the rule).
+    pub fn primary_source(&self, caller: &Caller, code: String) -> StoreResult<PrimarySource> {
+        let subject = Subject::one("measure.primary_source.read", "measure", &code);
+        self.on_organization(caller, OrgAction::ManageMeasures, subject, move |c, who| {
+            let org = who.organization_id;
+            let measure = measurements::measure_as_chosen(c, org, &code)?;
+            Ok(PrimarySource {
+                measure: measure.ok_or(StoreError::NotFound)?,
+                version: measurements::primary_version(c, org, &code)?,
+            })
         })
     }
 
@@ -215,6 +244,7 @@ impl Clinic {
         caller: &Caller,
         client_id: Uuid,
         measurement_id: Uuid,
+        expected: Expected,
         correction: Correction,
     ) -> StoreResult<Measurement> {
         let (_, action) = recording_as(&caller.who);
@@ -222,6 +252,7 @@ impl Clinic {
         let who = caller.who.clone();
         self.on_client(caller, client_id, action, subject, move |c, client| {
             let old = measurements::measurement(c, client, measurement_id)?;
+            expect(&expected, old.version())?;
             let measure = match correction.change {
                 Change::Amend(_) => {
                     measurements::measure(c, client.organization_id(), &old.measure_code)?

@@ -2,6 +2,7 @@
 //! `HEADWAY_TEST_PG`): who is refused, what changes, and the one audit event each
 //! operation leaves.
 
+use crate::versions::Expected;
 use domain::measure::{
     custom, Change, Correction, Direction, MeasureDefinition, Measurement, MeasurementStatus,
     OutcomeMeasure, Source, Values,
@@ -130,7 +131,7 @@ fn only_admins_choose_a_measures_primary_source_and_each_choice_is_audited_once(
         let caller = clinic.caller(person);
         clinic
             .door
-            .choose_primary_source(&caller, "copm".into(), source)
+            .choose_primary_source(&caller, "copm".into(), Expected::Any, source)
     };
     for person in [&clinic.therapist, &clinic.other_clinic_therapist] {
         let before = clinic.events().len();
@@ -143,7 +144,8 @@ fn only_admins_choose_a_measures_primary_source_and_each_choice_is_audited_once(
     }
     let before = clinic.events().len();
     let chosen = ok(choose(&clinic.admin, Source::ClientSelfReport));
-    assert_eq!(chosen.primary_source(), Source::ClientSelfReport);
+    assert_eq!(chosen.measure.primary_source(), Source::ClientSelfReport);
+    assert_eq!(chosen.version, 1);
     assert_eq!(
         since(&clinic, before),
         one("measure.primary_source", "success")
@@ -328,9 +330,10 @@ fn a_correction_supersedes_the_current_version_once() {
     let maria = clinic.maria;
 
     let before = clinic.events().len();
-    let new = ok(clinic
-        .door
-        .correct_measurement(&therapist, maria, old.id, amend(4.0)));
+    let new =
+        ok(clinic
+            .door
+            .correct_measurement(&therapist, maria, old.id, Expected::Any, amend(4.0)));
     assert_eq!(
         (new.status, new.supersedes, new.score.score),
         (MeasurementStatus::Amended, Some(old.id), 4.0)
@@ -343,9 +346,10 @@ fn a_correction_supersedes_the_current_version_once() {
     );
 
     let before = clinic.events().len();
-    let again = clinic
-        .door
-        .correct_measurement(&therapist, maria, old.id, amend(5.0));
+    let again =
+        clinic
+            .door
+            .correct_measurement(&therapist, maria, old.id, Expected::Any, amend(5.0));
     assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
     assert_eq!(since(&clinic, before), one("measurement.correct", "failed"));
 
@@ -353,6 +357,7 @@ fn a_correction_supersedes_the_current_version_once() {
         &therapist,
         maria,
         new.id,
+        Expected::Any,
         correction(Change::Withdraw),
     ));
     assert_eq!(withdrawn.status, MeasurementStatus::EnteredInError);
@@ -387,16 +392,24 @@ fn a_client_corrects_only_what_they_recorded() {
     let caller = clinic.caller(&maria);
 
     let before = clinic.events().len();
-    let refused = clinic
-        .door
-        .correct_measurement(&caller, clinic.maria, theirs.id, amend(9.0));
+    let refused = clinic.door.correct_measurement(
+        &caller,
+        clinic.maria,
+        theirs.id,
+        Expected::Any,
+        amend(9.0),
+    );
     assert!(matches!(refused, Err(StoreError::Forbidden)), "{refused:?}");
     assert_eq!(since(&clinic, before), one("measurement.correct", "denied"));
     assert_eq!(clinic.measurement_rows(), 2, "nothing changed");
 
-    let fixed = ok(clinic
-        .door
-        .correct_measurement(&caller, clinic.maria, own.id, amend(5.0)));
+    let fixed = ok(clinic.door.correct_measurement(
+        &caller,
+        clinic.maria,
+        own.id,
+        Expected::Any,
+        amend(5.0),
+    ));
     assert_eq!(
         (fixed.source, fixed.score.score),
         (Source::ClientSelfReport, 5.0)
@@ -411,9 +424,10 @@ fn whoever_is_outside_the_clients_reach_corrects_nothing() {
     for person in [&clinic.off_team_therapist, &clinic.other_clinic_therapist] {
         let caller = clinic.caller(person);
         let before = clinic.events().len();
-        let refused = clinic
-            .door
-            .correct_measurement(&caller, clinic.maria, m.id, amend(4.0));
+        let refused =
+            clinic
+                .door
+                .correct_measurement(&caller, clinic.maria, m.id, Expected::Any, amend(4.0));
         assert!(matches!(refused, Err(StoreError::NotFound)), "{refused:?}");
         assert_eq!(
             since(&clinic, before),

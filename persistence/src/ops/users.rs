@@ -14,7 +14,9 @@ use crate::{
     accounts::{self, NewUser},
     audit::Subject,
     gate::Caller,
-    now, Clinic, Page, PageRequest, StoreResult,
+    now,
+    versions::{expect, Expected},
+    Clinic, Page, PageRequest, StoreResult,
 };
 
 /// How a new account will first sign in: a service account with its secret (hashed
@@ -128,6 +130,7 @@ impl Clinic {
         &self,
         caller: &Caller,
         user_id: Uuid,
+        expected: Expected,
         changes: AccountChanges,
     ) -> StoreResult<User> {
         self.on_organization(
@@ -136,8 +139,10 @@ impl Clinic {
             Subject::one("user.update", "user", user_id),
             move |conn, who| {
                 let org = who.organization_id;
-                changes.fit(&accounts::user(conn, org, user_id)?)?;
-                accounts::update_user(conn, org, user_id, changes, now())
+                let before = accounts::user(conn, org, user_id)?;
+                expect(&expected, before.version)?;
+                changes.fit(&before)?;
+                accounts::update_user(conn, org, user_id, before.version, changes, now())
             },
         )
     }

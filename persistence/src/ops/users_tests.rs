@@ -1,6 +1,7 @@
 //! The clinic's accounts through their operations: who may manage and see them, and
 //! the one audit event each leaves.
 
+use crate::versions::Expected;
 use chrono::Duration;
 use domain::identity::{AccountChanges, Discipline, NewStaff, Role, Scopes};
 
@@ -159,11 +160,17 @@ fn only_an_admin_changes_accounts_and_deactivation_ends_their_sessions() {
         display_name: Some("Renamed".into()),
         ..Default::default()
     };
-    let refused = door.update_user(&clinic.caller(&clinic.therapist), target, rename.clone());
+    let refused = door.update_user(
+        &clinic.caller(&clinic.therapist),
+        target,
+        Expected::Any,
+        rename.clone(),
+    );
     assert!(matches!(refused, Err(StoreError::Forbidden)), "{refused:?}");
     let outsider = door.update_user(
         &clinic.caller(&clinic.other_clinic_therapist),
         target,
+        Expected::Any,
         rename,
     );
     assert!(
@@ -176,14 +183,14 @@ fn only_an_admin_changes_accounts_and_deactivation_ends_their_sessions() {
         discipline: Some(Discipline::Nursing),
         ..Default::default()
     };
-    let wrong = door.update_user(&admin, clinic.admin.who.user_id, misfit);
+    let wrong = door.update_user(&admin, clinic.admin.who.user_id, Expected::Any, misfit);
     assert!(matches!(wrong, Err(StoreError::Invalid(_))), "{wrong:?}");
     let off = AccountChanges {
         active: Some(false),
         ..Default::default()
     };
     let deactivated = door
-        .update_user(&admin, target, off)
+        .update_user(&admin, target, Expected::Any, off)
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(!deactivated.active);
     let unchanged = door.user(&admin, target).unwrap_or_else(|e| panic!("{e}"));
