@@ -69,6 +69,9 @@ async fn tail(clinic: Clinic, sender: broadcast::Sender<Arc<Heard>>, retention: 
         .map_or(0, |(_, head)| head);
     // None until the first prune (an Instant an hour back can underflow on a fresh boot).
     let mut pruned_at: Option<std::time::Instant> = None;
+    // Hourly, or a tenth of a shorter window (at least a second apart).
+    let window = retention.to_std().unwrap_or_default();
+    let prune_every = (window / 10).clamp(Duration::from_secs(1), Duration::from_secs(3600));
     loop {
         let _ = time::timeout(Duration::from_secs(1), commits.changed()).await;
         loop {
@@ -94,7 +97,7 @@ async fn tail(clinic: Clinic, sender: broadcast::Sender<Arc<Heard>>, retention: 
                 break;
             }
         }
-        if pruned_at.is_none_or(|at| at.elapsed() > Duration::from_secs(3600)) {
+        if pruned_at.is_none_or(|at| at.elapsed() >= prune_every) {
             pruned_at = Some(std::time::Instant::now());
             let cutoff = chrono::Utc::now() - retention;
             let _ = blocking(&clinic, move |c| c.prune_changes(cutoff)).await;

@@ -534,3 +534,142 @@ fn progress_events_carry_the_new_summary_and_milestones_are_heard_as_reached() {
         assert!(listed.contains(kind), "{kind} not listed: {listed}");
     }
 }
+
+/// A consumer that stalls: a raw connection with a tiny receive window, asking for the
+/// stream and never reading it.
+fn stalled_stream(app: &TestApp, token: &str) -> std::net::TcpStream {
+    use socket2::{Domain, Socket, Type};
+    use std::io::Write;
+    let addr: std::net::SocketAddr = app
+        .base
+        .trim_start_matches("http://")
+        .parse()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap_or_else(|e| panic!("{e}"));
+    socket
+        .set_recv_buffer_size(4096)
+        .unwrap_or_else(|e| panic!("{e}"));
+    socket
+        .connect(&addr.into())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut stream: std::net::TcpStream = socket.into();
+    let request = format!(
+        "GET /api/v1/events HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+    );
+    stream
+        .write_all(request.as_bytes())
+        .unwrap_or_else(|e| panic!("{e}"));
+    stream
+}
+
+/// Reads what a stalled stream was sent, to its end; the ids of the events in it, and
+/// whether the server ended it.
+fn drain(mut stream: std::net::TcpStream, secs: u64) -> (Vec<(i64, Value)>, bool) {
+    use std::io::Read;
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(1)))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    let mut raw = Vec::new();
+    // Until the server ends it, or `secs` pass (heartbeats would keep it open).
+    let ended = loop {
+        let mut chunk = [0u8; 65536];
+        match stream.read(&mut chunk) {
+            Ok(0) => break true,
+            Ok(n) => raw.extend_from_slice(&chunk[..n]),
+            Err(_) if std::time::Instant::now() < deadline => {}
+            Err(_) => break false,
+        }
+    };
+    let text = String::from_utf8_lossy(&raw).to_string();
+    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    // De-chunk: size line, data, CRLF.
+    let (mut plain, mut rest) = (String::new(), body);
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let Ok(size) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if size == 0 || after.len() < size {
+            break;
+        }
+        plain.push_str(&after[..size]);
+        rest = after[size..].trim_start_matches("\r\n");
+    }
+    let events = plain
+        .split("\n\n")
+        .filter_map(|frame| {
+            let id = frame.lines().find_map(|l| l.strip_prefix("id: "))?;
+            let data = frame.lines().find_map(|l| l.strip_prefix("data: "))?;
+            Some((id.parse().ok()?, serde_json::from_str(data).ok()?))
+        })
+        .collect();
+    (events, ended)
+}
+
+#[test]
+fn a_stalled_stream_is_dropped_while_writers_and_other_streams_go_on_and_it_resumes() {
+    let app = TestApp::spawn_with(|c| c.events_buffer = 32);
+    let admin = app.login("admin@riverside.example").access;
+    let olivia = app.login("olivia.ot@riverside.example").access;
+    let sam = app.client_id("Samuel Osei");
+    let episode = open_episode(&app, &app.base, &olivia, &sam);
+    // Twenty goals in long words: each write's progress.updated event carries them
+    // all (some 20 kB), so a few hundred writes fill every buffer between the server
+    // and a reader that never reads, many times over.
+    for n in 0..20 {
+        let words = format!("{n} {}", "I want to cook for my family again. ".repeat(25));
+        app.post(
+            &olivia,
+            &format!("/api/v1/clients/{sam}/episodes/{episode}/goals"),
+            &json!({"content": {"client_words": words.trim(), "statement": "Cooks a meal",
+                    "occupation_area": "iadl", "importance": 5}}),
+        )
+        .ok(201);
+    }
+    let steady = app.events(&admin, "?types=measurement.recorded", None);
+    let stalled = stalled_stream(&app, &admin);
+    const WRITES: usize = 400;
+    let written: Vec<String> = (0..WRITES)
+        .map(|i| record(&app, &olivia, &sam, &episode, (i % 11) as i64))
+        .collect();
+    let last = written.last().cloned().unwrap_or_default();
+    // Every write succeeded, and the steady stream heard every one, in order.
+    let heard = through(&steady, &last);
+    let heard_ids: Vec<String> = heard
+        .iter()
+        .filter_map(|e| e.data["resource_id"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(
+        heard_ids, written,
+        "the steady stream missed or reordered events"
+    );
+    // The stalled one was dropped: what it was sent ends, short of the last write.
+    let (got, ended) = drain(stalled, 30);
+    assert!(
+        ended,
+        "the stalled stream was never dropped ({} events)",
+        got.len()
+    );
+    let recorded = |events: &[(i64, Value)]| -> Vec<String> {
+        events
+            .iter()
+            .filter(|(_, d)| d["type"] == "measurement.recorded")
+            .filter_map(|(_, d)| d["resource_id"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let before = recorded(&got);
+    assert!(
+        before.len() < WRITES,
+        "it was sent everything: never stalled"
+    );
+    // It resumes after the last event it got: the rest, nothing lost or repeated.
+    let resume_from = got.last().map_or(0, |(id, _)| *id).to_string();
+    let resumed = app.events(&admin, "", Some(&resume_from));
+    let rest = through(&resumed, &last);
+    let rest: Vec<(i64, Value)> = rest
+        .into_iter()
+        .filter_map(|e| Some((e.id?.parse().ok()?, e.data)))
+        .collect();
+    let all: Vec<String> = before.into_iter().chain(recorded(&rest)).collect();
+    assert_eq!(all, written, "resuming lost or repeated events");
+}
