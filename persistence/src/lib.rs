@@ -30,6 +30,7 @@ mod idempotency;
 mod measurements;
 pub mod ops;
 mod rows;
+mod webhooks;
 
 pub use clinic::Clinic;
 pub use db::Backend;

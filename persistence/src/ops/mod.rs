@@ -13,6 +13,7 @@ pub mod me;
 pub mod measures;
 pub mod progress;
 pub mod users;
+pub mod webhooks;
 
 #[cfg(test)]
 mod admin_tests;
