@@ -24,7 +24,9 @@ use crate::{
     error::ApiError,
     middleware::{self, RequestId, TransportLimits},
     openapi::{ApiDoc, Shared},
-    routes::{audit, auth, care, clients, events, goals, health, me, measures, progress, users},
+    routes::{
+        audit, auth, care, clients, events, goals, health, me, measures, progress, users, webhooks,
+    },
     state::AppState,
 };
 
@@ -83,7 +85,15 @@ fn routes(cfg: &mut ServiceConfig) {
                 .service(progress::chart_svg)
                 .service(progress::milestones)
                 .service(events::events)
-                .service(events::stream_ticket),
+                .service(events::stream_ticket)
+                .service(webhooks::create_webhook)
+                .service(webhooks::list_webhooks)
+                .service(webhooks::get_webhook)
+                .service(webhooks::update_webhook)
+                .service(webhooks::delete_webhook)
+                .service(webhooks::rotate_secret)
+                .service(webhooks::deliveries)
+                .service(webhooks::redeliver),
         );
 }
 
@@ -242,6 +252,9 @@ pub fn serve(
     let head_timeout = Duration::from_secs(state.config.request_head_timeout_secs);
     let keep_alive = Duration::from_secs(state.config.keep_alive_secs);
     let between_requests = keep_alive + head_timeout;
+    if state.config.webhooks_deliver {
+        crate::webhooks::start(state.clinic.clone(), &state.config);
+    }
     let state = web::Data::new(state);
     let mut server = HttpServer::new(move || {
         let (app, _) = App::new()

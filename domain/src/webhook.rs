@@ -348,7 +348,13 @@ mod tests {
             assert!(message.contains(why), "{url}: {message}");
         }
         // Neighbours of the refused ranges are public.
-        for ip in ["172.32.0.1", "100.128.0.1", "169.255.0.1", "11.0.0.1", "2607:f8b0::1"] {
+        for ip in [
+            "172.32.0.1",
+            "100.128.0.1",
+            "169.255.0.1",
+            "11.0.0.1",
+            "2607:f8b0::1",
+        ] {
             let ip: IpAddr = ip.parse().unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
             assert_eq!(refused_address(ip), None, "{ip}");
         }
@@ -371,7 +377,10 @@ mod tests {
         let types = parse_types(&["goal.agreed".into(), "goal.agreed".into()]).unwrap_or_default();
         assert_eq!(types, vec![ChangeKind::GoalAgreed]);
         let wrong = parse_types(&["goal.agreed".into(), "goal.eaten".into()]);
-        assert_eq!(wrong.map_err(|e| e.0[0].field.clone()), Err("types[1]".into()));
+        assert_eq!(
+            wrong.map_err(|e| e.0[0].field.clone()),
+            Err("types[1]".into())
+        );
         let (agreed, recorded) = (ChangeKind::GoalAgreed, ChangeKind::MeasurementRecorded);
         assert!(delivers(&types, org, agreed, Audience::Everyone));
         assert!(!delivers(&types, org, recorded, Audience::Everyone));

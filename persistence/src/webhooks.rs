@@ -42,7 +42,11 @@ fn types_of(text: &str) -> StoreResult<Vec<ChangeKind>> {
 }
 
 fn types_text(types: &[ChangeKind]) -> String {
-    types.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(" ")
+    types
+        .iter()
+        .map(|k| k.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 impl EndpointRow {
@@ -63,8 +67,7 @@ impl EndpointRow {
     /// overlap after a rotation.
     fn signing_secrets(&self, now: DateTime<Utc>) -> Vec<String> {
         let mut secrets = vec![self.secret.clone()];
-        if let (Some(previous), Some(until)) = (&self.previous_secret, self.previous_secret_until)
-        {
+        if let (Some(previous), Some(until)) = (&self.previous_secret, self.previous_secret_until) {
             if utc(until) > now {
                 secrets.push(previous.clone());
             }
@@ -365,8 +368,7 @@ pub(crate) fn enqueue(
         for endpoint in endpoints.iter().filter(|e| e.organization_id == org) {
             let fresh = change.seq > cursor.max(endpoint.after_seq);
             let types = types_of(&endpoint.types)?;
-            if !fresh || !delivers(&types, change.organization_id, change.kind, change.audience)
-            {
+            if !fresh || !delivers(&types, change.organization_id, change.kind, change.audience) {
                 continue;
             }
             rows.push(DeliveryRow {
@@ -413,7 +415,11 @@ pub(crate) fn enqueue(
 }
 
 /// Deliveries due now, on endpoints neither paused nor deleted, oldest due first.
-pub(crate) fn due(conn: &mut Conn, now: DateTime<Utc>, limit: i64) -> StoreResult<Vec<(String, String)>> {
+pub(crate) fn due(
+    conn: &mut Conn,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> StoreResult<Vec<(String, String)>> {
     let now = now.naive_utc();
     Ok(webhook_deliveries::table
         .inner_join(webhook_endpoints::table)

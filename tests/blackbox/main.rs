@@ -22,3 +22,4 @@ mod signin;
 mod tour;
 mod transport;
 mod walk;
+mod webhooks;

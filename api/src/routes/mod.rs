@@ -11,6 +11,7 @@ pub mod me;
 pub mod measures;
 pub mod progress;
 pub mod users;
+pub mod webhooks;
 
 use actix_web::http::StatusCode;
 

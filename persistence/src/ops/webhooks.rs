@@ -11,7 +11,9 @@ use domain::{
 };
 use uuid::Uuid;
 
-use crate::{audit::Subject, changes, gate::Caller, now, webhooks, Clinic, Page, PageRequest, StoreResult};
+use crate::{
+    audit::Subject, changes, gate::Caller, now, webhooks, Clinic, Page, PageRequest, StoreResult,
+};
 
 /// An endpoint as its admins see it: never its secret.
 #[derive(Debug, Clone, PartialEq)]
