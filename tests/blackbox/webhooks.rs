@@ -575,3 +575,55 @@ fn only_the_clinics_admins_see_or_manage_its_webhooks() {
     app.delete(&admin, &one);
     app.get(&admin, &one).problem(404);
 }
+
+#[test]
+fn two_instances_on_one_database_send_each_delivery_once() {
+    // Both dispatchers see every change and every due delivery; the cursor's
+    // compare-and-set and the delivery's lease let only one of them act on each.
+    let s = scene(app_for_receivers());
+    let _second = s.app.start_instance(allow_receivers);
+    let receiver = Receiver::start(Answer::Ok);
+    register(&s.app, &s.admin, &receiver.url, &["measurement.recorded"]);
+    let recorded: Vec<String> = (1..=6)
+        .map(|v| record(&s.app, &s.olivia, &s.maria, &s.episode, v))
+        .collect();
+    receiver.until("all six", |seen| seen.len() >= 6);
+    // Whatever might still come would be a second send of one of them: the list of
+    // deliveries is complete and each succeeded in one attempt.
+    let list = until("six deliveries succeeded", || {
+        let list = deliveries(&s.app, &s.admin, &receiver_hook(&s.app, &s.admin));
+        (list.len() == 6 && list.iter().all(|d| d["status"] == "succeeded")).then_some(list)
+    });
+    assert!(list.iter().all(|d| d["attempts"] == 1), "{list:?}");
+    let mut ids: Vec<String> = (receiver.seen().iter())
+        .map(|r| r.header("webhook-id").to_owned())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(
+        ids.len(),
+        receiver.seen().len(),
+        "a delivery was sent twice"
+    );
+    let mut sent: Vec<String> = (receiver.seen().iter())
+        .map(|r| {
+            r.json()["data"]["resource_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    sent.sort();
+    let mut expected = recorded;
+    expected.sort();
+    assert_eq!(sent, expected);
+}
+
+/// The one endpoint registered in a test.
+fn receiver_hook(app: &TestApp, admin: &str) -> String {
+    let list = app.get(admin, "/api/v1/webhooks");
+    list.ok(200)["items"][0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
