@@ -26,6 +26,7 @@ use crate::{
     openapi::{ApiDoc, Shared},
     routes::{
         audit, auth, care, clients, events, goals, health, me, measures, progress, sync, users,
+        webhooks,
     },
     state::AppState,
 };
@@ -90,7 +91,15 @@ fn routes(cfg: &mut ServiceConfig) {
                 .service(progress::milestones)
                 .service(events::events)
                 .service(events::stream_ticket)
-                .service(sync::sync),
+                .service(sync::sync)
+                .service(webhooks::create_webhook)
+                .service(webhooks::list_webhooks)
+                .service(webhooks::get_webhook)
+                .service(webhooks::update_webhook)
+                .service(webhooks::delete_webhook)
+                .service(webhooks::rotate_secret)
+                .service(webhooks::deliveries)
+                .service(webhooks::redeliver),
         );
 }
 
@@ -249,6 +258,9 @@ pub fn serve(
     let head_timeout = Duration::from_secs(state.config.request_head_timeout_secs);
     let keep_alive = Duration::from_secs(state.config.keep_alive_secs);
     let between_requests = keep_alive + head_timeout;
+    if state.config.webhooks_deliver {
+        crate::webhooks::start(state.clinic.clone(), &state.config);
+    }
     let state = web::Data::new(state);
     let mut server = HttpServer::new(move || {
         let (app, _) = App::new()

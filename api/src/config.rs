@@ -52,6 +52,14 @@ pub struct Config {
     pub events_recheck_secs: u64,
     /// Events a stream may fall behind by before it is dropped (it then resumes).
     pub events_buffer: usize,
+    /// Webhook URLs may be plain `http://` (tests only).
+    pub webhooks_allow_insecure: bool,
+    /// Webhook URLs may point to loopback, private, link-local... addresses (tests only).
+    pub webhooks_allow_private: bool,
+    /// Gaps before each retry of a failed delivery, seconds.
+    pub webhooks_retry: domain::webhook::RetrySchedule,
+    /// Whether this instance sends webhooks (its dispatcher runs).
+    pub webhooks_deliver: bool,
 }
 
 impl std::fmt::Debug for Config {
@@ -210,6 +218,26 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "1024",
         "events a stream may fall behind by before it is dropped (the app resumes)",
     ),
+    (
+        "HEADWAY_WEBHOOKS_RETRY_SECS",
+        "5,300,1800,7200,18000,36000",
+        "seconds before each retry of a failed webhook delivery (full jitter); then dead",
+    ),
+    (
+        "HEADWAY_WEBHOOKS_DELIVER",
+        "true",
+        "whether this instance sends webhooks (runs the dispatcher)",
+    ),
+    (
+        "HEADWAY_WEBHOOKS_ALLOW_INSECURE",
+        "false",
+        "accept plain http:// webhook URLs (tests only)",
+    ),
+    (
+        "HEADWAY_WEBHOOKS_ALLOW_PRIVATE",
+        "false",
+        "accept webhook URLs on loopback, private, link-local... addresses (tests only)",
+    ),
     ("RUST_LOG", "info", "log filter"),
 ];
 
@@ -298,6 +326,14 @@ impl Config {
             events_heartbeat_secs: parsed("HEADWAY_EVENTS_HEARTBEAT")?,
             events_recheck_secs: parsed("HEADWAY_EVENTS_RECHECK")?,
             events_buffer: parsed("HEADWAY_EVENTS_BUFFER")?,
+            webhooks_allow_insecure: parsed("HEADWAY_WEBHOOKS_ALLOW_INSECURE")?,
+            webhooks_allow_private: parsed("HEADWAY_WEBHOOKS_ALLOW_PRIVATE")?,
+            webhooks_retry: domain::webhook::RetrySchedule::parse(
+                &var("HEADWAY_WEBHOOKS_RETRY_SECS")
+                    .unwrap_or_else(|| default_of("HEADWAY_WEBHOOKS_RETRY_SECS").to_owned()),
+            )
+            .map_err(|e| format!("HEADWAY_WEBHOOKS_RETRY_SECS: {e}"))?,
+            webhooks_deliver: parsed("HEADWAY_WEBHOOKS_DELIVER")?,
         };
         if config.jwt_previous_secrets.iter().any(|s| s.len() < 32) {
             return Err(
@@ -369,6 +405,13 @@ impl Config {
             events_heartbeat_secs: 15,
             events_recheck_secs: 2,
             events_buffer: 1024,
+            webhooks_allow_insecure: false,
+            webhooks_allow_private: false,
+            webhooks_retry: domain::webhook::RetrySchedule::parse(default_of(
+                "HEADWAY_WEBHOOKS_RETRY_SECS",
+            ))
+            .unwrap_or_else(|_| unreachable!("the default schedule parses")),
+            webhooks_deliver: true,
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod openapi;
 pub mod routes;
 pub mod state;
 pub mod telemetry;
+pub mod webhooks;
 pub mod wire;
 
 use persistence::Backend;

@@ -33,6 +33,7 @@ use crate::error::{Problem, PROBLEM_JSON};
         (name = "measures", description = "Outcome measures and measurements"),
         (name = "progress", description = "Progress views, charts and milestones"),
         (name = "events", description = "Live events: changes as they commit"),
+        (name = "webhooks", description = "Webhook endpoints and their deliveries (admins)"),
         (name = "health", description = "Liveness and readiness"),
     )
 )]

@@ -261,6 +261,46 @@ pub const ACTIONS: &[(&str, &str, &str)] = &[
         "view your account in the user directory",
     ),
     ("user.update", "changed your account", "change your account"),
+    (
+        "webhook.create",
+        "registered a webhook endpoint",
+        "register a webhook endpoint",
+    ),
+    (
+        "webhook.delete",
+        "deleted a webhook endpoint",
+        "delete a webhook endpoint",
+    ),
+    (
+        "webhook.deliveries",
+        "viewed a webhook endpoint's deliveries",
+        "view a webhook endpoint's deliveries",
+    ),
+    (
+        "webhook.list",
+        "listed the webhook endpoints",
+        "list the webhook endpoints",
+    ),
+    (
+        "webhook.read",
+        "viewed a webhook endpoint",
+        "view a webhook endpoint",
+    ),
+    (
+        "webhook.redeliver",
+        "asked for a webhook delivery to be sent again",
+        "redeliver a webhook delivery",
+    ),
+    (
+        "webhook.rotate_secret",
+        "rotated a webhook endpoint's signing secret",
+        "rotate a webhook endpoint's signing secret",
+    ),
+    (
+        "webhook.update",
+        "changed a webhook endpoint",
+        "change a webhook endpoint",
+    ),
 ];
 
 /// A role as a client would name it.

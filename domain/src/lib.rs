@@ -12,6 +12,7 @@ pub mod measure;
 pub mod policy;
 pub mod progress;
 pub mod version;
+pub mod webhook;
 
 pub use error::{FieldError, Invalid};
 

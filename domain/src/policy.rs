@@ -343,6 +343,11 @@ pub enum OrgAction {
     /// Hear of changes live. Everyone may; each hears only what they may read
     /// (`crate::change::may_see`).
     FollowChanges,
+    /// See the clinic's webhook endpoints and their deliveries (admins only).
+    ViewWebhooks,
+    /// Register, change, pause, delete webhook endpoints, rotate their secrets and
+    /// redeliver (admins only).
+    ManageWebhooks,
 }
 
 impl OrgAction {
@@ -354,13 +359,18 @@ impl OrgAction {
         OrgAction::SearchAudit,
         OrgAction::ManageMeasures,
         OrgAction::FollowChanges,
+        OrgAction::ViewWebhooks,
+        OrgAction::ManageWebhooks,
     ];
 
     /// Whether the action changes data; used to pick a write transaction.
     pub fn writes(self) -> bool {
         matches!(
             self,
-            OrgAction::CreateClient | OrgAction::ManageUsers | OrgAction::ManageMeasures
+            OrgAction::CreateClient
+                | OrgAction::ManageUsers
+                | OrgAction::ManageMeasures
+                | OrgAction::ManageWebhooks
         )
     }
 }
@@ -651,6 +661,17 @@ mod tests {
         #[test]
         fn only_admins_manage_users(role in any_role(), scopes in any_scopes()) {
             prop_assert_eq!(decide_org(&principal(role, scopes), OrgAction::ManageUsers).is_allowed(), role == Role::Admin);
+        }
+
+        /// Webhooks push the whole clinic's changes to a URL: only admins see or
+        /// manage them, whatever scopes an integration holds.
+        #[test]
+        fn only_admins_see_or_manage_webhooks(role in any_role(), scopes in any_scopes()) {
+            let who = principal(role, scopes);
+            for action in [OrgAction::ViewWebhooks, OrgAction::ManageWebhooks] {
+                prop_assert_eq!(decide_org(&who, action).is_allowed(), role == Role::Admin);
+                prop_assert_eq!(action.writes(), action == OrgAction::ManageWebhooks);
+            }
         }
     }
 

@@ -31,6 +31,7 @@ mod measurements;
 pub mod ops;
 mod rows;
 pub mod versions;
+mod webhooks;
 
 pub use clinic::Clinic;
 pub use db::Backend;

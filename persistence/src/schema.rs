@@ -431,3 +431,60 @@ diesel::table! {
         created_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    /// Webhook endpoints an admin registered (`webhooks.rs`).
+    webhook_endpoints (id) {
+        id -> Text,
+        organization_id -> Text,
+        url -> Text,
+        types -> Text,
+        description -> Nullable<Text>,
+        secret -> Text,
+        previous_secret -> Nullable<Text>,
+        previous_secret_until -> Nullable<Timestamp>,
+        paused -> Bool,
+        version -> Integer,
+        after_seq -> BigInt,
+        created_by -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        deleted_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    /// How far each organization's changes have become deliveries.
+    webhook_cursors (organization_id) {
+        organization_id -> Text,
+        seq -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// One event for one endpoint, and how sending it went.
+    webhook_deliveries (id) {
+        id -> Text,
+        endpoint_id -> Text,
+        organization_id -> Text,
+        change_seq -> BigInt,
+        event_type -> Text,
+        client_id -> Text,
+        resource_type -> Text,
+        resource_id -> Nullable<Text>,
+        occurred_at -> Timestamp,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+        last_attempt_at -> Nullable<Timestamp>,
+        last_status -> Nullable<Integer>,
+        last_body -> Nullable<Text>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
+diesel::allow_tables_to_appear_in_same_query!(webhook_endpoints, webhook_deliveries);

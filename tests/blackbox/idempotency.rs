@@ -109,6 +109,9 @@ fn action_of(path: &str) -> &'static str {
         "corrections" => "measurement.correct",
         "measures" => "measure.create",
         "users" => "user.create",
+        "webhooks" => "webhook.create",
+        "secret" => "webhook.rotate_secret",
+        "redeliver" => "webhook.redeliver",
         other => panic!("POST .../{other}: which audit action does it leave?"),
     }
 }

@@ -24,3 +24,4 @@ mod sync;
 mod tour;
 mod transport;
 mod walk;
+mod webhooks;

@@ -21,6 +21,10 @@ pub struct World {
     pub member: String,
     pub link: String,
     pub user: String,
+    /// A webhook endpoint of the clinic (on an address that never answers) and one of
+    /// its deliveries.
+    pub webhook: String,
+    pub delivery: String,
 }
 
 fn id(v: &Value) -> String {
@@ -35,6 +39,8 @@ impl World {
         let admin = app.login("admin@riverside.example").access;
         let client = app.client_id(client_name);
         let episode = episode(app, &clinician, &client);
+        let hook = json!({"url": "https://receiver.example/hooks", "types": ["goal.proposed"]});
+        let webhook = id(&app.post(&admin, "/api/v1/webhooks", &hook).ok(201)["webhook"]);
         let goal = id(app
             .post(
                 &clinician,
@@ -63,7 +69,14 @@ impl World {
             let body = json!({"email": "kin@family.example", "name": "Kin", "permission": "view"});
             id(&app.post(&admin, &caregivers, &body).ok(201)["link"])
         });
+        let deliveries = format!("/api/v1/webhooks/{webhook}/deliveries");
+        let delivery = crate::webhooks::until("a webhook delivery", || {
+            let r = app.get(&admin, &deliveries);
+            r.ok(200)["items"].get(0).map(id)
+        });
         World {
+            webhook,
+            delivery,
             client,
             episode,
             goal,
@@ -83,6 +96,8 @@ impl World {
             .replace("{link_id}", &self.link)
             .replace("{user_id}", &self.user)
             .replace("{code}", "copm")
+            .replace("{webhook_id}", &self.webhook)
+            .replace("{delivery_id}", &self.delivery)
     }
 
     /// A body that a caller with the right to do it would have had accepted.
@@ -121,6 +136,8 @@ impl World {
                 "discipline": "occupational-therapy"
             }),
             ("patch", "{user_id}") => json!({"display_name": "Olivia O."}),
+            ("post", "webhooks") => json!({"url": "https://other.example/hooks"}),
+            ("patch", "{webhook_id}") => json!({"description": "Billing system"}),
             ("post", _) | ("put", _) | ("patch", _) => json!({}),
             _ => return None,
         };
@@ -156,7 +173,9 @@ impl World {
     pub fn what_users_see(&self, app: &TestApp, viewers: &[&str]) -> Vec<String> {
         let mut seen = Vec::new();
         for (method, path) in secured_operations() {
-            if method != "get" || path.contains("audit") || path.contains("access-log") {
+            // Webhook deliveries move on by themselves (retries): not a user's view.
+            let moving = path.contains("/webhooks");
+            if method != "get" || path.contains("audit") || path.contains("access-log") || moving {
                 continue;
             }
             for viewer in viewers {
@@ -415,11 +434,13 @@ fn bad_bodies_on_every_operation_get_problems_naming_the_field_and_change_nothin
     };
     for (method, path) in json_body_operations() {
         // Admins manage accounts and measures; the therapist documents care.
-        let token = if path.contains("/users") || path.ends_with("/measures") {
-            &admin
-        } else {
-            &olivia
-        };
+        let token =
+            if path.contains("/users") || path.ends_with("/measures") || path.contains("/webhooks")
+            {
+                &admin
+            } else {
+                &olivia
+            };
         let what = format!("{method} {path}");
         let valid = world.body(&method, &path).unwrap_or_else(|| json!({}));
 

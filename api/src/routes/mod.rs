@@ -12,6 +12,7 @@ pub mod measures;
 pub mod progress;
 pub mod sync;
 pub mod users;
+pub mod webhooks;
 
 use actix_web::{
     http::{header, StatusCode},

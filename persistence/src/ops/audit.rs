@@ -71,6 +71,7 @@ mod described {
             include_str!("progress.rs"),
             include_str!("users.rs"),
             include_str!("me.rs"),
+            include_str!("webhooks.rs"),
         ];
         let mut codes = Vec::new();
         for source in sources {

@@ -14,6 +14,7 @@ pub mod measures;
 pub mod progress;
 pub mod sync;
 pub mod users;
+pub mod webhooks;
 
 #[cfg(test)]
 mod admin_tests;

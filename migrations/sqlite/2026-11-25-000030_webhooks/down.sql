@@ -1,0 +1,3 @@
+DROP TABLE webhook_deliveries;
+DROP TABLE webhook_cursors;
+DROP TABLE webhook_endpoints;
