@@ -10,9 +10,11 @@ run: deps ## Build and serve on SQLite (headway.db), seeding a demo clinic into 
 test: deps test-sqlite test-postgres schemathesis ## The whole suite, on SQLite and on PostgreSQL, then schemathesis
 
 test-sqlite: ## Unit, property and black-box tests on SQLite
+	$(CARGO) build -q -p headway-api --bin headway
 	$(CARGO) test --workspace
 
 test-postgres: ## The black-box suite and the persistence unit tests again, on a throwaway PostgreSQL 15
+	$(CARGO) build -q -p headway-api --bin headway
 	./scripts/with-postgres.sh $(CARGO) test -p headway-tests -p headway-persistence
 
 schemathesis: deps ## The server, fuzzed against its own OpenAPI document (a venv in .venv-schemathesis/)

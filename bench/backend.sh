@@ -78,6 +78,25 @@ LUA
 run recording "POST measurement (durable)" -s "$work/post.lua" "$base/api/v1/clients/$client/episodes/$episode/measurements"
 stop
 
+echo "== $backend: live events, $BENCH_STREAMS open streams"
+ulimit -n 65536
+start "$small"
+admin=$(token admin@riverside.example)
+olivia=$(token olivia.ot@riverside.example)
+# The streams are the admin's (the whole clinic); Olivia records on Maria's episode.
+# The load generator runs on CPU 0, the server on any.
+streams=$(taskset -c 0 "$BIN/headway-bench" streams "$base" "$admin" "$BENCH_STREAMS" "$BENCH_STREAM_WRITES" \
+  "/api/v1/clients/$client/episodes/$episode/measurements" "$server" 2>&1 | tail -1)
+echo "$streams"
+python3 - "$backend" "$streams" <<'PY' | tee -a "$BENCH_RESULTS"
+import json, sys
+backend, r = sys.argv[1], json.loads(sys.argv[2])
+got = f"{r['events_received']}/{r['events_expected']} events"
+print(f"{backend:<9} {'commit-to-event, ' + str(r['streams']) + ' streams':<40} {'':>10} {r['p50_ms']:9.2f} {r['p99_ms']:9.2f} {got}; max {r['max_ms']:.1f} ms; p99 from send {r['p99_from_send_ms']:.1f} ms")
+print(f"{backend:<9} {'  memory per idle stream':<40} {r['kb_per_idle_stream']:.1f} KB (RSS {r['rss_before_kb']} -> {r['rss_idle_kb']} KB)")
+PY
+stop
+
 echo "== $backend: seeding the large database ($BENCH_FILLER_CLIENTS clients x $BENCH_MEASUREMENTS_PER_CLIENT measurements)"
 large=$(url_for bench_large)
 ids=$("$BIN/headway-bench" seed "$large" "$BENCH_FILLER_CLIENTS" "$BENCH_MEASUREMENTS_PER_CLIENT")

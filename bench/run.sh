@@ -6,7 +6,9 @@
 #      measurements (authenticated POST, durable commit);
 #   2. large database: the same plus 100,000 clients and 5,000,000 measurements; the
 #      progress view again;
-#   3. sign-in flood (bench/signin.sh): 500 parallel sign-ins, peak RSS, /healthz meanwhile.
+#   3. live events: 1,000 open streams (BENCH_STREAMS), commit-to-event latency over 100
+#      writes (BENCH_STREAM_WRITES) and memory per idle stream;
+#   4. sign-in flood (bench/signin.sh): 500 parallel sign-ins, peak RSS, /healthz meanwhile.
 # Knobs: BENCH_DURATION (s, default 10), BENCH_CONNECTIONS (64), BENCH_FILLER_CLIENTS
 # (100000), BENCH_MEASUREMENTS_PER_CLIENT (50), BENCH_BACKENDS ("sqlite postgres").
 set -euo pipefail
@@ -16,6 +18,8 @@ export BENCH_DURATION=${BENCH_DURATION:-10}
 export BENCH_CONNECTIONS=${BENCH_CONNECTIONS:-64}
 export BENCH_FILLER_CLIENTS=${BENCH_FILLER_CLIENTS:-100000}
 export BENCH_MEASUREMENTS_PER_CLIENT=${BENCH_MEASUREMENTS_PER_CLIENT:-50}
+export BENCH_STREAMS=${BENCH_STREAMS:-1000}
+export BENCH_STREAM_WRITES=${BENCH_STREAM_WRITES:-100}
 BACKENDS=${BENCH_BACKENDS:-sqlite postgres}
 
 cargo build --release -q -p headway-api -p headway-bench

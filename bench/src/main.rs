@@ -4,6 +4,8 @@
 //! measurements each plus two COPM assessments and GAS levels, then (optionally)
 //! bulk-loads filler clients with one episode, one goal and their measurements.
 //! Prints the ids the load generator needs, as JSON.
+//!
+//! `headway-bench streams ...`: live events under load (see `streams.rs`).
 
 use chrono::{Duration, Utc};
 use diesel::prelude::*;
@@ -23,9 +25,15 @@ use persistence::{
 };
 use uuid::Uuid;
 
+mod streams;
+
 #[allow(clippy::print_stdout)]
 fn main() -> Result<(), String> {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("streams") {
+        println!("{}", streams::run(&args[1..])?);
+        return Ok(());
+    }
     let [cmd, url, filler, per] = args.as_slice() else {
         return Err(
             "usage: headway-bench seed DATABASE_URL FILLER_CLIENTS MEASUREMENTS_PER_FILLER".into(),

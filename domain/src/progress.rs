@@ -447,6 +447,127 @@ pub fn goal_value_milestones(
     })
 }
 
+/// Where a goal's value milestones stand after its values so far (those
+/// [`goal_value_milestones`] reads: the goal's measure, its primary source, counting,
+/// in time order): enough to tell what the next value reaches without reading them
+/// all again. Storage keeps it beside the goal.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct MilestoneState {
+    /// What values are compared with: a recorded baseline, or the first value.
+    pub baseline: f64,
+    /// The first value, when it is the baseline (its values set PSFS's threshold).
+    pub first: Option<uuid::Uuid>,
+    pub best: f64,
+    /// Whether a meaningful change has been reached.
+    pub meaningful: bool,
+    /// The latest value: a value recorded after it follows on from here.
+    pub last: Option<(DateTime<Utc>, uuid::Uuid)>,
+}
+
+/// Whether `m` is one of the values a goal's milestones are made of.
+fn counts_toward(goal: &Goal, measure: &OutcomeMeasure, m: &Measurement) -> bool {
+    m.counts()
+        && m.goal_id == Some(goal.id)
+        && m.measure_code == measure.code
+        && m.source == measure.primary_source()
+}
+
+/// The state after a goal's values (`measurements`: any of the client's, in time order;
+/// those that count toward the goal are used). None: no baseline yet.
+pub fn milestone_state(
+    goal: &Goal,
+    measure: &OutcomeMeasure,
+    measurements: &[Measurement],
+) -> Option<MilestoneState> {
+    let own: Vec<&Measurement> = measurements
+        .iter()
+        .filter(|m| counts_toward(goal, measure, m))
+        .collect();
+    let recorded = basis(goal, measure, &[]).baseline;
+    let mut state = recorded.map(|baseline| MilestoneState {
+        baseline,
+        first: None,
+        best: baseline,
+        meaningful: false,
+        last: None,
+    });
+    let first = own.first().map(|m| &m.values);
+    for m in own {
+        state = Some(next_state(state.as_ref(), measure, first, m).1);
+    }
+    state
+}
+
+/// What `new` reaches after `state`, and the state after it: the step
+/// [`goal_value_milestones`] takes for each value, taken for one. `first_values`: the
+/// first value's, when it is the baseline. None when `new` does not follow on (it is
+/// dated before the latest value): read them all again.
+pub fn next_milestones(
+    state: Option<&MilestoneState>,
+    goal: &Goal,
+    measure: &OutcomeMeasure,
+    first_values: Option<&crate::measure::Values>,
+    new: &Measurement,
+) -> Option<(Vec<Milestone>, MilestoneState)> {
+    if !counts_toward(goal, measure, new) {
+        return state.cloned().map(|s| (Vec::new(), s));
+    }
+    if state
+        .and_then(|s| s.last)
+        .is_some_and(|last| (new.observed_at, new.id) <= last)
+    {
+        return None;
+    }
+    Some(next_state(state, measure, first_values, new))
+}
+
+fn next_state(
+    state: Option<&MilestoneState>,
+    measure: &OutcomeMeasure,
+    first_values: Option<&crate::measure::Values>,
+    m: &Measurement,
+) -> (Vec<Milestone>, MilestoneState) {
+    let value = m.score.score;
+    let last = Some((m.observed_at, m.id));
+    let Some(state) = state else {
+        // The first value is the baseline: nothing reached yet.
+        let start = MilestoneState {
+            baseline: value,
+            first: Some(m.id),
+            best: value,
+            meaningful: false,
+            last,
+        };
+        return (Vec::new(), start);
+    };
+    let threshold = match (state.first, first_values) {
+        (Some(_), Some(first)) => measure.meaningful_change_between(first, &m.values),
+        _ => measure.meaningful_change_between(&m.values, &m.values),
+    };
+    let mut reached = Vec::new();
+    let mut next = MilestoneState {
+        last,
+        ..state.clone()
+    };
+    if !state.meaningful && measure.improvement(state.baseline, value) >= threshold - 1e-9 {
+        next.meaningful = true;
+        reached.push(Milestone {
+            kind: MilestoneKind::MeaningfulChange,
+            at: m.observed_at,
+            value: Some(value),
+        });
+    }
+    if measure.better(value, state.best) {
+        next.best = value;
+        reached.push(Milestone {
+            kind: MilestoneKind::PersonalBest,
+            at: m.observed_at,
+            value: Some(value),
+        });
+    }
+    (reached, next)
+}
+
 /// The milestones a goal reaches with `new`, a measurement just recorded: those of
 /// its values with `new` that it had not reached with `before` alone (the client's
 /// measurements in the episode, in time order, without `new`).
@@ -1206,6 +1327,48 @@ mod tests {
             kinds(&[a.clone(), b.clone()], &early),
             vec![MilestoneKind::MeaningfulChange, MilestoneKind::PersonalBest]
         );
+    }
+
+    proptest::proptest! {
+        /// Taking one value at a time from the stored state reaches exactly what
+        /// reading every value again does, for NRS, single-activity PSFS (a threshold
+        /// set by the first value) and GAS (a recorded baseline).
+        #[test]
+        fn one_step_at_a_time_reaches_what_reading_them_all_reaches(
+            values in proptest::collection::vec(0u8..=10, 1..12),
+            which in 0usize..3,
+        ) {
+            let (code, source, gas_baseline) = [
+                ("nrs", Source::Therapist, None),
+                ("psfs", Source::ClientSelfReport, None),
+                ("gas", Source::Therapist, Some(-1)),
+            ][which];
+            let g = goal(10, GoalStatus::Active, Some(code), gas_baseline);
+            let m = measure(code);
+            let rate = |d: i64, v: u8| {
+                let v = if code == "gas" { f64::from(v % 5) - 2.0 } else { f64::from(v) };
+                let values = if code == "psfs" { activities(&[v]) } else { value(v) };
+                rated(Some(10), code, source, d, values)
+            };
+            let all: Vec<Measurement> =
+                values.iter().enumerate().map(|(d, v)| rate(d as i64, *v)).collect();
+            let mut state = milestone_state(&g, &m, &[]);
+            let first = all.first().map(|f| f.values.clone());
+            for (i, new) in all.iter().enumerate() {
+                let stepped = next_milestones(state.as_ref(), &g, &m, first.as_ref(), new);
+                let (reached, next) = stepped.unwrap_or_else(|| panic!("in order"));
+                proptest::prop_assert_eq!(&reached, &milestones_reached(&g, &m, &all[..i], new));
+                let fresh = milestone_state(&g, &m, &all[..=i]);
+                proptest::prop_assert_eq!(Some(&next), fresh.as_ref());
+                state = Some(next);
+            }
+            // A value dated before the latest does not follow on.
+            if let Some(s) = &state {
+                let early = rate(0, 5);
+                proptest::prop_assert!(s.last.is_none()
+                    || next_milestones(Some(s), &g, &m, first.as_ref(), &early).is_none());
+            }
+        }
     }
 
     #[test]

@@ -17,7 +17,10 @@ use uuid::Uuid;
 
 use crate::{
     rows::{id, opt_id, parse_stored, utc},
-    schema::{episodes, goal_agreements, goal_comments, goal_events, goal_revisions, goals, users},
+    schema::{
+        episodes, goal_agreements, goal_comments, goal_events, goal_milestones, goal_revisions,
+        goals, users,
+    },
     versions::bump,
     Conn, Reached, StoreError, StoreResult,
 };
@@ -206,6 +209,61 @@ pub fn touch_progress(conn: &mut Conn, client: Reached, episode_id: &str) -> Sto
         detail: None,
     };
     crate::changes::note(conn, change)
+}
+
+/// Where this client's goal's value milestones stand, as kept for its current revision
+/// and measure; None when nothing is kept (read the values again).
+pub fn milestone_state(
+    conn: &mut Conn,
+    client: Reached,
+    goal: &Goal,
+    measure_code: &str,
+) -> StoreResult<Option<domain::progress::MilestoneState>> {
+    debug_assert_eq!(goal.client_id, client.client_id());
+    let kept: Option<(i32, String, String)> = goal_milestones::table
+        .find(goal.id.to_string())
+        .select((
+            goal_milestones::revision,
+            goal_milestones::measure_code,
+            goal_milestones::state,
+        ))
+        .first(conn)
+        .optional()?;
+    Ok(kept
+        .filter(|(revision, code, _)| *revision == goal.revision && code == measure_code)
+        .and_then(|(_, _, state)| serde_json::from_str(&state).ok()))
+}
+
+/// Keeps where the goal's value milestones stand now.
+pub fn keep_milestone_state(
+    conn: &mut Conn,
+    client: Reached,
+    goal: &Goal,
+    measure_code: &str,
+    state: &domain::progress::MilestoneState,
+) -> StoreResult<()> {
+    debug_assert_eq!(goal.client_id, client.client_id());
+    let text = serde_json::to_string(state).map_err(|e| StoreError::Config(e.to_string()))?;
+    let row = goal_milestones::table.find(goal.id.to_string());
+    let values = (
+        goal_milestones::revision.eq(goal.revision),
+        goal_milestones::measure_code.eq(measure_code),
+        goal_milestones::state.eq(&text),
+    );
+    if diesel::update(row).set(values).execute(conn)? == 0 {
+        diesel::insert_into(goal_milestones::table)
+            .values((goal_milestones::goal_id.eq(goal.id.to_string()), values))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Forgets where a goal's milestones stand (a value of it was corrected): the next
+/// value reads them all again.
+pub fn forget_milestone_state(conn: &mut Conn, client: Reached, goal_id: Uuid) -> StoreResult<()> {
+    goal(conn, client, goal_id)?;
+    diesel::delete(goal_milestones::table.find(goal_id.to_string())).execute(conn)?;
+    Ok(())
 }
 
 /// Tells those following the client's record that a goal reached a milestone.

@@ -223,6 +223,7 @@ diesel::joinable!(refresh_tokens -> sessions (session_id));
 diesel::joinable!(sessions -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    goal_milestones,
     organizations,
     clients,
     users,
@@ -268,6 +269,15 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         version -> Integer,
+    }
+}
+
+diesel::table! {
+    goal_milestones (goal_id) {
+        goal_id -> Text,
+        revision -> Integer,
+        measure_code -> Text,
+        state -> Text,
     }
 }
 

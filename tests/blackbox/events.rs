@@ -608,7 +608,9 @@ fn drain(mut stream: std::net::TcpStream, secs: u64) -> (Vec<(i64, Value)>, bool
 
 #[test]
 fn a_stalled_stream_is_dropped_while_writers_and_other_streams_go_on_and_it_resumes() {
-    let app = TestApp::spawn_with(|c| c.events_buffer = 32);
+    // A buffer small enough that the stalled reader overruns it, large enough that a
+    // reader that keeps up never does, even on a loaded machine.
+    let app = TestApp::spawn_with(|c| c.events_buffer = 256);
     let admin = app.login("admin@riverside.example").access;
     let olivia = app.login("olivia.ot@riverside.example").access;
     let sam = app.client_id("Samuel Osei");
@@ -628,7 +630,7 @@ fn a_stalled_stream_is_dropped_while_writers_and_other_streams_go_on_and_it_resu
     }
     let steady = app.events(&admin, "?types=measurement.recorded", None);
     let stalled = stalled_stream(&app, &admin);
-    const WRITES: usize = 400;
+    const WRITES: usize = 600;
     let written: Vec<String> = (0..WRITES)
         .map(|i| record(&app, &olivia, &sam, &episode, (i % 11) as i64))
         .collect();

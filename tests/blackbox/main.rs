@@ -17,6 +17,7 @@ mod input;
 mod measures;
 mod migrations;
 mod openapi;
+mod processes;
 mod progress;
 mod revocation;
 mod signin;

@@ -25,6 +25,8 @@ use crate::goals::episode;
 enum Answer {
     Ok,
     Fail(u16, &'static str),
+    /// 503 to the first `n` requests, 200 after.
+    FailFirst(usize),
     /// Hold every request until `release`, then answer 200.
     Hold,
 }
@@ -158,8 +160,11 @@ fn serve(
         .unwrap_or_else(|e| e.into_inner())
         .push(Received { headers, body });
     let answer = answer.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let received = seen.lock().unwrap_or_else(|e| e.into_inner()).len();
     let (status, text) = match answer {
         Answer::Ok => (200, "ok"),
+        Answer::FailFirst(n) if received <= n => (503, "busy"),
+        Answer::FailFirst(_) => (200, "ok"),
         Answer::Fail(status, text) => (status, text),
         Answer::Hold => {
             let (lock, wake) = gate;
@@ -403,6 +408,33 @@ fn a_failing_receiver_is_retried_then_dead_and_visible_then_redelivered_with_the
         let d = deliveries(&s.app, &s.admin, &hook).into_iter().next()?;
         (d["status"] == "succeeded" && d["last_response_status"] == 200).then_some(())
     });
+}
+
+#[test]
+fn a_receiver_that_fails_a_few_times_then_recovers_gets_the_delivery_once_it_does() {
+    let s = scene(app_for_receivers());
+    let receiver = Receiver::start(Answer::FailFirst(2));
+    let (hook, secret) = register(&s.app, &s.admin, &receiver.url, &["measurement.recorded"]);
+    let measurement = record(&s.app, &s.olivia, &s.maria, &s.episode, 6);
+    let done = until("the delivery succeeded", || {
+        let d = deliveries(&s.app, &s.admin, &hook).into_iter().next()?;
+        (d["status"] == "succeeded").then_some(d)
+    });
+    assert_eq!(done["attempts"], 3, "{done}");
+    assert_eq!(done["last_response_status"], 200);
+    let tries = receiver.seen();
+    assert_eq!(tries.len(), 3, "sent again after it succeeded");
+    for attempt in &tries {
+        assert_eq!(
+            attempt.header("webhook-id"),
+            done["id"].as_str().unwrap_or_default()
+        );
+        assert!(
+            attempt.verifies_with(&secret),
+            "an attempt's signature does not verify"
+        );
+        assert_eq!(attempt.json()["data"]["resource_id"], measurement.as_str());
+    }
 }
 
 #[test]

@@ -9,12 +9,13 @@
 
 use chrono::{DateTime, Utc};
 use domain::{
+    goal::Goal,
     measure::{
         may_rate, score_report, Change, Correction, CorrectionRefused, Measurement, OutcomeMeasure,
         Report, Source, Values,
     },
     policy::{recording_as, ClientAction, OrgAction},
-    progress::milestones_reached,
+    progress::{milestone_state, milestones_reached, next_milestones, Milestone},
 };
 use uuid::Uuid;
 
@@ -26,7 +27,7 @@ use crate::{
     measurements::{self, NewMeasurement},
     now,
     versions::{expect, Expected},
-    Clinic, Page, PageRequest, StoreError, StoreResult,
+    Clinic, Conn, Page, PageRequest, Reached, StoreError, StoreResult,
 };
 
 /// A measure with the clinic's choice of its primary source, and that choice's
@@ -59,6 +60,44 @@ impl From<CorrectionRefused> for StoreError {
             CorrectionRefused::Invalid(invalid) => StoreError::Invalid(invalid),
         }
     }
+}
+
+/// The milestones `recorded` reaches for its goal, from where they stood (kept beside
+/// the goal, so a value that follows on reads nothing more), keeping where they stand
+/// now. Without a kept state, or for a value dated before the latest, the goal's values
+/// are read again.
+fn milestones_by(
+    c: &mut Conn,
+    client: Reached,
+    goal: &Goal,
+    measure: &OutcomeMeasure,
+    recorded: &Measurement,
+) -> StoreResult<Vec<Milestone>> {
+    let kept = goals::milestone_state(c, client, goal, &measure.code)?;
+    let first = match kept.as_ref().and_then(|s| s.first) {
+        Some(first) => Some(measurements::measurement(c, client, first)?.values),
+        None => None,
+    };
+    let stepped = kept
+        .as_ref()
+        .and_then(|s| next_milestones(Some(s), goal, measure, first.as_ref(), recorded));
+    let (reached, now) = match stepped {
+        Some((reached, now)) => (reached, Some(now)),
+        None => {
+            let all = measurements::counting_in_episode(c, client, recorded.episode_id)?;
+            let before: Vec<Measurement> = all
+                .iter()
+                .filter(|m| m.id != recorded.id)
+                .cloned()
+                .collect();
+            let reached = milestones_reached(goal, measure, &before, recorded);
+            (reached, milestone_state(goal, measure, &all))
+        }
+    };
+    if let Some(now) = now {
+        goals::keep_milestone_state(c, client, goal, &measure.code, &now)?;
+    }
+    Ok(reached)
 }
 
 impl Clinic {
@@ -149,15 +188,12 @@ impl Clinic {
                 None => None,
             };
             may_rate(episode_id, report.goal_id, goal.as_ref())?;
-            // A value on the goal's own measure may reach a milestone: what counted before.
-            let rates_goal = goal
-                .as_ref()
-                .zip(measure.as_ref())
-                .filter(|(g, m)| g.content.measure_code.as_deref() == Some(m.code.as_str()));
-            let before = match rates_goal {
-                Some(_) => measurements::counting_in_episode(c, client, episode_id)?,
-                None => Vec::new(),
-            };
+            // A value on the goal's own measure, from its primary source, may reach a
+            // milestone.
+            let rates_goal = goal.as_ref().zip(measure.as_ref()).filter(|(g, m)| {
+                g.content.measure_code.as_deref() == Some(m.code.as_str())
+                    && source == m.primary_source()
+            });
             let new = NewMeasurement {
                 id,
                 episode_id,
@@ -171,7 +207,7 @@ impl Clinic {
             };
             let recorded = measurements::record(c, client, user, t, &new)?;
             if let Some((g, m)) = rates_goal {
-                for reached in milestones_reached(g, m, &before, &recorded) {
+                for reached in milestones_by(c, client, g, m, &recorded)? {
                     goals::note_milestone(c, client, g.id, &reached, Some(user))?;
                 }
             }
@@ -260,6 +296,9 @@ impl Clinic {
                 Change::Withdraw => None,
             };
             let revision = old.corrected(&who, measure.as_ref(), correction.change, Utc::now())?;
+            if let Some(goal_id) = old.goal_id {
+                goals::forget_milestone_state(c, client, goal_id)?;
+            }
             let reason = correction.reason;
             measurements::supersede(c, client, who.user_id, now(), &old, revision, &reason)
         })
