@@ -4,10 +4,11 @@
 #   1. small database: the demo clinic, and Maria's episode (10 goals x 50 measurements,
 #      COPM and GAS); /healthz and the progress view at 64 connections; then recording
 #      measurements (authenticated POST, durable commit);
-#   2. large database: the same plus 100,000 clients and 5,000,000 measurements; the
+#   2. live events on the small database: 1,000 open streams (BENCH_STREAMS),
+#      commit-to-event latency over 100 writes (BENCH_STREAM_WRITES), memory per idle
+#      stream;
+#   3. large database: the same plus 100,000 clients and 5,000,000 measurements; the
 #      progress view again;
-#   3. live events: 1,000 open streams (BENCH_STREAMS), commit-to-event latency over 100
-#      writes (BENCH_STREAM_WRITES) and memory per idle stream;
 #   4. sign-in flood (bench/signin.sh): 500 parallel sign-ins, peak RSS, /healthz meanwhile.
 # Knobs: BENCH_DURATION (s, default 10), BENCH_CONNECTIONS (64), BENCH_FILLER_CLIENTS
 # (100000), BENCH_MEASUREMENTS_PER_CLIENT (50), BENCH_BACKENDS ("sqlite postgres").

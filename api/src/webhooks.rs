@@ -154,6 +154,9 @@ fn payload(delivery: &Delivery) -> Vec<u8> {
     serde_json::to_vec(&body).unwrap_or_default()
 }
 
+/// The least time between two passes of the dispatcher.
+const PASS_GAP: Duration = Duration::from_millis(250);
+
 struct Dispatcher {
     clinic: Clinic,
     http: reqwest::Client,
@@ -218,6 +221,9 @@ impl Dispatcher {
                 == Some(PAGE as usize)
             {}
             self.send_due().await;
+            // At most a few passes a second: a burst of commits makes one pass, not one
+            // each (a pass is two reads even when there is nothing to send).
+            tokio::time::sleep(PASS_GAP).await;
         }
     }
 

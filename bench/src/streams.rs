@@ -1,8 +1,9 @@
-//! `headway-bench streams BASE TOKEN STREAMS WRITES PATH SERVER_PID`
+//! `headway-bench streams BASE STREAM_TOKEN WRITE_TOKEN STREAMS WRITES PATH SERVER_PID`
 //!
-//! Opens STREAMS event streams (`GET /api/v1/events`) as one caller, lets them settle,
+//! Opens STREAMS event streams (`GET /api/v1/events`) as one caller (STREAM_TOKEN), lets them settle,
 //! and reads the server's resident memory before and after (memory per idle stream).
-//! Then records WRITES measurements one at a time (`POST PATH`, 20 a second), and for
+//! Then records WRITES measurements one at a time (`POST PATH` with WRITE_TOKEN, 20 a
+//! second), and for
 //! every stream notes when each write's `measurement.recorded` event arrived:
 //! commit-to-event latency, counted from the moment the write's 201 arrived (the commit
 //! is acknowledged) and, as an upper bound, from the moment the POST was sent.
@@ -100,9 +101,10 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 pub fn run(args: &[String]) -> Result<serde_json::Value, String> {
-    let [base, token, streams, writes, path, pid] = args else {
+    let [base, token, writer, streams, writes, path, pid] = args else {
         return Err(
-            "usage: headway-bench streams BASE TOKEN STREAMS WRITES PATH SERVER_PID".into(),
+            "usage: headway-bench streams BASE STREAM_TOKEN WRITE_TOKEN STREAMS WRITES PATH SERVER_PID"
+                .into(),
         );
     };
     let addr = base.trim_start_matches("http://").to_owned();
@@ -116,7 +118,7 @@ pub fn run(args: &[String]) -> Result<serde_json::Value, String> {
     runtime.block_on(async move {
         let arrivals: Arrivals = Arc::default();
         // A warm-up write, so the first measured one does not pay for first use.
-        write(&addr, token, path).await?;
+        write(&addr, writer, path).await?;
         tokio::time::sleep(Duration::from_secs(1)).await;
         let before = rss_kb(pid)?;
         for _ in 0..streams {
@@ -127,7 +129,7 @@ pub fn run(args: &[String]) -> Result<serde_json::Value, String> {
         let idle = rss_kb(pid)?;
         let mut log = HashMap::new();
         for _ in 0..writes {
-            let (id, sent, answered) = write(&addr, token, path).await?;
+            let (id, sent, answered) = write(&addr, writer, path).await?;
             log.insert(id, (sent, answered));
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

@@ -290,6 +290,12 @@ impl OutcomeMeasure {
         }
     }
 
+    /// Whether [`Self::meaningful_change_between`] depends on the values at all (PSFS:
+    /// how many activities were rated); otherwise it is `meaningful_change`.
+    pub fn threshold_reads_values(&self) -> bool {
+        self.instrument == Instrument::Psfs
+    }
+
     /// The change that matters between a score reported with `from` and one reported
     /// with `to`. PSFS: 2 points for the mean of several activities, 3 when either
     /// score rates a single activity (Stratford et al. 1995, MDC90); every other
@@ -1127,6 +1133,33 @@ mod tests {
         assert_eq!(psfs.meaningful_change_between(&three, &three), 2.0);
         // Other measures keep their own threshold whatever the shape of the report.
         assert_eq!(measure("lefs").meaningful_change_between(&one, &one), 9.0);
+    }
+
+    #[test]
+    fn only_a_measure_that_says_so_reads_values_for_its_threshold() {
+        // Recording skips reading the first value where the threshold ignores it, so
+        // every other measure must answer its `meaningful_change` whatever it is given.
+        let shapes = [
+            items(&[Some(4.0)]),
+            items(&[Some(4.0), Some(5.0), Some(6.0)]),
+            Values::default(),
+        ];
+        for m in catalogue() {
+            if m.threshold_reads_values() {
+                continue;
+            }
+            for from in &shapes {
+                for to in &shapes {
+                    assert_eq!(
+                        m.meaningful_change_between(from, to),
+                        m.meaningful_change,
+                        "{}",
+                        m.code
+                    );
+                }
+            }
+        }
+        assert!(measure("psfs").threshold_reads_values());
     }
 
     #[test]

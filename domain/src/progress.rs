@@ -540,6 +540,8 @@ fn next_state(
         };
         return (Vec::new(), start);
     };
+    // As `goal_value_milestones` has it: from the first value's values when it is the
+    // baseline (a caller may leave them out where the threshold does not read them).
     let threshold = match (state.first, first_values) {
         (Some(_), Some(first)) => measure.meaningful_change_between(first, &m.values),
         _ => measure.meaningful_change_between(&m.values, &m.values),

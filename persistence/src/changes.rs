@@ -212,8 +212,78 @@ pub(crate) fn bounds(conn: &mut Conn) -> StoreResult<(Option<i64>, i64)> {
 
 /// Forgets changes that happened before `cutoff` (the retention window).
 pub(crate) fn prune(conn: &mut Conn, cutoff: DateTime<Utc>) -> StoreResult<usize> {
-    Ok(
-        diesel::delete(changes::table.filter(changes::occurred_at.lt(cutoff.naive_utc())))
-            .execute(conn)?,
-    )
+    let (Some(mut low), head) = bounds(conn)? else {
+        return Ok(0);
+    };
+    let cutoff = cutoff.naive_utc();
+    let older = |conn: &mut Conn, seq: i64| -> StoreResult<bool> {
+        let at: Option<chrono::NaiveDateTime> = changes::table
+            .find(seq)
+            .select(changes::occurred_at)
+            .first(conn)
+            .optional()?;
+        Ok(at.is_some_and(|at| at < cutoff))
+    };
+    if !older(conn, low)? {
+        return Ok(0);
+    }
+    // Places are handed out in time order (with no gaps above the oldest kept), so the
+    // last place older than the cutoff is found by halving, a few reads by key.
+    let mut high = head;
+    while low < high {
+        let mid = low + (high - low + 1) / 2;
+        if older(conn, mid)? {
+            low = mid;
+        } else {
+            high = mid - 1;
+        }
+    }
+    Ok(diesel::delete(changes::table.filter(changes::seq.le(low))).execute(conn)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{db, testing};
+    use chrono::Duration;
+
+    #[test]
+    fn pruning_forgets_exactly_what_is_older_than_the_cutoff() {
+        let (backend, _dir) = testing::backend();
+        let mut conn = db::connect(&backend).unwrap_or_else(|e| panic!("{e}"));
+        db::migrate(&mut conn).unwrap_or_else(|e| panic!("{e}"));
+        let start = Utc::now() - Duration::hours(10);
+        // Ten changes an hour apart, appended as the writer appends them.
+        let noted: Vec<NewChange> = (0..10)
+            .map(|h| NewChange {
+                organization_id: Uuid::nil(),
+                client_id: Uuid::nil(),
+                kind: ChangeKind::ClientUpdated,
+                resource_type: "client".into(),
+                resource_id: None,
+                audience: Audience::Everyone,
+                actor_id: None,
+                occurred_at: start + Duration::hours(h),
+                detail: None,
+            })
+            .collect();
+        let head = append_all(&mut conn, noted).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(head, Some(10));
+        // Nothing is older than the first: nothing goes.
+        let none = prune(&mut conn, start - Duration::minutes(1));
+        assert_eq!(none.ok(), Some(0));
+        // The cut between the 4th and 5th: the first four go, in any case of halving.
+        let cut = start + Duration::hours(3) + Duration::minutes(30);
+        assert_eq!(prune(&mut conn, cut).ok(), Some(4));
+        assert_eq!(bounds(&mut conn).ok(), Some((Some(5), 10)));
+        assert_eq!(
+            prune(&mut conn, cut).ok(),
+            Some(0),
+            "pruning again forgets nothing"
+        );
+        // Everything older than now: all of it.
+        assert_eq!(prune(&mut conn, Utc::now()).ok(), Some(6));
+        assert_eq!(bounds(&mut conn).ok(), Some((None, 10)));
+        assert_eq!(prune(&mut conn, Utc::now()).ok(), Some(0));
+    }
 }

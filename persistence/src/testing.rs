@@ -54,7 +54,7 @@ pub struct Riverside {
     _dir: Option<tempfile::TempDir>,
 }
 
-fn backend() -> (Backend, Option<tempfile::TempDir>) {
+pub(crate) fn backend() -> (Backend, Option<tempfile::TempDir>) {
     match std::env::var("HEADWAY_TEST_PG")
         .ok()
         .filter(|v| !v.is_empty())

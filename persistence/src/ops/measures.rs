@@ -74,9 +74,12 @@ fn milestones_by(
     recorded: &Measurement,
 ) -> StoreResult<Vec<Milestone>> {
     let kept = goals::milestone_state(c, client, goal, &measure.code)?;
+    // The first value's values matter only where they set the threshold (PSFS).
     let first = match kept.as_ref().and_then(|s| s.first) {
-        Some(first) => Some(measurements::measurement(c, client, first)?.values),
-        None => None,
+        Some(first) if measure.threshold_reads_values() => {
+            Some(measurements::measurement(c, client, first)?.values)
+        }
+        _ => None,
     };
     let stepped = kept
         .as_ref()
