@@ -78,18 +78,10 @@ async fn tail(clinic: Clinic, sender: broadcast::Sender<Arc<Heard>>, retention: 
             let page = blocking(&clinic, move |c| c.changes_after(seen, PAGE)).await;
             let page = page.unwrap_or_default();
             let full = page.len() as i64 == PAGE;
-            // Progress is summed up once per episode per page, as it stands now.
-            let mut summaries = HashMap::new();
+            let mut summaries = Summaries::default();
             for change in page {
                 seen = change.seq;
-                let progress = match summaries.get(&change.resource_id) {
-                    Some(known) => Option::clone(known),
-                    None => {
-                        let summary = progress_of(&clinic, &change).await;
-                        summaries.insert(change.resource_id.clone(), summary.clone());
-                        summary
-                    }
-                };
+                let progress = summaries.of(&clinic, &change).await;
                 let frame = encode(&change, progress.as_deref());
                 let _ = sender.send(Arc::new(Heard { change, frame }));
             }
@@ -102,6 +94,26 @@ async fn tail(clinic: Clinic, sender: broadcast::Sender<Arc<Heard>>, retention: 
             let cutoff = chrono::Utc::now() - retention;
             let _ = blocking(&clinic, move |c| c.prune_changes(cutoff)).await;
         }
+    }
+}
+
+/// Progress summed up once per episode per page of the log, as it stands now: every
+/// `progress.updated` of one episode in a page carries the same summary, so a page of
+/// hundreds of writes (a replay, a burst) costs one summary per episode, not one each.
+#[derive(Default)]
+struct Summaries(HashMap<Option<String>, Option<Arc<serde_json::Value>>>);
+
+impl Summaries {
+    async fn of(&mut self, clinic: &Clinic, change: &Change) -> Option<Arc<serde_json::Value>> {
+        if change.kind != ChangeKind::ProgressUpdated {
+            return None;
+        }
+        if let Some(known) = self.0.get(&change.resource_id) {
+            return known.clone();
+        }
+        let summary = progress_of(clinic, change).await;
+        self.0.insert(change.resource_id.clone(), summary.clone());
+        summary
     }
 }
 
@@ -218,6 +230,8 @@ pub struct Follow {
     /// Missed changes still to read from the log (Last-Event-ID), from after `last`.
     replaying: bool,
     backlog: VecDeque<Change>,
+    /// Summaries for the backlog's current page.
+    summaries: Summaries,
     preface: Option<Bytes>,
     heard: HashSet<Uuid>,
     heartbeat: time::Interval,
@@ -262,6 +276,7 @@ impl Follow {
             last,
             replaying,
             backlog: VecDeque::new(),
+            summaries: Summaries::default(),
             preface: Some(Bytes::from(preface)),
             heard: HashSet::new(),
             heartbeat,
@@ -314,7 +329,7 @@ impl Follow {
             }
             if let Some(change) = self.backlog.pop_front() {
                 if self.passes(&change).await {
-                    let progress = progress_of(&self.clinic, &change).await;
+                    let progress = self.summaries.of(&self.clinic, &change).await;
                     return Some(encode(&change, progress.as_deref()));
                 }
                 continue;
@@ -323,6 +338,7 @@ impl Follow {
                 let after = self.last;
                 let page = blocking(&self.clinic, move |c| c.changes_after(after, PAGE)).await?;
                 self.replaying = page.len() as i64 == PAGE;
+                self.summaries = Summaries::default();
                 self.backlog.extend(page);
                 continue;
             }
