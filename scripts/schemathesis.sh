@@ -112,11 +112,24 @@ user = "olivia"
 # Peter is a therapist too, on other clients' care teams: Olivia's records are not his.
 peers = ["olivia", "peter"]
 
+# 428 Precondition Required (RFC 6585) is how an update without its required If-Match
+# is refused, beside schemathesis's default statuses for a missing header.
+[checks.missing_required_header]
+expected-statuses = ["400", "401", "403", "406", "415", "422", "428"]
+
+# A well-formed If-Match names a version no schema can know: a stale one is answered
+# 412 with the current tag, and nothing changes; a well-formed sync cursor may be from
+# another database or past the log's window, and is answered 410.
+[checks.positive_data_acceptance]
+expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "410", "412", "429"]
+
 # The one exclusion, and why. positive_data_acceptance expects every schema-valid
 # request to succeed. These operations also apply rules that JSON Schema cannot state:
 # rules across fields (min < max, role-dependent fields, end after start), rules
 # against the clock (date of birth not in the future) and rules against stored data
-# (a known measure code, a goal's current status, an e-mail not yet registered). They
+# (a known measure code, a goal's current status, an e-mail not yet registered, an
+# Idempotency-Key already used for another body, a revision that changes nothing), and
+# a webhook URL's rules (absolute, https, no private address). They
 # answer such a request 422 naming the field, and document that 422. Everything a
 # schema can state (types, ranges, lengths, patterns, enums, and the `if`/`then` rules
 # across fields in `api/src/openapi.rs`, `cross_field_rules`) is in the schema, and
@@ -141,8 +154,15 @@ include-name = [
   "POST /api/v1/clients/{client_id}/measurements/{measurement_id}/corrections",
   "GET /api/v1/clients/{client_id}/goals/{goal_id}/series",
   "GET /api/v1/clients/{client_id}/goals/{goal_id}/chart.svg",
+  "POST /api/v1/clients/{client_id}/episodes",
+  "POST /api/v1/clients/{client_id}/goals/{goal_id}/comments",
+  "PATCH /api/v1/clients/{client_id}/goals/{goal_id}",
+  "POST /api/v1/webhooks",
+  "PATCH /api/v1/webhooks/{webhook_id}",
+  "POST /api/v1/webhooks/{webhook_id}/secret",
+  "POST /api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver",
 ]
-checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "409", "422", "429"]
+checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "410", "412", "422", "429"]
 EOF
 
 # One worker: with two, CPython 3.11's ast module, which hypothesis uses to describe

@@ -90,6 +90,34 @@ fn string_schema() -> utoipa::openapi::Object {
         .build()
 }
 
+/// An entity-tag list as `domain::version` reads it (RFC 9110 §8.8.3): `*`, or tags
+/// separated by commas (empty elements allowed, at least one tag), each optionally weak.
+fn tag_list_pattern(weak: bool) -> String {
+    let tag = format!(
+        r#"[ \t]*{}"[^",\u0000-\u0020\u007f]*"[ \t]*"#,
+        if weak { "(W/)?" } else { "" }
+    );
+    // If-None-Match may be an empty list (it matches nothing); If-Match needs a tag.
+    let empty = if weak { r"|^[ \t,]*$" } else { "" };
+    format!(r"^[ \t]*\*[ \t]*$|^([ \t]*,)*{tag}(,({tag}|[ \t]*))*${empty}")
+}
+
+fn tag_list_param(
+    name: &str,
+    required: bool,
+    weak: bool,
+    description: &str,
+) -> utoipa::openapi::path::Parameter {
+    let mut param = header_param(name, required, description);
+    param.schema = Some(
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(tag_list_pattern(weak)))
+            .into(),
+    );
+    param
+}
+
 fn header_param(name: &str, required: bool, description: &str) -> utoipa::openapi::path::Parameter {
     use utoipa::openapi::{path::ParameterBuilder, path::ParameterIn, Required};
     ParameterBuilder::new()
@@ -122,9 +150,10 @@ fn conditional(op: &mut utoipa::openapi::path::Operation, update: bool) {
     let params = op.parameters.get_or_insert_with(Vec::new);
     let responses = &mut op.responses.responses;
     if update {
-        params.push(header_param(
+        params.push(tag_list_param(
             "If-Match",
             true,
+            false,
             "The ETag of the version this update was made against, or `*` for any version. Strong tags only.",
         ));
         responses.entry("428".to_owned()).or_insert_with(|| {
@@ -134,9 +163,10 @@ fn conditional(op: &mut utoipa::openapi::path::Operation, update: bool) {
             problem("The record changed since that ETag: nothing was changed; `current_etag` is its tag now.")
         });
     } else {
-        params.push(header_param(
+        params.push(tag_list_param(
             "If-None-Match",
             false,
+            true,
             "ETags the caller holds: if one is the record's current version the answer is 304, without a body.",
         ));
         responses.entry("304".to_owned()).or_insert_with(|| {
@@ -417,6 +447,22 @@ fn cross_field_rules() -> Vec<(&'static str, serde_json::Value)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4096))]
+        /// The documented patterns accept exactly what the server reads: a client that
+        /// follows the document is never refused, and one it refuses is refused too.
+        #[test]
+        fn tag_list_patterns_say_what_the_server_reads(
+            value in r#"[ \t,"W/*a3\u{7f}é]{0,12}"#,
+        ) {
+            let strong = regex::Regex::new(&tag_list_pattern(false)).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let weak = regex::Regex::new(&tag_list_pattern(true)).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(strong.is_match(&value), domain::version::Expected::parse_if_match(&value).is_ok(), "If-Match {:?}", value);
+            prop_assert_eq!(weak.is_match(&value), domain::version::none_match(&value, 3).is_ok(), "If-None-Match {:?}", value);
+        }
+    }
 
     /// A renamed type or a keyword utoipa starts writing would silently drop a rule.
     #[test]

@@ -52,6 +52,10 @@ pub fn none_match(value: &str, version: i32) -> Result<bool, String> {
     if value.trim() == "*" {
         return Ok(true);
     }
+    // `#entity-tag` may be an empty list (a client that holds no tag): it matches nothing.
+    if value.split(',').all(|t| t.trim().is_empty()) {
+        return Ok(false);
+    }
     let current = version.to_string();
     Ok(tag_list(value)?.iter().any(|(_, t)| *t == current))
 }
