@@ -537,7 +537,9 @@ fn progress_events_carry_the_new_summary_and_milestones_are_heard_as_reached() {
 
 /// A consumer that stalls: a raw connection with a tiny receive window, asking for the
 /// stream and never reading it.
-fn stalled_stream(app: &TestApp, token: &str) -> std::net::TcpStream {
+/// A stream whose reader never reads, once the server has answered it: the head has
+/// come, so it follows from before the first write (from "now", as any stream does).
+fn stalled_stream(app: &TestApp, token: &str) -> (std::net::TcpStream, Vec<u8>) {
     use socket2::{Domain, Socket, Type};
     use std::io::Write;
     let addr: std::net::SocketAddr = app
@@ -560,17 +562,45 @@ fn stalled_stream(app: &TestApp, token: &str) -> std::net::TcpStream {
         .write_all(request.as_bytes())
         .unwrap_or_else(|e| panic!("{e}"));
     stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(1)))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let head = read_until(&mut stream, b"\r\n\r\n");
+    (stream, head)
+}
+
+/// Reads from `stream` until `end` has come (or ten seconds pass): what it read.
+fn read_until(stream: &mut std::net::TcpStream, end: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut raw = Vec::new();
+    while !raw.windows(end.len()).any(|w| w == end) && std::time::Instant::now() < deadline {
+        let mut byte = [0u8; 1];
+        match stream.read(&mut byte) {
+            Ok(0) => break,
+            Ok(_) => raw.push(byte[0]),
+            Err(_) => {}
+        }
+    }
+    assert!(
+        raw.windows(end.len()).any(|w| w == end),
+        "the stream never answered: {}",
+        String::from_utf8_lossy(&raw)
+    );
+    raw
 }
 
 /// Reads what a stalled stream was sent, to its end; the ids of the events in it, and
 /// whether the server ended it.
-fn drain(mut stream: std::net::TcpStream, secs: u64) -> (Vec<(i64, Value)>, bool) {
+fn drain(
+    (mut stream, head): (std::net::TcpStream, Vec<u8>),
+    secs: u64,
+) -> (Vec<(i64, Value)>, bool) {
     use std::io::Read;
     stream
         .set_read_timeout(Some(std::time::Duration::from_secs(1)))
         .unwrap_or_else(|e| panic!("{e}"));
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
-    let mut raw = Vec::new();
+    let mut raw = head;
     // Until the server ends it, or `secs` pass (heartbeats would keep it open).
     let ended = loop {
         let mut chunk = [0u8; 65536];
@@ -672,6 +702,20 @@ fn a_stalled_stream_is_dropped_while_writers_and_other_streams_go_on_and_it_resu
         .into_iter()
         .filter_map(|e| Some((e.id?.parse().ok()?, e.data)))
         .collect();
-    let all: Vec<String> = before.into_iter().chain(recorded(&rest)).collect();
-    assert_eq!(all, written, "resuming lost or repeated events");
+    let (sent, after) = (before.len(), recorded(&rest));
+    let all: Vec<String> = before.into_iter().chain(after.iter().cloned()).collect();
+    // On a mismatch, say where: the whole lists are 600 ids each.
+    let first_wrong = all.iter().zip(&written).position(|(a, b)| a != b);
+    assert!(
+        all == written,
+        "resuming lost or repeated events: {sent} before the drop (last id {resume_from}), \
+         {} after; {} in all for {WRITES} written; first difference at {first_wrong:?}; \
+         the resumed stream began {:?}",
+        after.len(),
+        all.len(),
+        rest.iter()
+            .take(3)
+            .map(|(id, d)| (id, d["type"].clone()))
+            .collect::<Vec<_>>(),
+    );
 }
