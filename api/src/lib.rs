@@ -57,6 +57,7 @@ pub fn prepare(mut config: Config, allow_throwaway_key: bool) -> Result<AppState
     let hub = std::sync::Arc::new(crate::live::Hub::new(
         config.events_buffer,
         config.events_retention_secs,
+        std::time::Duration::from_secs(config.events_recheck_secs.max(1)),
     ));
     Ok(AppState {
         hub,

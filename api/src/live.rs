@@ -3,10 +3,16 @@
 //! second as a safety net) and broadcasts each entry; each stream keeps only what its
 //! caller may hear. A stream that falls a buffer behind is dropped, never waited for:
 //! writers and other streams do not slow down, and the app resumes with Last-Event-ID.
+//! One watch per instance asks, every few seconds and in one blocking call for all of
+//! them, whether each open stream's sign-in still stands: a thousand streams cost one
+//! pass, not five hundred blocking calls (and threads to run them) a second.
 
 use std::{
     collections::{HashMap, HashSet, VecDeque},
-    sync::{Arc, Once},
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc, Mutex, Once,
+    },
     time::Duration,
 };
 
@@ -14,7 +20,10 @@ use actix_web::{rt::time, web::Bytes};
 use domain::change::{Change, ChangeKind};
 use persistence::{ops::events::Reach, Caller, Clinic};
 use serde::Serialize;
-use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::{
+    broadcast::{self, error::RecvError},
+    oneshot,
+};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -28,29 +37,126 @@ pub struct Heard {
     frame: Bytes,
 }
 
-/// The instance's broadcast of the change log.
+/// The instance's broadcast of the change log, and the watch on its streams' sign-ins.
 pub struct Hub {
     sender: broadcast::Sender<Arc<Heard>>,
     started: Once,
     retention: chrono::Duration,
+    signins: Arc<SignIns>,
+    recheck: Duration,
 }
 
 impl Hub {
-    pub fn new(buffer: usize, retention_secs: i64) -> Self {
+    /// `recheck`: how often every open stream's sign-in is asked after.
+    pub fn new(buffer: usize, retention_secs: i64, recheck: Duration) -> Self {
         Hub {
             sender: broadcast::channel(buffer.max(1)).0,
             started: Once::new(),
             retention: chrono::Duration::seconds(retention_secs),
+            signins: Arc::default(),
+            recheck: recheck.max(Duration::from_millis(100)),
         }
     }
 
-    /// A receiver of every change committed from now on (starting the tailer once).
-    pub fn subscribe(&self, clinic: &Clinic) -> broadcast::Receiver<Arc<Heard>> {
+    /// A receiver of every change committed from now on, and word when the caller's
+    /// sign-in ends (starting the tailer and the sign-in watch once).
+    pub fn subscribe(&self, clinic: &Clinic, caller: &Caller) -> Subscription {
         let receiver = self.sender.subscribe();
         self.started.call_once(|| {
             actix_web::rt::spawn(tail(clinic.clone(), self.sender.clone(), self.retention));
+            actix_web::rt::spawn(watch_signins(
+                clinic.clone(),
+                self.signins.clone(),
+                self.recheck,
+            ));
         });
-        receiver
+        Subscription {
+            receiver,
+            signed_out: self.signins.watch(caller.clone()),
+        }
+    }
+}
+
+/// What a stream listens to: the log's broadcast, and the end of its sign-in.
+pub struct Subscription {
+    receiver: broadcast::Receiver<Arc<Heard>>,
+    signed_out: SignedOut,
+}
+
+/// The callers of the open streams, each with the word to send when its sign-in ends.
+#[derive(Default)]
+struct SignIns {
+    next: AtomicU64,
+    open: Mutex<HashMap<u64, (Caller, oneshot::Sender<()>)>>,
+}
+
+impl SignIns {
+    fn watch(self: &Arc<Self>, caller: Caller) -> SignedOut {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let (tell, told) = oneshot::channel();
+        if let Ok(mut open) = self.open.lock() {
+            open.insert(id, (caller, tell));
+        }
+        SignedOut {
+            told,
+            _watched: Watched {
+                id,
+                signins: Arc::downgrade(self),
+            },
+        }
+    }
+}
+
+/// Word that a stream's sign-in has ended; the stream's place in the watch goes with it.
+struct SignedOut {
+    told: oneshot::Receiver<()>,
+    _watched: Watched,
+}
+
+struct Watched {
+    id: u64,
+    signins: std::sync::Weak<SignIns>,
+}
+
+impl Drop for Watched {
+    fn drop(&mut self) {
+        if let Some(signins) = self.signins.upgrade() {
+            if let Ok(mut open) = signins.open.lock() {
+                open.remove(&self.id);
+            }
+        }
+    }
+}
+
+/// Every `every`, asks for all open streams at once whether their sign-ins still stand
+/// (signed out, account deactivated, password changed) and tells those that do not.
+async fn watch_signins(clinic: Clinic, signins: Arc<SignIns>, every: Duration) {
+    loop {
+        time::sleep(every).await;
+        let callers: Vec<(u64, Caller)> = match signins.open.lock() {
+            Ok(open) => open.iter().map(|(id, (c, _))| (*id, c.clone())).collect(),
+            Err(_) => continue,
+        };
+        if callers.is_empty() {
+            continue;
+        }
+        let ended = blocking(&clinic, move |c| {
+            // One connection for the pass; a failed check is asked again next time.
+            Ok(callers
+                .into_iter()
+                .filter(|(_, caller)| c.still_signed_in(caller).ok() == Some(false))
+                .map(|(id, _)| id)
+                .collect::<Vec<_>>())
+        })
+        .await
+        .unwrap_or_default();
+        if let Ok(mut open) = signins.open.lock() {
+            for id in ended {
+                if let Some((_, tell)) = open.remove(&id) {
+                    let _ = tell.send(());
+                }
+            }
+        }
     }
 }
 
@@ -213,11 +319,6 @@ pub enum Start {
     Reset,
 }
 
-pub struct Timing {
-    pub heartbeat: Duration,
-    pub recheck: Duration,
-}
-
 /// A caller's stream, from subscription on.
 pub struct Follow {
     clinic: Clinic,
@@ -225,6 +326,7 @@ pub struct Follow {
     reach: Reach,
     filter: Filter,
     receiver: broadcast::Receiver<Arc<Heard>>,
+    signed_out: SignedOut,
     /// The last change handed out or passed over: nothing at or before it again.
     last: i64,
     /// Missed changes still to read from the log (Last-Event-ID), from after `last`.
@@ -235,7 +337,6 @@ pub struct Follow {
     preface: Option<Bytes>,
     heard: HashSet<Uuid>,
     heartbeat: time::Interval,
-    recheck: time::Interval,
     closed: bool,
 }
 
@@ -247,9 +348,9 @@ impl Follow {
         caller: Caller,
         reach: Reach,
         filter: Filter,
-        receiver: broadcast::Receiver<Arc<Heard>>,
+        subscription: Subscription,
         start: (Start, i64),
-        timing: Timing,
+        heartbeat: Duration,
     ) -> Self {
         let (start, head) = start;
         let mut preface = String::from("retry: 3000\n\n");
@@ -263,16 +364,15 @@ impl Follow {
                 (head, false)
             }
         };
-        let mut heartbeat = time::interval(timing.heartbeat);
+        let mut heartbeat = time::interval(heartbeat);
         heartbeat.reset();
-        let mut recheck = time::interval(timing.recheck);
-        recheck.reset();
         Follow {
             clinic,
             caller,
             reach,
             filter,
-            receiver,
+            receiver: subscription.receiver,
+            signed_out: subscription.signed_out,
             last,
             replaying,
             backlog: VecDeque::new(),
@@ -280,7 +380,6 @@ impl Follow {
             preface: Some(Bytes::from(preface)),
             heard: HashSet::new(),
             heartbeat,
-            recheck,
             closed: false,
         }
     }
@@ -353,15 +452,11 @@ impl Follow {
                     Err(RecvError::Lagged(_)) | Err(RecvError::Closed) => return None,
                 },
                 _ = self.heartbeat.tick() => return Some(Bytes::from_static(b": heartbeat\n\n")),
-                _ = self.recheck.tick() => {
-                    let caller = self.caller.clone();
-                    let signed_in = blocking(&self.clinic, move |c| c.still_signed_in(&caller)).await;
-                    if signed_in != Some(true) {
-                        self.closed = true;
-                        return Some(Bytes::from_static(
-                            b"event: closed\ndata: {\"type\":\"closed\",\"reason\":\"Your sign-in has ended.\"}\n\n",
-                        ));
-                    }
+                _ = &mut self.signed_out.told => {
+                    self.closed = true;
+                    return Some(Bytes::from_static(
+                        b"event: closed\ndata: {\"type\":\"closed\",\"reason\":\"Your sign-in has ended.\"}\n\n",
+                    ));
                 }
             }
         }

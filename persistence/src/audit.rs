@@ -210,7 +210,7 @@ pub(crate) fn event_hash(event: &AuditRow, chain_seq: i64, prev_hash: &str) -> S
 
 /// An event as inserted: with its link in the chain.
 #[derive(Insertable)]
-#[diesel(table_name = audit_events)]
+#[diesel(table_name = audit_events, treat_none_as_default_value = false)]
 struct ChainedRow {
     #[diesel(embed)]
     event: AuditRow,
@@ -221,7 +221,7 @@ struct ChainedRow {
 
 /// A chain's last link.
 #[derive(Queryable, Selectable, Insertable, Debug, Clone, PartialEq, Eq)]
-#[diesel(table_name = audit_chain_heads)]
+#[diesel(table_name = audit_chain_heads, treat_none_as_default_value = false)]
 struct Head {
     chain: String,
     seq: i64,
@@ -298,16 +298,24 @@ pub(crate) fn append_all(conn: &mut Conn, events: Vec<AuditRow>) -> StoreResult<
         }
         heads.push(head);
     }
-    for chunk in rows.chunks(500) {
-        // Multi-row inserts are backend-specific in diesel.
-        match conn {
-            crate::DbConnection::Sqlite(c) => diesel::insert_into(audit_events::table)
-                .values(chunk)
-                .execute(c)?,
-            crate::DbConnection::Postgresql(c) => diesel::insert_into(audit_events::table)
-                .values(chunk)
-                .execute(c)?,
-        };
+    match conn {
+        // In-process: one prepared statement, cached, run once per row costs less
+        // than preparing a multi-row statement whose text changes with the count.
+        crate::DbConnection::Sqlite(c) => {
+            for row in &rows {
+                diesel::insert_into(audit_events::table)
+                    .values(row)
+                    .execute(c)?;
+            }
+        }
+        // Over the network: one round trip per 500 rows.
+        crate::DbConnection::Postgresql(c) => {
+            for chunk in rows.chunks(500) {
+                diesel::insert_into(audit_events::table)
+                    .values(chunk)
+                    .execute(c)?;
+            }
+        }
     }
     for head in heads {
         diesel::update(audit_chain_heads::table.find(&head.chain))

@@ -39,7 +39,7 @@ fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> StoreResult<T> {
 macro_rules! content_columns {
     ($name:ident, $table:ident) => {
         #[derive(Insertable, AsChangeset)]
-        #[diesel(table_name = $table, treat_none_as_null = true)]
+        #[diesel(table_name = $table, treat_none_as_null = true, treat_none_as_default_value = false)]
         struct $name<'a> {
             client_words: &'a str,
             statement: &'a str,

@@ -241,7 +241,7 @@ pub fn create_measure(
 // --- Measurements -----------------------------------------------------------------
 
 #[derive(Queryable, Selectable, Insertable)]
-#[diesel(table_name = measurements)]
+#[diesel(table_name = measurements, treat_none_as_default_value = false)]
 struct MeasurementRow {
     id: String,
     organization_id: String,

@@ -34,7 +34,7 @@ pub(crate) fn parse_stored<T>(
 }
 
 #[derive(Queryable, Selectable, Insertable, Debug, Clone)]
-#[diesel(table_name = users)]
+#[diesel(table_name = users, treat_none_as_default_value = false)]
 pub(crate) struct UserRow {
     pub id: String,
     pub organization_id: String,
@@ -77,7 +77,7 @@ impl UserRow {
 }
 
 #[derive(Queryable, Selectable, Insertable, AsChangeset, Debug, Clone)]
-#[diesel(table_name = clients)]
+#[diesel(table_name = clients, treat_none_as_default_value = false)]
 pub(crate) struct ClientRow {
     pub id: String,
     pub organization_id: String,
@@ -116,7 +116,7 @@ impl ClientRow {
 }
 
 #[derive(Queryable, Selectable, Insertable, Debug, Clone)]
-#[diesel(table_name = audit_events)]
+#[diesel(table_name = audit_events, treat_none_as_default_value = false)]
 pub(crate) struct AuditRow {
     pub id: String,
     pub occurred_at: NaiveDateTime,

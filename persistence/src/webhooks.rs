@@ -18,7 +18,7 @@ use crate::{
 };
 
 #[derive(Queryable, Selectable, Insertable, Debug, Clone)]
-#[diesel(table_name = webhook_endpoints)]
+#[diesel(table_name = webhook_endpoints, treat_none_as_default_value = false)]
 pub(crate) struct EndpointRow {
     id: String,
     organization_id: String,
@@ -241,7 +241,7 @@ pub(crate) fn rotate_secret(
 }
 
 #[derive(Queryable, Selectable, Insertable, Debug, Clone)]
-#[diesel(table_name = webhook_deliveries)]
+#[diesel(table_name = webhook_deliveries, treat_none_as_default_value = false)]
 pub(crate) struct DeliveryRow {
     id: String,
     endpoint_id: String,

@@ -13,7 +13,7 @@ use crate::{
     auth::{request_meta, Bearer},
     error::{ApiError, ApiResult, FieldProblem},
     extract::Query,
-    live::{Filter, Follow, Start, Timing},
+    live::{Filter, Follow, Start},
     state::State,
 };
 
@@ -85,7 +85,7 @@ pub async fn events(
             return Err(ApiError::NotFound);
         }
     }
-    let receiver = state.hub.subscribe(&state.clinic);
+    let subscription = state.hub.subscribe(&state.clinic, &caller);
     let (oldest, head) = state.run(|clinic| clinic.change_log_bounds()).await?;
     let start = match since {
         None => Start::Now,
@@ -94,20 +94,16 @@ pub async fn events(
         Some(id) if id == head || oldest.is_some_and(|o| o <= id + 1) => Start::After(id),
         Some(_) => Start::Reset,
     };
-    let config = &state.config;
-    let timing = Timing {
-        heartbeat: Duration::from_secs(config.events_heartbeat_secs.max(1)),
-        recheck: Duration::from_secs(config.events_recheck_secs.max(1)),
-    };
+    let heartbeat = Duration::from_secs(state.config.events_heartbeat_secs.max(1));
     let clinic = state.clinic.clone();
     let follow = Follow::new(
         clinic,
         caller,
         reach,
         filter,
-        receiver,
+        subscription,
         (start, head),
-        timing,
+        heartbeat,
     );
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "text/event-stream"))
