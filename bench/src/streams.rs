@@ -124,8 +124,10 @@ pub fn run(args: &[String]) -> Result<serde_json::Value, String> {
         for _ in 0..streams {
             open(&addr, token, arrivals.clone()).await?;
         }
-        // Let every stream be accepted and settle (its first audit event written).
-        tokio::time::sleep(Duration::from_secs(3)).await;
+        // Let every stream be accepted and settle: its first audit event written, and
+        // the blocking threads the burst of openings started gone again (tokio keeps
+        // an idle one for 10 s), so what is left is what idle streams hold.
+        tokio::time::sleep(Duration::from_secs(12)).await;
         let idle = rss_kb(pid)?;
         let mut log = HashMap::new();
         for _ in 0..writes {

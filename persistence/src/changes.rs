@@ -6,6 +6,11 @@
 //! that lock, so places are handed out in commit order and a reader sees a gap-free
 //! prefix of the log at any moment. (A sequence would not do: a value taken before a
 //! slow commit becomes visible after later ones, and a cursor past it skips it.)
+//!
+//! On SQLite a write transaction already holds the database's one write lock, so the
+//! head is the larger of the head row and the last place taken, both read by cached
+//! statements; the head row is brought up to date only when pruning (diesel prepares
+//! every UPDATE afresh, and that one prepare was the change log's largest cost).
 
 use std::cell::RefCell;
 
@@ -113,10 +118,13 @@ pub(crate) fn append_all(conn: &mut Conn, noted: Vec<NewChange>) -> StoreResult<
         return Ok(None);
     }
     let count = noted.len() as i64;
-    let head: i64 = diesel::update(change_log_head::table.find(1))
-        .set(change_log_head::seq.eq(change_log_head::seq + count))
-        .returning(change_log_head::seq)
-        .get_result(conn)?;
+    let head: i64 = match conn {
+        crate::DbConnection::Sqlite(_) => head(conn)? + count,
+        crate::DbConnection::Postgresql(_) => diesel::update(change_log_head::table.find(1))
+            .set(change_log_head::seq.eq(change_log_head::seq + count))
+            .returning(change_log_head::seq)
+            .get_result(conn)?,
+    };
     let rows: Vec<ChangeRow> = noted
         .into_iter()
         .zip(head - count + 1..)
@@ -209,11 +217,22 @@ pub(crate) fn bounds(conn: &mut Conn) -> StoreResult<(Option<i64>, i64)> {
     let oldest = changes::table
         .select(diesel::dsl::min(changes::seq))
         .first::<Option<i64>>(conn)?;
-    let head = change_log_head::table
+    Ok((oldest, head(conn)?))
+}
+
+/// The last place handed out (see the module's note on SQLite).
+pub(crate) fn head(conn: &mut Conn) -> StoreResult<i64> {
+    let row: i64 = change_log_head::table
         .find(1)
         .select(change_log_head::seq)
         .first(conn)?;
-    Ok((oldest, head))
+    if let crate::DbConnection::Sqlite(_) = conn {
+        let last = changes::table
+            .select(diesel::dsl::max(changes::seq))
+            .first::<Option<i64>>(conn)?;
+        return Ok(last.map_or(row, |last| last.max(row)));
+    }
+    Ok(row)
 }
 
 /// Forgets changes that happened before `cutoff` (the retention window).
@@ -221,6 +240,12 @@ pub(crate) fn prune(conn: &mut Conn, cutoff: DateTime<Utc>) -> StoreResult<usize
     let (Some(mut low), head) = bounds(conn)? else {
         return Ok(0);
     };
+    if let crate::DbConnection::Sqlite(_) = conn {
+        // The head row keeps the last place once the rows that held it are gone.
+        diesel::update(change_log_head::table.find(1))
+            .set(change_log_head::seq.eq(head))
+            .execute(conn)?;
+    }
     let cutoff = cutoff.naive_utc();
     let older = |conn: &mut Conn, seq: i64| -> StoreResult<bool> {
         let at: Option<chrono::NaiveDateTime> = changes::table
@@ -262,15 +287,8 @@ mod tests {
         // Ten changes an hour apart, appended as the writer appends them.
         let noted: Vec<NewChange> = (0..10)
             .map(|h| NewChange {
-                organization_id: Uuid::nil(),
-                client_id: Uuid::nil(),
-                kind: ChangeKind::ClientUpdated,
-                resource_type: "client".into(),
-                resource_id: None,
-                audience: Audience::Everyone,
-                actor_id: None,
                 occurred_at: start + Duration::hours(h),
-                detail: None,
+                ..noted_one()
             })
             .collect();
         let head = append_all(&mut conn, noted).unwrap_or_else(|e| panic!("{e}"));
@@ -291,5 +309,28 @@ mod tests {
         assert_eq!(prune(&mut conn, Utc::now()).ok(), Some(6));
         assert_eq!(bounds(&mut conn).ok(), Some((None, 10)));
         assert_eq!(prune(&mut conn, Utc::now()).ok(), Some(0));
+        // With every row gone, the next place still follows the last one handed out:
+        // an id an app holds is never given to another change.
+        let next = NewChange {
+            occurred_at: Utc::now(),
+            ..noted_one()
+        };
+        let head = append_all(&mut conn, vec![next.clone(), next]);
+        assert_eq!(head.ok(), Some(Some(12)));
+        assert_eq!(bounds(&mut conn).ok(), Some((Some(11), 12)));
+    }
+
+    fn noted_one() -> NewChange {
+        NewChange {
+            organization_id: Uuid::nil(),
+            client_id: Uuid::nil(),
+            kind: ChangeKind::ClientUpdated,
+            resource_type: "client".into(),
+            resource_id: None,
+            audience: Audience::Everyone,
+            actor_id: None,
+            occurred_at: Utc::now(),
+            detail: None,
+        }
     }
 }

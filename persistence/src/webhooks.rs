@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::{
     ops::webhooks::{Delivery, Endpoint, EndpointChanges, NewEndpoint, Outgoing},
     rows::{id, parse_stored, utc},
-    schema::{change_log_head, webhook_cursors, webhook_deliveries, webhook_endpoints},
+    schema::{webhook_cursors, webhook_deliveries, webhook_endpoints},
     versions::{bump, expect, Expected},
     Conn, Page, PageRequest, StoreError, StoreResult,
 };
@@ -80,10 +80,7 @@ impl EndpointRow {
 }
 
 fn head(conn: &mut Conn) -> StoreResult<i64> {
-    Ok(change_log_head::table
-        .find(1)
-        .select(change_log_head::seq)
-        .first(conn)?)
+    crate::changes::head(conn)
 }
 
 pub(crate) fn insert_endpoint(
@@ -432,10 +429,13 @@ pub(crate) fn due(
     let now = now.naive_utc();
     Ok(webhook_deliveries::table
         .inner_join(webhook_endpoints::table)
-        .filter(webhook_deliveries::status.eq_any([
-            DeliveryStatus::Pending.as_str(),
-            DeliveryStatus::Retrying.as_str(),
-        ]))
+        // Two `eq`s, not `eq_any`: diesel caches this statement, prepared once, not
+        // at each of the dispatcher's passes.
+        .filter(
+            webhook_deliveries::status
+                .eq(DeliveryStatus::Pending.as_str())
+                .or(webhook_deliveries::status.eq(DeliveryStatus::Retrying.as_str())),
+        )
         .filter(webhook_deliveries::next_attempt_at.le(now))
         .filter(
             webhook_deliveries::lease_until
@@ -462,10 +462,13 @@ pub(crate) fn claim(
     let naive = now.naive_utc();
     let free = webhook_deliveries::table
         .find(delivery_id)
-        .filter(webhook_deliveries::status.eq_any([
-            DeliveryStatus::Pending.as_str(),
-            DeliveryStatus::Retrying.as_str(),
-        ]))
+        // Two `eq`s, not `eq_any`: diesel caches this statement, prepared once, not
+        // at each of the dispatcher's passes.
+        .filter(
+            webhook_deliveries::status
+                .eq(DeliveryStatus::Pending.as_str())
+                .or(webhook_deliveries::status.eq(DeliveryStatus::Retrying.as_str())),
+        )
         .filter(webhook_deliveries::next_attempt_at.le(naive))
         .filter(
             webhook_deliveries::lease_until
