@@ -54,7 +54,7 @@ impl Hub {
             started: Once::new(),
             retention: chrono::Duration::seconds(retention_secs),
             signins: Arc::default(),
-            recheck: recheck.max(Duration::from_millis(100)),
+            recheck,
         }
     }
 

@@ -298,25 +298,7 @@ pub(crate) fn append_all(conn: &mut Conn, events: Vec<AuditRow>) -> StoreResult<
         }
         heads.push(head);
     }
-    match conn {
-        // In-process: one prepared statement, cached, run once per row costs less
-        // than preparing a multi-row statement whose text changes with the count.
-        crate::DbConnection::Sqlite(c) => {
-            for row in &rows {
-                diesel::insert_into(audit_events::table)
-                    .values(row)
-                    .execute(c)?;
-            }
-        }
-        // Over the network: one round trip per 500 rows.
-        crate::DbConnection::Postgresql(c) => {
-            for chunk in rows.chunks(500) {
-                diesel::insert_into(audit_events::table)
-                    .values(chunk)
-                    .execute(c)?;
-            }
-        }
-    }
+    crate::db::insert_rows!(conn, audit_events::table, rows);
     for head in heads {
         diesel::update(audit_chain_heads::table.find(&head.chain))
             .set((

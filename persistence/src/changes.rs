@@ -141,22 +141,7 @@ pub(crate) fn append_all(conn: &mut Conn, noted: Vec<NewChange>) -> StoreResult<
             detail: c.detail,
         })
         .collect();
-    match conn {
-        // As the audit trail does: cached single-row statements in-process, multi-row
-        // statements (one round trip per 500) over the network.
-        crate::DbConnection::Sqlite(c) => {
-            for row in &rows {
-                diesel::insert_into(changes::table).values(row).execute(c)?;
-            }
-        }
-        crate::DbConnection::Postgresql(c) => {
-            for chunk in rows.chunks(500) {
-                diesel::insert_into(changes::table)
-                    .values(chunk)
-                    .execute(c)?;
-            }
-        }
-    }
+    crate::db::insert_rows!(conn, changes::table, rows);
     if let crate::DbConnection::Postgresql(c) = conn {
         // Delivered at commit, to every instance listening: they read the new rows.
         diesel::sql_query(format!("NOTIFY {CHANNEL}, '{head}'")).execute(c)?;

@@ -216,3 +216,26 @@ where
 pub fn ping(conn: &mut DbConnection) -> Result<(), StoreError> {
     conn.batch_execute("SELECT 1").map_err(StoreError::from)
 }
+
+/// Inserts `$rows` (a `Vec` of one table's insertable rows) into `$table`. In-process
+/// (SQLite), one cached single-row statement per row costs less than preparing a
+/// multi-row statement whose text changes with the count; over the network
+/// (PostgreSQL), one multi-row statement per 500 rows saves round trips. Multi-row
+/// inserts are backend-specific in diesel, hence the match.
+macro_rules! insert_rows {
+    ($conn:expr, $table:expr, $rows:expr) => {
+        match $conn {
+            $crate::DbConnection::Sqlite(c) => {
+                for row in &$rows {
+                    diesel::insert_into($table).values(row).execute(c)?;
+                }
+            }
+            $crate::DbConnection::Postgresql(c) => {
+                for chunk in $rows.chunks(500) {
+                    diesel::insert_into($table).values(chunk).execute(c)?;
+                }
+            }
+        }
+    };
+}
+pub(crate) use insert_rows;

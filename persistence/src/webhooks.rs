@@ -10,6 +10,7 @@ use domain::{
 use uuid::Uuid;
 
 use crate::{
+    changes::head,
     ops::webhooks::{Delivery, Endpoint, EndpointChanges, NewEndpoint, Outgoing},
     rows::{id, parse_stored, utc},
     schema::{webhook_cursors, webhook_deliveries, webhook_endpoints},
@@ -77,10 +78,6 @@ impl EndpointRow {
         }
         secrets
     }
-}
-
-fn head(conn: &mut Conn) -> StoreResult<i64> {
-    crate::changes::head(conn)
 }
 
 pub(crate) fn insert_endpoint(
@@ -421,6 +418,17 @@ pub(crate) fn enqueue(
 }
 
 /// Deliveries due now, on endpoints neither paused nor deleted, oldest due first.
+/// Pending or retrying. Two `eq`s, not `eq_any`: diesel caches a statement with
+/// these, prepared once, not at each of the dispatcher's passes.
+fn awaiting_attempt() -> diesel::dsl::Or<
+    diesel::dsl::Eq<webhook_deliveries::status, &'static str>,
+    diesel::dsl::Eq<webhook_deliveries::status, &'static str>,
+> {
+    webhook_deliveries::status
+        .eq(DeliveryStatus::Pending.as_str())
+        .or(webhook_deliveries::status.eq(DeliveryStatus::Retrying.as_str()))
+}
+
 pub(crate) fn due(
     conn: &mut Conn,
     now: DateTime<Utc>,
@@ -429,13 +437,7 @@ pub(crate) fn due(
     let now = now.naive_utc();
     Ok(webhook_deliveries::table
         .inner_join(webhook_endpoints::table)
-        // Two `eq`s, not `eq_any`: diesel caches this statement, prepared once, not
-        // at each of the dispatcher's passes.
-        .filter(
-            webhook_deliveries::status
-                .eq(DeliveryStatus::Pending.as_str())
-                .or(webhook_deliveries::status.eq(DeliveryStatus::Retrying.as_str())),
-        )
+        .filter(awaiting_attempt())
         .filter(webhook_deliveries::next_attempt_at.le(now))
         .filter(
             webhook_deliveries::lease_until
@@ -462,13 +464,7 @@ pub(crate) fn claim(
     let naive = now.naive_utc();
     let free = webhook_deliveries::table
         .find(delivery_id)
-        // Two `eq`s, not `eq_any`: diesel caches this statement, prepared once, not
-        // at each of the dispatcher's passes.
-        .filter(
-            webhook_deliveries::status
-                .eq(DeliveryStatus::Pending.as_str())
-                .or(webhook_deliveries::status.eq(DeliveryStatus::Retrying.as_str())),
-        )
+        .filter(awaiting_attempt())
         .filter(webhook_deliveries::next_attempt_at.le(naive))
         .filter(
             webhook_deliveries::lease_until
