@@ -30,6 +30,13 @@ use uuid::Uuid;
 /// Changes read from the log per query.
 const PAGE: i64 = 500;
 
+/// Changes the tailer broadcasts per page: at most half the streams' buffer. It sends a
+/// page without yielding, so a page as long as the buffer (a tailer catching up after
+/// a burst of commits) would overrun a stream that keeps up perfectly, and drop it.
+fn tail_page(buffer: usize) -> i64 {
+    (buffer as i64 / 2).clamp(1, PAGE)
+}
+
 /// A change as the hub broadcasts it, with its event already encoded (once for every
 /// stream that passes it on).
 pub struct Heard {
@@ -42,6 +49,7 @@ pub struct Hub {
     sender: broadcast::Sender<Arc<Heard>>,
     started: Once,
     retention: chrono::Duration,
+    page: i64,
     signins: Arc<SignIns>,
     recheck: Duration,
 }
@@ -53,6 +61,7 @@ impl Hub {
             sender: broadcast::channel(buffer.max(1)).0,
             started: Once::new(),
             retention: chrono::Duration::seconds(retention_secs),
+            page: tail_page(buffer),
             signins: Arc::default(),
             recheck,
         }
@@ -63,7 +72,8 @@ impl Hub {
     pub fn subscribe(&self, clinic: &Clinic, caller: &Caller) -> Subscription {
         let receiver = self.sender.subscribe();
         self.started.call_once(|| {
-            actix_web::rt::spawn(tail(clinic.clone(), self.sender.clone(), self.retention));
+            let sender = self.sender.clone();
+            actix_web::rt::spawn(tail(clinic.clone(), sender, self.retention, self.page));
             actix_web::rt::spawn(watch_signins(
                 clinic.clone(),
                 self.signins.clone(),
@@ -168,7 +178,12 @@ async fn blocking<T: Send + 'static>(
     actix_web::web::block(move || f(&clinic)).await.ok()?.ok()
 }
 
-async fn tail(clinic: Clinic, sender: broadcast::Sender<Arc<Heard>>, retention: chrono::Duration) {
+async fn tail(
+    clinic: Clinic,
+    sender: broadcast::Sender<Arc<Heard>>,
+    retention: chrono::Duration,
+    page_len: i64,
+) {
     let mut commits = clinic.commits();
     let mut seen = blocking(&clinic, |c| c.change_log_bounds())
         .await
@@ -181,9 +196,9 @@ async fn tail(clinic: Clinic, sender: broadcast::Sender<Arc<Heard>>, retention: 
     loop {
         let _ = time::timeout(Duration::from_secs(1), commits.changed()).await;
         loop {
-            let page = blocking(&clinic, move |c| c.changes_after(seen, PAGE)).await;
+            let page = blocking(&clinic, move |c| c.changes_after(seen, page_len)).await;
             let page = page.unwrap_or_default();
-            let full = page.len() as i64 == PAGE;
+            let full = page.len() as i64 == page_len;
             let mut summaries = Summaries::default();
             for change in page {
                 seen = change.seq;
@@ -459,6 +474,24 @@ impl Follow {
                     ));
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tailer_never_sends_more_than_half_a_buffer_without_yielding() {
+        for buffer in [0, 1, 2, 3, 255, 256, 1000, 1024, 4096, usize::MAX / 4] {
+            let page = tail_page(buffer);
+            assert!(page >= 1, "{buffer}: {page}");
+            assert!(page <= PAGE, "{buffer}: {page}");
+            assert!(
+                page as usize <= buffer.max(1).div_ceil(2),
+                "{buffer}: {page}"
+            );
         }
     }
 }
