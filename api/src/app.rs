@@ -22,6 +22,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::{
     error::ApiError,
+    fhir::routes as fhir,
     middleware::{self, RequestId, TransportLimits},
     openapi::{ApiDoc, Shared},
     routes::{
@@ -100,6 +101,18 @@ fn routes(cfg: &mut ServiceConfig) {
                 .service(webhooks::rotate_secret)
                 .service(webhooks::deliveries)
                 .service(webhooks::redeliver),
+        )
+        .service(
+            scope("/fhir/r4")
+                .service(fhir::metadata)
+                .service(fhir::read_patient)
+                .service(fhir::search_patients)
+                .service(fhir::read_goal)
+                .service(fhir::search_goals)
+                .service(fhir::read_observation)
+                .service(fhir::vread_observation)
+                .service(fhir::observation_history)
+                .service(fhir::search_observations),
         );
 }
 
@@ -290,6 +303,8 @@ pub fn serve(
                 cors(&cors_origins),
             ))
             .wrap(ErrorHandlers::new().default_handler(crate::error::problem_for_plain_errors))
+            // Every answer under /fhir/ in FHIR's terms, refusals included.
+            .wrap(from_fn(crate::fhir::door))
             .wrap(TracingLogger::<RequestSpan>::new())
             .wrap(from_fn(middleware::request_id))
             .wrap(from_fn(middleware::connection_activity))

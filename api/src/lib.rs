@@ -8,6 +8,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod extract;
+pub mod fhir;
 pub mod idempotent;
 pub mod live;
 pub mod middleware;

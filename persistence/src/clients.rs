@@ -129,6 +129,25 @@ pub fn get(conn: &mut Conn, org_id: Uuid, client_id: Uuid) -> StoreResult<Client
 pub struct ClientFilter {
     pub status: Option<ClientStatus>,
     pub identifier: Option<ExternalIdentifier>,
+    /// An identifier's value in any system (a FHIR `identifier` search without one).
+    pub identifier_value: Option<String>,
+    /// Part of the name or preferred name, any case (a FHIR `name` search).
+    pub name_contains: Option<String>,
+    /// Born on or after / on or before (a FHIR `birthdate` search).
+    pub born_from: Option<chrono::NaiveDate>,
+    pub born_to: Option<chrono::NaiveDate>,
+}
+
+diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
+
+/// A LIKE pattern that matches `part` anywhere, its own wildcards taken literally.
+fn containing(part: &str) -> String {
+    let escaped = part
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
 }
 
 /// The clients a caller may see, one page at a time. `scope` comes from the policy,
@@ -189,6 +208,33 @@ pub fn list(
                     .select(client_identifiers::client_id),
             ),
         );
+    }
+    if let Some(value) = &filter.identifier_value {
+        q = q.filter(
+            clients::id.eq_any(
+                client_identifiers::table
+                    .filter(client_identifiers::organization_id.eq(org_id.to_string()))
+                    .filter(client_identifiers::value.eq(value.clone()))
+                    .select(client_identifiers::client_id),
+            ),
+        );
+    }
+    if let Some(part) = &filter.name_contains {
+        let pattern = containing(part);
+        q = q.filter(
+            lower(clients::name)
+                .like(pattern.clone())
+                .escape('\\')
+                .or(lower(clients::preferred_name.assume_not_null())
+                    .like(pattern)
+                    .escape('\\')),
+        );
+    }
+    if let Some(from) = filter.born_from {
+        q = q.filter(clients::date_of_birth.ge(from));
+    }
+    if let Some(to) = filter.born_to {
+        q = q.filter(clients::date_of_birth.le(to));
     }
     if let Some(after) = page.after {
         q = q.filter(clients::id.gt(after.to_string()));

@@ -1001,3 +1001,13 @@ pub fn comments_where(
         })
         .collect()
 }
+
+/// Whose record a goal of this clinic is in (NotFound when none has it).
+pub fn client_of(conn: &mut Conn, org_id: Uuid, goal_id: Uuid) -> StoreResult<Uuid> {
+    let client: String = goals::table
+        .filter(goals::id.eq(goal_id.to_string()))
+        .filter(goals::organization_id.eq(org_id.to_string()))
+        .select(goals::client_id)
+        .first(conn)?;
+    crate::rows::id(&client)
+}

@@ -584,3 +584,170 @@ pub fn history(
     }
     Ok(chain)
 }
+
+/// One end of a time range in a search: `ge`/`le` include it, `gt`/`lt` do not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bound {
+    pub at: DateTime<Utc>,
+    pub inclusive: bool,
+}
+
+/// What a search over one client's current measurements asks for (the FHIR
+/// Observation search): the newest version of each, withdrawn ones included, so a
+/// copy kept in an EHR learns of the withdrawal.
+#[derive(Debug, Clone, Default)]
+pub struct MeasurementSearch {
+    /// Any of these measure codes (none: every measure).
+    pub codes: Vec<String>,
+    /// None of these measure codes.
+    pub exclude_codes: Vec<String>,
+    /// Reported by any of these sources (none: every source).
+    pub sources: Vec<Source>,
+    /// Measurements of any of these goals (none: every measurement).
+    pub goal_ids: Vec<Uuid>,
+    pub observed_from: Option<Bound>,
+    pub observed_to: Option<Bound>,
+    /// When the current version was recorded (FHIR `_lastUpdated`).
+    pub recorded_from: Option<Bound>,
+    pub recorded_to: Option<Bound>,
+    /// Newest observation first; otherwise oldest first.
+    pub newest_first: bool,
+    /// Where the previous page ended: a keyset, so pages stay stable while
+    /// measurements are recorded or corrected in between.
+    pub after: Option<(DateTime<Utc>, Uuid)>,
+    pub limit: u32,
+}
+
+type Boxed<'a> = measurements::BoxedQuery<'a, <Conn as Connection>::Backend>;
+
+/// The rows a search matches, before order and paging.
+fn matching(client: Reached, s: &MeasurementSearch) -> Boxed<'static> {
+    let mut q = of_client!(measurements::table, client)
+        .filter(measurements::superseded_by.is_null())
+        .into_boxed();
+    if !s.codes.is_empty() {
+        q = q.filter(measurements::measure_code.eq_any(s.codes.clone()));
+    }
+    if !s.exclude_codes.is_empty() {
+        q = q.filter(measurements::measure_code.ne_all(s.exclude_codes.clone()));
+    }
+    if !s.sources.is_empty() {
+        let sources: Vec<&'static str> = s.sources.iter().map(|s| s.as_str()).collect();
+        q = q.filter(measurements::source.eq_any(sources));
+    }
+    if !s.goal_ids.is_empty() {
+        let goals: Vec<String> = s.goal_ids.iter().map(Uuid::to_string).collect();
+        q = q.filter(measurements::goal_id.eq_any(goals));
+    }
+    if let Some(b) = s.observed_from {
+        let at = b.at.naive_utc();
+        q = if b.inclusive {
+            q.filter(measurements::observed_at.ge(at))
+        } else {
+            q.filter(measurements::observed_at.gt(at))
+        };
+    }
+    if let Some(b) = s.observed_to {
+        let at = b.at.naive_utc();
+        q = if b.inclusive {
+            q.filter(measurements::observed_at.le(at))
+        } else {
+            q.filter(measurements::observed_at.lt(at))
+        };
+    }
+    if let Some(b) = s.recorded_from {
+        let at = b.at.naive_utc();
+        q = if b.inclusive {
+            q.filter(measurements::created_at.ge(at))
+        } else {
+            q.filter(measurements::created_at.gt(at))
+        };
+    }
+    if let Some(b) = s.recorded_to {
+        let at = b.at.naive_utc();
+        q = if b.inclusive {
+            q.filter(measurements::created_at.le(at))
+        } else {
+            q.filter(measurements::created_at.lt(at))
+        };
+    }
+    q
+}
+
+/// One page of a search, in observation-time order, and whether more follow.
+pub fn search(
+    conn: &mut Conn,
+    client: Reached,
+    s: &MeasurementSearch,
+) -> StoreResult<(Vec<Measurement>, bool)> {
+    let mut q = matching(client, s).limit(i64::from(s.limit) + 1);
+    q = if s.newest_first {
+        q.order((measurements::observed_at.desc(), measurements::id.desc()))
+    } else {
+        q.order((measurements::observed_at.asc(), measurements::id.asc()))
+    };
+    if let Some((at, id)) = s.after {
+        let (at, id) = (at.naive_utc(), id.to_string());
+        q = if s.newest_first {
+            q.filter(
+                measurements::observed_at
+                    .lt(at)
+                    .or(measurements::observed_at
+                        .eq(at)
+                        .and(measurements::id.lt(id))),
+            )
+        } else {
+            q.filter(
+                measurements::observed_at
+                    .gt(at)
+                    .or(measurements::observed_at
+                        .eq(at)
+                        .and(measurements::id.gt(id))),
+            )
+        };
+    }
+    let mut items = q
+        .select(MeasurementRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(MeasurementRow::into_measurement)
+        .collect::<StoreResult<Vec<_>>>()?;
+    let more = items.len() > s.limit as usize;
+    items.truncate(s.limit as usize);
+    Ok((items, more))
+}
+
+/// How many current measurements a search matches, whatever the page.
+pub fn search_count(conn: &mut Conn, client: Reached, s: &MeasurementSearch) -> StoreResult<i64> {
+    Ok(matching(client, s).count().get_result(conn)?)
+}
+
+/// Where each measurement's chain of versions starts, and which version it is (1 for
+/// the first): a correction is a new row, but the same record in an EHR's eyes.
+pub fn chain_positions(
+    conn: &mut Conn,
+    client: Reached,
+    items: &[Measurement],
+) -> StoreResult<std::collections::HashMap<Uuid, (Uuid, i32)>> {
+    let mut found = std::collections::HashMap::with_capacity(items.len());
+    for m in items {
+        let (mut root, mut depth, mut previous) = (m.id, 1, m.supersedes);
+        // Corrections are rare, so this walk is almost always empty.
+        while let Some(p) = previous {
+            let row = measurement(conn, client, p)?;
+            (root, depth, previous) = (row.id, depth + 1, row.supersedes);
+        }
+        found.insert(m.id, (root, depth));
+    }
+    Ok(found)
+}
+
+/// Whose record a measurement of this clinic is in (NotFound when none has it).
+pub fn client_of(conn: &mut Conn, org_id: Uuid, measurement_id: Uuid) -> StoreResult<Uuid> {
+    let client: String = measurements::table
+        .filter(measurements::id.eq(measurement_id.to_string()))
+        .filter(measurements::organization_id.eq(org_id.to_string()))
+        .select(measurements::client_id)
+        .first(conn)?;
+    crate::rows::id(&client)
+}

@@ -220,6 +220,7 @@ pub async fn list_clients(
             .map(|i| ExternalIdentifier::parse_pair("identifier", i))
             .transpose()
             .map_err(malformed)?,
+        ..ClientFilter::default()
     };
     let page = PageParams {
         limit: q.limit,
