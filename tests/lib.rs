@@ -143,6 +143,43 @@ impl Reply {
         &self.body
     }
 
+    /// Asserts a refusal with this status in the terms of the door it came through:
+    /// a FHIR OperationOutcome under `/fhir/` (every issue an error with a message),
+    /// otherwise an RFC 9457 problem.
+    #[track_caller]
+    pub fn refusal(&self, status: u16) -> &Value {
+        let fhir = self
+            .header("content-type")
+            .is_some_and(|t| t.starts_with("application/fhir+json"));
+        if !fhir {
+            return self.problem(status);
+        }
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "expected {status}, got {}: {}",
+            self.status,
+            self.text
+        );
+        assert_eq!(
+            self.body["resourceType"], "OperationOutcome",
+            "{}",
+            self.text
+        );
+        let issues = self.body["issue"].as_array().cloned().unwrap_or_default();
+        assert!(!issues.is_empty(), "{}", self.text);
+        for issue in &issues {
+            assert_eq!(issue["severity"], "error", "{}", self.text);
+            assert!(issue["code"].is_string(), "{}", self.text);
+            assert!(
+                issue["diagnostics"].as_str().is_some_and(|d| !d.is_empty()),
+                "{}",
+                self.text
+            );
+        }
+        &self.body
+    }
+
     /// Asserts a status and returns the body.
     #[track_caller]
     pub fn ok(&self, status: u16) -> &Value {

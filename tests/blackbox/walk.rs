@@ -98,6 +98,7 @@ impl World {
             .replace("{code}", "copm")
             .replace("{webhook_id}", &self.webhook)
             .replace("{delivery_id}", &self.delivery)
+            .replace("{version_id}", "1")
     }
 
     /// A body that a caller with the right to do it would have had accepted.
@@ -218,7 +219,8 @@ pub fn secured_operations() -> Vec<(String, String)> {
     ops
 }
 
-/// Asserts a problem with this status, saying who called what when it is not.
+/// Asserts a refusal with this status (a problem, or an OperationOutcome under
+/// `/fhir/`), saying who called what when it is not.
 #[track_caller]
 pub fn answers(r: &Reply, status: u16, who: &str, method: &str, path: &str) {
     assert_eq!(
@@ -228,7 +230,7 @@ pub fn answers(r: &Reply, status: u16, who: &str, method: &str, path: &str) {
         r.status,
         r.text
     );
-    r.problem(status);
+    r.refusal(status);
 }
 
 /// A fresh service account with these scopes (space-separated): its client id and secret.

@@ -91,9 +91,11 @@ fn names(params: &[SearchParam]) -> Vec<&'static str> {
     params.iter().map(|p| p.name).collect()
 }
 
-/// A logical id in a path: an id Headway never gave is simply not found.
-fn logical(id: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(id).map_err(|_| ApiError::NotFound)
+/// A logical id in a path. An id Headway never gave names nothing (the nil id), so
+/// the operation still runs: it confirms the caller (a dead token hears 401) and
+/// answers 404 as for any id outside the caller's reach.
+fn logical(id: &str) -> Uuid {
+    Uuid::parse_str(id).unwrap_or(Uuid::nil())
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -204,7 +206,6 @@ impl Searchset {
         }
         Bundle {
             type_: map::text("searchset"),
-            timestamp: map::text(map::instant(chrono::Utc::now())),
             total: total
                 .map(|t| fhirkit::primitive::Primitive::new(t.min(i64::from(i32::MAX)) as i32)),
             link,
@@ -218,6 +219,16 @@ fn entry_outcome(o: fhirkit::r4::OperationOutcome) -> BundleEntry {
     BundleEntry {
         resource: Some(Resource::OperationOutcome(Box::new(o))),
         ..BundleEntry::default()
+    }
+}
+
+/// A request refused before any operation ran still confirms the caller first, so
+/// a dead token answers 401 on every route, however malformed the rest.
+async fn refused(state: &State, caller: &persistence::Caller, why: ApiError) -> ApiError {
+    let caller = caller.clone();
+    match state.run(move |clinic| clinic.confirm(&caller)).await {
+        Ok(()) => why,
+        Err(e) => e,
     }
 }
 
@@ -280,7 +291,7 @@ pub async fn read_patient(
     req: HttpRequest,
     state: State,
 ) -> Result<HttpResponse, ApiError> {
-    let client_id = logical(&path.client_id)?;
+    let client_id = logical(&path.client_id);
     let client = state
         .run(move |clinic| clinic.client(&caller, client_id))
         .await?;
@@ -307,6 +318,19 @@ pub async fn search_patients(
     req: HttpRequest,
     state: State,
 ) -> Result<HttpResponse, ApiError> {
+    let who = caller.clone();
+    match search_patients_of(caller, &req, &state).await {
+        Err(why @ ApiError::Malformed(_)) => Err(refused(&state, &who, why).await),
+        answer => answer,
+    }
+}
+
+async fn search_patients_of(
+    caller: persistence::Caller,
+    req: &HttpRequest,
+    state: &State,
+) -> Result<HttpResponse, ApiError> {
+    let req = req.clone();
     let params = Params::of(&req);
     let ignored = params.check(&names(PATIENT_SEARCH))?;
     let common = params.common()?;
@@ -442,7 +466,7 @@ pub async fn read_goal(
     req: HttpRequest,
     state: State,
 ) -> Result<HttpResponse, ApiError> {
-    let goal_id = logical(&path.goal_id)?;
+    let goal_id = logical(&path.goal_id);
     let Goals {
         standings,
         measures,
@@ -521,6 +545,19 @@ pub async fn search_goals(
     req: HttpRequest,
     state: State,
 ) -> Result<HttpResponse, ApiError> {
+    let who = caller.clone();
+    match search_goals_of(caller, &req, &state).await {
+        Err(why @ ApiError::Malformed(_)) => Err(refused(&state, &who, why).await),
+        answer => answer,
+    }
+}
+
+async fn search_goals_of(
+    caller: persistence::Caller,
+    req: &HttpRequest,
+    state: &State,
+) -> Result<HttpResponse, ApiError> {
+    let req = req.clone();
     let params = Params::of(&req);
     let mut known = names(GOAL_SEARCH);
     known.push("_revinclude");
@@ -652,7 +689,7 @@ pub async fn read_observation(
     req: HttpRequest,
     state: State,
 ) -> Result<HttpResponse, ApiError> {
-    let id = logical(&path.measurement_id)?;
+    let id = logical(&path.measurement_id);
     let (chain, measures) = state
         .run(move |clinic| clinic.measurement_versions(&caller, id))
         .await?;
@@ -699,8 +736,9 @@ pub async fn vread_observation(
     req: HttpRequest,
     state: State,
 ) -> Result<HttpResponse, ApiError> {
-    let id = logical(&path.measurement_id)?;
-    let wanted: usize = path.version_id.parse().map_err(|_| ApiError::NotFound)?;
+    let id = logical(&path.measurement_id);
+    // A version that is no number names none: answered after the read, like any other.
+    let wanted: usize = path.version_id.parse().unwrap_or(0);
     let (chain, measures) = state
         .run(move |clinic| clinic.measurement_versions(&caller, id))
         .await?;
@@ -736,7 +774,7 @@ pub async fn observation_history(
     req: HttpRequest,
     state: State,
 ) -> Result<HttpResponse, ApiError> {
-    let id = logical(&path.measurement_id)?;
+    let id = logical(&path.measurement_id);
     let (chain, measures) = state
         .run(move |clinic| clinic.measurement_versions(&caller, id))
         .await?;
@@ -957,6 +995,19 @@ pub async fn search_observations(
     req: HttpRequest,
     state: State,
 ) -> Result<HttpResponse, ApiError> {
+    let who = caller.clone();
+    match search_observations_of(caller, &req, &state).await {
+        Err(why @ ApiError::Malformed(_)) => Err(refused(&state, &who, why).await),
+        answer => answer,
+    }
+}
+
+async fn search_observations_of(
+    caller: persistence::Caller,
+    req: &HttpRequest,
+    state: &State,
+) -> Result<HttpResponse, ApiError> {
+    let req = req.clone();
     let params = Params::of(&req);
     let mut known = names(OBSERVATION_SEARCH);
     known.push("_include");

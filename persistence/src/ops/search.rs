@@ -202,6 +202,14 @@ impl Clinic {
         )
     }
 
+    /// Whether the caller's token is still backed by their account, for a request
+    /// refused before any operation ran (a malformed search): a dead token hears 401
+    /// whatever else is wrong with the request, and nothing is read.
+    pub fn confirm(&self, caller: &Caller) -> StoreResult<()> {
+        let conn = &mut *self.pool.get().map_err(StoreError::from)?;
+        caller.confirm(conn).map(|_| ())
+    }
+
     /// Whose record something is in, within the caller's clinic, so that the gate can
     /// then ask the policy about that client. Finding it tells nothing: a record out of
     /// the caller's reach answers NotFound from the gate just as a missing one does
@@ -212,6 +220,8 @@ impl Clinic {
         find: impl FnOnce(&mut crate::Conn, Uuid) -> StoreResult<Uuid>,
     ) -> StoreResult<Uuid> {
         let conn = &mut *self.pool.get().map_err(StoreError::from)?;
-        find(conn, caller.who.organization_id)
+        // A dead token hears 401 even for an id that names nothing.
+        let who = caller.confirm(conn)?;
+        find(conn, who.organization_id)
     }
 }
