@@ -42,6 +42,7 @@ bench: ## Load benchmark on loopback (see BENCHMARKS.md)
 
 deps:
 	@./scripts/install-deps.sh
+	@./scripts/fhir-validator.sh
 
 release:
 	$(CARGO) build --release -p headway-api --bin headway

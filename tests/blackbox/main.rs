@@ -10,6 +10,7 @@ mod clients;
 mod conditional;
 mod durability;
 mod events;
+mod fhir;
 mod figures;
 mod goals;
 mod idempotency;

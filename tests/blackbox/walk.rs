@@ -258,11 +258,16 @@ pub fn service_token(app: &TestApp, client_id: &str, secret: &str) -> String {
         .to_owned()
 }
 
-/// The operations on one client's record (their path names the client).
+/// The operations on one client's record: their path names the client, or, at the
+/// FHIR door, a goal or measurement of theirs by its id alone.
 fn client_operations() -> Vec<(String, String)> {
     let ops: Vec<_> = secured_operations()
         .into_iter()
-        .filter(|(_, path)| path.contains("{client_id}"))
+        .filter(|(_, path)| {
+            path.contains("{client_id}")
+                || (path.starts_with("/fhir/")
+                    && (path.contains("{goal_id}") || path.contains("{measurement_id}")))
+        })
         .collect();
     assert!(ops.len() >= 30, "{} client operations", ops.len());
     ops
@@ -292,6 +297,8 @@ fn outside_their_reach_every_operation_on_a_client_answers_404_and_changes_nothi
     // The same operations on a made-up client, for comparison.
     let made_up = World {
         client: uuid::Uuid::now_v7().to_string(),
+        goal: uuid::Uuid::now_v7().to_string(),
+        measurement: uuid::Uuid::now_v7().to_string(),
         ..World::around(&app, "Samuel Osei", "olivia.ot@riverside.example")
     };
     let before = world.what_users_see(&app, &[&admin, &olivia]);
@@ -302,6 +309,10 @@ fn outside_their_reach_every_operation_on_a_client_answers_404_and_changes_nothi
             answers(&r, 404, who, &method, &path);
             assert_eq!(
                 r.body["detail"], absent.body["detail"],
+                "{who}: {method} {path} tells a real record from a made-up one"
+            );
+            assert_eq!(
+                r.body["issue"], absent.body["issue"],
                 "{who}: {method} {path} tells a real record from a made-up one"
             );
         }
