@@ -69,6 +69,11 @@ run healthz "GET /healthz" "$base/healthz"
 run progress_small "GET progress view (small db)" -s "$work/get.lua" "$progress"
 ratio=$(python3 -c "print(f'{$progress_small/$healthz*100:.1f}')")
 echo "$(printf '%-9s %-40s' "$backend" "  progress / healthz")  ${ratio}% of /healthz throughput" | tee -a "$BENCH_RESULTS"
+# FHIR: one patient's 500 observations (Maria's episode), one searchset page.
+observations="$base/fhir/r4/Observation?patient=$client&_count=500"
+curl -sf "$observations" -H "Authorization: Bearer $tok" | python3 -c 'import json,sys; b=json.load(sys.stdin); print("FHIR searchset:", len(b.get("entry", [])), "Observations")'
+wrk -t2 -c"$BENCH_CONNECTIONS" -d2s -s "$work/get.lua" "$observations" >/dev/null  # warm-up
+run fhir_search "GET FHIR Observation search (500/page)" -s "$work/get.lua" "$observations"
 cat >"$work/post.lua" <<LUA
 wrk.method = "POST"
 wrk.body = '{"goal_id":"$goal","measure_code":"nrs","values":{"value":6}}'

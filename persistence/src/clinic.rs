@@ -16,6 +16,7 @@ pub struct Clinic {
     pub(crate) pool: Pool,
     pub(crate) writer: Writer,
     pub(crate) views: Arc<crate::ops::progress::ViewCache>,
+    pub(crate) searches: Arc<crate::ops::search::SearchCache>,
     backend: Backend,
 }
 
@@ -41,6 +42,7 @@ impl Clinic {
             pool,
             writer,
             views: Arc::default(),
+            searches: Arc::default(),
             backend: backend.clone(),
         };
         Ok((clinic, applied))

@@ -1011,3 +1011,16 @@ pub fn client_of(conn: &mut Conn, org_id: Uuid, goal_id: Uuid) -> StoreResult<Uu
         .first(conn)?;
     crate::rows::id(&client)
 }
+
+/// What changes whenever any of a client's measurements does: how many episodes the
+/// client has and the sum of their progress versions (every measurement written
+/// bumps its episode's). Both only grow, so a pair is never seen twice for
+/// different data.
+pub fn measurements_version(conn: &mut Conn, client: Reached) -> StoreResult<(i64, i64)> {
+    let versions: Vec<i64> = episodes::table
+        .filter(episodes::client_id.eq(client.client_id().to_string()))
+        .filter(episodes::organization_id.eq(client.organization_id().to_string()))
+        .select(episodes::progress_version)
+        .load(conn)?;
+    Ok((versions.len() as i64, versions.iter().sum()))
+}

@@ -439,6 +439,15 @@ fn a_correction_is_a_new_version_of_the_same_observation() {
     let s = scene();
     let first = s.rate(4, 2);
     let base = format!("/api/v1/clients/{}/measurements", s.maria);
+    // The same search before and after the correction (a polling EHR's): the answer
+    // follows the data, however it is served.
+    let polled = format!("/fhir/r4/Observation?patient={}&code=nrs", s.maria);
+    let before = s.get(&polled);
+    assert_eq!(
+        entries(fhir(&before, "Bundle"), "Observation")[0]["meta"]["versionId"],
+        "1"
+    );
+    assert_eq!(s.get(&polled).text, before.text);
     let amended = s.app.post(
         &s.olivia,
         &format!("{base}/{first}/corrections"),

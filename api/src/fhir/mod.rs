@@ -58,11 +58,7 @@ impl Answer {
     }
 
     pub fn new<T: FhirJson>(status: StatusCode, resource: &T, pretty: bool) -> Self {
-        let body = if pretty {
-            fhirkit::to_json_pretty(resource)
-        } else {
-            fhirkit::to_json(resource)
-        };
+        let body = json(resource, pretty);
         Answer {
             status,
             body,
@@ -89,6 +85,15 @@ impl From<Answer> for HttpResponse {
             ));
         }
         r.body(a.body)
+    }
+}
+
+/// A resource as FHIR JSON, indented when asked (`_pretty=true`).
+pub fn json<T: FhirJson>(resource: &T, pretty: bool) -> String {
+    if pretty {
+        fhirkit::to_json_pretty(resource)
+    } else {
+        fhirkit::to_json(resource)
     }
 }
 

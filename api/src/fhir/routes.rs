@@ -12,7 +12,7 @@ use fhirkit::r4::{Bundle, BundleEntry, BundleEntrySearch, BundleLink, Resource};
 use persistence::{
     ops::{
         clients::ClientFilter,
-        search::{GoalStanding, Goals, MeasurementSearch, Versioned},
+        search::{GoalStanding, Goals, MeasurementPage, MeasurementSearch, Versioned},
     },
     PageRequest,
 };
@@ -873,6 +873,32 @@ pub struct ObservationSearchDoc {
     cursor: Option<String>,
 }
 
+fn observation_entries(base: &str, found: &MeasurementPage) -> Vec<BundleEntry> {
+    found
+        .items
+        .iter()
+        .map(|v| {
+            let m = measure_of(&found.measures, &v.record.measure_code);
+            entry(
+                base,
+                Resource::Observation(Box::new(map::observation(v, m))),
+                "match",
+            )
+        })
+        .collect()
+}
+
+/// The cursor after this page, while more follow.
+fn next_page(found: &MeasurementPage) -> Option<String> {
+    match found.more {
+        true => found
+            .items
+            .last()
+            .map(|v| search::cursor(v.record.observed_at, v.record.id)),
+        false => None,
+    }
+}
+
 /// The measure codes of FHIR category `survey`: the built-in standardised instruments.
 fn survey_codes() -> Vec<String> {
     catalogue()
@@ -1051,29 +1077,36 @@ async fn search_observations_of(
             .await?;
         return Ok(Answer::ok(&set.bundle(Vec::new(), None, found.total.map(|_| 0)), &req).into());
     };
+    if !include_goals && !include_patient {
+        // The common case, an EHR polling a client's observations: rendered on the
+        // blocking pool, and served again from those bytes until a measurement of
+        // this client changes.
+        let request = format!("{base}?{}|{:?}", req.query_string(), set.ignored);
+        let (total, pretty) = (common.total, common.pretty);
+        let body = state
+            .run(move |clinic| {
+                clinic.search_measurements_rendered(
+                    &caller,
+                    client_id,
+                    search,
+                    total,
+                    request,
+                    move |found| {
+                        let entries = observation_entries(&set.base, found);
+                        let bundle = set.bundle(entries, next_page(found), found.total);
+                        super::json(&bundle, pretty)
+                    },
+                )
+            })
+            .await?;
+        return Ok(HttpResponse::Ok().content_type(super::FHIR_JSON).body(body));
+    }
     let for_search = caller.clone();
     let found = state
         .run(move |clinic| clinic.search_measurements(&for_search, client_id, search, common.total))
         .await?;
-    let next = match found.more {
-        true => found
-            .items
-            .last()
-            .map(|v| search::cursor(v.record.observed_at, v.record.id)),
-        false => None,
-    };
-    let mut entries: Vec<BundleEntry> = found
-        .items
-        .iter()
-        .map(|v| {
-            let m = measure_of(&found.measures, &v.record.measure_code);
-            entry(
-                &base,
-                Resource::Observation(Box::new(map::observation(v, m))),
-                "match",
-            )
-        })
-        .collect();
+    let next = next_page(&found);
+    let mut entries = observation_entries(&base, &found);
     if include_goals && !found.items.is_empty() {
         let rated: std::collections::BTreeSet<Uuid> = found
             .items

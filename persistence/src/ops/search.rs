@@ -51,6 +51,42 @@ pub struct Goals {
     pub measures: Vec<OutcomeMeasure>,
 }
 
+/// One page of a search, with logical ids and versions, and the total when asked.
+fn measurement_page(
+    c: &mut crate::Conn,
+    client: crate::Reached,
+    search: &MeasurementSearch,
+    count: bool,
+) -> StoreResult<MeasurementPage> {
+    let total = match count {
+        true => Some(measurements::search_count(c, client, search)?),
+        false => None,
+    };
+    let (found, more) = match search.limit {
+        0 => (Vec::new(), false),
+        _ => measurements::search(c, client, search)?,
+    };
+    let chains = measurements::chain_positions(c, client, &found)?;
+    let items = found
+        .into_iter()
+        .map(|m| {
+            let (logical_id, version) = chains.get(&m.id).copied().unwrap_or((m.id, 1));
+            Versioned {
+                logical_id,
+                version,
+                record: m,
+            }
+        })
+        .collect();
+    let measures = measurements::measures(c, client.organization_id())?;
+    Ok(MeasurementPage {
+        items,
+        more,
+        total,
+        measures,
+    })
+}
+
 /// The standing of each goal, computed per episode by the progress arithmetic.
 fn standings(
     c: &mut crate::Conn,
@@ -98,7 +134,81 @@ fn standings(
     })
 }
 
+/// Searchsets this instance has rendered, by client and request, with the version of
+/// the client's measurements they were made from: an EHR polling the same search
+/// gets the same bytes until a measurement of that client changes. The caller's
+/// right to see them is asked by the gate on every request, before the cache.
+#[derive(Default)]
+pub struct SearchCache {
+    rendered: std::sync::RwLock<std::collections::HashMap<SearchKey, (DataVersion, bytes::Bytes)>>,
+}
+
+/// A client and everything of a request that its answer depends on besides the data.
+type SearchKey = (Uuid, String);
+/// The version of a client's measurements (`goals::measurements_version`).
+type DataVersion = (i64, i64);
+
+/// Enough for many EHRs polling many clients; past it, the cache starts over.
+const SEARCH_CACHE_ENTRIES: usize = 10_000;
+/// Larger answers are rendered afresh each time rather than held in memory.
+const SEARCH_CACHE_MAX_BYTES: usize = 4 << 20;
+
+impl SearchCache {
+    fn get(&self, key: &SearchKey, version: DataVersion) -> Option<bytes::Bytes> {
+        let rendered = self.rendered.read().ok()?;
+        rendered
+            .get(key)
+            .filter(|(v, _)| *v == version)
+            .map(|(_, body)| body.clone())
+    }
+
+    fn put(&self, key: SearchKey, version: DataVersion, body: bytes::Bytes) {
+        if body.len() > SEARCH_CACHE_MAX_BYTES {
+            return;
+        }
+        if let Ok(mut rendered) = self.rendered.write() {
+            if rendered.len() >= SEARCH_CACHE_ENTRIES {
+                rendered.clear();
+            }
+            rendered.insert(key, (version, body));
+        }
+    }
+}
+
 impl Clinic {
+    /// [`Clinic::search_measurements`], rendered by `render` into the answer's bytes.
+    /// `request` names everything besides the data that the rendering depends on
+    /// (the query, the base URL): the same request on unchanged data is served from
+    /// the bytes rendered last time. Audited like the search it is.
+    pub fn search_measurements_rendered(
+        &self,
+        caller: &Caller,
+        client_id: Uuid,
+        search: MeasurementSearch,
+        count: bool,
+        request: String,
+        render: impl FnOnce(&MeasurementPage) -> String + Send + 'static,
+    ) -> StoreResult<bytes::Bytes> {
+        let cache = self.searches.clone();
+        self.on_client(
+            caller,
+            client_id,
+            ClientAction::ViewClinical,
+            Subject::many("measurement.search", "measurement"),
+            move |c, client| {
+                let key = (client_id, request);
+                let version = goals::measurements_version(c, client)?;
+                if let Some(body) = cache.get(&key, version) {
+                    return Ok(body);
+                }
+                let page = measurement_page(c, client, &search, count)?;
+                let body = bytes::Bytes::from(render(&page));
+                cache.put(key, version, body.clone());
+                Ok(body)
+            },
+        )
+    }
+
     /// One page of a client's current measurements that match `search`, with their
     /// logical ids; with `count`, how many match in all.
     pub fn search_measurements(
@@ -113,35 +223,7 @@ impl Clinic {
             client_id,
             ClientAction::ViewClinical,
             Subject::many("measurement.search", "measurement"),
-            move |c, client| {
-                let total = match count {
-                    true => Some(measurements::search_count(c, client, &search)?),
-                    false => None,
-                };
-                let (found, more) = match search.limit {
-                    0 => (Vec::new(), false),
-                    _ => measurements::search(c, client, &search)?,
-                };
-                let chains = measurements::chain_positions(c, client, &found)?;
-                let items = found
-                    .into_iter()
-                    .map(|m| {
-                        let (logical_id, version) = chains.get(&m.id).copied().unwrap_or((m.id, 1));
-                        Versioned {
-                            logical_id,
-                            version,
-                            record: m,
-                        }
-                    })
-                    .collect();
-                let measures = measurements::measures(c, client.organization_id())?;
-                Ok(MeasurementPage {
-                    items,
-                    more,
-                    total,
-                    measures,
-                })
-            },
+            move |c, client| measurement_page(c, client, &search, count),
         )
     }
 
