@@ -28,6 +28,7 @@ mod gate;
 mod goals;
 mod idempotency;
 mod measurements;
+mod reports;
 pub mod ops;
 mod rows;
 pub mod versions;
