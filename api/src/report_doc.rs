@@ -495,11 +495,17 @@ impl Layout {
             me.y = bottom;
         };
         let head: Vec<String> = headers.iter().map(|h| (*h).to_owned()).collect();
-        draw_row(self, &head, true);
+        // A table of labelled rows has no header row.
+        let headed = headers.iter().any(|h| !h.is_empty());
+        if headed {
+            draw_row(self, &head, true);
+        }
         for row in rows {
             if self.y + 30.0 > BOTTOM {
                 self.room(1000.0);
-                draw_row(self, &head, true);
+                if headed {
+                    draw_row(self, &head, true);
+                }
             }
             draw_row(self, row, false);
         }

@@ -292,6 +292,10 @@ fn the_report_is_served_as_html_and_as_a_pdf_with_the_goals_and_charts() {
             assert!(text.contains(needle), "PDF text lacks {needle}: {text}");
         }
     }
+    // HEADWAY_REPORT_PDF=path keeps a copy, to look at.
+    if let Ok(keep) = std::env::var("HEADWAY_REPORT_PDF") {
+        let _ = std::fs::copy(&file, keep);
+    }
     let _ = std::fs::remove_file(&file);
     // JSON stays the default.
     let json = s.fetch(&s.me, &path, "*/*");
