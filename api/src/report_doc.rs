@@ -194,7 +194,11 @@ td.n{{text-align:right}} .draft{{color:#b71c1c;font-weight:bold}} .muted{{color:
             .map(|i| format!(" · {}", esc(i)))
             .collect::<String>(),
         period = esc(&period_line(v)),
-        cls = if v.signature.is_some() { "muted" } else { "draft" },
+        cls = if v.signature.is_some() {
+            "muted"
+        } else {
+            "draft"
+        },
         status = esc(&status_line(v)),
     );
     let _ = write!(
@@ -214,7 +218,11 @@ td.n{{text-align:right}} .draft{{color:#b71c1c;font-weight:bold}} .muted{{color:
     for g in &v.goals {
         h.push_str("<tr>");
         for (i, cell) in goal_rows(g).iter().enumerate() {
-            let class = if (2..=5).contains(&i) { " class=\"n\"" } else { "" };
+            let class = if (2..=5).contains(&i) {
+                " class=\"n\""
+            } else {
+                ""
+            };
             let _ = write!(h, "<td{class}>{}</td>", esc(cell));
         }
         h.push_str("</tr>");
@@ -536,7 +544,11 @@ fn failed(what: &str) -> ApiError {
 
 /// The report as a PDF: A4, header with clinic and client, period, tables, charts as
 /// vector drawings, the signature block, and page numbers.
-pub fn pdf(report: &Report, v: &ReportView, measures: &[OutcomeMeasure]) -> Result<Vec<u8>, ApiError> {
+pub fn pdf(
+    report: &Report,
+    v: &ReportView,
+    measures: &[OutcomeMeasure],
+) -> Result<Vec<u8>, ApiError> {
     let regular = font(REGULAR).ok_or_else(|| failed("font"))?;
     let bold = font(BOLD).ok_or_else(|| failed("font"))?;
     let options = usvg::Options {
@@ -561,7 +573,12 @@ pub fn pdf(report: &Report, v: &ReportView, measures: &[OutcomeMeasure]) -> Resu
     l.paragraph(&who, 11.0, true, 20);
     l.paragraph(&format!("Period: {}", period_line(v)), 9.5, false, 40);
     let status = status_line(v);
-    l.paragraph(&status, 9.5, v.signature.is_none(), if v.signature.is_none() { 0 } else { 60 });
+    l.paragraph(
+        &status,
+        9.5,
+        v.signature.is_none(),
+        if v.signature.is_none() { 0 } else { 60 },
+    );
     l.y += 4.0;
     let y = l.y;
     l.ops().push(Op::Rect {
@@ -578,7 +595,10 @@ pub fn pdf(report: &Report, v: &ReportView, measures: &[OutcomeMeasure]) -> Resu
         &["", ""],
         &[0.25, 0.75],
         &[
-            vec!["Reason for referral".into(), v.episode.reason_for_referral.clone()],
+            vec![
+                "Reason for referral".into(),
+                v.episode.reason_for_referral.clone(),
+            ],
             vec![
                 "Diagnoses".into(),
                 if v.episode.diagnoses.is_empty() {
@@ -592,7 +612,10 @@ pub fn pdf(report: &Report, v: &ReportView, measures: &[OutcomeMeasure]) -> Resu
                 format!(
                     "from {}{} ({})",
                     v.episode.start_date,
-                    v.episode.end_date.map(|d| format!(" to {d}")).unwrap_or_default(),
+                    v.episode
+                        .end_date
+                        .map(|d| format!(" to {d}"))
+                        .unwrap_or_default(),
                     v.episode.status
                 ),
             ],
@@ -617,7 +640,11 @@ pub fn pdf(report: &Report, v: &ReportView, measures: &[OutcomeMeasure]) -> Resu
             ]
         })
         .collect();
-    l.table(&["Goal", "In the client's words, and as measured", "Status"], &[0.07, 0.68, 0.25], &words);
+    l.table(
+        &["Goal", "In the client's words, and as measured", "Status"],
+        &[0.07, 0.68, 0.25],
+        &words,
+    );
     if let Some(gas) = &v.gas {
         l.paragraph(
             &format!(
@@ -683,7 +710,11 @@ pub fn pdf(report: &Report, v: &ReportView, measures: &[OutcomeMeasure]) -> Resu
         .iter()
         .map(|g| vec![g.label.clone(), g.adherence.summary.clone()])
         .collect();
-    l.table(&["Goal", "Adherence in the period"], &[0.15, 0.85], &adherence);
+    l.table(
+        &["Goal", "Adherence in the period"],
+        &[0.15, 0.85],
+        &adherence,
+    );
 
     l.heading("Assessment");
     l.paragraph(or_dash(&v.assessment), 10.0, false, 20);
@@ -737,7 +768,13 @@ pub fn pdf(report: &Report, v: &ReportView, measures: &[OutcomeMeasure]) -> Resu
             opacity: NormalizedF32::ONE,
             rule: Default::default(),
         };
-        let draw_text = |s: &mut krilla::surface::Surface<'_>, x: f32, y: f32, size: f32, b: bool, g: u8, t: &str| {
+        let draw_text = |s: &mut krilla::surface::Surface<'_>,
+                         x: f32,
+                         y: f32,
+                         size: f32,
+                         b: bool,
+                         g: u8,
+                         t: &str| {
             s.set_fill(Some(grey_fill(g)));
             let f = if b { bold.clone() } else { regular.clone() };
             s.draw_text(Point::from_xy(x, y), f, size, t, false, TextDirection::Auto);

@@ -44,7 +44,10 @@ impl Period {
     /// report speaks of what happened).
     pub fn parse(from: NaiveDate, to: NaiveDate, today: NaiveDate) -> Result<Self, Invalid> {
         if to < from {
-            return Err(Invalid::field("period_end", "must not be before period_start"));
+            return Err(Invalid::field(
+                "period_end",
+                "must not be before period_start",
+            ));
         }
         if to > today {
             return Err(Invalid::field("period_end", "must not be in the future"));
@@ -243,13 +246,13 @@ pub fn figures(input: ReportInput<'_>) -> ReportFigures {
                 .as_deref()
                 .and_then(|c| measures.iter().find(|m| m.code == c));
             let p = s.progress.as_ref();
-            let achievement = g
-                .status
-                .fhir_achievement()
-                .unwrap_or_else(|| match p.map(|p| p.achievement) {
-                    Some(a) => a.as_str(),
-                    None => crate::progress::Achievement::InProgress.as_str(),
-                });
+            let achievement =
+                g.status
+                    .fhir_achievement()
+                    .unwrap_or_else(|| match p.map(|p| p.achievement) {
+                        Some(a) => a.as_str(),
+                        None => crate::progress::Achievement::InProgress.as_str(),
+                    });
             let mut lines: Vec<ReportLine> = Vec::new();
             if let Some(code) = code.as_deref() {
                 let primary = s.primary_source.unwrap_or(Source::Therapist);

@@ -4,9 +4,7 @@
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
-use domain::report::{
-    Addendum, Narrative, Period, Report, ReportFigures, ReportStatus, Signature,
-};
+use domain::report::{Addendum, Narrative, Period, Report, ReportFigures, ReportStatus, Signature};
 use uuid::Uuid;
 
 use crate::{

@@ -124,7 +124,10 @@ fn a_draft_states_the_progress_views_figures_and_the_treatment_days() {
     assert_eq!(report["treatment_days"], 3, "{report}");
     assert_eq!(report["treatment_days_per_report"], 10);
     assert_eq!(report["client"]["name"], "Maria Lopez");
-    assert_eq!(report["episode"]["reason_for_referral"], "Stroke, left hemiparesis");
+    assert_eq!(
+        report["episode"]["reason_for_referral"],
+        "Stroke, left hemiparesis"
+    );
     let progress = s
         .app
         .get(
@@ -141,8 +144,14 @@ fn a_draft_states_the_progress_views_figures_and_the_treatment_days() {
     assert_eq!(goal["baseline"], line["progress"]["baseline"]);
     assert_eq!(goal["current"], line["progress"]["latest"]);
     assert_eq!(goal["change"], line["progress"]["change"]);
-    assert_eq!(goal["percent_to_target"], line["progress"]["percent_to_target"]);
-    assert_eq!(goal["meaningful_change"], line["progress"]["meaningful_change"]);
+    assert_eq!(
+        goal["percent_to_target"],
+        line["progress"]["percent_to_target"]
+    );
+    assert_eq!(
+        goal["meaningful_change"],
+        line["progress"]["meaningful_change"]
+    );
     assert_eq!(goal["gas_level"], line["gas_level"]);
     assert_eq!(goal["achievement_status"], line["achievement_status"]);
     // By hand: therapist-assessed 2 -> 4 on NRS (the client's 7 is beside it, never
@@ -151,7 +160,10 @@ fn a_draft_states_the_progress_views_figures_and_the_treatment_days() {
     assert_eq!(goal["current"], 4.0);
     assert_eq!(goal["target"], 8.0);
     assert_eq!(goal["meaningful_change"], true);
-    assert_eq!((goal["gas_baseline"].clone(), goal["gas_level"].clone()), (json!(-1), json!(1)));
+    assert_eq!(
+        (goal["gas_baseline"].clone(), goal["gas_level"].clone()),
+        (json!(-1), json!(1))
+    );
     assert_eq!(report["gas"]["baseline_t"], progress["gas"]["baseline_t"]);
     assert_eq!(report["gas"]["current_t"], progress["gas"]["current_t"]);
     assert_eq!(goal["adherence"]["status"], "not-recorded");
@@ -186,27 +198,43 @@ fn edits_need_if_match_signing_freezes_the_report_and_addenda_are_signed() {
     );
     r.problem(428);
     // A stale tag: 412.
-    let r = s.app.update_at(reqwest::Method::PUT, &s.olivia, &path, "\"9\"", &edit);
+    let r = s
+        .app
+        .update_at(reqwest::Method::PUT, &s.olivia, &path, "\"9\"", &edit);
     r.problem(412);
     // The current tag: a new draft version.
-    let r = s.app.update_at(reqwest::Method::PUT, &s.olivia, &path, "\"1\"", &edit);
+    let r = s
+        .app
+        .update_at(reqwest::Method::PUT, &s.olivia, &path, "\"1\"", &edit);
     assert_eq!(r.ok(200)["version"], 2);
     assert_eq!(r.header("etag"), Some("\"2\""));
     assert_eq!(r.body["plan"], "Two more weeks.");
     // The client may not edit (403: she sees her record, it is not hers to write).
     s.app.put(&s.me, &path, &edit).problem(403);
     // Sign.
-    let signed = s.app.post(&s.olivia, &format!("{path}/signature"), &json!({}));
+    let signed = s
+        .app
+        .post(&s.olivia, &format!("{path}/signature"), &json!({}));
     let signed = signed.ok(200).clone();
     assert_eq!(signed["status"], "signed");
     assert_eq!(signed["signature"]["name"], "Olivia Okafor, OT");
     assert_eq!(signed["signature"]["discipline"], "occupational-therapy");
     let before = s.app.get(&s.olivia, &path).ok(200).clone();
     // Any edit after signing: 409, nothing changed.
-    let late = s.app.put(&s.olivia, &path, &json!({"assessment": "x", "plan": "y"}));
+    let late = s
+        .app
+        .put(&s.olivia, &path, &json!({"assessment": "x", "plan": "y"}));
     let problem = late.problem(409);
-    assert!(problem["detail"].as_str().unwrap_or_default().contains("signed"), "{problem}");
-    s.app.post(&s.olivia, &format!("{path}/signature"), &json!({})).problem(409);
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("signed"),
+        "{problem}"
+    );
+    s.app
+        .post(&s.olivia, &format!("{path}/signature"), &json!({}))
+        .problem(409);
     assert_eq!(s.app.get(&s.olivia, &path).ok(200), &before);
     // A correction is a signed addendum, listed with the report.
     let add = s.app.post(
@@ -219,11 +247,19 @@ fn edits_need_if_match_signing_freezes_the_report_and_addenda_are_signed() {
     assert_eq!(shown["addenda"].as_array().map(Vec::len), Some(1));
     assert_eq!(shown["assessment"], before["assessment"]);
     // An empty addendum: 422 naming the field.
-    let empty = s.app.post(&s.olivia, &format!("{path}/addenda"), &json!({"body": " "}));
+    let empty = s
+        .app
+        .post(&s.olivia, &format!("{path}/addenda"), &json!({"body": " "}));
     empty.problem(422);
     assert_eq!(empty.fields(), ["body"]);
     // Each step left its audit event.
-    for action in ["report.draft", "report.edit", "report.sign", "report.addendum", "report.read"] {
+    for action in [
+        "report.draft",
+        "report.edit",
+        "report.sign",
+        "report.addendum",
+        "report.read",
+    ] {
         assert!(actions(&s.app, &admin, &s.maria, action) >= 1, "{action}");
     }
 }
@@ -243,13 +279,20 @@ fn the_client_reads_only_signed_reports_and_others_get_404() {
     assert_eq!(s.app.get(&s.me, &list).ok(200), &json!([]));
     s.app.get(&admin, &path).ok(200);
     s.app.get(&sam, &path).problem(404);
-    s.app.post(&s.olivia, &format!("{path}/signature"), &json!({})).ok(200);
+    s.app
+        .post(&s.olivia, &format!("{path}/signature"), &json!({}))
+        .ok(200);
     // Signed: the client and her caregiver read it; another client still gets 404.
     assert_eq!(s.app.get(&s.me, &path).ok(200)["status"], "signed");
     s.app.get(&lucia, &path).ok(200);
-    assert_eq!(s.app.get(&s.me, &list).ok(200).as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        s.app.get(&s.me, &list).ok(200).as_array().map(Vec::len),
+        Some(1)
+    );
     s.app.get(&sam, &path).problem(404);
-    s.app.put(&sam, &path, &json!({"assessment": "", "plan": ""})).problem(404);
+    s.app
+        .put(&sam, &path, &json!({"assessment": "", "plan": ""}))
+        .problem(404);
 }
 
 #[test]
@@ -257,7 +300,9 @@ fn the_report_is_served_as_html_and_as_a_pdf_with_the_goals_and_charts() {
     let s = story();
     let report = s.draft((Utc::now() - Duration::days(30)).date_naive());
     let path = s.path(&report);
-    s.app.post(&s.olivia, &format!("{path}/signature"), &json!({})).ok(200);
+    s.app
+        .post(&s.olivia, &format!("{path}/signature"), &json!({}))
+        .ok(200);
     let html = s.fetch(&s.me, &path, "text/html");
     assert_eq!(html.status(), 200);
     assert!(html
@@ -266,29 +311,57 @@ fn the_report_is_served_as_html_and_as_a_pdf_with_the_goals_and_charts() {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|t| t.starts_with("text/html")));
     let page = html.text().unwrap_or_default();
-    for needle in ["Maria Lopez", "Cook dinner for my kids again", "Olivia Okafor, OT", "<svg", "No home programme recorded", "3 treatment days"] {
+    for needle in [
+        "Maria Lopez",
+        "Cook dinner for my kids again",
+        "Olivia Okafor, OT",
+        "<svg",
+        "No home programme recorded",
+        "3 treatment days",
+    ] {
         assert!(page.contains(needle), "HTML lacks {needle}");
     }
-    let label = report["goals"][0]["label"].as_str().unwrap_or_default().to_owned();
+    let label = report["goals"][0]["label"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     // Baseline 2, current 4, target 8 in the goals table.
-    assert!(page.contains(&format!("<td>{label}</td><td>Numeric rating scale")) || page.contains(&label));
+    assert!(
+        page.contains(&format!("<td>{label}</td><td>Numeric rating scale"))
+            || page.contains(&label)
+    );
     for figure in [">2<", ">4<", ">8<", ">+2<"] {
         assert!(page.contains(figure), "HTML lacks {figure}");
     }
     let pdf = s.fetch(&s.me, &path, "application/pdf");
     assert_eq!(pdf.status(), 200);
     assert_eq!(
-        pdf.headers().get("content-type").and_then(|v| v.to_str().ok()),
+        pdf.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
         Some("application/pdf")
     );
     let bytes = pdf.bytes().unwrap_or_default();
     assert!(bytes.starts_with(b"%PDF"), "not a PDF");
     // Its text, as a reader extracts it (poppler's pdftotext, when installed).
-    let file = std::env::temp_dir().join(format!("headway-report-{}.pdf", report["id"].as_str().unwrap_or_default()));
+    let file = std::env::temp_dir().join(format!(
+        "headway-report-{}.pdf",
+        report["id"].as_str().unwrap_or_default()
+    ));
     std::fs::write(&file, &bytes).unwrap_or_else(|e| panic!("{e}"));
-    if let Ok(out) = std::process::Command::new("pdftotext").arg(&file).arg("-").output() {
+    if let Ok(out) = std::process::Command::new("pdftotext")
+        .arg(&file)
+        .arg("-")
+        .output()
+    {
         let text = String::from_utf8_lossy(&out.stdout);
-        for needle in [label.as_str(), "Maria Lopez", "Olivia Okafor, OT", "Page 1 of", "No home programme recorded"] {
+        for needle in [
+            label.as_str(),
+            "Maria Lopez",
+            "Olivia Okafor, OT",
+            "Page 1 of",
+            "No home programme recorded",
+        ] {
             assert!(text.contains(needle), "PDF text lacks {needle}: {text}");
         }
     }

@@ -6,7 +6,9 @@ use actix_web::{get, http::header, post, put, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::{
     progress::{shown, PERCENT_DECIMALS, T_SCORE_DECIMALS, VALUE_DECIMALS},
-    report::{Addendum, Adherence, Narrative, Period, Report, Signature, TREATMENT_DAYS_PER_REPORT},
+    report::{
+        Addendum, Adherence, Narrative, Period, Report, Signature, TREATMENT_DAYS_PER_REPORT,
+    },
 };
 use persistence::ops::reports::ReportRecord;
 use serde::{Deserialize, Serialize};
@@ -398,7 +400,11 @@ pub async fn draft_report(
         episode_id,
     } = path.into_inner();
     let input = body.0;
-    let period = Period::parse(input.period_start, input.period_end, Utc::now().date_naive())?;
+    let period = Period::parse(
+        input.period_start,
+        input.period_end,
+        Utc::now().date_naive(),
+    )?;
     let narrative = Narrative::parse(&input.assessment, &input.plan)?;
     state
         .run_once(

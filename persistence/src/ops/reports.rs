@@ -131,7 +131,15 @@ impl Clinic {
                     adherence,
                 });
                 reports::insert(
-                    c, client, report_id, episode_id, period, &figures, &narrative, by, now(),
+                    c,
+                    client,
+                    report_id,
+                    episode_id,
+                    period,
+                    &figures,
+                    &narrative,
+                    by,
+                    now(),
                 )
             },
         )
