@@ -470,9 +470,9 @@ mod tests {
         assert!(Period::parse(day("2026-11-01"), day("2026-12-03"), today).is_ok());
         assert!(Period::parse(day("2026-11-01"), day("2026-11-01"), today).is_ok());
         let back = Period::parse(day("2026-11-02"), day("2026-11-01"), today);
-        assert_eq!(back.unwrap_err().0[0].field, "period_end");
+        assert_eq!(back.expect_err("refused").0[0].field, "period_end");
         let ahead = Period::parse(day("2026-11-02"), day("2026-12-04"), today);
-        assert_eq!(ahead.unwrap_err().0[0].field, "period_end");
+        assert_eq!(ahead.expect_err("refused").0[0].field, "period_end");
     }
 
     #[test]
@@ -553,10 +553,10 @@ mod tests {
         let n = Narrative::parse("  better  ", "").expect("fine");
         assert_eq!(n.assessment, "better");
         let long = "x".repeat(MAX_TEXT + 1);
-        let e = Narrative::parse(&long, &long).unwrap_err();
+        let e = Narrative::parse(&long, &long).expect_err("refused");
         let fields: Vec<&str> = e.0.iter().map(|f| f.field.as_str()).collect();
         assert_eq!(fields, ["assessment", "plan"]);
-        assert_eq!(addendum_body("  ").unwrap_err().0[0].field, "body");
+        assert_eq!(addendum_body("  ").expect_err("refused").0[0].field, "body");
         assert_eq!(addendum_body(" fix ").expect("fine"), "fix");
     }
 }
