@@ -214,7 +214,13 @@ pub struct Session {
 }
 
 /// The POSTs that update a record in place (they need If-Match).
-pub const UPDATE_ACTIONS: [&str; 4] = ["/status", "/revisions", "/agreement", "/corrections"];
+pub const UPDATE_ACTIONS: [&str; 5] = [
+    "/status",
+    "/revisions",
+    "/agreement",
+    "/corrections",
+    "/signature",
+];
 
 /// Whether a PATCH at `path` takes a JSON Merge Patch (a client, a goal).
 pub fn merge_patched(path: &str) -> bool {

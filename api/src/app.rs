@@ -26,8 +26,8 @@ use crate::{
     middleware::{self, RequestId, TransportLimits},
     openapi::{ApiDoc, Shared},
     routes::{
-        audit, auth, care, clients, events, goals, health, me, measures, progress, sync, users,
-        webhooks,
+        audit, auth, care, clients, events, goals, health, me, measures, progress, reports, sync,
+        users, webhooks,
     },
     state::AppState,
 };
@@ -90,6 +90,12 @@ fn routes(cfg: &mut ServiceConfig) {
                 .service(progress::series)
                 .service(progress::chart_svg)
                 .service(progress::milestones)
+                .service(reports::draft_report)
+                .service(reports::list_reports)
+                .service(reports::get_report)
+                .service(reports::edit_report)
+                .service(reports::sign_report)
+                .service(reports::add_addendum)
                 .service(events::events)
                 .service(events::stream_ticket)
                 .service(sync::sync)

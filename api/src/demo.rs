@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use crate::auth::{passwords, tokens};
 
+mod reports;
 mod story;
 
 pub use story::{seed_story, Story, StoryEpisode};
@@ -81,6 +82,11 @@ pub fn story_welcome(story: &Story, base: &str) -> String {
             "  {} ({}):\n    progress {client}/episodes/{}/progress\n    chart    {client}/goals/{}/chart.svg\n    access   {client}/access-log\n",
             e.client_name, e.login, e.episode_id, e.featured_goal_id
         ));
+        if let Some(report) = e.report_id {
+            out.push_str(&format!(
+                "    report   {client}/reports/{report} (Accept: application/pdf or text/html)\n"
+            ));
+        }
     }
     out.push_str("The README's \"A short tour\" walks through it with curl.\n");
     out

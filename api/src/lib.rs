@@ -13,6 +13,7 @@ pub mod idempotent;
 pub mod live;
 pub mod middleware;
 pub mod openapi;
+pub mod report_doc;
 pub mod routes;
 pub mod state;
 pub mod telemetry;

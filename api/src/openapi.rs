@@ -32,6 +32,7 @@ use crate::error::{Problem, PROBLEM_JSON};
         (name = "goals", description = "Episodes of care and goals set together"),
         (name = "measures", description = "Outcome measures and measurements"),
         (name = "progress", description = "Progress views, charts and milestones"),
+        (name = "reports", description = "Progress reports: drafted from the record, edited, signed, with signed addenda; JSON, HTML or PDF"),
         (name = "events", description = "Live events: changes as they commit"),
         (name = "webhooks", description = "Webhook endpoints and their deliveries (admins)"),
         (name = "health", description = "Liveness and readiness"),

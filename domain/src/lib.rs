@@ -11,6 +11,7 @@ pub mod identity;
 pub mod measure;
 pub mod policy;
 pub mod progress;
+pub mod report;
 pub mod version;
 pub mod webhook;
 

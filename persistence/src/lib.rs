@@ -29,6 +29,7 @@ mod goals;
 mod idempotency;
 mod measurements;
 pub mod ops;
+mod reports;
 mod rows;
 pub mod versions;
 mod webhooks;

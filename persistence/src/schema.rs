@@ -249,6 +249,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     goal_comments,
     outcome_measures,
     measurements,
+    progress_reports,
 );
 
 diesel::table! {
@@ -498,3 +499,55 @@ diesel::table! {
 
 diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
 diesel::allow_tables_to_appear_in_same_query!(webhook_endpoints, webhook_deliveries);
+
+diesel::table! {
+    /// A progress report for a period of an episode: figures frozen as drafted.
+    progress_reports (id) {
+        id -> Text,
+        organization_id -> Text,
+        client_id -> Text,
+        episode_id -> Text,
+        period_start -> Date,
+        period_end -> Date,
+        status -> Text,
+        figures -> Text,
+        assessment -> Text,
+        plan -> Text,
+        drafted_by -> Text,
+        signed_by -> Nullable<Text>,
+        signed_name -> Nullable<Text>,
+        signed_discipline -> Nullable<Text>,
+        signed_at -> Nullable<Timestamp>,
+        version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Each draft version's narrative, append-only.
+    progress_report_versions (id) {
+        id -> Text,
+        report_id -> Text,
+        version -> Integer,
+        assessment -> Text,
+        plan -> Text,
+        edited_by -> Text,
+        edited_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Signed addenda to signed reports, append-only.
+    progress_report_addenda (id) {
+        id -> Text,
+        report_id -> Text,
+        organization_id -> Text,
+        client_id -> Text,
+        body -> Text,
+        signed_by -> Text,
+        signed_name -> Text,
+        signed_discipline -> Nullable<Text>,
+        signed_at -> Timestamp,
+    }
+}

@@ -112,6 +112,9 @@ fn action_of(path: &str) -> &'static str {
         "webhooks" => "webhook.create",
         "secret" => "webhook.rotate_secret",
         "redeliver" => "webhook.redeliver",
+        "reports" => "report.draft",
+        "signature" => "report.sign",
+        "addenda" => "report.addendum",
         other => panic!("POST .../{other}: which audit action does it leave?"),
     }
 }

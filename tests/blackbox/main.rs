@@ -20,6 +20,7 @@ mod migrations;
 mod openapi;
 mod processes;
 mod progress;
+mod reports;
 mod revocation;
 mod signin;
 mod sync;

@@ -85,10 +85,21 @@ fn the_readme_tour_runs_twice_in_a_row_and_ends_with_progress_and_a_chart() {
             );
         }
         assert!(
-            r.stdout.trim_end().ends_with("(macOS: open goal.svg)")
-                && r.stdout.contains("xdg-open goal.svg"),
+            r.stdout.contains("(macOS: open goal.svg)\n") && r.stdout.contains("xdg-open goal.svg"),
             "run {run} says how to open the chart: {}",
             r.stdout
+        );
+        // Then a signed progress report, saved as a PDF.
+        assert!(
+            r.stdout.trim_end().ends_with("report.pdf"),
+            "run {run} ends with the report saved: {}",
+            r.stdout
+        );
+        let pdf = std::fs::read(dir.path().join("report.pdf"))
+            .unwrap_or_else(|e| panic!("run {run} wrote no report.pdf: {e}"));
+        assert!(
+            pdf.starts_with(b"%PDF"),
+            "run {run}: report.pdf is not a PDF"
         );
         let svg = std::fs::read_to_string(dir.path().join("goal.svg"))
             .unwrap_or_else(|e| panic!("run {run} wrote no goal.svg: {e}"));

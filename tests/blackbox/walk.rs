@@ -25,6 +25,10 @@ pub struct World {
     /// its deliveries.
     pub webhook: String,
     pub delivery: String,
+    /// A draft progress report of the episode, and a signed one (addenda are made to
+    /// signed reports only).
+    pub report: String,
+    pub signed_report: String,
 }
 
 fn id(v: &Value) -> String {
@@ -74,7 +78,16 @@ impl World {
             let r = app.get(&admin, &deliveries);
             r.ok(200)["items"].get(0).map(id)
         });
+        let today = chrono::Utc::now().date_naive().to_string();
+        let reports = format!("/api/v1/clients/{client}/episodes/{episode}/reports");
+        let period = json!({"period_start": today, "period_end": today});
+        let report = id(app.post(&clinician, &reports, &period).ok(201));
+        let signed_report = id(app.post(&clinician, &reports, &period).ok(201));
+        let signature = format!("/api/v1/clients/{client}/reports/{signed_report}/signature");
+        app.post(&clinician, &signature, &json!({})).ok(200);
         World {
+            report,
+            signed_report,
             webhook,
             delivery,
             client,
@@ -88,6 +101,11 @@ impl World {
     }
 
     pub fn concrete(&self, path: &str) -> String {
+        let report = if path.ends_with("/addenda") {
+            &self.signed_report
+        } else {
+            &self.report
+        };
         path.replace("{client_id}", &self.client)
             .replace("{episode_id}", &self.episode)
             .replace("{goal_id}", &self.goal)
@@ -99,6 +117,7 @@ impl World {
             .replace("{webhook_id}", &self.webhook)
             .replace("{delivery_id}", &self.delivery)
             .replace("{version_id}", "1")
+            .replace("{report_id}", report)
     }
 
     /// A body that a caller with the right to do it would have had accepted.
@@ -139,6 +158,12 @@ impl World {
             ("patch", "{user_id}") => json!({"display_name": "Olivia O."}),
             ("post", "webhooks") => json!({"url": "https://other.example/hooks"}),
             ("patch", "{webhook_id}") => json!({"description": "Billing system"}),
+            ("post", "reports") => {
+                let today = chrono::Utc::now().date_naive().to_string();
+                json!({"period_start": today, "period_end": today})
+            }
+            ("put", "{report_id}") => json!({"assessment": "Improving", "plan": "Continue"}),
+            ("post", "addenda") => json!({"body": "Corrected the plan"}),
             ("post", _) | ("put", _) | ("patch", _) => json!({}),
             _ => return None,
         };

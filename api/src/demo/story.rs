@@ -35,6 +35,8 @@ pub struct StoryEpisode {
     pub episode_id: Uuid,
     /// The goal whose chart tells the most.
     pub featured_goal_id: Uuid,
+    /// A signed progress report of the episode, if the story has one.
+    pub report_id: Option<Uuid>,
 }
 
 const CAST: [&str; 5] = [
@@ -464,12 +466,14 @@ impl Cast<'_> {
         // Lucia, her daughter, looks in (she may view, not change).
         self.clinic.milestones(lucia, client)?;
         self.clinic.goal_comments(lucia, client, cooking.id)?;
+        let report = super::reports::report_on(self.clinic, olivia, client, episode, self.now)?;
         Ok(StoryEpisode {
             client_name: "Maria Lopez".into(),
             login: "maria@client.example".into(),
             client_id: client,
             episode_id: episode,
             featured_goal_id: cooking.id,
+            report_id: Some(report),
         })
     }
 
@@ -601,6 +605,7 @@ impl Cast<'_> {
             client_id: client,
             episode_id: episode,
             featured_goal_id: work.id,
+            report_id: None,
         })
     }
 }

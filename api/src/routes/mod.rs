@@ -10,6 +10,7 @@ pub mod health;
 pub mod me;
 pub mod measures;
 pub mod progress;
+pub mod reports;
 pub mod sync;
 pub mod users;
 pub mod webhooks;

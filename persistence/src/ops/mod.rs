@@ -12,6 +12,7 @@ pub mod goals;
 pub mod me;
 pub mod measures;
 pub mod progress;
+pub mod reports;
 pub mod search;
 pub mod sync;
 pub mod users;
