@@ -25,7 +25,7 @@ use crate::{
     middleware::{self, RequestId, TransportLimits},
     openapi::{ApiDoc, Shared},
     routes::{
-        audit, auth, care, clients, events, goals, health, me, measures, progress, sync, users,
+        audit, auth, care, clients, events, goals, health, home, me, measures, progress, sync, users,
         webhooks,
     },
     state::AppState,
@@ -89,6 +89,25 @@ fn routes(cfg: &mut ServiceConfig) {
                 .service(progress::series)
                 .service(progress::chart_svg)
                 .service(progress::milestones)
+                .service(home::prescribe)
+                .service(home::programme)
+                .service(home::adherence)
+                .service(home::get_activity)
+                .service(home::revise)
+                .service(home::stop)
+                .service(home::log_practice)
+                .service(home::practice_log)
+                .service(home::get_practice)
+                .service(home::correct_practice)
+                .service(home::record_check_in)
+                .service(home::check_ins)
+                .service(home::flagged)
+                .service(home::ask)
+                .service(home::questions)
+                .service(home::get_question)
+                .service(home::answer)
+                .service(home::add_note)
+                .service(home::unanswered)
                 .service(events::events)
                 .service(events::stream_ticket)
                 .service(sync::sync)

@@ -49,6 +49,11 @@ pub struct RequestMeta {
 /// and what was attempted (after "tried to", for a refused or failed request).
 pub const ACTIONS: &[(&str, &str, &str)] = &[
     (
+        "activity.adherence",
+        "viewed how you keep up with your home programme",
+        "view how you keep up with your home programme",
+    ),
+    (
         "activity.list",
         "viewed your home programme",
         "view your home programme",

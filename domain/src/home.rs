@@ -473,6 +473,33 @@ pub fn weeks_completed_by(
     }
 }
 
+/// Every week fully done, with when: the practice that reached the week's prescribed
+/// times (for the milestones a client celebrates).
+pub fn fully_done_weeks(
+    activity: &Activity,
+    logs: &[PracticeLog],
+    to: NaiveDate,
+) -> Vec<(String, DateTime<Utc>)> {
+    let weeks = weekly_adherence(activity, logs, None, to);
+    let mut done: Vec<&PracticeLog> = logs
+        .iter()
+        .filter(|l| l.counts() && l.practice.outcome == PracticeOutcome::Done)
+        .filter(|l| activity.in_effect(l.practice.performed_at.date_naive()).is_some())
+        .collect();
+    done.sort_by_key(|l| (l.practice.performed_at, l.id));
+    weeks
+        .into_iter()
+        .filter(|w| w.fully_done)
+        .filter_map(|w| {
+            let in_week = done
+                .iter()
+                .filter(|l| IsoWeek::of(l.practice.performed_at.date_naive()).label() == w.week);
+            let reached = in_week.clone().nth(w.prescribed as usize - 1)?;
+            Some((w.week, reached.practice.performed_at))
+        })
+        .collect()
+}
+
 // --- Check-ins -----------------------------------------------------------------------
 
 /// A short check-in between sessions: each 0..=10, at least one given.
@@ -840,7 +867,12 @@ mod tests {
             weeks_completed_by(&a, std::slice::from_ref(&first), &second, today),
             ["2026-W50"]
         );
-        assert!(weeks_completed_by(&a, &[first, second], &third, today).is_empty());
+        let all = [first.clone(), second.clone(), third.clone()];
+        assert!(weeks_completed_by(&a, &[first, second.clone()], &third, today).is_empty());
+        assert_eq!(
+            fully_done_weeks(&a, &all, today),
+            [("2026-W50".to_owned(), second.practice.performed_at)]
+        );
     }
 
     #[test]
