@@ -25,8 +25,8 @@ use crate::{
     middleware::{self, RequestId, TransportLimits},
     openapi::{ApiDoc, Shared},
     routes::{
-        audit, auth, care, clients, events, goals, health, home, me, measures, progress, sync, users,
-        webhooks,
+        audit, auth, care, clients, events, goals, health, home, me, measures, progress, sync,
+        users, webhooks,
     },
     state::AppState,
 };

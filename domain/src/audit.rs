@@ -279,11 +279,7 @@ pub const ACTIONS: &[(&str, &str, &str)] = &[
         "viewed your practice log",
         "view your practice log",
     ),
-    (
-        "practice.log",
-        "logged practice",
-        "log practice",
-    ),
+    ("practice.log", "logged practice", "log practice"),
     (
         "practice.read",
         "viewed a practice log entry",

@@ -62,7 +62,12 @@ impl PrescriptionDraft {
         }
         let sets = small(&mut problems, "sets", self.sets, 100);
         let repetitions = small(&mut problems, "repetitions", self.repetitions, 1000);
-        let duration_minutes = small(&mut problems, "duration_minutes", self.duration_minutes, 600);
+        let duration_minutes = small(
+            &mut problems,
+            "duration_minutes",
+            self.duration_minutes,
+            600,
+        );
         let start_date = self.start_date.unwrap_or(today);
         if let Some(end) = self.end_date {
             if end < start_date {
@@ -484,7 +489,11 @@ pub fn fully_done_weeks(
     let mut done: Vec<&PracticeLog> = logs
         .iter()
         .filter(|l| l.counts() && l.practice.outcome == PracticeOutcome::Done)
-        .filter(|l| activity.in_effect(l.practice.performed_at.date_naive()).is_some())
+        .filter(|l| {
+            activity
+                .in_effect(l.practice.performed_at.date_naive())
+                .is_some()
+        })
         .collect();
     done.sort_by_key(|l| (l.practice.performed_at, l.id));
     weeks
@@ -536,7 +545,10 @@ impl CheckInDraft {
         };
         let given = [self.mood, self.pain, self.fatigue, self.confidence];
         if given.iter().all(Option::is_none) {
-            problems.add("mood", "give at least one of mood, pain, fatigue, confidence");
+            problems.add(
+                "mood",
+                "give at least one of mood, pain, fatigue, confidence",
+            );
         }
         let note = note(&mut problems, "note", self.note);
         let at = self.observed_at.unwrap_or(now);
@@ -811,7 +823,10 @@ mod tests {
         assert_eq!((w[0].days_prescribed, w[0].prescribed), (3, 2));
         // 1 a week over 1 day still asks for it once.
         let c = activity(prescription(1, "2026-12-13", None));
-        assert_eq!(weekly_adherence(&c, &[], None, d("2026-12-13"))[0].prescribed, 1);
+        assert_eq!(
+            weekly_adherence(&c, &[], None, d("2026-12-13"))[0].prescribed,
+            1
+        );
     }
 
     #[test]
@@ -821,7 +836,11 @@ mod tests {
         withdrawn.status = LogStatus::EnteredInError;
         let mut superseded = log("2026-12-08", PracticeOutcome::Done);
         superseded.superseded_by = Some(Uuid::nil());
-        let logs = vec![withdrawn, superseded, log("2026-12-09", PracticeOutcome::Done)];
+        let logs = vec![
+            withdrawn,
+            superseded,
+            log("2026-12-09", PracticeOutcome::Done),
+        ];
         let w = &weekly_adherence(&a, &logs, None, d("2026-12-13"))[0];
         assert_eq!(w.done, 1);
         let many: Vec<_> = (7..=11)
@@ -849,7 +868,8 @@ mod tests {
         assert_eq!(prescribed, [7, 3]);
         assert!(a.may_log_on(d("2026-12-20")).is_ok());
         assert_eq!(
-            a.may_log_on(d("2026-12-21")).map_err(|e| e.0[0].field.clone()),
+            a.may_log_on(d("2026-12-21"))
+                .map_err(|e| e.0[0].field.clone()),
             Err("performed_at".to_owned())
         );
         assert!(a.may_log_on(d("2026-12-06")).is_err());
@@ -885,7 +905,10 @@ mod tests {
         };
         // The oldest (mood 0) is beyond the last three and does not count.
         let previous = [f(0, 9), f(7, 2), f(8, 3), f(6, 1)];
-        assert_eq!(sharp_drop(&previous, &f(4, 5)), [Concern::MoodFell, Concern::PainRose]);
+        assert_eq!(
+            sharp_drop(&previous, &f(4, 5)),
+            [Concern::MoodFell, Concern::PainRose]
+        );
         assert!(sharp_drop(&previous, &f(5, 4)).is_empty());
         assert!(sharp_drop(&[], &f(0, 10)).is_empty());
         // A value not given before or now is not compared.

@@ -6,9 +6,8 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use domain::{
     home::{
-        Activity, ActivityStatus, ActivityVersion, CheckIn, Concern, Feelings, LogStatus,
-        Practice, PracticeLog, PracticeOutcome, Prescription, Question, QuestionNote,
-        QuestionState,
+        Activity, ActivityStatus, ActivityVersion, CheckIn, Concern, Feelings, LogStatus, Practice,
+        PracticeLog, PracticeOutcome, Prescription, Question, QuestionNote, QuestionState,
     },
     identity::Role,
 };

@@ -12,6 +12,7 @@ mod durability;
 mod events;
 mod figures;
 mod goals;
+mod home;
 mod idempotency;
 mod input;
 mod measures;

@@ -365,7 +365,11 @@ pub async fn adherence(
     let list = state
         .run(move |clinic| clinic.adherence(&caller, client_id, episode_id, from, to))
         .await?;
-    Ok(HttpResponse::Ok().json(list.into_iter().map(goal_adherence_view).collect::<Vec<_>>()))
+    Ok(HttpResponse::Ok().json(
+        list.into_iter()
+            .map(goal_adherence_view)
+            .collect::<Vec<_>>(),
+    ))
 }
 
 /// One activity, with every version and its adherence per ISO week.
@@ -913,10 +917,15 @@ pub async fn flagged(Bearer(caller): Bearer, state: State) -> ApiResult<HttpResp
         .await?;
     let views: Vec<FlaggedCheckInView> = list
         .into_iter()
-        .map(|FlaggedCheckIn { check_in, client_name }| FlaggedCheckInView {
-            client_name,
-            check_in: check_in.into(),
-        })
+        .map(
+            |FlaggedCheckIn {
+                 check_in,
+                 client_name,
+             }| FlaggedCheckInView {
+                client_name,
+                check_in: check_in.into(),
+            },
+        )
         .collect();
     Ok(HttpResponse::Ok().json(views))
 }

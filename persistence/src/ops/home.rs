@@ -11,9 +11,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use domain::{
     change::{Audience, ChangeKind},
     home::{
-        fully_done_weeks, overall, sharp_drop, speaks_for_client, weekly_adherence, weeks_completed_by, Activity,
-        CheckIn, Feelings, LogStatus, Practice, PracticeLog, Prescription, Question,
-        QuestionNote, QuestionState, Refused, WeekAdherence,
+        fully_done_weeks, overall, sharp_drop, speaks_for_client, weekly_adherence,
+        weeks_completed_by, Activity, CheckIn, Feelings, LogStatus, Practice, PracticeLog,
+        Prescription, Question, QuestionNote, QuestionState, Refused, WeekAdherence,
     },
     identity::Principal,
     policy::{decide, sees_team_notes, ClientAction, Decision, OrgAction},
@@ -114,7 +114,10 @@ pub fn adherence_by_goal(
             weeks,
             activity,
         };
-        match by_goal.iter_mut().find(|g| g.goal_id == line.activity.goal_id) {
+        match by_goal
+            .iter_mut()
+            .find(|g| g.goal_id == line.activity.goal_id)
+        {
             Some(g) => g.activities.push(line),
             None => by_goal.push(GoalAdherence {
                 goal_id: line.activity.goal_id,
@@ -167,7 +170,14 @@ pub(crate) fn practice_milestones(
             .collect();
         for (_, at) in fully_done_weeks(a, &own, today()) {
             let kind = MilestoneKind::PracticeWeekDone;
-            found.push((a.goal_id, Milestone { kind, at, value: None }));
+            found.push((
+                a.goal_id,
+                Milestone {
+                    kind,
+                    at,
+                    value: None,
+                },
+            ));
         }
     }
     Ok(found)
@@ -434,7 +444,13 @@ impl Clinic {
                         at: log.practice.performed_at,
                         value: None,
                     };
-                    goals::note_milestone(c, client, activity.goal_id, &milestone, Some(who.user_id))?;
+                    goals::note_milestone(
+                        c,
+                        client,
+                        activity.goal_id,
+                        &milestone,
+                        Some(who.user_id),
+                    )?;
                     tracing::debug!(%activity_id, week, "a week of practice fully done");
                 }
                 goals::touch_progress(c, client, &activity.episode_id.to_string())?;
