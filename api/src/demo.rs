@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use crate::auth::{passwords, tokens};
 
+mod home;
 mod story;
 
 pub use story::{seed_story, Story, StoryEpisode};

@@ -464,6 +464,9 @@ impl Cast<'_> {
         // Lucia, her daughter, looks in (she may view, not change).
         self.clinic.milestones(lucia, client)?;
         self.clinic.goal_comments(lucia, client, cooking.id)?;
+        // Between sessions: practice at home, check-ins, questions.
+        let (clinic, now) = (self.clinic, self.now);
+        super::home::maria_at_home(clinic, now, olivia, maria, client, episode, cooking.id)?;
         Ok(StoryEpisode {
             client_name: "Maria Lopez".into(),
             login: "maria@client.example".into(),
