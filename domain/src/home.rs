@@ -580,7 +580,7 @@ pub const PREVIOUS_CHECK_INS: usize = 3;
 /// by 3 or more, or pain or fatigue rising by 3 or more. `previous` is in time order,
 /// oldest first; only its last three giving each value count.
 pub fn sharp_drop(previous: &[Feelings], now: &Feelings) -> Vec<Concern> {
-    let mean = |pick: fn(&Feelings) -> Option<u8>| {
+    let mean = |pick: Pick| {
         let values: Vec<f64> = previous
             .iter()
             .rev()
@@ -590,7 +590,7 @@ pub fn sharp_drop(previous: &[Feelings], now: &Feelings) -> Vec<Concern> {
             .collect();
         (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
     };
-    let rules: [(fn(&Feelings) -> Option<u8>, f64, Concern); 4] = [
+    let rules: [(Pick, f64, Concern); 4] = [
         (|f| f.mood, -1.0, Concern::MoodFell),
         (|f| f.confidence, -1.0, Concern::ConfidenceFell),
         (|f| f.pain, 1.0, Concern::PainRose),
@@ -606,6 +606,9 @@ pub fn sharp_drop(previous: &[Feelings], now: &Feelings) -> Vec<Concern> {
     concerns.sort();
     concerns
 }
+
+/// Picks one value of a check-in.
+type Pick = fn(&Feelings) -> Option<u8>;
 
 /// A check-in as stored.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -94,12 +94,11 @@ fn insert_version(
     conn: &mut Conn,
     client: Reached,
     activity_id: Uuid,
-    version: i32,
-    p: &Prescription,
-    effective_from: NaiveDate,
-    by: Uuid,
-    now: DateTime<Utc>,
+    v: &ActivityVersion,
 ) -> StoreResult<()> {
+    let p = &v.prescription;
+    let (version, effective_from, by, now) =
+        (v.version, v.effective_from, v.prescribed_by, v.recorded_at);
     diesel::insert_into(activity_versions::table)
         .values((
             activity_versions::id.eq(domain::new_id().to_string()),
@@ -145,8 +144,14 @@ pub fn insert_activity(
             activities::created_at.eq(now.naive_utc()),
         ))
         .execute(conn)?;
-    let p = &a.prescription;
-    insert_version(conn, client, a.id, 1, p, p.start_date, by, now)?;
+    let first = ActivityVersion {
+        version: 1,
+        prescription: a.prescription.clone(),
+        effective_from: a.prescription.start_date,
+        prescribed_by: by,
+        recorded_at: now,
+    };
+    insert_version(conn, client, a.id, &first)?;
     activity(conn, client, a.id)
 }
 
@@ -260,8 +265,14 @@ pub fn revise_activity(
 ) -> StoreResult<Activity> {
     let row = || activities::table.filter(activities::id.eq(old.id.to_string()));
     bump!(conn, activities, row(), old.version)?;
-    let next = old.versions.last().map_or(1, |v| v.version + 1);
-    insert_version(conn, client, old.id, next, p, effective_from, by, now)?;
+    let next = ActivityVersion {
+        version: old.versions.last().map_or(1, |v| v.version + 1),
+        prescription: p.clone(),
+        effective_from,
+        prescribed_by: by,
+        recorded_at: now,
+    };
+    insert_version(conn, client, old.id, &next)?;
     activity(conn, client, old.id)
 }
 
