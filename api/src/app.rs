@@ -26,8 +26,8 @@ use crate::{
     middleware::{self, RequestId, TransportLimits},
     openapi::{ApiDoc, Shared},
     routes::{
-        audit, auth, care, clients, events, goals, health, me, measures, progress, reports, sync,
-        users, webhooks,
+        audit, auth, care, clients, events, goals, health, home, me, measures, progress, reports,
+        sync, users, webhooks,
     },
     state::AppState,
 };
@@ -96,6 +96,25 @@ fn routes(cfg: &mut ServiceConfig) {
                 .service(reports::edit_report)
                 .service(reports::sign_report)
                 .service(reports::add_addendum)
+                .service(home::prescribe)
+                .service(home::programme)
+                .service(home::adherence)
+                .service(home::get_activity)
+                .service(home::revise)
+                .service(home::stop)
+                .service(home::log_practice)
+                .service(home::practice_log)
+                .service(home::get_practice)
+                .service(home::correct_practice)
+                .service(home::record_check_in)
+                .service(home::check_ins)
+                .service(home::flagged)
+                .service(home::ask)
+                .service(home::questions)
+                .service(home::get_question)
+                .service(home::answer)
+                .service(home::add_note)
+                .service(home::unanswered)
                 .service(events::events)
                 .service(events::stream_ticket)
                 .service(sync::sync)

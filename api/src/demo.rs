@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use crate::auth::{passwords, tokens};
 
+mod home;
 mod reports;
 mod story;
 

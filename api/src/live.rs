@@ -278,7 +278,7 @@ pub struct EventView {
 #[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
 pub struct MilestoneEventView {
     pub goal_id: Uuid,
-    #[schema(pattern = "^(meaningful-change|personal-best|goal-achieved)$")]
+    #[schema(pattern = "^(meaningful-change|personal-best|goal-achieved|practice-week-done)$")]
     pub milestone: String,
     pub value: Option<f64>,
     pub at: chrono::DateTime<chrono::Utc>,

@@ -33,6 +33,7 @@ use crate::error::{Problem, PROBLEM_JSON};
         (name = "measures", description = "Outcome measures and measurements"),
         (name = "progress", description = "Progress views, charts and milestones"),
         (name = "reports", description = "Progress reports: drafted from the record, edited, signed, with signed addenda; JSON, HTML or PDF"),
+        (name = "home", description = "Between sessions: the home programme, practice and adherence, check-ins, questions to the care team"),
         (name = "events", description = "Live events: changes as they commit"),
         (name = "webhooks", description = "Webhook endpoints and their deliveries (admins)"),
         (name = "health", description = "Liveness and readiness"),

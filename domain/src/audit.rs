@@ -49,6 +49,36 @@ pub struct RequestMeta {
 /// and what was attempted (after "tried to", for a refused or failed request).
 pub const ACTIONS: &[(&str, &str, &str)] = &[
     (
+        "activity.adherence",
+        "viewed how you keep up with your home programme",
+        "view how you keep up with your home programme",
+    ),
+    (
+        "activity.list",
+        "viewed your home programme",
+        "view your home programme",
+    ),
+    (
+        "activity.prescribe",
+        "prescribed a home activity",
+        "prescribe a home activity",
+    ),
+    (
+        "activity.read",
+        "viewed a home activity",
+        "view a home activity",
+    ),
+    (
+        "activity.revise",
+        "changed a home activity",
+        "change a home activity",
+    ),
+    (
+        "activity.stop",
+        "stopped a home activity",
+        "stop a home activity",
+    ),
+    (
         "audit.search",
         "searched the clinic's audit trail",
         "search the clinic's audit trail",
@@ -100,6 +130,21 @@ pub const ACTIONS: &[(&str, &str, &str)] = &[
         "caregiver.revoke",
         "ended a caregiver's access to your record",
         "end a caregiver's access to your record",
+    ),
+    (
+        "check_in.flagged",
+        "saw your check-in among those flagged for the care team",
+        "list flagged check-ins",
+    ),
+    (
+        "check_in.list",
+        "viewed your check-ins",
+        "view your check-ins",
+    ),
+    (
+        "check_in.record",
+        "recorded a check-in",
+        "record a check-in",
     ),
     (
         "client.access_log",
@@ -225,6 +270,22 @@ pub const ACTIONS: &[(&str, &str, &str)] = &[
         "create the clinic",
     ),
     (
+        "practice.correct",
+        "corrected a practice log",
+        "correct a practice log",
+    ),
+    (
+        "practice.list",
+        "viewed your practice log",
+        "view your practice log",
+    ),
+    ("practice.log", "logged practice", "log practice"),
+    (
+        "practice.read",
+        "viewed a practice log entry",
+        "view a practice log entry",
+    ),
+    (
         "progress.chart",
         "viewed your progress chart",
         "view your progress chart",
@@ -243,6 +304,36 @@ pub const ACTIONS: &[(&str, &str, &str)] = &[
         "progress.series",
         "viewed your progress figures for a goal",
         "view your progress figures for a goal",
+    ),
+    (
+        "question.answer",
+        "answered your question",
+        "answer your question",
+    ),
+    (
+        "question.ask",
+        "asked the care team a question",
+        "ask the care team a question",
+    ),
+    (
+        "question.list",
+        "viewed your questions",
+        "view your questions",
+    ),
+    (
+        "question.note",
+        "added a care team note to your question",
+        "add a care team note to your question",
+    ),
+    (
+        "question.read",
+        "viewed your question",
+        "view your question",
+    ),
+    (
+        "question.unanswered",
+        "saw your question among those waiting for an answer",
+        "list unanswered questions",
     ),
     (
         "sync.read",

@@ -28,6 +28,17 @@ text_enum!(
         MilestoneReached => "milestone.reached",
         CareTeamChanged => "care-team.changed",
         CaregiverAccessChanged => "caregiver-access.changed",
+        /// A home activity was prescribed, changed (a new version) or stopped.
+        ActivityPrescribed => "activity.prescribed",
+        ActivityChanged => "activity.changed",
+        /// Practice was logged, or a log corrected or withdrawn.
+        PracticeLogged => "practice.logged",
+        PracticeCorrected => "practice.corrected",
+        CheckInRecorded => "check-in.recorded",
+        QuestionAsked => "question.asked",
+        QuestionAnswered => "question.answered",
+        /// A team-only note on a question: heard by the team alone.
+        QuestionNoted => "question.noted",
     }
 );
 
@@ -48,6 +59,14 @@ impl ChangeKind {
             "measurement.record" => ChangeKind::MeasurementRecorded,
             "measurement.correct" => ChangeKind::MeasurementCorrected,
             "care_team.add" | "care_team.remove" => ChangeKind::CareTeamChanged,
+            "activity.prescribe" => ChangeKind::ActivityPrescribed,
+            "activity.revise" | "activity.stop" => ChangeKind::ActivityChanged,
+            "practice.log" => ChangeKind::PracticeLogged,
+            "practice.correct" => ChangeKind::PracticeCorrected,
+            "check_in.record" => ChangeKind::CheckInRecorded,
+            "question.ask" => ChangeKind::QuestionAsked,
+            "question.answer" => ChangeKind::QuestionAnswered,
+            "question.note" => ChangeKind::QuestionNoted,
             "caregiver.grant" | "caregiver.change" | "caregiver.revoke" => {
                 ChangeKind::CaregiverAccessChanged
             }

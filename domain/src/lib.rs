@@ -7,6 +7,7 @@ pub mod change;
 pub mod client;
 pub mod error;
 pub mod goal;
+pub mod home;
 pub mod identity;
 pub mod measure;
 pub mod policy;

@@ -348,6 +348,10 @@ pub enum OrgAction {
     /// Register, change, pause, delete webhook endpoints, rotate their secrets and
     /// redeliver (admins only).
     ManageWebhooks,
+    /// See the care team's worklists across its clients: flagged check-ins, questions
+    /// waiting for an answer (each list holds only clients whose clinical record the
+    /// caller may read, and leaves an event in each shown client's access log).
+    ReviewCaseload,
 }
 
 impl OrgAction {
@@ -361,6 +365,7 @@ impl OrgAction {
         OrgAction::FollowChanges,
         OrgAction::ViewWebhooks,
         OrgAction::ManageWebhooks,
+        OrgAction::ReviewCaseload,
     ];
 
     /// Whether the action changes data; used to pick a write transaction.
@@ -381,7 +386,8 @@ pub fn decide_org(who: &Principal, action: OrgAction) -> Decision {
     let allowed = match (who.role, action) {
         (Role::Admin, _) | (_, OrgAction::FollowChanges) => true,
         (_, OrgAction::ListClients) if who.role != Role::Service => true,
-        (Role::Therapist, OrgAction::ListUsers) => true,
+        (Role::Therapist, OrgAction::ListUsers | OrgAction::ReviewCaseload) => true,
+        (Role::Service, OrgAction::ReviewCaseload) => who.scopes.contains(Scope::ClinicalRead),
         (Role::Service, OrgAction::ListClients) => who.scopes.contains(Scope::ClientsRead),
         (Role::Service, OrgAction::CreateClient) => who.scopes.contains(Scope::ClientsWrite),
         (Role::Service, OrgAction::SearchAudit) => who.scopes.contains(Scope::AuditRead),

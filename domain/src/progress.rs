@@ -371,6 +371,9 @@ text_enum!(
         MeaningfulChange => "meaningful-change",
         PersonalBest => "personal-best",
         GoalAchieved => "goal-achieved",
+        /// Every prescribed time of a home activity serving the goal done in one ISO
+        /// week (`domain::home::weeks_completed_by`).
+        PracticeWeekDone => "practice-week-done",
     }
 );
 

@@ -26,6 +26,7 @@ mod clinic;
 mod error;
 mod gate;
 mod goals;
+mod home;
 mod idempotency;
 mod measurements;
 pub mod ops;

@@ -551,3 +551,110 @@ diesel::table! {
         signed_at -> Timestamp,
     }
 }
+
+// --- Between sessions: home programme, practice, check-ins, questions -------------
+
+diesel::table! {
+    activities (id) {
+        id -> Text,
+        organization_id -> Text,
+        client_id -> Text,
+        episode_id -> Text,
+        goal_id -> Text,
+        status -> Text,
+        version -> Integer,
+        stopped_on -> Nullable<Date>,
+        stop_reason -> Nullable<Text>,
+        stopped_by -> Nullable<Text>,
+        created_by -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    activity_versions (id) {
+        id -> Text,
+        activity_id -> Text,
+        client_id -> Text,
+        version -> Integer,
+        instructions -> Text,
+        times_per_week -> Integer,
+        sets -> Nullable<Integer>,
+        repetitions -> Nullable<Integer>,
+        duration_minutes -> Nullable<Integer>,
+        start_date -> Date,
+        end_date -> Nullable<Date>,
+        effective_from -> Date,
+        prescribed_by -> Text,
+        recorded_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    practice_logs (id) {
+        id -> Text,
+        organization_id -> Text,
+        client_id -> Text,
+        activity_id -> Text,
+        performed_at -> Timestamp,
+        outcome -> Text,
+        effort -> Nullable<Integer>,
+        pain -> Nullable<Integer>,
+        note -> Nullable<Text>,
+        recorded_by -> Text,
+        recorded_role -> Text,
+        status -> Text,
+        supersedes -> Nullable<Text>,
+        superseded_by -> Nullable<Text>,
+        reason -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    check_ins (id) {
+        id -> Text,
+        organization_id -> Text,
+        client_id -> Text,
+        mood -> Nullable<Integer>,
+        pain -> Nullable<Integer>,
+        fatigue -> Nullable<Integer>,
+        confidence -> Nullable<Integer>,
+        note -> Nullable<Text>,
+        observed_at -> Timestamp,
+        recorded_by -> Text,
+        recorded_role -> Text,
+        concerns -> Text,
+        flagged -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    questions (id) {
+        id -> Text,
+        organization_id -> Text,
+        client_id -> Text,
+        body -> Text,
+        asked_by -> Text,
+        asked_role -> Text,
+        asked_at -> Timestamp,
+        state -> Text,
+        answer -> Nullable<Text>,
+        answered_by -> Nullable<Text>,
+        answered_at -> Nullable<Timestamp>,
+        version -> Integer,
+    }
+}
+
+diesel::table! {
+    question_notes (id) {
+        id -> Text,
+        organization_id -> Text,
+        client_id -> Text,
+        question_id -> Text,
+        author_id -> Text,
+        body -> Text,
+        created_at -> Timestamp,
+    }
+}

@@ -95,6 +95,13 @@ fn keyed_posts() -> Vec<String> {
 /// The audit action each POST leaves: a new POST must be named here.
 fn action_of(path: &str) -> &'static str {
     match path.rsplit('/').next().unwrap_or_default() {
+        "revisions" if path.contains("/activities/") => "activity.revise",
+        "corrections" if path.contains("/practice/") => "practice.correct",
+        "activities" => "activity.prescribe",
+        "practice" => "practice.log",
+        "check-ins" => "check_in.record",
+        "questions" => "question.ask",
+        "notes" => "question.note",
         "clients" => "client.create",
         "care-team" => "care_team.add",
         "caregivers" => "caregiver.grant",

@@ -13,6 +13,7 @@ mod events;
 mod fhir;
 mod figures;
 mod goals;
+mod home;
 mod idempotency;
 mod input;
 mod measures;

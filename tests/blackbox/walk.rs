@@ -29,6 +29,11 @@ pub struct World {
     /// signed reports only).
     pub report: String,
     pub signed_report: String,
+    /// A home activity serving the goal, a practice the client logged, and a question
+    /// the client asked (`home.rs`).
+    pub activity: String,
+    pub practice: String,
+    pub question: String,
 }
 
 fn id(v: &Value) -> String {
@@ -59,6 +64,8 @@ impl World {
                 &json!({"goal_id": goal, "measure_code": "nrs", "values": {"value": 3}}),
             )
             .ok(201));
+        let (activity, practice, question) =
+            crate::home::records(app, &clinician, &client, &episode, &goal);
         let first = |path: &str| {
             app.get(&admin, path)
                 .ok(200)
@@ -97,6 +104,9 @@ impl World {
             member,
             link,
             user: app.user_id(therapist),
+            activity,
+            practice,
+            question,
         }
     }
 
@@ -118,12 +128,28 @@ impl World {
             .replace("{delivery_id}", &self.delivery)
             .replace("{version_id}", "1")
             .replace("{report_id}", report)
+            .replace("{activity_id}", &self.activity)
+            .replace("{practice_id}", &self.practice)
+            .replace("{question_id}", &self.question)
     }
 
     /// A body that a caller with the right to do it would have had accepted.
     pub fn body(&self, method: &str, path: &str) -> Option<Value> {
         let body = match (method, path.rsplit('/').next().unwrap_or_default()) {
             ("post", "clients") => json!({"name": "Ana Silva"}),
+            ("post", "activities") => json!({
+                "goal_id": self.goal, "prescription": crate::home::prescription(5)
+            }),
+            ("post", "revisions") if path.contains("/activities/") => crate::home::prescription(3),
+            ("patch", "{activity_id}") => json!({"status": "stopped", "reason": "Goal met"}),
+            ("post", "practice") => json!({"outcome": "done", "effort": 4}),
+            ("post", "corrections") if path.contains("/practice/") => {
+                json!({"reason": "Wrong day", "practice": {"outcome": "skipped"}})
+            }
+            ("post", "check-ins") => json!({"mood": 6, "pain": 2}),
+            ("post", "questions") => json!({"body": "May I do the exercises twice a day?"}),
+            ("patch", "{question_id}") => json!({"answer": "Yes, gently"}),
+            ("post", "notes") => json!({"body": "Check her shoulder next time"}),
             ("patch", "{client_id}") => json!({"preferred_name": "Mari"}),
             ("patch", "{goal_id}") => json!({"client_words": "Walk to the park"}),
             ("put", "{client_id}") => {

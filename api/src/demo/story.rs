@@ -467,6 +467,9 @@ impl Cast<'_> {
         self.clinic.milestones(lucia, client)?;
         self.clinic.goal_comments(lucia, client, cooking.id)?;
         let report = super::reports::report_on(self.clinic, olivia, client, episode, self.now)?;
+        // Between sessions: practice at home, check-ins, questions.
+        let (clinic, now) = (self.clinic, self.now);
+        super::home::maria_at_home(clinic, now, olivia, maria, client, episode, cooking.id)?;
         Ok(StoryEpisode {
             client_name: "Maria Lopez".into(),
             login: "maria@client.example".into(),

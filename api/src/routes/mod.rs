@@ -7,6 +7,7 @@ pub mod clients;
 pub mod events;
 pub mod goals;
 pub mod health;
+pub mod home;
 pub mod me;
 pub mod measures;
 pub mod progress;

@@ -199,6 +199,9 @@ pub struct GoalProgressView {
     pub reports: Vec<SourceReportView>,
     /// Client and therapist ratings differ by a meaningful amount.
     pub disagreement: bool,
+    /// The home programme serving this goal, with adherence per ISO week (as of the
+    /// episode's last change); null when none is prescribed.
+    pub home_programme: Option<super::home::GoalAdherenceView>,
 }
 
 /// How many goals the GAS summary leaves out, for one reason.
@@ -362,6 +365,7 @@ fn goal_view(
             })
             .collect(),
         disagreement: s.disagreement,
+        home_programme: None,
         goal: GoalView::from(g),
     }
 }
@@ -378,7 +382,12 @@ fn render(facts: &EpisodeFacts) -> String {
         .zip(p.goals)
         .map(|(g, s)| {
             let measure = g.content.measure_code.as_deref().and_then(measure_of);
-            goal_view(g, s, measure)
+            let home = facts.home_programme.iter().find(|h| h.goal_id == g.id);
+            let home = home.cloned().map(super::home::goal_adherence_view);
+            GoalProgressView {
+                home_programme: home,
+                ..goal_view(g, s, measure)
+            }
         })
         .collect();
     let view = ProgressView {

@@ -9,6 +9,7 @@ pub mod care;
 pub mod clients;
 pub mod events;
 pub mod goals;
+pub mod home;
 pub mod me;
 pub mod measures;
 pub mod progress;

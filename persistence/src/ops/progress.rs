@@ -64,6 +64,8 @@ pub struct EpisodeFacts {
     pub measures: Vec<OutcomeMeasure>,
     /// Changes whenever anything in the episode changes.
     pub version: i64,
+    /// The episode's home programme per goal, with adherence per ISO week.
+    pub home_programme: Vec<crate::ops::home::GoalAdherence>,
 }
 
 /// Turns the facts into the representation served (and kept) for one version.
@@ -137,7 +139,9 @@ fn episode_facts(
     let progress = episode_progress(&goal_list, &values, |code| {
         measures.iter().find(|m| m.code == code)
     });
+    let home_programme = crate::ops::home::episode_adherence(c, client, episode_id)?;
     Ok(EpisodeFacts {
+        home_programme,
         client_id: client.client_id(),
         episode,
         goals: goal_list,
@@ -315,6 +319,7 @@ impl Clinic {
                             .map(|m| (g.id, m)),
                     );
                 }
+                found.extend(crate::ops::home::practice_milestones(c, client)?);
                 found.sort_by_key(|(_, m)| std::cmp::Reverse(m.at));
                 Ok(found
                     .into_iter()

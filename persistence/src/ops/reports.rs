@@ -33,19 +33,44 @@ pub struct ReportRecord {
 }
 
 /// Home-programme adherence for each of `goals` (in their order) over `period`: the
-/// one place a report's adherence section comes from.
-///
-/// The home programme (activities and practice logs) is not part of this build yet,
-/// so every goal answers "no home programme recorded". When it lands, this function
-/// reads its practice logs and answers `Adherence::Recorded` per goal; nothing else
-/// in reports needs to change.
+/// one place a report's adherence section comes from. It is the home programme's own
+/// arithmetic (`ops::home::adherence_by_goal`, per ISO week, prorated, capped per
+/// week), summed over the period's weeks; a goal no activity serves answers "no home
+/// programme recorded".
 pub(crate) fn home_programme_adherence(
-    _conn: &mut Conn,
-    _client: Reached,
+    conn: &mut Conn,
+    client: Reached,
     goals: &[Goal],
-    _period: &Period,
+    period: &Period,
 ) -> StoreResult<Vec<Adherence>> {
-    Ok(goals.iter().map(|_| Adherence::NotRecorded).collect())
+    let episodes: std::collections::BTreeSet<Uuid> = goals.iter().map(|g| g.episode_id).collect();
+    let mut activities = Vec::new();
+    for episode in episodes {
+        activities.extend(crate::home::activities_of(conn, client, Some(episode))?);
+    }
+    let logs = crate::home::logs(conn, client, None)?;
+    let by_goal =
+        crate::ops::home::adherence_by_goal(activities, &logs, Some(period.from), period.to);
+    Ok(goals
+        .iter()
+        .map(|goal| {
+            let weeks: Vec<_> = by_goal
+                .iter()
+                .filter(|g| g.goal_id == goal.id)
+                .flat_map(|g| g.activities.iter().flat_map(|a| a.weeks.iter()))
+                .collect();
+            let prescribed: u32 = weeks.iter().map(|w| w.prescribed).sum();
+            let completed: u32 = weeks.iter().map(|w| w.done.min(w.prescribed)).sum();
+            match prescribed {
+                0 => Adherence::NotRecorded,
+                _ => Adherence::Recorded {
+                    prescribed,
+                    completed,
+                    percent: f64::from(completed) / f64::from(prescribed) * 100.0,
+                },
+            }
+        })
+        .collect())
 }
 
 /// Who signs: the caller, by name and discipline, now.

@@ -323,6 +323,16 @@ impl RecordOf for ChangeKind {
             | ChangeKind::MilestoneReached
             | ChangeKind::CareTeamChanged
             | ChangeKind::CaregiverAccessChanged => "",
+            // The home programme, practice, check-ins and questions are not synced yet:
+            // apps read them through their routes when the live stream tells of them.
+            ChangeKind::ActivityPrescribed
+            | ChangeKind::ActivityChanged
+            | ChangeKind::PracticeLogged
+            | ChangeKind::PracticeCorrected
+            | ChangeKind::CheckInRecorded
+            | ChangeKind::QuestionAsked
+            | ChangeKind::QuestionAnswered
+            | ChangeKind::QuestionNoted => "",
         }
     }
 }
