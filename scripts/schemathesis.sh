@@ -131,8 +131,8 @@ expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "410", "412", "42
 # Idempotency-Key already used for another body, a revision that changes nothing), and
 # a webhook URL's rules (absolute, https, no private address). They
 # answer such a request 422 naming the field, and document that 422. Everything a
-# schema can state (types, ranges, lengths, patterns, enums, and the `if`/`then` rules
-# across fields in `api/src/openapi.rs`, `cross_field_rules`) is in the schema, and
+# schema can state (types, ranges, lengths, patterns, enums, and the "if"/"then" rules
+# across fields in "api/src/openapi.rs", "cross_field_rules") is in the schema, and
 # negative_data_rejection and every other check stay on for every operation.
 [[operations]]
 include-name = [
@@ -168,11 +168,12 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "401", "403",
 # stored data and state (the goal is one of this episode's, the activity is still in
 # effect, the report is still a draft or already signed, the period lies within the
 # episode) and rules across fields (a check-in gives at least one value; a practice
-# correction brings values unless it withdraws). Not yet stated as `cross_field_rules`:
+# correction brings values unless it withdraws). Not yet stated as "cross_field_rules":
 # to do. Signing answers 428 without If-Match, which its document does not yet mark
 # as a required header: to do.
 [[operations]]
 include-name = [
+  "GET /api/v1/clients/{client_id}/episodes/{episode_id}/adherence",
   "PATCH /api/v1/clients/{client_id}/activities/{activity_id}",
   "POST /api/v1/clients/{client_id}/activities/{activity_id}/revisions",
   "POST /api/v1/clients/{client_id}/check-ins",
@@ -191,8 +192,8 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "401", "403",
 
 # The FHIR door answers a search it cannot read with 400 and an OperationOutcome, as
 # FHIR says: the search grammar (a date that exists at its precision, one identifier
-# token, `_summary` and `_total` values) is documented in each parameter's description
-# but not yet as a schema pattern or enum: to do. A `_format` other than JSON is 406.
+# token, "_summary" and "_total" values) is documented in each parameter's description
+# but not yet as a schema pattern or enum: to do. A "_format" other than JSON is 406.
 [[operations]]
 include-name = [
   "GET /fhir/r4/metadata",

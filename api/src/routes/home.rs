@@ -347,7 +347,10 @@ pub struct PeriodQuery {
 #[utoipa::path(
     tag = "home",
     params(EpisodePath, PeriodQuery),
-    responses((status = 200, body = Vec<GoalAdherenceView>)),
+    responses(
+        (status = 200, body = Vec<GoalAdherenceView>),
+        (status = 422, description = "`from` is after `to`", body = Problem, content_type = "application/problem+json"),
+    ),
     security(("bearer" = []))
 )]
 #[get("/clients/{client_id}/episodes/{episode_id}/adherence")]
