@@ -222,13 +222,21 @@ fn entry_outcome(o: fhirkit::r4::OperationOutcome) -> BundleEntry {
     }
 }
 
-/// A request refused before any operation ran still confirms the caller first, so
-/// a dead token answers 401 on every route, however malformed the rest.
-async fn refused(state: &State, caller: &persistence::Caller, why: ApiError) -> ApiError {
+/// A request refused before any operation ran (a malformed search) still confirms
+/// the caller first, so a dead token answers 401 on every route, however malformed
+/// the rest.
+async fn confirmed(
+    state: &State,
+    caller: &persistence::Caller,
+    answer: Result<HttpResponse, ApiError>,
+) -> Result<HttpResponse, ApiError> {
+    let Err(why @ ApiError::Malformed(_)) = answer else {
+        return answer;
+    };
     let caller = caller.clone();
     match state.run(move |clinic| clinic.confirm(&caller)).await {
-        Ok(()) => why,
-        Err(e) => e,
+        Ok(()) => Err(why),
+        Err(e) => Err(e),
     }
 }
 
@@ -319,10 +327,7 @@ pub async fn search_patients(
     state: State,
 ) -> Result<HttpResponse, ApiError> {
     let who = caller.clone();
-    match search_patients_of(caller, &req, &state).await {
-        Err(why @ ApiError::Malformed(_)) => Err(refused(&state, &who, why).await),
-        answer => answer,
-    }
+    confirmed(&state, &who, search_patients_of(caller, &req, &state).await).await
 }
 
 async fn search_patients_of(
@@ -546,10 +551,7 @@ pub async fn search_goals(
     state: State,
 ) -> Result<HttpResponse, ApiError> {
     let who = caller.clone();
-    match search_goals_of(caller, &req, &state).await {
-        Err(why @ ApiError::Malformed(_)) => Err(refused(&state, &who, why).await),
-        answer => answer,
-    }
+    confirmed(&state, &who, search_goals_of(caller, &req, &state).await).await
 }
 
 async fn search_goals_of(
@@ -1022,10 +1024,12 @@ pub async fn search_observations(
     state: State,
 ) -> Result<HttpResponse, ApiError> {
     let who = caller.clone();
-    match search_observations_of(caller, &req, &state).await {
-        Err(why @ ApiError::Malformed(_)) => Err(refused(&state, &who, why).await),
-        answer => answer,
-    }
+    confirmed(
+        &state,
+        &who,
+        search_observations_of(caller, &req, &state).await,
+    )
+    .await
 }
 
 async fn search_observations_of(
