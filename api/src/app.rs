@@ -137,7 +137,10 @@ fn routes(cfg: &mut ServiceConfig) {
                 .service(fhir::read_observation)
                 .service(fhir::vread_observation)
                 .service(fhir::observation_history)
-                .service(fhir::search_observations),
+                .service(fhir::search_observations)
+                .service(crate::fhir::write::create_observation)
+                .service(crate::fhir::write::create_goal)
+                .service(crate::fhir::write::bundle),
         );
 }
 

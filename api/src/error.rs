@@ -127,6 +127,13 @@ pub enum ApiError {
     CursorExpired,
     #[error("request body too large")]
     PayloadTooLarge(usize),
+    /// A condition the request set did not hold (a FHIR If-None-Exist matching
+    /// several records): nothing was done.
+    #[error("{0}")]
+    ConditionFailed(String),
+    /// A FHIR Bundle with more entries than one request may carry.
+    #[error("A Bundle may carry at most {0} entries; nothing was done. Send several.")]
+    TooManyEntries(usize),
     #[error("{0}")]
     UnsupportedMediaType(String),
     /// The body did not arrive within the configured time.
@@ -213,6 +220,16 @@ impl ApiError {
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload-too-large",
                 "Request body too large",
+            ),
+            ConditionFailed(_) => (
+                StatusCode::PRECONDITION_FAILED,
+                "condition-failed",
+                "Condition failed",
+            ),
+            TooManyEntries(_) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too-many-entries",
+                "Too many entries",
             ),
             UnsupportedMediaType(_) => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,

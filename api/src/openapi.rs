@@ -275,7 +275,9 @@ impl Modify for Shared {
             // A stream ticket is a credential: never stored, so a retry gets a new one.
             if let Some(op) = item.post.as_mut() {
                 let credential = path == "/api/v1/events/ticket";
-                if !credential && op.security.as_ref().is_some_and(|s| !s.is_empty()) {
+                // FHIR writes are made safe to retry in FHIR's own way: If-None-Exist.
+                let fhir = path.starts_with(crate::fhir::BASE);
+                if !credential && !fhir && op.security.as_ref().is_some_and(|s| !s.is_empty()) {
                     idempotent(op);
                 }
             }

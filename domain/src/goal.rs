@@ -612,10 +612,84 @@ pub fn comment_body(raw: &str) -> Result<String, Invalid> {
     Ok(body)
 }
 
+/// The episode a record that names none goes in (a FHIR Observation or Goal has no
+/// episode of its own): the episode of the goal it is about, when it names one;
+/// otherwise the client's one open (planned or active) episode. `goal` is the goal
+/// `goal_id` found, if any. Field names are the record's own words for what to add.
+pub fn episode_for(
+    goal_id: Option<uuid::Uuid>,
+    goal: Option<&Goal>,
+    episodes: &[Episode],
+) -> Result<uuid::Uuid, Invalid> {
+    match (goal_id, goal) {
+        (Some(_), Some(g)) => return Ok(g.episode_id),
+        (Some(_), None) => return Err(Invalid::field("goal", "is not a goal of this client")),
+        (None, _) => {}
+    }
+    let open: Vec<&Episode> = episodes
+        .iter()
+        .filter(|e| EpisodeStatus::OPENING.contains(&e.status))
+        .collect();
+    match open.as_slice() {
+        [one] => Ok(one.id),
+        [] => Err(Invalid::field(
+            "episode",
+            "the client has no open episode of care: open one, or name a goal",
+        )),
+        _ => Err(Invalid::field(
+            "episode",
+            "the client has several open episodes of care: name the goal or the episode",
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_record_naming_no_episode_goes_in_its_goals_or_the_one_open_episode() {
+        let day = NaiveDate::from_ymd_opt(2026, 11, 23).unwrap_or_default();
+        let episode = |status| Episode {
+            id: crate::new_id(),
+            client_id: uuid::Uuid::nil(),
+            reason_for_referral: "stroke".into(),
+            diagnoses: Vec::new(),
+            start_date: day,
+            end_date: None,
+            status,
+            version: 1,
+            created_at: chrono::Utc::now(),
+            updated_at: chrono::Utc::now(),
+        };
+        let (active, finished, planned) = (
+            episode(EpisodeStatus::Active),
+            episode(EpisodeStatus::Finished),
+            episode(EpisodeStatus::Planned),
+        );
+        let field = |r: Result<uuid::Uuid, Invalid>| r.err().map(|e| e.0[0].field.clone());
+        // One open episode among closed ones: that one.
+        let one = [finished.clone(), active.clone()];
+        assert_eq!(episode_for(None, None, &one).ok(), Some(active.id));
+        // None open, or two: the caller must say which.
+        assert_eq!(
+            field(episode_for(None, None, std::slice::from_ref(&finished))).as_deref(),
+            Some("episode")
+        );
+        let two = [active.clone(), planned.clone()];
+        assert_eq!(
+            field(episode_for(None, None, &two)).as_deref(),
+            Some("episode")
+        );
+        // A goal that was found decides, even among several open episodes; one that
+        // was not is named.
+        let goal_id = crate::new_id();
+        assert_eq!(
+            field(episode_for(Some(goal_id), None, &two)).as_deref(),
+            Some("goal")
+        );
+    }
 
     #[test]
     fn a_goal_turns_active_only_when_both_sides_agree() {

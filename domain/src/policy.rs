@@ -235,6 +235,20 @@ pub fn goal_voice(who: &Principal) -> (crate::goal::Side, ClientAction) {
     goal_side(who).unwrap_or((crate::goal::Side::Team, ClientAction::Participate))
 }
 
+/// Who a goal proposal speaks for, the action it needs, and whether the proposer's
+/// side agrees by proposing. An EHR's integration may put a goal forward for the
+/// care team (clinical documentation, within its scopes), but speaks for no one:
+/// the client and a therapist both still agree to it in Headway.
+pub fn proposal_voice(who: &Principal) -> (crate::goal::Side, ClientAction, bool) {
+    match who.role {
+        Role::Service => (crate::goal::Side::Team, ClientAction::Document, false),
+        _ => {
+            let (side, action) = goal_voice(who);
+            (side, action, true)
+        }
+    }
+}
+
 /// The action commenting on a goal needs: a team-only note is clinical documentation
 /// (the care team's alone); any other comment is taking part, for the caller's side.
 pub fn comment_action(who: &Principal, team_only: bool) -> ClientAction {
@@ -465,6 +479,23 @@ mod tests {
             role,
             client_id: (role == Role::Client).then(|| Uuid::from_u128(3)),
             scopes,
+        }
+    }
+
+    #[test]
+    fn an_integration_proposes_goals_for_the_team_but_agrees_for_no_one() {
+        use crate::goal::Side;
+        let none = Scopes::default();
+        let service = principal(Role::Service, none.clone());
+        assert_eq!(
+            proposal_voice(&service),
+            (Side::Team, ClientAction::Document, false)
+        );
+        // Every other role proposes as it speaks, and agrees by proposing.
+        for role in [Role::Therapist, Role::Client, Role::Caregiver, Role::Admin] {
+            let who = principal(role, none.clone());
+            let (side, action) = goal_voice(&who);
+            assert_eq!(proposal_voice(&who), (side, action, true), "{role:?}");
         }
     }
 

@@ -127,6 +127,15 @@ impl Reached {
 
 type Refusal = (Outcome, StoreError);
 
+/// The audit outcome of a write that failed.
+fn failure_outcome(e: &StoreError) -> Outcome {
+    match e {
+        StoreError::NotFound => Outcome::NotFound,
+        StoreError::Forbidden => Outcome::Denied,
+        _ => Outcome::Failed,
+    }
+}
+
 fn outcome_of(decision: Decision) -> Result<(), Refusal> {
     match decision {
         Decision::Allow => Ok(()),
@@ -154,7 +163,139 @@ impl Acks {
     }
 }
 
+/// One write to a client's record, not yet run: what [`Clinic::on_client`] runs
+/// alone, and what [`Clinic::all_or_nothing`] runs with others in one transaction
+/// (a FHIR transaction Bundle). The policy is asked when it runs, not when it is made.
+pub struct ClientWrite<T> {
+    client_id: Uuid,
+    action: ClientAction,
+    subject: Subject,
+    op: ClientOp<T>,
+}
+
+type ClientOp<T> = Box<dyn FnOnce(&mut Conn, Reached) -> StoreResult<T> + Send>;
+
+impl<T> ClientWrite<T> {
+    pub(crate) fn new<F>(client_id: Uuid, action: ClientAction, subject: Subject, op: F) -> Self
+    where
+        F: FnOnce(&mut Conn, Reached) -> StoreResult<T> + Send + 'static,
+    {
+        ClientWrite {
+            client_id,
+            action,
+            subject,
+            op: Box::new(op),
+        }
+    }
+
+    /// The same write, answering `f` of what it made.
+    pub fn map<U, F>(self, f: F) -> ClientWrite<U>
+    where
+        T: 'static,
+        F: FnOnce(T) -> U + Send + 'static,
+    {
+        let op = self.op;
+        ClientWrite {
+            client_id: self.client_id,
+            action: self.action,
+            subject: self.subject,
+            op: Box::new(move |c, r| op(c, r).map(f)),
+        }
+    }
+}
+
+/// Why a set of writes run together changed nothing: the write at `index` was
+/// refused or failed, and everything before it was rolled back with it.
+#[derive(Debug)]
+pub struct Abandoned {
+    pub index: usize,
+    pub error: StoreError,
+}
+
 impl Clinic {
+    /// Runs one write made with [`ClientWrite::new`], alone, as `on_client` does.
+    pub(crate) fn run_write<T: Send + 'static>(
+        &self,
+        caller: &Caller,
+        write: ClientWrite<T>,
+    ) -> StoreResult<T> {
+        let ClientWrite {
+            client_id,
+            action,
+            subject,
+            op,
+        } = write;
+        self.on_client(caller, client_id, action, subject, op)
+    }
+
+    /// Runs `writes` in one transaction, each through the policy and with its own
+    /// audit event: all of them commit, or none does. When one is refused or fails,
+    /// the others roll back with it and only its refusal or failure is audited
+    /// (nothing else happened).
+    pub fn all_or_nothing<T: Send + 'static>(
+        &self,
+        caller: &Caller,
+        writes: Vec<ClientWrite<T>>,
+    ) -> StoreResult<Result<Vec<T>, Abandoned>> {
+        let who = {
+            let conn = &mut *self.pool.get().map_err(StoreError::from)?;
+            caller.confirm(conn)?
+        };
+        let (actor, meta) = (caller.actor(), caller.meta.clone());
+        let subjects: Vec<Subject> = writes
+            .iter()
+            .map(|w| Subject {
+                client_id: Some(w.client_id),
+                ..w.subject.clone()
+            })
+            .collect();
+        let failed = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let noted_failure = failed.clone();
+        let audited = subjects.clone();
+        let result = self.writer.run(move |conn| {
+            let mut done = Vec::with_capacity(writes.len());
+            for (index, (w, subject)) in writes.into_iter().zip(audited).enumerate() {
+                let relation = clients::relation(conn, &who, w.client_id)?;
+                let reached = Reached {
+                    client_id: w.client_id,
+                    organization_id: who.organization_id,
+                };
+                let outcome = outcome_of(decide(&who, relation, w.action)).and_then(|()| {
+                    let noted = changes::batch_len();
+                    (w.op)(conn, reached)
+                        .and_then(|value| {
+                            audit::record(conn, actor, &subject, Outcome::Success, &meta, now())?;
+                            note_change(conn, actor, &subject, noted)?;
+                            Ok(value)
+                        })
+                        .map_err(|e| (failure_outcome(&e), e))
+                });
+                match outcome {
+                    Ok(value) => done.push(value),
+                    Err((outcome, error)) => {
+                        if let Ok(mut f) = noted_failure.lock() {
+                            *f = Some((index, outcome));
+                        }
+                        return Err(error);
+                    }
+                }
+            }
+            Ok(done)
+        });
+        match result {
+            Ok(done) => Ok(Ok(done)),
+            Err(error) => {
+                let Some((index, outcome)) = failed.lock().ok().and_then(|mut f| f.take()) else {
+                    return Err(error);
+                };
+                // Rolled back with the rest: its refusal or failure is what remains.
+                let row = audit::row(actor, &subjects[index], outcome, &caller.meta, now());
+                self.writer.append_audit(row)?.wait()?;
+                Ok(Err(Abandoned { index, error }))
+            }
+        }
+    }
+
     /// Runs `op` on one client's record if the policy allows `action`, and audits it.
     pub(crate) fn on_client<T, F>(
         &self,
@@ -298,11 +439,7 @@ impl Clinic {
                     (Err(refusal), (!writes).then_some(outcome))
                 }
                 Err(failure) => {
-                    let outcome = match failure {
-                        StoreError::NotFound => Outcome::NotFound,
-                        StoreError::Forbidden => Outcome::Denied,
-                        _ => Outcome::Failed,
-                    };
+                    let outcome = failure_outcome(&failure);
                     (Err(failure), Some(outcome))
                 }
             };

@@ -598,7 +598,7 @@ fn next_label(conn: &mut Conn, episode_id: Uuid, parent: Option<&Goal>) -> Store
 }
 
 /// Stores a goal put forward by `side` (the operation checked its place): it is
-/// `proposed`, with the proposer's side agreed, and gets the next stable label of
+/// `proposed`, with the proposer's side agreed (unless it `agrees` for no one), and gets the next stable label of
 /// its episode (or of its long-term `parent`).
 #[allow(clippy::too_many_arguments)]
 pub fn insert_goal(
@@ -608,12 +608,16 @@ pub fn insert_goal(
     episode_id: Uuid,
     g: &GoalDraft,
     parent: Option<&Goal>,
-    side: Side,
+    (side, agrees): (Side, bool),
     by: &Principal,
     now: DateTime<Utc>,
 ) -> StoreResult<Goal> {
     let new_label = next_label(conn, episode_id, parent)?;
-    let agreement = Agreement::proposed_by(side);
+    let agreement = if agrees {
+        Agreement::proposed_by(side)
+    } else {
+        Agreement::default()
+    };
     let c = &g.content;
     diesel::insert_into(goals::table)
         .values((
@@ -637,7 +641,9 @@ pub fn insert_goal(
         ))
         .execute(conn)?;
     record_revision(conn, goal_id, 1, c, side, by, now)?;
-    record_agreement(conn, goal_id, 1, side, by, now)?;
+    if agrees {
+        record_agreement(conn, goal_id, 1, side, by, now)?;
+    }
     let created = goal(conn, client, goal_id)?;
     record_event(conn, &created, GoalEventKind::Proposed, by, now)?;
     touch_progress(conn, client, &episode_id.to_string())?;

@@ -39,7 +39,7 @@ pub use clinic::Clinic;
 pub use db::Backend;
 pub(crate) use db::{Conn, DbConnection, Pool};
 pub use error::{StoreError, StoreResult};
-pub use gate::{Caller, Reached};
+pub use gate::{Abandoned, Caller, ClientWrite, Reached};
 pub use idempotency::{Idempotency, Render, StoredResponse};
 pub(crate) use writer::Writer;
 

@@ -151,21 +151,40 @@ fn the_capability_statement_lists_exactly_what_is_served() {
     // What the route table serves under /fhir/r4, read from the served document.
     let doc = s.app.send(s.app.http.get(s.app.url("/openapi.json"))).body;
     let mut served = BTreeSet::new();
+    let mut system = BTreeSet::new();
     for (path, item) in doc["paths"].as_object().into_iter().flatten() {
+        if path == "/fhir/r4" {
+            assert!(item.get("post").is_some(), "{path}");
+            system.extend(["transaction".to_owned(), "batch".to_owned()]);
+            continue;
+        }
         let Some(rest) = path.strip_prefix("/fhir/r4/") else {
             continue;
         };
         let parts: Vec<&str> = rest.split('/').collect();
-        let code = match (parts.as_slice(), item.get("get").is_some()) {
-            (["metadata"], _) => continue,
-            ([_], true) => "search-type",
-            ([_, _], true) => "read",
-            ([_, _, "_history"], true) => "history-instance",
-            ([_, _, "_history", _], true) => "vread",
-            _ => panic!("a FHIR route the statement cannot name: {path}"),
-        };
-        served.insert((parts[0].to_owned(), code.to_owned()));
+        for method in ["get", "post", "put", "delete", "patch"] {
+            if item.get(method).is_none() {
+                continue;
+            }
+            let code = match (parts.as_slice(), method) {
+                (["metadata"], _) => continue,
+                ([_], "get") => "search-type",
+                ([_], "post") => "create",
+                ([_, _], "get") => "read",
+                ([_, _, "_history"], "get") => "history-instance",
+                ([_, _, "_history", _], "get") => "vread",
+                _ => panic!("a FHIR route the statement cannot name: {method} {path}"),
+            };
+            served.insert((parts[0].to_owned(), code.to_owned()));
+        }
     }
+    let stated_system: BTreeSet<String> = statement["rest"][0]["interaction"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|i| i["code"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(stated_system, system);
     let mut stated = BTreeSet::new();
     let resources = statement["rest"][0]["resource"]
         .as_array()
@@ -704,8 +723,8 @@ fn bad_searches_and_other_formats_get_operation_outcomes_naming_the_parameter() 
             .header("Accept", "application/fhir+xml"),
     );
     outcomes.push(xml.refusal(406).clone());
-    let post = s.app.post(&s.olivia, "/fhir/r4/Observation", &json!({}));
-    outcomes.push(post.refusal(405).clone());
+    let delete = s.app.delete(&s.olivia, &obs);
+    outcomes.push(delete.refusal(405).clone());
     validate(&outcomes.iter().collect::<Vec<_>>());
 }
 

@@ -31,6 +31,7 @@ pub const CLIENT_WORDS_URL: &str = "urn:headway:fhir:StructureDefinition:client-
 pub const AGREEMENT_URL: &str = "urn:headway:fhir:StructureDefinition:goal-agreement";
 pub const SOURCE_URL: &str = "urn:headway:fhir:StructureDefinition:measurement-source";
 pub const TERM_URL: &str = "urn:headway:fhir:StructureDefinition:goal-term";
+pub const IMPORTANCE_URL: &str = "urn:headway:fhir:StructureDefinition:goal-importance";
 
 pub const LOINC: &str = "http://loinc.org";
 const OBSERVATION_CATEGORY: &str = "http://terminology.hl7.org/CodeSystem/observation-category";
@@ -79,6 +80,11 @@ fn gas_answer(level: i32) -> Option<(&'static str, &'static str)> {
         -2 => ("LA34484-8", "Much less than expected"),
         _ => return None,
     })
+}
+
+/// The GAS level an LA answer code stands for.
+pub fn gas_level_of_answer(code: &str) -> Option<i32> {
+    (-2..=2).find(|level| gas_answer(*level).is_some_and(|(c, _)| c == code))
 }
 
 /// FHIR's observation category for a measure: standardised instruments are
@@ -407,6 +413,10 @@ pub fn goal(
             extension(
                 TERM_URL,
                 ExtensionValue::Code(Primitive::new(g.term.as_str().to_owned())),
+            ),
+            extension(
+                IMPORTANCE_URL,
+                ExtensionValue::Integer(Primitive::new(c.importance)),
             ),
         ],
         identifier: vec![Identifier {

@@ -7,9 +7,9 @@ use fhirkit::{
     primitive::Primitive,
     r4::{
         CapabilityStatement, CapabilityStatementImplementation, CapabilityStatementRest,
-        CapabilityStatementRestResource, CapabilityStatementRestResourceInteraction,
-        CapabilityStatementRestResourceSearchParam, CapabilityStatementRestSecurity,
-        CapabilityStatementSoftware,
+        CapabilityStatementRestInteraction, CapabilityStatementRestResource,
+        CapabilityStatementRestResourceInteraction, CapabilityStatementRestResourceSearchParam,
+        CapabilityStatementRestSecurity, CapabilityStatementSoftware,
     },
 };
 
@@ -51,6 +51,24 @@ pub fn interactions() -> &'static BTreeMap<String, Vec<&'static str>> {
     })
 }
 
+/// The whole-system interactions served: a POST to the base takes `transaction`
+/// and `batch` Bundles.
+pub fn system_interactions() -> &'static [&'static str] {
+    static SERVED: OnceLock<Vec<&'static str>> = OnceLock::new();
+    SERVED.get_or_init(|| {
+        let doc = crate::app::openapi();
+        let bundles = doc
+            .paths
+            .paths
+            .get(BASE)
+            .is_some_and(|item| item.post.is_some());
+        match bundles {
+            true => vec!["transaction", "batch"],
+            false => Vec::new(),
+        }
+    })
+}
+
 fn search_params(kind: &str) -> &'static [SearchParam] {
     match kind {
         "Patient" => routes::PATIENT_SEARCH,
@@ -75,6 +93,9 @@ pub fn statement(base: &str) -> CapabilityStatement {
                     })
                     .collect(),
                 versioning: text("versioned"),
+                // Only Observations take If-None-Exist (write.rs).
+                conditional_create: (kind == "Observation" && codes.contains(&"create"))
+                    .then(|| Primitive::new(true)),
                 read_history: Some(Primitive::new(codes.contains(&"vread"))),
                 search_include: match (kind.as_str(), searched) {
                     ("Observation", true) => routes::OBSERVATION_INCLUDES
@@ -137,6 +158,13 @@ pub fn statement(base: &str) -> CapabilityStatement {
                 ..Default::default()
             }),
             resource,
+            interaction: system_interactions()
+                .iter()
+                .map(|c| CapabilityStatementRestInteraction {
+                    code: text(*c),
+                    ..Default::default()
+                })
+                .collect(),
             ..Default::default()
         }],
         ..CapabilityStatement::default()

@@ -8,6 +8,7 @@ pub mod metadata;
 pub mod outcome;
 pub mod routes;
 pub mod search;
+pub mod write;
 
 use actix_web::{
     body::{BoxBody, MessageBody},
@@ -102,14 +103,19 @@ fn pretty(req: &HttpRequest) -> bool {
         .any(|(k, v)| k == "_pretty" && v == "true")
 }
 
-/// Whether a media type (from `_format` or Accept) is one Headway serves: JSON.
-fn serves(media: &str) -> bool {
-    let media = media
+/// A media type without its parameters, in lower case.
+pub(crate) fn essence(media: &str) -> String {
+    media
         .split(';')
         .next()
         .unwrap_or_default()
         .trim()
-        .to_ascii_lowercase();
+        .to_ascii_lowercase()
+}
+
+/// Whether a media type (from `_format` or Accept) is one Headway serves: JSON.
+fn serves(media: &str) -> bool {
+    let media = essence(media);
     matches!(
         media.as_str(),
         "json" | "application/json" | "application/fhir+json" | "*/*" | "application/*" | ""

@@ -225,11 +225,11 @@ fn entry_outcome(o: fhirkit::r4::OperationOutcome) -> BundleEntry {
 /// A request refused before any operation ran (a malformed search) still confirms
 /// the caller first, so a dead token answers 401 on every route, however malformed
 /// the rest.
-async fn confirmed(
+pub(crate) async fn confirmed<T>(
     state: &State,
     caller: &persistence::Caller,
-    answer: Result<HttpResponse, ApiError>,
-) -> Result<HttpResponse, ApiError> {
+    answer: Result<T, ApiError>,
+) -> Result<T, ApiError> {
     let Err(why @ ApiError::Malformed(_)) = answer else {
         return answer;
     };
@@ -1002,6 +1002,44 @@ fn observation_search(
         s.after = Some(search::read_cursor(c)?);
     }
     Ok(Some(s))
+}
+
+/// The search an If-None-Exist header names, for the client the new Observation is
+/// about: the Observation search's parameters (a `patient` other than that client
+/// is refused); a code Headway never records matches nothing.
+pub fn observation_condition(
+    params: &Params,
+    client_id: Uuid,
+) -> Result<MeasurementSearch, ApiError> {
+    let known: Vec<&str> = names(OBSERVATION_SEARCH)
+        .into_iter()
+        .filter(|n| *n != "_sort")
+        .collect();
+    params.check(&known)?;
+    for name in ["patient", "subject"] {
+        for v in params.all(name) {
+            if search::reference_id(name, v, "Patient")? != client_id {
+                return Err(bad(
+                    name,
+                    "must be the Patient the new Observation is about",
+                ));
+            }
+        }
+    }
+    let common = Common {
+        count: 2,
+        count_only: false,
+        total: false,
+        cursor: None,
+        pretty: false,
+    };
+    Ok(
+        observation_search(params, &common)?.unwrap_or(MeasurementSearch {
+            limit: 2,
+            codes: vec![String::new()],
+            ..MeasurementSearch::default()
+        }),
+    )
 }
 
 /// Search a client's Observations (measurements, each in its current version).

@@ -42,6 +42,14 @@ pub struct Common {
 }
 
 impl Params {
+    /// The parameters of a query string (an If-None-Exist header's search).
+    pub fn from_query(query: &str, lenient: bool) -> Self {
+        let pairs = form_urlencoded::parse(query.as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        Params { pairs, lenient }
+    }
+
     pub fn of(req: &HttpRequest) -> Self {
         let pairs = form_urlencoded::parse(req.query_string().as_bytes())
             .map(|(k, v)| (k.into_owned(), v.into_owned()))

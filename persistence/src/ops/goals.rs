@@ -16,16 +16,17 @@ use domain::{
         GoalStatus,
     },
     measure::OutcomeMeasure,
-    policy::{comment_action, goal_voice, sees_team_notes, ClientAction},
+    policy::{comment_action, goal_voice, proposal_voice, sees_team_notes, ClientAction},
     Invalid,
 };
 use uuid::Uuid;
 
 use crate::{
     audit::Subject,
-    gate::Caller,
+    gate::{Caller, ClientWrite},
     goals::{self, found, NewComment},
     measurements, now,
+    ops::measures::EpisodeOf,
     versions::{expect, Expected},
     Clinic, Conn, Reached, StoreResult,
 };
@@ -122,43 +123,81 @@ impl Clinic {
         episode_id: Uuid,
         draft: GoalDraft,
     ) -> StoreResult<Goal> {
-        let (side, action) = goal_voice(&caller.who);
-        let goal_id = domain::new_id();
-        let by = caller.who.clone();
-        self.on_client(
-            caller,
-            client_id,
-            action,
-            Subject::one("goal.propose", "goal", goal_id),
-            move |c, client| {
-                let measure = measure_of(c, client, &draft.content)?;
-                let episode = found(goals::episode(c, client, episode_id))?;
-                let parent = match draft.parent_id {
-                    Some(parent_id) => found(goals::goal(c, client, parent_id))?,
-                    None => None,
-                };
-                may_propose(
-                    &draft,
-                    side,
-                    measure.as_ref(),
-                    episode.as_ref(),
-                    parent.as_ref(),
-                )?;
-                goals::insert_goal(
-                    c,
-                    client,
-                    goal_id,
-                    episode_id,
-                    &draft,
-                    parent.as_ref(),
-                    side,
-                    &by,
-                    now(),
-                )
-            },
-        )
+        let write = proposing(caller, client_id, EpisodeOf::Named(episode_id), draft);
+        self.run_write(caller, write)
     }
 
+    /// The same, for a proposal that names no episode (a FHIR Goal).
+    pub fn propose_goal_in_place(
+        &self,
+        caller: &Caller,
+        client_id: Uuid,
+        draft: GoalDraft,
+    ) -> StoreResult<Goal> {
+        self.run_write(caller, proposing_in_place(caller, client_id, draft))
+    }
+}
+
+/// A FHIR Goal's proposal, which names no episode: it goes in its parent goal's
+/// episode, or else the client's one open episode. To run alone or in a Bundle.
+pub fn proposing_in_place(caller: &Caller, client_id: Uuid, draft: GoalDraft) -> ClientWrite<Goal> {
+    proposing(caller, client_id, EpisodeOf::InPlace, draft)
+}
+
+fn proposing(
+    caller: &Caller,
+    client_id: Uuid,
+    episode: EpisodeOf,
+    draft: GoalDraft,
+) -> ClientWrite<Goal> {
+    let (side, action, agrees) = proposal_voice(&caller.who);
+    let goal_id = domain::new_id();
+    let by = caller.who.clone();
+    ClientWrite::new(
+        client_id,
+        action,
+        Subject::one("goal.propose", "goal", goal_id),
+        move |c, client| {
+            let episode_id = match episode {
+                EpisodeOf::Named(id) => id,
+                EpisodeOf::InPlace => {
+                    let parent = match draft.parent_id {
+                        Some(id) => found(goals::goal(c, client, id))?,
+                        None => None,
+                    };
+                    let episodes = goals::episodes_of(c, client)?;
+                    domain::goal::episode_for(draft.parent_id, parent.as_ref(), &episodes)?
+                }
+            };
+            let measure = measure_of(c, client, &draft.content)?;
+            let episode = found(goals::episode(c, client, episode_id))?;
+            let parent = match draft.parent_id {
+                Some(parent_id) => found(goals::goal(c, client, parent_id))?,
+                None => None,
+            };
+            may_propose(
+                &draft,
+                side,
+                measure.as_ref(),
+                episode.as_ref(),
+                parent.as_ref(),
+            )?;
+            goals::insert_goal(
+                c,
+                client,
+                goal_id,
+                episode_id,
+                &draft,
+                parent.as_ref(),
+                (side, agrees),
+                &by,
+                now(),
+            )
+        },
+    )
+}
+
+impl Clinic {
     /// An episode's goals.
     pub fn episode_goals(
         &self,

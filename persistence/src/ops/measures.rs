@@ -22,9 +22,9 @@ use uuid::Uuid;
 pub use crate::measurements::MeasurementFilter;
 use crate::{
     audit::Subject,
-    gate::Caller,
+    gate::{Caller, ClientWrite},
     goals,
-    measurements::{self, NewMeasurement},
+    measurements::{self, MeasurementSearch, NewMeasurement},
     now,
     versions::{expect, Expected},
     Clinic, Conn, Page, PageRequest, Reached, StoreError, StoreResult,
@@ -103,6 +103,119 @@ fn milestones_by(
     Ok(reached)
 }
 
+/// Which episode a new measurement goes in.
+#[derive(Debug, Clone, Copy)]
+pub enum EpisodeOf {
+    /// The one the request named.
+    Named(Uuid),
+    /// The episode of the goal it rates, or else the client's one open episode.
+    InPlace,
+}
+
+/// A FHIR Observation's write, to run alone or in a transaction Bundle.
+/// With `unless`, a conditional create (FHIR If-None-Exist): when a measurement of
+/// the client matches it by the time this runs, nothing is recorded (Conflict). Two
+/// instances checking the same client at once take turns (PostgreSQL).
+pub fn recording_in_place(
+    caller: &Caller,
+    client_id: Uuid,
+    report: NewReport,
+    unless: Option<MeasurementSearch>,
+) -> ClientWrite<Measurement> {
+    recording(caller, client_id, EpisodeOf::InPlace, report, unless)
+}
+
+/// Whether a measurement of the client matches `search` now, in the write's own
+/// transaction, with the client's conditional creates taking turns across instances.
+fn already_recorded(
+    c: &mut Conn,
+    client: Reached,
+    search: &MeasurementSearch,
+) -> StoreResult<bool> {
+    if let crate::DbConnection::Postgresql(pg) = c {
+        use diesel::RunQueryDsl;
+        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext($1))")
+            .bind::<diesel::sql_types::Text, _>(client.client_id().to_string())
+            .execute(pg)?;
+    }
+    Ok(crate::measurements::search_count(c, client, search)? > 0)
+}
+
+/// Recording a measurement, as the caller's source: checked against its measure and
+/// scored, never clamped or rounded.
+fn recording(
+    caller: &Caller,
+    client_id: Uuid,
+    episode: EpisodeOf,
+    report: NewReport,
+    unless: Option<MeasurementSearch>,
+) -> ClientWrite<Measurement> {
+    let (source, action) = recording_as(&caller.who);
+    let id = domain::new_id();
+    let user = caller.who.user_id;
+    let subject = Subject::one("measurement.record", "measurement", id);
+    ClientWrite::new(client_id, action, subject, move |c, client| {
+        if let Some(search) = &unless {
+            if already_recorded(c, client, search)? {
+                return Err(StoreError::Conflict(
+                    "a matching Observation was recorded meanwhile".into(),
+                ));
+            }
+        }
+        let t = now();
+        let episode_id = match episode {
+            EpisodeOf::Named(id) => id,
+            EpisodeOf::InPlace => {
+                let goal = match report.goal_id {
+                    Some(goal_id) => goals::found(goals::goal(c, client, goal_id))?,
+                    None => None,
+                };
+                let episodes = goals::episodes_of(c, client)?;
+                domain::goal::episode_for(report.goal_id, goal.as_ref(), &episodes)?
+            }
+        };
+        let observed_at = report.observed_at.unwrap_or(t);
+        let measure = measurements::measure(c, client.organization_id(), &report.measure_code)?;
+        let facts = Report {
+            source,
+            for_goal: report.goal_id.is_some(),
+            observed_at,
+            values: &report.values,
+        };
+        let score = score_report(measure.as_ref(), facts, Utc::now())?;
+        goals::episode(c, client, episode_id)?;
+        let goal = match report.goal_id {
+            Some(goal_id) => goals::found(goals::goal(c, client, goal_id))?,
+            None => None,
+        };
+        may_rate(episode_id, report.goal_id, goal.as_ref())?;
+        // A value on the goal's own measure, from its primary source, may reach a
+        // milestone.
+        let rates_goal = goal.as_ref().zip(measure.as_ref()).filter(|(g, m)| {
+            g.content.measure_code.as_deref() == Some(m.code.as_str())
+                && source == m.primary_source()
+        });
+        let new = NewMeasurement {
+            id,
+            episode_id,
+            goal_id: report.goal_id,
+            measure_code: report.measure_code,
+            observed_at,
+            source,
+            values: report.values,
+            score,
+            note: report.note,
+        };
+        let recorded = measurements::record(c, client, user, t, &new)?;
+        if let Some((g, m)) = rates_goal {
+            for reached in milestones_by(c, client, g, m, &recorded)? {
+                goals::note_milestone(c, client, g.id, &reached, Some(user))?;
+            }
+        }
+        Ok(recorded)
+    })
+}
+
 impl Clinic {
     /// Defines a clinic measure (`measure` passed `domain::measure::custom` for the
     /// caller's organization). Conflict when the code is taken.
@@ -170,52 +283,30 @@ impl Clinic {
         episode_id: Uuid,
         report: NewReport,
     ) -> StoreResult<Measurement> {
-        let (source, action) = recording_as(&caller.who);
-        let id = domain::new_id();
-        let user = caller.who.user_id;
-        let subject = Subject::one("measurement.record", "measurement", id);
-        self.on_client(caller, client_id, action, subject, move |c, client| {
-            let t = now();
-            let observed_at = report.observed_at.unwrap_or(t);
-            let measure = measurements::measure(c, client.organization_id(), &report.measure_code)?;
-            let facts = Report {
-                source,
-                for_goal: report.goal_id.is_some(),
-                observed_at,
-                values: &report.values,
-            };
-            let score = score_report(measure.as_ref(), facts, Utc::now())?;
-            goals::episode(c, client, episode_id)?;
-            let goal = match report.goal_id {
-                Some(goal_id) => goals::found(goals::goal(c, client, goal_id))?,
-                None => None,
-            };
-            may_rate(episode_id, report.goal_id, goal.as_ref())?;
-            // A value on the goal's own measure, from its primary source, may reach a
-            // milestone.
-            let rates_goal = goal.as_ref().zip(measure.as_ref()).filter(|(g, m)| {
-                g.content.measure_code.as_deref() == Some(m.code.as_str())
-                    && source == m.primary_source()
-            });
-            let new = NewMeasurement {
-                id,
-                episode_id,
-                goal_id: report.goal_id,
-                measure_code: report.measure_code,
-                observed_at,
-                source,
-                values: report.values,
-                score,
-                note: report.note,
-            };
-            let recorded = measurements::record(c, client, user, t, &new)?;
-            if let Some((g, m)) = rates_goal {
-                for reached in milestones_by(c, client, g, m, &recorded)? {
-                    goals::note_milestone(c, client, g.id, &reached, Some(user))?;
-                }
-            }
-            Ok(recorded)
-        })
+        let write = recording(
+            caller,
+            client_id,
+            EpisodeOf::Named(episode_id),
+            report,
+            None,
+        );
+        self.run_write(caller, write)
+    }
+
+    /// The same, for a record that names no episode (a FHIR Observation): it goes in
+    /// the episode of the goal it rates, or else in the client's one open episode.
+    /// `unless`: see [`recording_in_place`].
+    pub fn record_measurement_in_place(
+        &self,
+        caller: &Caller,
+        client_id: Uuid,
+        report: NewReport,
+        unless: Option<MeasurementSearch>,
+    ) -> StoreResult<Measurement> {
+        self.run_write(
+            caller,
+            recording_in_place(caller, client_id, report, unless),
+        )
     }
 
     /// One of an episode's measurements, a page at a time, in recording order.
