@@ -22,6 +22,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::{
     error::ApiError,
+    fhir::resources as fhir_more,
     fhir::routes as fhir,
     middleware::{self, RequestId, TransportLimits},
     openapi::{ApiDoc, Shared},
@@ -137,7 +138,22 @@ fn routes(cfg: &mut ServiceConfig) {
                 .service(fhir::read_observation)
                 .service(fhir::vread_observation)
                 .service(fhir::observation_history)
-                .service(fhir::search_observations),
+                .service(fhir::search_observations)
+                // The rest of the read side (`fhir/resources.rs`).
+                .service(fhir_more::read_practitioner)
+                .service(fhir_more::search_practitioners)
+                .service(fhir_more::read_practitioner_role)
+                .service(fhir_more::search_practitioner_roles)
+                .service(fhir_more::read_related_person)
+                .service(fhir_more::search_related_persons)
+                .service(fhir_more::read_care_team)
+                .service(fhir_more::search_care_teams)
+                .service(fhir_more::read_episode_of_care)
+                .service(fhir_more::search_episodes_of_care)
+                .service(fhir_more::read_care_plan)
+                .service(fhir_more::search_care_plans)
+                .service(fhir_more::vread_goal)
+                .service(fhir_more::goal_history),
         );
 }
 

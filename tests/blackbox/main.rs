@@ -11,6 +11,7 @@ mod conditional;
 mod durability;
 mod events;
 mod fhir;
+mod fhir_resources;
 mod figures;
 mod goals;
 mod home;
