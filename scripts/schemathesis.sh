@@ -228,6 +228,7 @@ include-name = [
   "GET /fhir/r4/CarePlan/{episode_id}",
   "GET /fhir/r4/Goal/{goal_id}/_history",
   "GET /fhir/r4/Goal/{goal_id}/_history/{version_id}",
+  "GET /fhir/r4/AuditEvent",
 ]
 checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "400", "401", "403", "404", "406", "409", "410", "412", "429"]
 EOF

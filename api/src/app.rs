@@ -153,7 +153,8 @@ fn routes(cfg: &mut ServiceConfig) {
                 .service(fhir_more::read_care_plan)
                 .service(fhir_more::search_care_plans)
                 .service(fhir_more::vread_goal)
-                .service(fhir_more::goal_history),
+                .service(fhir_more::goal_history)
+                .service(fhir_more::search_audit_events),
         );
 }
 

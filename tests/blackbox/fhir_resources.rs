@@ -397,3 +397,50 @@ fn every_change_of_a_goal_is_a_version_served_as_it_was() {
         .refusal(404);
     validate(&[&history, &first, &second]);
 }
+
+#[test]
+fn a_clients_access_log_is_audit_events_for_those_who_may_read_it() {
+    let s = scene();
+    let (app, maria) = (&s.app, &s.maria);
+    app.get(&s.olivia, &format!("/fhir/r4/Patient/{maria}"))
+        .ok(200);
+    let admin = token(app, ADMIN);
+    let r = app.get(
+        &admin,
+        &format!("/fhir/r4/AuditEvent?patient={maria}&_count=2"),
+    );
+    let bundle = fhir(&r, "Bundle").clone();
+    let events = entries(&bundle, "AuditEvent");
+    assert_eq!(events.len(), 2, "{}", r.text);
+    let olivia = app.user_id(OLIVIA);
+    let read = events
+        .iter()
+        .find(|e| e["subtype"][0]["code"] == "client.read")
+        .unwrap_or_else(|| panic!("Olivia's read is in the log: {}", r.text));
+    assert_eq!(
+        read["agent"][0]["who"]["reference"],
+        format!("Practitioner/{olivia}")
+    );
+    assert_eq!(read["action"], "R");
+    assert_eq!(read["outcome"], "0");
+    assert_eq!(read["type"]["code"], "110110");
+    assert_eq!(
+        read["entity"][0]["what"]["reference"],
+        format!("Patient/{maria}")
+    );
+    // Older entries page on.
+    let older = app.get(&admin, &next(&bundle).expect("a next link"));
+    let older = fhir(&older, "Bundle").clone();
+    assert!(!entries(&older, "AuditEvent").is_empty());
+    // Her own login reads her log; her therapist may not, another client's does not see it.
+    let own = app.get(&token(app, MARIA), "/fhir/r4/AuditEvent?_count=3");
+    assert_eq!(entries(fhir(&own, "Bundle"), "AuditEvent").len(), 3);
+    app.get(&s.olivia, &format!("/fhir/r4/AuditEvent?patient={maria}"))
+        .refusal(403);
+    app.get(
+        &token(app, JUN),
+        &format!("/fhir/r4/AuditEvent?patient={maria}"),
+    )
+    .refusal(404);
+    validate(&[&bundle, &older]);
+}

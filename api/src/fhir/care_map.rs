@@ -5,6 +5,7 @@
 //! `docs/fhir.md`.
 
 use chrono::{DateTime, Utc};
+use domain::audit::Outcome;
 use domain::{
     client::{CareTeamMember, CaregiverLink, TeamRole},
     goal::{Episode, EpisodeStatus},
@@ -14,13 +15,14 @@ use domain::{
 use fhirkit::{
     primitive::Primitive,
     r4::{
-        CarePlan, CarePlanActivity, CarePlanActivityDetail, CarePlanActivityDetailScheduled,
-        CareTeam, CareTeamParticipant, CodeableConcept, Coding, ContactPoint, EpisodeOfCare,
+        AuditEvent, AuditEventAgent, AuditEventEntity, AuditEventSource, CarePlan,
+        CarePlanActivity, CarePlanActivityDetail, CarePlanActivityDetailScheduled, CareTeam,
+        CareTeamParticipant, CodeableConcept, Coding, ContactPoint, EpisodeOfCare,
         EpisodeOfCareDiagnosis, ExtensionValue, HumanName, Identifier, Meta, Period, Practitioner,
         PractitionerRole, Reference, RelatedPerson, Timing, TimingRepeat, TimingRepeatBounds,
     },
 };
-use persistence::ops::ehr::PlanOfCare;
+use persistence::ops::{audit::AccessEntry, ehr::PlanOfCare};
 use uuid::Uuid;
 
 use super::map::{coding, concept, date, decimal, extension, instant, meta, reference, text};
@@ -409,6 +411,80 @@ pub fn care_plan(p: &PlanOfCare) -> CarePlan {
     }
 }
 
+// --- The access log ---------------------------------------------------------------
+
+pub const DICOM: &str = "http://dicom.nema.org/resources/ontology/DCM";
+pub const AUDIT_ACTION_SYSTEM: &str = "urn:headway:fhir:CodeSystem:audit-action";
+
+/// FHIR AuditEvent.action (C, R, U, D or E) for Headway's action code, by its verb.
+pub fn audit_action(code: &str) -> &'static str {
+    let verb = code.rsplit('.').next().unwrap_or_default();
+    match verb {
+        "read" | "list" | "search" | "history" | "revisions" | "versions" | "comments"
+        | "chart" | "series" | "milestones" | "access_log" | "adherence" | "deliveries"
+        | "unanswered" | "flagged" | "follow" => "R",
+        "create" | "propose" | "record" | "grant" | "add" | "prescribe" | "ask" | "invite"
+        | "open" => "C",
+        "remove" | "revoke" | "delete" | "stop" => "D",
+        "update" | "revise" | "change" | "correct" | "status" | "agree" | "answer" | "note"
+        | "primary_source" | "sign" => "U",
+        _ => "E",
+    }
+}
+
+/// One entry of a client's access log as an AuditEvent: who (by role: a therapist as
+/// Practitioner, the client as their Patient, anyone else by name), what
+/// (Headway's action code, in plain words), when and how it ended.
+pub fn audit_event(client_id: Uuid, e: &AccessEntry) -> AuditEvent {
+    use domain::identity::Role;
+    let who = match (e.actor_role, e.actor_id) {
+        (Some(Role::Therapist), Some(id)) => Some(reference("Practitioner", id)),
+        (Some(Role::Client), Some(_)) => Some(reference("Patient", client_id)),
+        _ => None,
+    }
+    .map(|r| Reference {
+        display: e.actor_name.clone().and_then(text),
+        ..r
+    });
+    let agent = AuditEventAgent {
+        type_: e.actor_role.map(|r| CodeableConcept {
+            text: text(r.as_str()),
+            ..CodeableConcept::default()
+        }),
+        who,
+        name: e.actor_name.clone().and_then(text),
+        requestor: Some(Primitive::new(e.actor_id.is_some())),
+        ..AuditEventAgent::default()
+    };
+    AuditEvent {
+        id: Some(e.id.to_string()),
+        meta: last_updated(e.occurred_at),
+        type_: Some(coding(DICOM, "110110", Some("Patient Record"))),
+        subtype: vec![coding(AUDIT_ACTION_SYSTEM, &e.action, None)],
+        action: text(audit_action(&e.action)),
+        recorded: text(instant(e.occurred_at)),
+        outcome: text(match e.outcome {
+            Outcome::Success => "0",
+            _ => "4",
+        }),
+        outcome_desc: text(e.outcome.as_str()),
+        agent: vec![agent],
+        source: Some(AuditEventSource {
+            observer: Some(Reference {
+                display: text("Headway"),
+                ..Reference::default()
+            }),
+            ..AuditEventSource::default()
+        }),
+        entity: vec![AuditEventEntity {
+            what: Some(reference("Patient", client_id)),
+            description: text(e.description.clone()),
+            ..AuditEventEntity::default()
+        }],
+        ..AuditEvent::default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -435,6 +511,15 @@ mod tests {
             Some(("FAMMEMB", "family member"))
         );
         assert_eq!(relationship_code("my neighbour's son"), None);
+    }
+
+    #[test]
+    fn audit_actions_read_their_verb() {
+        assert_eq!(audit_action("client.read"), "R");
+        assert_eq!(audit_action("goal.propose"), "C");
+        assert_eq!(audit_action("caregiver.revoke"), "D");
+        assert_eq!(audit_action("measurement.correct"), "U");
+        assert_eq!(audit_action("auth.login"), "E");
     }
 
     #[test]

@@ -63,6 +63,7 @@ fn search_params(kind: &str) -> &'static [SearchParam] {
         "CareTeam" => resources::CARE_TEAM_SEARCH,
         "EpisodeOfCare" => resources::EPISODE_SEARCH,
         "CarePlan" => resources::CARE_PLAN_SEARCH,
+        "AuditEvent" => resources::AUDIT_EVENT_SEARCH,
         _ => &[],
     }
 }
@@ -93,7 +94,7 @@ pub fn statement(base: &str) -> CapabilityStatement {
                 // A CareTeam and a CarePlan are made from several records and carry
                 // no version of their own.
                 versioning: text(match kind.as_str() {
-                    "CareTeam" | "CarePlan" => "no-version",
+                    "CareTeam" | "CarePlan" | "AuditEvent" => "no-version",
                     _ => "versioned",
                 }),
                 read_history: Some(Primitive::new(codes.contains(&"vread"))),

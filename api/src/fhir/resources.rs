@@ -1172,3 +1172,105 @@ pub async fn goal_history(
     };
     Ok(Answer::ok(&bundle, &req).into())
 }
+
+// --- AuditEvent -------------------------------------------------------------------
+
+pub const AUDIT_EVENT_SEARCH: &[SearchParam] = &[param(
+    "patient",
+    "reference",
+    "The client whose access log to read (`Patient/{id}` or the id); a client's own login may leave it out.",
+)];
+
+/// The AuditEvent search's parameters, for the document.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct AuditEventSearchDoc {
+    /// The client whose access log to read (`Patient/{id}` or the id); a client's own login may leave it out.
+    patient: Option<String>,
+}
+
+/// Search a client's access log as AuditEvents (newest first): who viewed or changed
+/// the record, and how it went. Only those who may read the access log (the client,
+/// the clinic's admins, integrations with `audit:read`).
+#[utoipa::path(
+    tag = "fhir",
+    params(FormatQuery, AuditEventSearchDoc, PagingDoc),
+    responses(
+        (status = 200, description = "searchset Bundle of AuditEvents", body = Doc, content_type = "application/fhir+json"),
+        (status = 400, description = "An unknown or malformed search parameter, or no patient", body = Doc, content_type = "application/fhir+json"),
+        (status = 401, description = "No valid access token", body = Doc, content_type = "application/fhir+json"),
+        (status = 403, description = "The caller sees the record but may not read its access log", body = Doc, content_type = "application/fhir+json"),
+        (status = 404, description = "The patient is not within the caller's reach", body = Doc, content_type = "application/fhir+json"),
+        (status = 406, description = "A format other than JSON was asked for", body = Doc, content_type = "application/fhir+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/AuditEvent")]
+pub async fn search_audit_events(
+    Bearer(caller): Bearer,
+    req: HttpRequest,
+    state: State,
+) -> Result<HttpResponse, ApiError> {
+    let who = caller.clone();
+    confirmed(
+        &state,
+        &who,
+        search_audit_events_of(caller, &req, &state).await,
+    )
+    .await
+}
+
+async fn search_audit_events_of(
+    caller: persistence::Caller,
+    req: &HttpRequest,
+    state: &State,
+) -> Result<HttpResponse, ApiError> {
+    let params = Params::of(req);
+    let ignored = params.check(&names(AUDIT_EVENT_SEARCH))?;
+    let common = params.common()?;
+    if common.total {
+        return Err(bad(
+            "_summary",
+            "this search gives no total; page through it",
+        ));
+    }
+    let client_id = searched_client(&params, &caller)?;
+    let after = match &common.cursor {
+        Some(c) => Some(
+            Uuid::parse_str(c).map_err(|_| bad("_cursor", "is not a cursor this server gave"))?,
+        ),
+        None => None,
+    };
+    let limit = common.count;
+    // The whole log, the reader's own actions too: an EHR keeps all of it.
+    let page = state
+        .run(move |clinic| {
+            clinic.access_log(
+                &caller,
+                client_id,
+                true,
+                PageRequest {
+                    after,
+                    limit: limit.max(1),
+                },
+            )
+        })
+        .await?;
+    let (items, next) = match limit {
+        0 => (Vec::new(), None),
+        _ => (page.items, page.next_cursor),
+    };
+    let set = searchset(req, &params, "AuditEvent", ignored, &common);
+    let entries = items
+        .iter()
+        .map(|e| {
+            entry(
+                &set.base,
+                Resource::AuditEvent(Box::new(care_map::audit_event(client_id, e))),
+                "match",
+            )
+        })
+        .collect();
+    Ok(Answer::ok(&set.bundle(entries, next, None), req).into())
+}
