@@ -190,6 +190,15 @@ fn codes(params: &Params, name: &str, allowed: &[&str]) -> Result<Vec<String>, A
         .collect()
 }
 
+/// Where a page by id starts: the id a `next` link carried.
+fn id_cursor(common: &Common) -> Result<Option<Uuid>, ApiError> {
+    common
+        .cursor
+        .as_deref()
+        .map(|c| Uuid::parse_str(c).map_err(|_| bad("_cursor", "is not a cursor this server gave")))
+        .transpose()
+}
+
 /// A page, the cursor after it while more follow, and the total when asked.
 type Paged<T> = (Vec<T>, Option<String>, Option<i64>);
 
@@ -203,12 +212,7 @@ fn page_by_id<T>(
 ) -> Result<Paged<T>, ApiError> {
     found.sort_by_key(&id);
     let total = common.total.then_some(found.len() as i64);
-    let after = match &common.cursor {
-        Some(c) => Some(
-            Uuid::parse_str(c).map_err(|_| bad("_cursor", "is not a cursor this server gave"))?,
-        ),
-        None => None,
-    };
+    let after = id_cursor(common)?;
     let mut page: Vec<T> = found
         .into_iter()
         .filter(|t| after.is_none_or(|a| id(t) > a))
@@ -351,12 +355,7 @@ async fn therapists(
             "this search gives no total; page through it",
         ));
     }
-    let after = match &common.cursor {
-        Some(c) => Some(
-            Uuid::parse_str(c).map_err(|_| bad("_cursor", "is not a cursor this server gave"))?,
-        ),
-        None => None,
-    };
+    let after = id_cursor(common)?;
     let limit = common.count;
     // Even an empty page asks the gate, so it is audited like any other.
     let page = state
@@ -1236,12 +1235,7 @@ async fn search_audit_events_of(
         ));
     }
     let client_id = searched_client(&params, &caller)?;
-    let after = match &common.cursor {
-        Some(c) => Some(
-            Uuid::parse_str(c).map_err(|_| bad("_cursor", "is not a cursor this server gave"))?,
-        ),
-        None => None,
-    };
+    let after = id_cursor(&common)?;
     let limit = common.count;
     // The whole log, the reader's own actions too: an EHR keeps all of it.
     let page = state
