@@ -22,6 +22,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::{
     error::ApiError,
+    fhir::resources as fhir_more,
     fhir::routes as fhir,
     middleware::{self, RequestId, TransportLimits},
     openapi::{ApiDoc, Shared},
@@ -140,7 +141,23 @@ fn routes(cfg: &mut ServiceConfig) {
                 .service(fhir::search_observations)
                 .service(crate::fhir::write::create_observation)
                 .service(crate::fhir::write::create_goal)
-                .service(crate::fhir::write::bundle),
+                .service(crate::fhir::write::bundle)
+                // The rest of the read side (`fhir/resources.rs`).
+                .service(fhir_more::read_practitioner)
+                .service(fhir_more::search_practitioners)
+                .service(fhir_more::read_practitioner_role)
+                .service(fhir_more::search_practitioner_roles)
+                .service(fhir_more::read_related_person)
+                .service(fhir_more::search_related_persons)
+                .service(fhir_more::read_care_team)
+                .service(fhir_more::search_care_teams)
+                .service(fhir_more::read_episode_of_care)
+                .service(fhir_more::search_episodes_of_care)
+                .service(fhir_more::read_care_plan)
+                .service(fhir_more::search_care_plans)
+                .service(fhir_more::vread_goal)
+                .service(fhir_more::goal_history)
+                .service(fhir_more::search_audit_events),
         );
 }
 

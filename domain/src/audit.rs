@@ -97,6 +97,16 @@ pub const ACTIONS: &[(&str, &str, &str)] = &[
         "reuse an old sign-in token",
     ),
     (
+        "care_plan.list",
+        "viewed your plans of care",
+        "view your plans of care",
+    ),
+    (
+        "care_plan.read",
+        "viewed a plan of care",
+        "view a plan of care",
+    ),
+    (
         "care_team.add",
         "added a member to your care team",
         "add a member to your care team",
@@ -284,6 +294,16 @@ pub const ACTIONS: &[(&str, &str, &str)] = &[
         "practice.read",
         "viewed a practice log entry",
         "view a practice log entry",
+    ),
+    (
+        "practitioner.list",
+        "looked up the clinic's therapists",
+        "look up the clinic's therapists",
+    ),
+    (
+        "practitioner.read",
+        "looked up a therapist",
+        "look up a therapist",
     ),
     (
         "progress.chart",

@@ -1358,3 +1358,207 @@ pub struct GoalComment {
     pub team_only: bool,
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
+
+/// Every version of a goal, oldest first, rebuilt from what Headway keeps: each
+/// change of a goal recorded one event (the status and revision it left), each
+/// revision its whole content, each agreement its side and time. Version `n` is the
+/// goal as the `n`-th change left it; the last is `current` itself.
+///
+/// `current.version` counts the changes since versions were counted; a goal older
+/// than that has more events, and its earliest counted version is the state its
+/// first counted change left (the events before it have no version number of their
+/// own). A version whose revision was not kept is left out; when fewer events were
+/// kept than versions counted, only `current` can be told truly, and it alone is given.
+pub fn versions_of(current: &Goal, events: &[GoalEvent], revisions: &[GoalRevision]) -> Vec<Goal> {
+    let counted = usize::try_from(current.version).unwrap_or(0);
+    let Some(skip) = events.len().checked_sub(counted) else {
+        return vec![current.clone()];
+    };
+    let mut versions = Vec::with_capacity(counted);
+    for (n, event) in events[skip..].iter().enumerate() {
+        let version = n as i32 + 1;
+        if version == current.version {
+            versions.push(current.clone());
+            break;
+        }
+        let Some(revision) = revisions.iter().find(|r| r.revision == event.revision) else {
+            // A revision not kept: this version cannot be told (the later ones can).
+            continue;
+        };
+        let agreed = |side: Side| {
+            revision
+                .agreements
+                .iter()
+                .any(|a| a.side == side && a.agreed_at <= event.at)
+        };
+        versions.push(Goal {
+            status: event.status,
+            revision: event.revision,
+            agreement: Agreement {
+                client: agreed(Side::Client),
+                team: agreed(Side::Team),
+            },
+            content: revision.content.clone(),
+            version,
+            updated_at: event.at,
+            ..current.clone()
+        });
+    }
+    if versions.last().map(|g| g.version) != Some(current.version) {
+        return vec![current.clone()];
+    }
+    versions
+}
+
+#[cfg(test)]
+mod version_tests {
+    use super::*;
+    use chrono::{Duration, TimeZone, Utc};
+
+    fn at(minutes: i64) -> chrono::DateTime<chrono::Utc> {
+        Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0)
+            .single()
+            .unwrap_or_default()
+            + Duration::minutes(minutes)
+    }
+
+    fn content(words: &str) -> GoalContent {
+        GoalContent {
+            client_words: words.to_owned(),
+            statement: String::new(),
+            occupation_area: OccupationArea::Iadl,
+            importance: 5,
+            start_date: at(0).date_naive(),
+            target_date: None,
+            measure_code: None,
+            target_value: None,
+            gas: None,
+        }
+    }
+
+    fn event(kind: GoalEventKind, status: GoalStatus, revision: i32, minute: i64) -> GoalEvent {
+        GoalEvent {
+            kind,
+            status,
+            revision,
+            actor_id: uuid::Uuid::nil(),
+            at: at(minute),
+        }
+    }
+
+    fn agreement(side: Side, minute: i64) -> AgreementRecord {
+        AgreementRecord {
+            side,
+            user_id: uuid::Uuid::nil(),
+            role: crate::identity::Role::Therapist,
+            agreed_at: at(minute),
+        }
+    }
+
+    fn revision(
+        n: i32,
+        words: &str,
+        minute: i64,
+        agreements: Vec<AgreementRecord>,
+    ) -> GoalRevision {
+        GoalRevision {
+            revision: n,
+            content: content(words),
+            proposed_by: uuid::Uuid::nil(),
+            proposed_side: Side::Team,
+            created_at: at(minute),
+            agreements,
+        }
+    }
+
+    /// Proposed by the team (1), agreed by the client (2, active), revised by the
+    /// team (3, proposed again), put on hold (4).
+    fn story() -> (Goal, Vec<GoalEvent>, Vec<GoalRevision>) {
+        let events = vec![
+            event(GoalEventKind::Proposed, GoalStatus::Proposed, 1, 0),
+            event(GoalEventKind::Activated, GoalStatus::Active, 1, 10),
+            event(GoalEventKind::Revised, GoalStatus::Proposed, 2, 20),
+            event(GoalEventKind::StatusChanged, GoalStatus::OnHold, 2, 30),
+        ];
+        let revisions = vec![
+            revision(
+                1,
+                "Cook",
+                0,
+                vec![agreement(Side::Team, 0), agreement(Side::Client, 10)],
+            ),
+            revision(2, "Cook dinner", 20, vec![agreement(Side::Team, 20)]),
+        ];
+        let current = Goal {
+            id: uuid::Uuid::nil(),
+            client_id: uuid::Uuid::nil(),
+            episode_id: uuid::Uuid::nil(),
+            label: "G1".to_owned(),
+            term: Term::LongTerm,
+            parent_id: None,
+            status: GoalStatus::OnHold,
+            expressed_by: Side::Team,
+            revision: 2,
+            agreement: Agreement::proposed_by(Side::Team),
+            content: content("Cook dinner"),
+            version: 4,
+            created_at: at(0),
+            updated_at: at(30),
+        };
+        (current, events, revisions)
+    }
+
+    #[test]
+    fn each_change_is_a_version_as_it_left_the_goal() {
+        let (current, events, revisions) = story();
+        let versions = versions_of(&current, &events, &revisions);
+        let seen: Vec<_> = versions
+            .iter()
+            .map(|g| {
+                (
+                    g.version,
+                    g.status,
+                    g.content.client_words.as_str(),
+                    g.agreement.client,
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            vec![
+                (1, GoalStatus::Proposed, "Cook", false),
+                (2, GoalStatus::Active, "Cook", true),
+                (3, GoalStatus::Proposed, "Cook dinner", false),
+                (4, GoalStatus::OnHold, "Cook dinner", false),
+            ]
+        );
+        assert_eq!(versions[1].updated_at, at(10));
+        assert_eq!(versions.last(), Some(&current));
+    }
+
+    #[test]
+    fn changes_from_before_versions_were_counted_fold_into_the_first() {
+        let (mut current, events, revisions) = story();
+        current.version = 2;
+        let versions = versions_of(&current, &events, &revisions);
+        assert_eq!(versions.len(), 2);
+        assert_eq!(versions[0].status, GoalStatus::Proposed);
+        assert_eq!(versions[0].content.client_words, "Cook dinner");
+        assert_eq!(versions[1], current);
+    }
+
+    #[test]
+    fn what_cannot_be_told_truly_is_not_told() {
+        let (current, events, revisions) = story();
+        assert_eq!(
+            versions_of(&current, &events[..2], &revisions),
+            vec![current.clone()]
+        );
+        // Without the first revision, the versions it was in are left out.
+        let told: Vec<i32> = versions_of(&current, &events, &revisions[1..])
+            .iter()
+            .map(|g| g.version)
+            .collect();
+        assert_eq!(told, vec![3, 4]);
+    }
+}

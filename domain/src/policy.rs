@@ -366,6 +366,10 @@ pub enum OrgAction {
     /// waiting for an answer (each list holds only clients whose clinical record the
     /// caller may read, and leaves an event in each shown client's access log).
     ReviewCaseload,
+    /// See the clinic's therapists as an EHR names them (FHIR Practitioner and
+    /// PractitionerRole). Everyone may ask; each sees the therapists
+    /// [`practitioner_scope`] shows them, and a therapist outside it answers 404.
+    ViewPractitioners,
 }
 
 impl OrgAction {
@@ -380,6 +384,7 @@ impl OrgAction {
         OrgAction::ViewWebhooks,
         OrgAction::ManageWebhooks,
         OrgAction::ReviewCaseload,
+        OrgAction::ViewPractitioners,
     ];
 
     /// Whether the action changes data; used to pick a write transaction.
@@ -398,7 +403,7 @@ impl OrgAction {
 /// own organization is always visible to them.
 pub fn decide_org(who: &Principal, action: OrgAction) -> Decision {
     let allowed = match (who.role, action) {
-        (Role::Admin, _) | (_, OrgAction::FollowChanges) => true,
+        (Role::Admin, _) | (_, OrgAction::FollowChanges | OrgAction::ViewPractitioners) => true,
         (_, OrgAction::ListClients) if who.role != Role::Service => true,
         (Role::Therapist, OrgAction::ListUsers | OrgAction::ReviewCaseload) => true,
         (Role::Service, OrgAction::ReviewCaseload) => who.scopes.contains(Scope::ClinicalRead),
@@ -433,6 +438,37 @@ pub fn directory_scope(who: &Principal) -> DirectoryScope {
         Role::Admin => DirectoryScope::Organization,
         Role::Therapist => DirectoryScope::StaffAndCaseloadOf(who.user_id),
         Role::Client | Role::Caregiver | Role::Service => DirectoryScope::Nothing,
+    }
+}
+
+/// Which therapists a caller sees as Practitioners: the clinic's staff (and an
+/// integration that may read client records) see every therapist of the clinic; a
+/// client sees the therapists who are or were on their own care team, a caregiver
+/// those of the clients they hold an active link to (as the care team they may
+/// already read names them); nobody else sees any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PractitionerScope {
+    /// Every therapist of the organization.
+    Organization,
+    /// Therapists who are or were on this client's care team.
+    CareTeamOf(uuid::Uuid),
+    /// Therapists who are or were on the care team of a client this caregiver holds
+    /// an active link to.
+    CareTeamsFollowedBy(uuid::Uuid),
+    /// No therapist.
+    Nothing,
+}
+
+/// The practitioner scope for a caller who passed `decide_org(.., ViewPractitioners)`.
+pub fn practitioner_scope(who: &Principal) -> PractitionerScope {
+    match who.role {
+        Role::Admin | Role::Therapist => PractitionerScope::Organization,
+        Role::Service if who.scopes.contains(Scope::ClientsRead) => PractitionerScope::Organization,
+        Role::Service => PractitionerScope::Nothing,
+        Role::Client => who
+            .client_id
+            .map_or(PractitionerScope::Nothing, PractitionerScope::CareTeamOf),
+        Role::Caregiver => PractitionerScope::CareTeamsFollowedBy(who.user_id),
     }
 }
 
@@ -678,6 +714,20 @@ mod tests {
                 (true, Some(needed)) => prop_assert_eq!(decision.is_allowed(), scopes.contains(needed)),
                 (true, None) => prop_assert_eq!(decision, Decision::Forbidden),
             }
+        }
+
+        #[test]
+        fn a_client_or_caregiver_sees_only_the_care_teams_they_may_read(role in any_role(), scopes in any_scopes()) {
+            let who = principal(role, scopes.clone());
+            prop_assert!(decide_org(&who, OrgAction::ViewPractitioners).is_allowed());
+            let expected = match role {
+                Role::Admin | Role::Therapist => PractitionerScope::Organization,
+                Role::Service if scopes.contains(Scope::ClientsRead) => PractitionerScope::Organization,
+                Role::Service => PractitionerScope::Nothing,
+                Role::Client => PractitionerScope::CareTeamOf(Uuid::from_u128(3)),
+                Role::Caregiver => PractitionerScope::CareTeamsFollowedBy(who.user_id),
+            };
+            prop_assert_eq!(practitioner_scope(&who), expected);
         }
 
         #[test]

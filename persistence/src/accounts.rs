@@ -10,7 +10,7 @@ use domain::{
     identity::{
         AccountChanges, Counted, Discipline, Lockout, Organization, Principal, Role, Scopes, User,
     },
-    policy::DirectoryScope,
+    policy::{DirectoryScope, PractitionerScope},
 };
 use uuid::Uuid;
 
@@ -721,4 +721,108 @@ pub fn client_login(conn: &mut Conn, client_id: Uuid) -> StoreResult<Option<Uuid
         .first(conn)
         .optional()?;
     found.map(|u| id(&u)).transpose()
+}
+
+// --- Practitioners: the clinic's therapists as an EHR names them -------------------
+
+/// The therapists of an organization that a practitioner scope shows; `None` when it
+/// shows none. Reads by id and searches share it.
+fn practitioners(org_id: Uuid, scope: PractitionerScope) -> Option<UsersQuery> {
+    let therapists = users::table
+        .filter(users::organization_id.eq(org_id.to_string()))
+        .filter(users::role.eq(Role::Therapist.as_str()))
+        .into_boxed();
+    // Past members count: an Observation a therapist recorded still names them.
+    let team_of = |clients: Vec<String>| {
+        care_team_members::table
+            .filter(care_team_members::client_id.eq_any(clients))
+            .select(care_team_members::therapist_id)
+    };
+    match scope {
+        PractitionerScope::Organization => Some(therapists),
+        PractitionerScope::Nothing => None,
+        PractitionerScope::CareTeamOf(client) => {
+            Some(therapists.filter(users::id.eq_any(team_of(vec![client.to_string()]))))
+        }
+        PractitionerScope::CareTeamsFollowedBy(caregiver) => {
+            let followed = caregiver_links::table
+                .filter(caregiver_links::caregiver_id.eq(caregiver.to_string()))
+                .filter(caregiver_links::revoked_at.is_null())
+                .select(caregiver_links::client_id);
+            let team = care_team_members::table
+                .filter(care_team_members::client_id.eq_any(followed))
+                .select(care_team_members::therapist_id);
+            Some(therapists.filter(users::id.eq_any(team)))
+        }
+    }
+}
+
+/// One therapist, if the caller's practitioner scope shows them.
+pub fn practitioner(
+    conn: &mut Conn,
+    org_id: Uuid,
+    scope: PractitionerScope,
+    user_id: Uuid,
+) -> StoreResult<User> {
+    practitioners(org_id, scope)
+        .ok_or(StoreError::NotFound)?
+        .filter(users::id.eq(user_id.to_string()))
+        .select(UserRow::as_select())
+        .first(conn)?
+        .into_user()
+}
+
+/// What a practitioner search narrows to.
+#[derive(Debug, Clone, Default)]
+pub struct PractitionerFilter {
+    /// Only these ids (`_id`).
+    pub ids: Option<Vec<Uuid>>,
+    pub active: Option<bool>,
+    /// Part of the display name, any case.
+    pub name_contains: Option<String>,
+    /// Part of the e-mail address, any case.
+    pub email: Option<String>,
+}
+
+/// A page of the therapists the caller's practitioner scope shows, by id.
+pub fn list_practitioners(
+    conn: &mut Conn,
+    org_id: Uuid,
+    scope: PractitionerScope,
+    filter: &PractitionerFilter,
+    page: PageRequest,
+) -> StoreResult<Page<User>> {
+    let Some(q) = practitioners(org_id, scope) else {
+        return Ok(Page {
+            items: vec![],
+            next_cursor: None,
+        });
+    };
+    // No LIMIT: names are matched below, after the rows are read.
+    let mut q = q.select(UserRow::as_select()).order(users::id.asc());
+    if let Some(ids) = &filter.ids {
+        q = q.filter(users::id.eq_any(ids.iter().map(Uuid::to_string).collect::<Vec<_>>()));
+    }
+    if let Some(active) = filter.active {
+        q = q.filter(users::active.eq(active));
+    }
+    if let Some(after) = page.after {
+        q = q.filter(users::id.gt(after.to_string()));
+    }
+    let mut items = q
+        .load(conn)?
+        .into_iter()
+        .map(UserRow::into_user)
+        .collect::<StoreResult<Vec<_>>>()?;
+    // Names and e-mails are matched here, in Unicode lower case, the same on both
+    // backends (a clinic has tens of therapists, not thousands).
+    let contains = |hay: Option<&str>, needle: &Option<String>| match needle {
+        None => true,
+        Some(n) => hay.is_some_and(|h| h.to_lowercase().contains(&n.to_lowercase())),
+    };
+    items.retain(|u| {
+        contains(Some(&u.display_name), &filter.name_contains)
+            && contains(u.email.as_deref(), &filter.email)
+    });
+    Ok(Page::from_rows(items, page.limit, |u| u.id))
 }

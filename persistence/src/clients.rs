@@ -777,3 +777,13 @@ pub fn set_caregiver_permission(
     }
     live_link(conn, client, link_id)
 }
+
+/// Whose record a caregiver link of this clinic is on (NotFound when none has it).
+pub fn link_client_of(conn: &mut Conn, org_id: Uuid, link_id: Uuid) -> StoreResult<Uuid> {
+    let client: String = caregiver_links::table
+        .filter(caregiver_links::id.eq(link_id.to_string()))
+        .filter(caregiver_links::organization_id.eq(org_id.to_string()))
+        .select(caregiver_links::client_id)
+        .first(conn)?;
+    id(&client)
+}

@@ -1030,3 +1030,27 @@ pub fn measurements_version(conn: &mut Conn, client: Reached) -> StoreResult<(i6
         .load(conn)?;
     Ok((versions.len() as i64, versions.iter().sum()))
 }
+
+/// Whose record an episode of this clinic is in (NotFound when none has it).
+pub fn episode_client_of(conn: &mut Conn, org_id: Uuid, episode_id: Uuid) -> StoreResult<Uuid> {
+    let client: String = episodes::table
+        .filter(episodes::id.eq(episode_id.to_string()))
+        .filter(episodes::organization_id.eq(org_id.to_string()))
+        .select(episodes::client_id)
+        .first(conn)?;
+    crate::rows::id(&client)
+}
+
+/// What happened to one of this client's goals, oldest first: each change of the
+/// goal recorded exactly one event, with the status and revision it left.
+pub fn events_of_goal(
+    conn: &mut Conn,
+    client: Reached,
+    goal_id: Uuid,
+) -> StoreResult<Vec<GoalEvent>> {
+    Ok(events_of_client(conn, client)?
+        .into_iter()
+        .filter(|(goal, _)| *goal == goal_id)
+        .map(|(_, event)| event)
+        .collect())
+}

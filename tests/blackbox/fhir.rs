@@ -50,7 +50,7 @@ pub fn validate(bodies: &[&Value]) {
 
 /// A FHIR answer: 200, FHIR JSON, the given resource type.
 #[track_caller]
-fn fhir<'a>(r: &'a Reply, kind: &str) -> &'a Value {
+pub fn fhir<'a>(r: &'a Reply, kind: &str) -> &'a Value {
     assert_eq!(r.status.as_u16(), 200, "{}", r.text);
     assert_eq!(
         r.header("content-type"),
@@ -60,7 +60,7 @@ fn fhir<'a>(r: &'a Reply, kind: &str) -> &'a Value {
     &r.body
 }
 
-fn entries<'a>(bundle: &'a Value, kind: &str) -> Vec<&'a Value> {
+pub fn entries<'a>(bundle: &'a Value, kind: &str) -> Vec<&'a Value> {
     bundle["entry"]
         .as_array()
         .into_iter()
@@ -70,7 +70,7 @@ fn entries<'a>(bundle: &'a Value, kind: &str) -> Vec<&'a Value> {
         .collect()
 }
 
-fn ids(resources: &[&Value]) -> Vec<String> {
+pub fn ids(resources: &[&Value]) -> Vec<String> {
     resources
         .iter()
         .map(|r| r["id"].as_str().unwrap_or_default().to_owned())
@@ -78,7 +78,7 @@ fn ids(resources: &[&Value]) -> Vec<String> {
 }
 
 /// The next link's path and query, relative to the server.
-fn next(bundle: &Value) -> Option<String> {
+pub fn next(bundle: &Value) -> Option<String> {
     bundle["link"]
         .as_array()?
         .iter()
@@ -87,15 +87,15 @@ fn next(bundle: &Value) -> Option<String> {
         .and_then(|u| u.find("/fhir/r4/").map(|i| u[i..].to_owned()))
 }
 
-struct Scene {
-    app: TestApp,
-    olivia: String,
-    maria: String,
-    episode: String,
-    goal: String,
+pub struct Scene {
+    pub app: TestApp,
+    pub olivia: String,
+    pub maria: String,
+    pub episode: String,
+    pub goal: String,
 }
 
-fn scene() -> Scene {
+pub fn scene() -> Scene {
     let app = TestApp::spawn();
     let olivia = app.login("olivia.ot@riverside.example").access;
     let maria = app.client_id("Maria Lopez");
@@ -204,6 +204,7 @@ fn the_capability_statement_lists_exactly_what_is_served() {
 
     // Each search parameter it lists is one the server reads; any other is refused
     // by name, or ignored and said to be under Prefer: handling=lenient.
+    let olivia_id = s.app.user_id("olivia.ot@riverside.example");
     let sample = |kind: &str, name: &str| -> String {
         match (kind, name) {
             (_, "patient" | "subject") => format!("Patient/{}", s.maria),
@@ -214,26 +215,43 @@ fn the_capability_statement_lists_exactly_what_is_served() {
             (_, "category") => "survey".into(),
             (_, "lifecycle-status") => "active".into(),
             (_, "achievement-status") => "in-progress".into(),
+            (_, "active") => "true".into(),
+            (_, "_id") => s.maria.clone(),
+            (_, "practitioner") => format!("Practitioner/{olivia_id}"),
+            ("CareTeam", "status") => "active".into(),
+            ("CarePlan", "status") | ("EpisodeOfCare", "status") => "active".into(),
+            (_, "intent") => "plan".into(),
             _ => "x".into(),
         }
     };
+    // The access log is the admin's (and the client's) to read; the rest, her therapist's.
+    let admin = s.app.login("admin@riverside.example").access;
+    let reader = |kind: &str| match kind {
+        "AuditEvent" => admin.as_str(),
+        _ => s.olivia.as_str(),
+    };
+    // The searches that run within one client's record, and those of the clinic.
+    let within_a_record =
+        |kind: &str| !matches!(kind, "Patient" | "Practitioner" | "PractitionerRole");
     let mut answers = Vec::new();
     for resource in &resources {
         let kind = resource["type"].as_str().unwrap_or_default();
         for p in resource["searchParam"].as_array().into_iter().flatten() {
             let name = p["name"].as_str().unwrap_or_default();
             let mut q = format!("{name}={}", sample(kind, name).replace('|', "%7C"));
-            if kind != "Patient" && name != "patient" && name != "subject" {
+            if within_a_record(kind) && name != "patient" && name != "subject" {
                 q.push_str(&format!("&patient={}", s.maria));
             }
-            let r = s.get(&format!("/fhir/r4/{kind}?{q}"));
+            let r = s.app.get(reader(kind), &format!("/fhir/r4/{kind}?{q}"));
             answers.push(fhir(&r, "Bundle").clone());
         }
-        let scope = match kind {
-            "Patient" => String::new(),
-            _ => format!("patient={}&", s.maria),
+        let scope = match within_a_record(kind) {
+            false => String::new(),
+            true => format!("patient={}&", s.maria),
         };
-        let r = s.get(&format!("/fhir/r4/{kind}?{scope}made-up=1"));
+        let r = s
+            .app
+            .get(reader(kind), &format!("/fhir/r4/{kind}?{scope}made-up=1"));
         let o = r.refusal(400);
         assert_eq!(
             o["issue"][0]["expression"][0], "made-up",
@@ -244,7 +262,7 @@ fn the_capability_statement_lists_exactly_what_is_served() {
             s.app
                 .http
                 .get(s.app.url(&format!("/fhir/r4/{kind}?{scope}made-up=1")))
-                .bearer_auth(&s.olivia)
+                .bearer_auth(reader(kind))
                 .header("Prefer", "handling=lenient"),
         );
         let bundle = fhir(&lenient, "Bundle");

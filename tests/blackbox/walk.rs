@@ -227,7 +227,8 @@ impl World {
         for (method, path) in secured_operations() {
             // Webhook deliveries move on by themselves (retries): not a user's view.
             let moving = path.contains("/webhooks");
-            if method != "get" || path.contains("audit") || path.contains("access-log") || moving {
+            let audit = path.contains("audit") || path.contains("AuditEvent");
+            if method != "get" || audit || path.contains("access-log") || moving {
                 continue;
             }
             for viewer in viewers {
@@ -310,14 +311,15 @@ pub fn service_token(app: &TestApp, client_id: &str, secret: &str) -> String {
 }
 
 /// The operations on one client's record: their path names the client, or, at the
-/// FHIR door, a goal or measurement of theirs by its id alone.
+/// FHIR door, a record of theirs by its id alone (a goal, a measurement, a caregiver
+/// link, an episode).
 fn client_operations() -> Vec<(String, String)> {
+    let by_id = ["{goal_id}", "{measurement_id}", "{link_id}", "{episode_id}"];
     let ops: Vec<_> = secured_operations()
         .into_iter()
         .filter(|(_, path)| {
             path.contains("{client_id}")
-                || (path.starts_with("/fhir/")
-                    && (path.contains("{goal_id}") || path.contains("{measurement_id}")))
+                || (path.starts_with("/fhir/") && by_id.iter().any(|p| path.contains(p)))
         })
         .collect();
     assert!(ops.len() >= 30, "{} client operations", ops.len());
@@ -350,6 +352,8 @@ fn outside_their_reach_every_operation_on_a_client_answers_404_and_changes_nothi
         client: uuid::Uuid::now_v7().to_string(),
         goal: uuid::Uuid::now_v7().to_string(),
         measurement: uuid::Uuid::now_v7().to_string(),
+        link: uuid::Uuid::now_v7().to_string(),
+        episode: uuid::Uuid::now_v7().to_string(),
         ..World::around(&app, "Samuel Osei", "olivia.ot@riverside.example")
     };
     let before = world.what_users_see(&app, &[&admin, &olivia]);

@@ -104,11 +104,11 @@ pub fn instant(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
-fn date(d: NaiveDate) -> Option<Primitive<String>> {
+pub(super) fn date(d: NaiveDate) -> Option<Primitive<String>> {
     text(d.format("%Y-%m-%d").to_string())
 }
 
-fn decimal(v: f64) -> Option<Primitive<Decimal>> {
+pub(super) fn decimal(v: f64) -> Option<Primitive<Decimal>> {
     // Scores are finite (the domain refuses others); a shortest round-trip form.
     let shown = if v.fract() == 0.0 && v.abs() < 1e15 {
         format!("{v:.0}")
@@ -127,7 +127,7 @@ pub fn coding(system: &str, code: &str, display: Option<&str>) -> Coding {
     }
 }
 
-fn concept(codings: Vec<Coding>, label: Option<&str>) -> CodeableConcept {
+pub(super) fn concept(codings: Vec<Coding>, label: Option<&str>) -> CodeableConcept {
     CodeableConcept {
         coding: codings,
         text: label.map(text).unwrap_or_default(),
@@ -142,7 +142,7 @@ pub fn reference(kind: &str, id: Uuid) -> Reference {
     }
 }
 
-fn meta(version: i32, updated: DateTime<Utc>) -> Option<Meta> {
+pub(super) fn meta(version: i32, updated: DateTime<Utc>) -> Option<Meta> {
     Some(Meta {
         version_id: text(version.to_string()),
         last_updated: text(instant(updated)),
@@ -150,7 +150,7 @@ fn meta(version: i32, updated: DateTime<Utc>) -> Option<Meta> {
     })
 }
 
-fn extension(url: &str, value: ExtensionValue) -> Extension {
+pub(super) fn extension(url: &str, value: ExtensionValue) -> Extension {
     Extension {
         url: Some(url.to_owned()),
         value: Some(value),

@@ -15,6 +15,7 @@ use fhirkit::{
 
 use super::{
     map::text,
+    resources,
     routes::{self, SearchParam},
     BASE,
 };
@@ -74,6 +75,22 @@ fn search_params(kind: &str) -> &'static [SearchParam] {
         "Patient" => routes::PATIENT_SEARCH,
         "Goal" => routes::GOAL_SEARCH,
         "Observation" => routes::OBSERVATION_SEARCH,
+        "Practitioner" => resources::PRACTITIONER_SEARCH,
+        "PractitionerRole" => resources::PRACTITIONER_ROLE_SEARCH,
+        "RelatedPerson" => resources::RELATED_PERSON_SEARCH,
+        "CareTeam" => resources::CARE_TEAM_SEARCH,
+        "EpisodeOfCare" => resources::EPISODE_SEARCH,
+        "CarePlan" => resources::CARE_PLAN_SEARCH,
+        "AuditEvent" => resources::AUDIT_EVENT_SEARCH,
+        _ => &[],
+    }
+}
+
+fn includes(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "Observation" => routes::OBSERVATION_INCLUDES,
+        "PractitionerRole" => resources::PRACTITIONER_ROLE_INCLUDES,
+        "CarePlan" => resources::CARE_PLAN_INCLUDES,
         _ => &[],
     }
 }
@@ -92,17 +109,22 @@ pub fn statement(base: &str) -> CapabilityStatement {
                         ..Default::default()
                     })
                     .collect(),
-                versioning: text("versioned"),
+                // A CareTeam and a CarePlan are made from several records and carry
+                // no version of their own.
+                versioning: text(match kind.as_str() {
+                    "CareTeam" | "CarePlan" | "AuditEvent" => "no-version",
+                    _ => "versioned",
+                }),
                 // Only Observations take If-None-Exist (write.rs).
                 conditional_create: (kind == "Observation" && codes.contains(&"create"))
                     .then(|| Primitive::new(true)),
                 read_history: Some(Primitive::new(codes.contains(&"vread"))),
-                search_include: match (kind.as_str(), searched) {
-                    ("Observation", true) => routes::OBSERVATION_INCLUDES
+                search_include: match searched {
+                    true => includes(kind)
                         .iter()
                         .map(|i| Primitive::new((*i).to_owned()))
                         .collect(),
-                    _ => Vec::new(),
+                    false => Vec::new(),
                 },
                 search_rev_include: match (kind.as_str(), searched) {
                     ("Goal", true) => routes::GOAL_REVINCLUDES
@@ -136,7 +158,7 @@ pub fn statement(base: &str) -> CapabilityStatement {
         // When this statement last changed (FHIR requires a date).
         date: text("2026-12-03"),
         publisher: text("Headway"),
-        description: text("Client-centred occupational therapy records (clients, goals set together, outcome measures) as FHIR R4 resources."),
+        description: text("Client-centred occupational therapy records (clients, their care teams and caregivers, episodes and plans of care, goals set together, outcome measures) as FHIR R4 resources."),
         kind: text("instance"),
         software: Some(CapabilityStatementSoftware {
             name: text("Headway"),

@@ -3,9 +3,11 @@
 //! resources for EHRs. This module is the only place that knows FHIR; the mapping
 //! is in `map`, the search grammar in `search`, errors in `outcome`.
 
+pub mod care_map;
 pub mod map;
 pub mod metadata;
 pub mod outcome;
+pub mod resources;
 pub mod routes;
 pub mod search;
 pub mod write;

@@ -34,7 +34,11 @@ pub struct SearchParam {
     pub doc: &'static str,
 }
 
-const fn param(name: &'static str, kind: &'static str, doc: &'static str) -> SearchParam {
+pub(super) const fn param(
+    name: &'static str,
+    kind: &'static str,
+    doc: &'static str,
+) -> SearchParam {
     SearchParam { name, kind, doc }
 }
 
@@ -87,14 +91,14 @@ pub const OBSERVATION_INCLUDES: &[&str] = &[
 ];
 pub const GOAL_REVINCLUDES: &[&str] = &["Observation:focus"];
 
-fn names(params: &[SearchParam]) -> Vec<&'static str> {
+pub(super) fn names(params: &[SearchParam]) -> Vec<&'static str> {
     params.iter().map(|p| p.name).collect()
 }
 
 /// A logical id in a path. An id Headway never gave names nothing (the nil id), so
 /// the operation still runs: it confirms the caller (a dead token hears 401) and
 /// answers 404 as for any id outside the caller's reach.
-fn logical(id: &str) -> Uuid {
+pub(super) fn logical(id: &str) -> Uuid {
     Uuid::parse_str(id).unwrap_or(Uuid::nil())
 }
 
@@ -140,7 +144,7 @@ pub struct FormatQuery {
     pub pretty: Option<String>,
 }
 
-fn entry(base: &str, resource: Resource, mode: &str) -> BundleEntry {
+pub(super) fn entry(base: &str, resource: Resource, mode: &str) -> BundleEntry {
     let id = resource.id().unwrap_or_default().to_owned();
     BundleEntry {
         full_url: map::text(format!("{base}/{}/{id}", resource.resource_type())),
@@ -155,12 +159,12 @@ fn entry(base: &str, resource: Resource, mode: &str) -> BundleEntry {
 
 /// The searchset: `self` (and `next` while more follow) links, and an outcome
 /// entry naming the parameters ignored under `Prefer: handling=lenient`.
-struct Searchset {
-    base: String,
-    path: &'static str,
-    query: Vec<(String, String)>,
-    ignored: Vec<String>,
-    cursor: Option<String>,
+pub(super) struct Searchset {
+    pub(super) base: String,
+    pub(super) path: &'static str,
+    pub(super) query: Vec<(String, String)>,
+    pub(super) ignored: Vec<String>,
+    pub(super) cursor: Option<String>,
 }
 
 impl Searchset {
@@ -184,7 +188,12 @@ impl Searchset {
         }
     }
 
-    fn bundle(self, entries: Vec<BundleEntry>, next: Option<String>, total: Option<i64>) -> Bundle {
+    pub(super) fn bundle(
+        self,
+        entries: Vec<BundleEntry>,
+        next: Option<String>,
+        total: Option<i64>,
+    ) -> Bundle {
         let mut link = vec![self.link("self", self.cursor.as_deref())];
         if let Some(next) = &next {
             link.push(self.link("next", Some(next)));
@@ -241,7 +250,10 @@ pub(crate) async fn confirmed<T>(
 }
 
 /// The client a search is about: `patient` or `subject`, or the caller's own record.
-fn searched_client(params: &Params, caller: &persistence::Caller) -> Result<Uuid, ApiError> {
+pub(super) fn searched_client(
+    params: &Params,
+    caller: &persistence::Caller,
+) -> Result<Uuid, ApiError> {
     let given: Vec<(&str, &str)> = ["patient", "subject"]
         .into_iter()
         .flat_map(|n| params.all(n).into_iter().map(move |v| (n, v)))
@@ -261,7 +273,10 @@ fn searched_client(params: &Params, caller: &persistence::Caller) -> Result<Uuid
     }
 }
 
-fn measure_of<'a>(measures: &'a [OutcomeMeasure], code: &str) -> Option<&'a OutcomeMeasure> {
+pub(super) fn measure_of<'a>(
+    measures: &'a [OutcomeMeasure],
+    code: &str,
+) -> Option<&'a OutcomeMeasure> {
     measures.iter().find(|m| m.code == code)
 }
 
@@ -486,7 +501,10 @@ pub async fn read_goal(
         .into())
 }
 
-fn goal_resource(standing: &GoalStanding, measures: &[OutcomeMeasure]) -> fhirkit::r4::Goal {
+pub(super) fn goal_resource(
+    standing: &GoalStanding,
+    measures: &[OutcomeMeasure],
+) -> fhirkit::r4::Goal {
     let measure = standing
         .goal
         .content

@@ -65,6 +65,7 @@ mod described {
             include_str!("audit.rs"),
             include_str!("auth.rs"),
             include_str!("care.rs"),
+            include_str!("ehr.rs"),
             include_str!("clients.rs"),
             include_str!("goals.rs"),
             include_str!("measures.rs"),

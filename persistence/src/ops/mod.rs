@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auth;
 pub mod care;
 pub mod clients;
+pub mod ehr;
 pub mod events;
 pub mod goals;
 pub mod home;

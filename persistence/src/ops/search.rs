@@ -88,7 +88,7 @@ fn measurement_page(
 }
 
 /// The standing of each goal, computed per episode by the progress arithmetic.
-fn standings(
+pub(crate) fn standings(
     c: &mut crate::Conn,
     client: crate::Reached,
     goal_list: Vec<Goal>,
@@ -296,7 +296,7 @@ impl Clinic {
     /// then ask the policy about that client. Finding it tells nothing: a record out of
     /// the caller's reach answers NotFound from the gate just as a missing one does
     /// here.
-    fn locate(
+    pub(crate) fn locate(
         &self,
         caller: &Caller,
         find: impl FnOnce(&mut crate::Conn, Uuid) -> StoreResult<Uuid>,
