@@ -23,7 +23,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::{
     error::ApiError,
     fhir::resources as fhir_more,
-    fhir::routes as fhir,
+    fhir::{routes as fhir, smart},
     middleware::{self, RequestId, TransportLimits},
     openapi::{ApiDoc, Shared},
     routes::{
@@ -38,6 +38,7 @@ use crate::{
 fn routes(cfg: &mut ServiceConfig) {
     cfg.service(health::healthz)
         .service(health::readyz)
+        .service(smart::smart_configuration)
         .service(
             scope("/api/v1")
                 .service(auth::token)
@@ -48,6 +49,8 @@ fn routes(cfg: &mut ServiceConfig) {
                 .service(users::list_users)
                 .service(users::get_user)
                 .service(users::update_user)
+                .service(users::get_jwks)
+                .service(users::put_jwks)
                 .service(clients::list_clients)
                 .service(clients::create_client)
                 .service(clients::get_client)
@@ -131,6 +134,7 @@ fn routes(cfg: &mut ServiceConfig) {
         .service(
             scope("/fhir/r4")
                 .service(fhir::metadata)
+                .service(smart::fhir_smart_configuration)
                 .service(fhir::read_patient)
                 .service(fhir::search_patients)
                 .service(fhir::read_goal)

@@ -60,6 +60,10 @@ pub struct Config {
     pub webhooks_retry: domain::webhook::RetrySchedule,
     /// Whether this instance sends webhooks (its dispatcher runs).
     pub webhooks_deliver: bool,
+    /// The server's public base URL (`https://headway.example`), no trailing slash:
+    /// the absolute URLs of the SMART configuration, and the `aud` client assertions
+    /// must name. Unset: from each request's connection info (as FHIR links are).
+    pub public_url: Option<String>,
 }
 
 impl std::fmt::Debug for Config {
@@ -238,6 +242,11 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "false",
         "accept webhook URLs on loopback, private, link-local... addresses (tests only)",
     ),
+    (
+        "HEADWAY_PUBLIC_URL",
+        "(none)",
+        "public base URL, e.g. `https://headway.example`: SMART's absolute URLs and the `aud` of client assertions; unset: from each request",
+    ),
     ("RUST_LOG", "info", "log filter"),
 ];
 
@@ -334,6 +343,10 @@ impl Config {
             )
             .map_err(|e| format!("HEADWAY_WEBHOOKS_RETRY_SECS: {e}"))?,
             webhooks_deliver: parsed("HEADWAY_WEBHOOKS_DELIVER")?,
+            public_url: var("HEADWAY_PUBLIC_URL")
+                .map(|url| public_url(&url))
+                .transpose()
+                .map_err(|e| format!("HEADWAY_PUBLIC_URL: {e}"))?,
         };
         if config.jwt_previous_secrets.iter().any(|s| s.len() < 32) {
             return Err(
@@ -412,7 +425,23 @@ impl Config {
             ))
             .unwrap_or_else(|_| unreachable!("the default schedule parses")),
             webhooks_deliver: true,
+            public_url: None,
         }
+    }
+}
+
+/// A public base URL: http(s), a host, perhaps a path; no query or fragment. Kept
+/// without a trailing slash, so paths append to it.
+pub fn public_url(url: &str) -> Result<String, String> {
+    let url = url.trim().trim_end_matches('/');
+    let uri: actix_web::http::Uri = url.parse().map_err(|_| format!("`{url}` is not a URL"))?;
+    match (uri.scheme_str(), uri.authority()) {
+        (Some("http" | "https"), Some(_)) if uri.query().is_none() && !url.contains(['#', '@']) => {
+            Ok(url.to_owned())
+        }
+        _ => Err(format!(
+            "`{url}` must be http(s)://host[:port][/path], without query, fragment or user"
+        )),
     }
 }
 
@@ -457,6 +486,26 @@ mod tests {
             "postgres://***@db:5432/headway"
         );
         assert_eq!(redact_url("sqlite://headway.db"), "sqlite://headway.db");
+    }
+
+    #[test]
+    fn the_public_url_is_a_base_to_append_paths_to() {
+        assert_eq!(
+            public_url("https://headway.example/").as_deref(),
+            Ok("https://headway.example")
+        );
+        assert_eq!(
+            public_url("http://localhost:8080/clinic").as_deref(),
+            Ok("http://localhost:8080/clinic")
+        );
+        for bad in [
+            "headway.example",
+            "ftp://x.example",
+            "https://x.example/?a=1",
+            "https://u@x.example",
+        ] {
+            assert!(public_url(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

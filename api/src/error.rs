@@ -102,6 +102,9 @@ pub enum ApiError {
     Unauthorized(String),
     #[error("forbidden")]
     Forbidden,
+    /// The account may do this, the token's SMART scopes do not (RFC 6750 §3.1).
+    #[error("insufficient scope")]
+    InsufficientScope,
     #[error("not found")]
     NotFound,
     #[error("method not allowed")]
@@ -184,6 +187,11 @@ impl ApiError {
                 "Authentication required",
             ),
             Forbidden => (StatusCode::FORBIDDEN, "forbidden", "Not allowed"),
+            InsufficientScope => (
+                StatusCode::FORBIDDEN,
+                "insufficient-scope",
+                "Insufficient scope",
+            ),
             NotFound => (StatusCode::NOT_FOUND, "not-found", "Not found"),
             MethodNotAllowed(_) => (
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -275,6 +283,10 @@ impl ApiError {
                 .collect::<Vec<_>>()
                 .join("; "),
             ApiError::Forbidden => "You may see this record but not do this to it.".into(),
+            ApiError::InsufficientScope => "This token's scopes do not cover this: ask for a \
+                token with the scope it needs (SMART scopes name a resource type and \
+                interactions, e.g. system/Goal.c)."
+                .into(),
             ApiError::NotFound => "No such resource, or it is not yours to see.".into(),
             ApiError::MethodNotAllowed(allowed) => {
                 format!("Allowed methods: {}", allowed.join(", "))
@@ -346,6 +358,12 @@ impl ResponseError for ApiError {
                     r#"Bearer realm="headway", error="invalid_token""#,
                 ));
             }
+            ApiError::InsufficientScope => {
+                response.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    r#"Bearer realm="headway", error="insufficient_scope""#,
+                ));
+            }
             ApiError::TooManyRequests { retry_after_secs }
             | ApiError::Busy { retry_after_secs } => {
                 response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
@@ -384,6 +402,7 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound => ApiError::NotFound,
             StoreError::Forbidden => ApiError::Forbidden,
+            StoreError::InsufficientScope => ApiError::InsufficientScope,
             StoreError::Unauthenticated => ApiError::Unauthorized(
                 "This token's account or session is no longer active.".into(),
             ),

@@ -9,10 +9,12 @@ pub mod error;
 pub mod goal;
 pub mod home;
 pub mod identity;
+pub mod jwks;
 pub mod measure;
 pub mod policy;
 pub mod progress;
 pub mod report;
+pub mod smart;
 pub mod version;
 pub mod webhook;
 

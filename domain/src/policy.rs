@@ -502,13 +502,13 @@ pub fn client_scope(who: &Principal) -> ClientScope {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::identity::Scopes;
     use proptest::prelude::*;
     use uuid::Uuid;
 
-    fn principal(role: Role, scopes: Scopes) -> Principal {
+    pub(crate) fn principal(role: Role, scopes: Scopes) -> Principal {
         Principal {
             user_id: Uuid::from_u128(1),
             organization_id: Uuid::from_u128(2),

@@ -13,6 +13,10 @@ pub enum StoreError {
     /// The caller may see the record but not do this to it.
     #[error("forbidden")]
     Forbidden,
+    /// The policy allows the caller's account this, but the token's SMART scopes do
+    /// not: a token with the right scopes would be let through.
+    #[error("insufficient scope")]
+    InsufficientScope,
     /// A uniqueness rule would be broken; the text names what clashed.
     #[error("conflict: {0}")]
     Conflict(String),

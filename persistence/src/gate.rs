@@ -11,6 +11,7 @@ use domain::{
     audit::{Outcome, RequestMeta},
     identity::{token_is_backed, Principal},
     policy::{decide, decide_org, ClientAction, Decision, OrgAction},
+    smart::{narrow, need_of, Narrowed, SmartScopes},
 };
 use uuid::Uuid;
 
@@ -36,6 +37,10 @@ pub struct Caller {
     pub meta: RequestMeta,
     /// The request's Idempotency-Key, if it sent one (see `idempotency.rs`).
     pub idempotency: Option<crate::Idempotency>,
+    /// The SMART scopes the token was granted, if any: every operation the policy
+    /// allows is then held to them too (`domain::smart::narrow`). None: the token
+    /// keeps its account's powers.
+    pub smart: Option<SmartScopes>,
 }
 
 impl Caller {
@@ -45,7 +50,13 @@ impl Caller {
             session_id,
             meta,
             idempotency: None,
+            smart: None,
         }
+    }
+
+    /// The same caller, held to the SMART scopes its token was granted.
+    pub fn with_smart(self, smart: Option<SmartScopes>) -> Self {
+        Caller { smart, ..self }
     }
 
     /// The same caller, sending an Idempotency-Key: a write it makes runs once.
@@ -401,11 +412,23 @@ impl Clinic {
             // Outer Err: the operation failed and its savepoint rolled back.
             // Inner Err: the policy refused; for writes the refusal's event commits with it.
             let (actor, meta, audited) = (caller.actor(), caller.meta.clone(), subject.clone());
+            let smart = caller.smart.clone();
             let attempt = move |conn: &mut Conn| -> StoreResult<Result<T, StoreError>> {
                 let record = |conn: &mut Conn, outcome| {
                     audit::record(conn, actor, &audited, outcome, &meta, now())
                 };
-                match allowed(conn, who)? {
+                let asked = (who.clone(), audited.client_id);
+                let allowed = allowed(conn, who)?.and_then(|proof| {
+                    // What the policy allowed, held to the token's SMART scopes.
+                    let need = need_of(audited.action);
+                    match narrow(Decision::Allow, smart.as_ref(), &asked.0, need, asked.1) {
+                        Narrowed::InsufficientScope => {
+                            Err((Outcome::Denied, StoreError::InsufficientScope))
+                        }
+                        Narrowed::Policy(_) => Ok(proof),
+                    }
+                });
+                match allowed {
                     Ok(proof) => {
                         let noted = changes::batch_len();
                         let value = op(conn, proof)?;

@@ -407,3 +407,90 @@ fn organization_actions_are_decided_and_audited_once() {
         ]
     );
 }
+
+/// Every operation's audit action says what a SMART-scoped token needs for it (the
+/// gate holds the token to that), except the few no scope grants: following live
+/// changes and the sync feed, which a scoped token is refused.
+#[test]
+fn every_operation_names_what_a_scoped_token_needs() {
+    const NO_SCOPE_GRANTS: &[&str] = &["events.follow", "events.receive", "sync.read"];
+    let sources = [
+        include_str!("ops/admin.rs"),
+        include_str!("ops/audit.rs"),
+        include_str!("ops/care.rs"),
+        include_str!("ops/clients.rs"),
+        include_str!("ops/events.rs"),
+        include_str!("ops/goals.rs"),
+        include_str!("ops/home.rs"),
+        include_str!("ops/me.rs"),
+        include_str!("ops/measures.rs"),
+        include_str!("ops/progress.rs"),
+        include_str!("ops/reports.rs"),
+        include_str!("ops/search.rs"),
+        include_str!("ops/sync.rs"),
+        include_str!("ops/users.rs"),
+        include_str!("ops/webhooks.rs"),
+    ];
+    let action = |s: &str| {
+        let mut parts = s.split('.');
+        let shaped = s.split('.').count() >= 2
+            && parts
+                .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c == '_'));
+        shaped && !s.ends_with(".rs")
+    };
+    let mut seen = 0;
+    for source in sources {
+        for literal in source.split('"').skip(1).step_by(2).filter(|s| action(s)) {
+            seen += 1;
+            assert!(
+                domain::smart::need_of(literal).is_some() || NO_SCOPE_GRANTS.contains(&literal),
+                "`{literal}` names no SMART need (domain::smart::need_of)"
+            );
+        }
+    }
+    assert!(seen > 80, "only {seen} actions found");
+}
+
+fn scoped(clinic: &Riverside, person: &Person, scopes: &str) -> Caller {
+    let smart = domain::smart::SmartScopes::parse(scopes).unwrap_or_else(|e| panic!("{e}"));
+    clinic.caller(person).with_smart(Some(smart))
+}
+
+#[test]
+fn smart_scopes_narrow_what_the_policy_allows_and_the_refusal_is_audited() {
+    let clinic = Riverside::new();
+    // Allowed by the policy, but not by the scopes: refused before it runs.
+    let observations = scoped(&clinic, &clinic.therapist, "user/Observation.rs");
+    let (result, ran) = read(&clinic, &observations, ClientAction::View);
+    assert!(
+        matches!(result, Err(StoreError::InsufficientScope)),
+        "{result:?}"
+    );
+    assert!(!ran);
+    assert_eq!(clinic.events(), one("client.read", "denied", clinic.maria));
+    let (result, ran) = rename(
+        &clinic,
+        &observations,
+        ClientAction::UpdateDemographics,
+        succeed,
+    );
+    assert!(
+        matches!(result, Err(StoreError::InsufficientScope)),
+        "{result:?}"
+    );
+    assert!(!ran);
+    // Allowed by both.
+    let patients = scoped(&clinic, &clinic.therapist, "user/Patient.r");
+    let (result, ran) = read(&clinic, &patients, ClientAction::View);
+    assert_eq!(result.ok().as_deref(), Some("Maria Lopez"));
+    assert!(ran);
+    // Scopes never widen: a record the policy hides stays hidden, whatever they say.
+    let everything = scoped(
+        &clinic,
+        &clinic.off_team_therapist,
+        "user/*.cruds system/*.cruds",
+    );
+    let (result, ran) = read(&clinic, &everything, ClientAction::View);
+    assert!(matches!(result, Err(StoreError::NotFound)), "{result:?}");
+    assert!(!ran);
+}

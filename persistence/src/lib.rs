@@ -32,6 +32,7 @@ mod measurements;
 pub mod ops;
 mod reports;
 mod rows;
+mod service_keys;
 pub mod versions;
 mod webhooks;
 

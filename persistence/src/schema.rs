@@ -658,3 +658,25 @@ diesel::table! {
         created_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    /// A service account's JWK Set, one row per version.
+    service_key_sets (id) {
+        id -> Text,
+        organization_id -> Text,
+        user_id -> Text,
+        version -> Integer,
+        jwks -> Text,
+        created_by -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Client assertions' `jti`s, until shortly after they expire.
+    assertion_ids (user_id, jti) {
+        user_id -> Text,
+        jti -> Text,
+        expires_at -> Timestamp,
+    }
+}

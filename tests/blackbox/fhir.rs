@@ -168,6 +168,8 @@ fn the_capability_statement_lists_exactly_what_is_served() {
             }
             let code = match (parts.as_slice(), method) {
                 (["metadata"], _) => continue,
+                // SMART's discovery document, not a resource (`smart.rs`).
+                ([".well-known", "smart-configuration"], _) => continue,
                 ([_], "get") => "search-type",
                 ([_], "post") => "create",
                 ([_, _], "get") => "read",

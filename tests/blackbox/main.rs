@@ -26,6 +26,7 @@ mod progress;
 mod reports;
 mod revocation;
 mod signin;
+mod smart;
 mod sync;
 mod tour;
 mod transport;

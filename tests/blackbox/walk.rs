@@ -21,6 +21,9 @@ pub struct World {
     pub member: String,
     pub link: String,
     pub user: String,
+    /// A service account (the demo clinic's integration): its keys are registered
+    /// at `/users/{user_id}/jwks`, which only a service account has.
+    pub service: String,
     /// A webhook endpoint of the clinic (on an address that never answers) and one of
     /// its deliveries.
     pub webhook: String,
@@ -104,6 +107,7 @@ impl World {
             member,
             link,
             user: app.user_id(therapist),
+            service: app.service_client_id.clone(),
             activity,
             practice,
             question,
@@ -116,13 +120,18 @@ impl World {
         } else {
             &self.report
         };
+        let user = if path.ends_with("/jwks") {
+            &self.service
+        } else {
+            &self.user
+        };
         path.replace("{client_id}", &self.client)
             .replace("{episode_id}", &self.episode)
             .replace("{goal_id}", &self.goal)
             .replace("{measurement_id}", &self.measurement)
             .replace("{member_id}", &self.member)
             .replace("{link_id}", &self.link)
-            .replace("{user_id}", &self.user)
+            .replace("{user_id}", user)
             .replace("{code}", "copm")
             .replace("{webhook_id}", &self.webhook)
             .replace("{delivery_id}", &self.delivery)
@@ -182,6 +191,8 @@ impl World {
                 "discipline": "occupational-therapy"
             }),
             ("patch", "{user_id}") => json!({"display_name": "Olivia O."}),
+            // An empty set: valid, and lets no assertion in.
+            ("put", "jwks") => json!({"keys": []}),
             ("post", "webhooks") => json!({"url": "https://other.example/hooks"}),
             ("patch", "{webhook_id}") => json!({"description": "Billing system"}),
             ("post", "reports") => {

@@ -2,6 +2,7 @@
 //! into the [`Caller`] every operation takes.
 
 pub mod address;
+pub mod assertion;
 pub mod passwords;
 pub mod tokens;
 
@@ -61,11 +62,8 @@ impl FromRequest for Bearer {
                 client_id: claims.client_id,
                 scopes: claims.scopes,
             };
-            Ok(Bearer(Caller::new(
-                who,
-                claims.session_id,
-                request_meta(req),
-            )))
+            let caller = Caller::new(who, claims.session_id, request_meta(req));
+            Ok(Bearer(caller.with_smart(claims.smart)))
         })();
         std::future::ready(caller)
     }

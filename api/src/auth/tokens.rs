@@ -11,7 +11,10 @@
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use chrono::Utc;
-use domain::identity::{Principal, Role, Scopes};
+use domain::{
+    identity::{Principal, Role, Scopes},
+    smart::SmartScopes,
+};
 use jsonwebtoken::{
     decode, decode_header, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation,
 };
@@ -43,6 +46,9 @@ struct Claims {
     /// A client login's client record.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     cid: Option<String>,
+    /// SMART scopes granted (Backend Services): every operation is held to them.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    smart: Option<String>,
 }
 
 /// What a verified token says. Identity facts (user, organization, role, client
@@ -56,6 +62,7 @@ pub struct Verified {
     pub client_id: Option<Uuid>,
     pub session_id: Option<Uuid>,
     pub scopes: Scopes,
+    pub smart: Option<SmartScopes>,
 }
 
 pub struct TokenKeys {
@@ -115,12 +122,23 @@ impl TokenKeys {
         who: &Principal,
         session_id: Option<Uuid>,
     ) -> Result<(String, i64), ApiError> {
+        self.issue_scoped(who, session_id, None, self.access_ttl_secs)
+    }
+
+    /// The same, held to SMART scopes `smart` when given, living `ttl_secs`.
+    pub fn issue_scoped(
+        &self,
+        who: &Principal,
+        session_id: Option<Uuid>,
+        smart: Option<&SmartScopes>,
+        ttl_secs: i64,
+    ) -> Result<(String, i64), ApiError> {
         let now = Utc::now().timestamp();
         let claims = Claims {
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
             sub: who.user_id.to_string(),
-            exp: now + self.access_ttl_secs,
+            exp: now + ttl_secs,
             nbf: now,
             iat: now,
             jti: Uuid::now_v7().to_string(),
@@ -129,13 +147,14 @@ impl TokenKeys {
             role: who.role.as_str().to_owned(),
             org: who.organization_id.to_string(),
             cid: who.client_id.map(|c| c.to_string()),
+            smart: smart.map(|s| s.to_string()),
         };
         let mut header = Header::new(Algorithm::HS256);
         header.typ = Some(TOKEN_TYPE.to_owned());
         header.kid = Some(self.current_kid.clone());
         let token = encode(&header, &claims, &self.encoding)
             .map_err(|e| ApiError::Internal(e.to_string()))?;
-        Ok((token, self.access_ttl_secs))
+        Ok((token, ttl_secs))
     }
 
     pub fn verify(&self, token: &str) -> Result<Verified, ApiError> {
@@ -193,6 +212,12 @@ impl TokenKeys {
             .map(Uuid::parse_str)
             .transpose()
             .map_err(|_| refuse("malformed client"))?;
+        let smart = claims
+            .smart
+            .as_deref()
+            .map(SmartScopes::parse)
+            .transpose()
+            .map_err(|_| refuse("malformed SMART scope"))?;
         Ok(Verified {
             user_id,
             organization_id,
@@ -200,6 +225,7 @@ impl TokenKeys {
             client_id,
             session_id,
             scopes,
+            smart,
         })
     }
 }

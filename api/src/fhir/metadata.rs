@@ -9,7 +9,7 @@ use fhirkit::{
         CapabilityStatement, CapabilityStatementImplementation, CapabilityStatementRest,
         CapabilityStatementRestInteraction, CapabilityStatementRestResource,
         CapabilityStatementRestResourceInteraction, CapabilityStatementRestResourceSearchParam,
-        CapabilityStatementRestSecurity, CapabilityStatementSoftware,
+        CapabilityStatementRestSecurity, CapabilityStatementSoftware, CodeableConcept, Coding,
     },
 };
 
@@ -176,7 +176,16 @@ pub fn statement(base: &str) -> CapabilityStatement {
             mode: text("server"),
             security: Some(CapabilityStatementRestSecurity {
                 cors: Some(Primitive::new(true)),
-                description: text("OAuth 2.0 bearer access tokens from /api/v1/auth/token; a caller sees exactly what the same account sees through /api/v1."),
+                // SMART App Launch: Backend Services (see .well-known/smart-configuration).
+                service: vec![CodeableConcept {
+                    coding: vec![Coding {
+                        system: text("http://terminology.hl7.org/CodeSystem/restful-security-service"),
+                        code: text("SMART-on-FHIR"),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                description: text("OAuth 2.0 bearer access tokens from /api/v1/auth/token, including SMART Backend Services (client_credentials with a private_key_jwt assertion; see .well-known/smart-configuration); a caller sees exactly what the same account sees through /api/v1, narrowed by the token's SMART scopes."),
                 ..Default::default()
             }),
             resource,

@@ -10,6 +10,7 @@ pub mod outcome;
 pub mod resources;
 pub mod routes;
 pub mod search;
+pub mod smart;
 pub mod write;
 
 use actix_web::{

@@ -9,6 +9,7 @@ use chrono::Duration;
 use domain::{
     audit::RequestMeta,
     identity::{check_new_password, Lockout, Login, ScopeRequest, Scopes, SignIn, User},
+    smart::{grantable_to_service, is_smart_word, SmartScopes},
 };
 use persistence::ops::auth::{Attempt, Refreshed};
 use serde::{Deserialize, Serialize};
@@ -17,7 +18,7 @@ use uuid::Uuid;
 use validator::Validate;
 
 use crate::{
-    auth::{address, request_meta, tokens},
+    auth::{address, assertion, request_meta, tokens},
     error::{ApiError, ApiResult, Problem},
     extract::Body,
     state::{AppState, State},
@@ -35,9 +36,14 @@ pub struct TokenRequest {
     /// Requested scopes, space-separated (service accounts).
     pub scope: Option<String>,
     pub refresh_token: Option<String>,
-    /// Service account id (client_credentials), unless sent with HTTP Basic.
+    /// Service account id (client_credentials), unless sent with HTTP Basic or as
+    /// the `iss` of a client assertion.
     pub client_id: Option<String>,
     pub client_secret: Option<String>,
+    /// `urn:ietf:params:oauth:client-assertion-type:jwt-bearer` (SMART Backend Services).
+    pub client_assertion_type: Option<String>,
+    /// A JWT signed with one of the client's registered keys (RS384 or ES384).
+    pub client_assertion: Option<String>,
 }
 
 /// Read as text so that an unknown grant answers `unsupported_grant_type` (RFC 6749
@@ -98,8 +104,20 @@ fn invalid_scope(description: &str) -> ApiError {
 
 /// Issue tokens.
 ///
-/// `password` for people, `client_credentials` for integrations (HTTP Basic or form
-/// credentials), `refresh_token` to rotate. Responses carry `Cache-Control: no-store`.
+/// `password` for people, `client_credentials` for integrations, `refresh_token` to
+/// rotate. Responses carry `Cache-Control: no-store`.
+///
+/// An integration authenticates with its secret (HTTP Basic or form credentials) or,
+/// as SMART Backend Services do, with a client assertion:
+/// `client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer` and
+/// `client_assertion`, a JWT signed RS384 or ES384 with a key of its registered JWK
+/// Set (`PUT /api/v1/users/{user_id}/jwks`), naming that key's `kid`, with `iss` and
+/// `sub` its client id, `aud` this endpoint's absolute URL, `exp` at most five
+/// minutes ahead and a `jti` never used before. It asks for Headway's scopes
+/// (`clinical:read`) or SMART's (`system/Observation.rs`): a SMART token is granted
+/// what was asked within what the account holds (`scope` in the answer; none of it:
+/// `invalid_scope`), lives at most five minutes, and every operation, on `/fhir/r4`
+/// and `/api/v1` alike, is held to it (403 insufficient scope).
 /// Repeated failures for one login from one client address lock that login for that
 /// address for a while, and many failures from one address (any logins) lock the
 /// address (429 with Retry-After). When every password-hashing thread is busy and the
@@ -111,7 +129,7 @@ fn invalid_scope(description: &str) -> ApiError {
     responses(
         (status = 200, body = TokenResponse),
         (status = 400, description = "invalid_request, invalid_grant, invalid_scope or unsupported_grant_type", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "invalid_client: service account credentials are wrong", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "invalid_client: service account credentials are wrong, or the client assertion is refused (the description says why: algorithm, kid, signature, iss/sub, aud, exp, a replayed jti)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many failed attempts for this login from this address, or from this address; see Retry-After", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Database unreachable, or too many sign-ins at once (nothing was done; see Retry-After)", body = Problem, content_type = "application/problem+json"),
     )
@@ -288,6 +306,95 @@ async fn client_credentials_grant(
     address: String,
     meta: RequestMeta,
 ) -> ApiResult<TokenResponse> {
+    let requested = Requested::parse(form.scope.as_deref())?;
+    let user = match (&form.client_assertion_type, &form.client_assertion) {
+        (None, None) => secret_client(state, req, &form, address, meta).await?,
+        (kind, assertion) => {
+            if kind.as_deref() != Some(assertion::JWT_BEARER) {
+                return Err(invalid_request(format!(
+                    "client_assertion_type must be {}",
+                    assertion::JWT_BEARER
+                )));
+            }
+            let assertion = required(assertion, "client_assertion")?;
+            // One way of authenticating per request (RFC 6749 §2.3).
+            if form.client_secret.is_some() || basic_credentials(req).is_some() {
+                return Err(invalid_request(
+                    "authenticate with a client assertion or a client secret, not both",
+                ));
+            }
+            let form_client_id = form.client_id.as_deref();
+            assertion::authenticate(state, req, assertion, form_client_id, meta).await?
+        }
+    };
+    let (who, smart, ttl) = match requested {
+        Requested::Headway(requested) => {
+            let granted = requested.grant(&user.scopes).map_err(|_| {
+                invalid_scope("The requested scope exceeds what this client holds.")
+            })?;
+            (user.principal(granted), None, state.tokens.access_ttl_secs)
+        }
+        Requested::Smart(asked) => {
+            let granted = asked.intersection(&grantable_to_service(&user.scopes));
+            if granted.is_empty() {
+                return Err(invalid_scope(&format!(
+                    "None of the requested scopes is within what this client may be granted \
+                     (system/ scopes of its areas: {}).",
+                    grantable_to_service(&user.scopes)
+                )));
+            }
+            let ttl = state.tokens.access_ttl_secs.min(SMART_TOKEN_TTL_SECS);
+            (user.principal(user.scopes.clone()), Some(granted), ttl)
+        }
+    };
+    let (access_token, expires_in) = state.tokens.issue_scoped(&who, None, smart.as_ref(), ttl)?;
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in,
+        refresh_token: None,
+        scope: smart.map_or_else(|| who.scopes.to_string(), |s| s.to_string()),
+    })
+}
+
+/// SMART-scoped access tokens live five minutes at most, as Backend Services expect.
+const SMART_TOKEN_TTL_SECS: i64 = 300;
+
+/// What a client asks for in `scope`: Headway's own scopes, or SMART scopes.
+enum Requested {
+    Headway(ScopeRequest),
+    Smart(SmartScopes),
+}
+
+impl Requested {
+    fn parse(scope: Option<&str>) -> ApiResult<Self> {
+        let words = scope.unwrap_or_default().split_whitespace();
+        let smart = words.clone().filter(|w| is_smart_word(w)).count();
+        if smart == 0 {
+            return ScopeRequest::parse(scope)
+                .map(Requested::Headway)
+                .map_err(|_| invalid_scope("The requested scope is unknown."));
+        }
+        if smart != words.count() {
+            return Err(invalid_scope(
+                "Ask for SMART scopes (system/Observation.rs) or Headway's own \
+                 (clinical:read), not both in one request.",
+            ));
+        }
+        SmartScopes::parse(scope.unwrap_or_default())
+            .map(Requested::Smart)
+            .map_err(|e| invalid_scope(&e.to_string()))
+    }
+}
+
+/// A service client that authenticates with its secret (HTTP Basic or the form).
+async fn secret_client(
+    state: &State,
+    req: &HttpRequest,
+    form: &TokenRequest,
+    address: String,
+    meta: RequestMeta,
+) -> ApiResult<User> {
     let (client_id, secret) = match basic_credentials(req) {
         Some(pair) => pair,
         None => (
@@ -295,8 +402,6 @@ async fn client_credentials_grant(
             required(&form.client_secret, "client_secret")?.to_owned(),
         ),
     };
-    let requested = ScopeRequest::parse(form.scope.as_deref())
-        .map_err(|_| invalid_scope("The requested scope is unknown."))?;
     let login = Login::Service { client_id };
     let attempt = Attempt {
         login: login.clone(),
@@ -307,18 +412,7 @@ async fn client_credentials_grant(
     if !login.admits(user.role) {
         return Err(invalid_client());
     }
-    let granted = requested
-        .grant(&user.scopes)
-        .map_err(|_| invalid_scope("The requested scope exceeds what this client holds."))?;
-    let who = user.principal(granted);
-    let (access_token, expires_in) = state.tokens.issue(&who, None)?;
-    Ok(TokenResponse {
-        access_token,
-        token_type: "Bearer",
-        expires_in,
-        refresh_token: None,
-        scope: who.scopes.to_string(),
-    })
+    Ok(user)
 }
 
 async fn refresh_grant(

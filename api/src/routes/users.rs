@@ -1,12 +1,15 @@
 //! Accounts of a clinic: staff, integrations. Clients and caregivers get accounts
 //! through their own endpoints (invitation, caregiver link).
 
-use actix_web::{get, patch, post, web, HttpResponse};
+use actix_web::{get, patch, post, put, web, HttpResponse};
 use chrono::{DateTime, Duration, Utc};
-use domain::identity::{
-    AccountChanges, AccountChangesInput, Discipline, NewStaff, NewStaffInput, Role, User,
+use domain::{
+    identity::{
+        AccountChanges, AccountChangesInput, Discipline, NewStaff, NewStaffInput, Role, User,
+    },
+    jwks::Jwks,
 };
-use persistence::ops::users::{Enrolled, Enrolment, UserFilter};
+use persistence::ops::users::{Enrolled, Enrolment, KeySet, UserFilter};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -312,4 +315,104 @@ pub async fn update_user(
         .run(move |clinic| clinic.update_user(&caller, user_id, expected, changes))
         .await?;
     Ok(super::tagged(user.version, &UserView::from(user)))
+}
+
+/// A JWK Set (RFC 7517) of a service account's public keys, for SMART Backend
+/// Services client assertions.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JwksInput {
+    /// Public keys: RSA (`kty` RSA, `n`, `e`; at least 2048 bits; verifies RS384) or
+    /// EC P-384 (`kty` EC, `crv` P-384, `x`, `y`; verifies ES384), each with a unique
+    /// `kid`. Private members (`d`, `p`, `q`, ...) are refused. At most 10 keys; an
+    /// empty set lets no assertion in.
+    #[schema(value_type = Vec<Object>, max_items = 10)]
+    pub keys: Vec<serde_json::Value>,
+}
+
+/// A service account's registered JWK Set, as it verifies assertions now.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JwksView {
+    pub user_id: Uuid,
+    /// The set's version (also its ETag): 0 while none was ever registered. Each
+    /// registration adds a version; the earlier ones are kept.
+    pub version: i32,
+    #[schema(value_type = Vec<Object>)]
+    pub keys: Vec<serde_json::Value>,
+    pub registered_at: Option<DateTime<Utc>>,
+    pub registered_by: Option<Uuid>,
+}
+
+impl From<KeySet> for JwksView {
+    fn from(k: KeySet) -> Self {
+        let keys = k.jwks.to_json()["keys"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        JwksView {
+            user_id: k.user_id,
+            version: k.version,
+            keys,
+            registered_at: k.registered_at,
+            registered_by: k.registered_by,
+        }
+    }
+}
+
+/// A service account's public keys (admins).
+///
+/// The JWK Set its client assertions are verified against, with its version (also
+/// sent as the ETag, for the If-Match of the next registration).
+#[utoipa::path(
+    tag = "users",
+    params(UserPath),
+    responses(
+        (status = 200, body = JwksView),
+        (status = 422, description = "The account is not a service account", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/users/{user_id}/jwks")]
+pub async fn get_jwks(
+    Bearer(caller): Bearer,
+    path: web::Path<UserPath>,
+    state: State,
+) -> ApiResult<HttpResponse> {
+    let user_id = path.user_id;
+    let keys = state
+        .run(move |clinic| clinic.service_keys(&caller, user_id))
+        .await?;
+    Ok(super::tagged(keys.version, &JwksView::from(keys)))
+}
+
+/// Register a service account's public keys (admins).
+///
+/// Replaces the set assertions are verified against, as a new version (the earlier
+/// ones are kept, and the change is audited). To rotate a key: register a set with
+/// the old and the new key, move the client to the new one, then register a set
+/// without the old key; assertions signed with it fail from then on.
+#[utoipa::path(
+    tag = "users",
+    params(UserPath),
+    request_body = JwksInput,
+    responses(
+        (status = 200, body = JwksView),
+        (status = 422, description = "A key is not an acceptable public key (the field is named, e.g. `keys[0].d` for private key material), or the account is not a service account", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[put("/users/{user_id}/jwks")]
+pub async fn put_jwks(
+    Bearer(caller): Bearer,
+    path: web::Path<UserPath>,
+    crate::extract::IfMatch(expected): crate::extract::IfMatch,
+    body: Body<JwksInput>,
+    state: State,
+) -> ApiResult<HttpResponse> {
+    let user_id = path.user_id;
+    let jwks = Jwks::parse(&body.0.keys)?;
+    let keys = state
+        .run(move |clinic| clinic.register_service_keys(&caller, user_id, expected, jwks))
+        .await?;
+    Ok(super::tagged(keys.version, &JwksView::from(keys)))
 }

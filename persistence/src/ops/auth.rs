@@ -265,3 +265,73 @@ impl Clinic {
         accepted.ok_or(StoreError::NotFound)
     }
 }
+
+/// What a SMART Backend Services client assertion led to, once its signature and
+/// claims were checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Assertion {
+    /// Its `jti` was new and is now spent.
+    Accepted,
+    /// Its `jti` was accepted before (by this instance or another).
+    Replayed,
+}
+
+impl Clinic {
+    /// The active service account a client assertion names (`iss`/`sub`, its id)
+    /// and its current JWK Set. No caller yet: like a sign-in, this passes no gate.
+    pub fn assertion_keys(
+        &self,
+        client_id: &str,
+    ) -> StoreResult<Option<(User, domain::jwks::Jwks)>> {
+        let Ok(id) = Uuid::parse_str(client_id) else {
+            return Ok(None);
+        };
+        self.read(move |conn| {
+            let user = accounts::credentials_by_id(conn, id)?
+                .map(|(u, _)| u)
+                .filter(|u| u.active && u.role == domain::identity::Role::Service);
+            let Some(user) = user else {
+                return Ok(None);
+            };
+            let keys = crate::service_keys::current(conn, user.id)?;
+            Ok(Some((user, keys.jwks)))
+        })
+    }
+
+    /// Spends a verified assertion's `jti` (kept until `keep_until`) and records the
+    /// sign-in (`auth.login`): success, or denied for a replay.
+    pub fn accept_assertion(
+        &self,
+        user: User,
+        jti: String,
+        keep_until: chrono::DateTime<chrono::Utc>,
+        meta: RequestMeta,
+    ) -> StoreResult<Assertion> {
+        self.write(move |conn| {
+            let now = now();
+            let fresh =
+                crate::service_keys::spend_assertion_id(conn, user.id, &jti, keep_until, now)?;
+            let outcome = if fresh {
+                Outcome::Success
+            } else {
+                Outcome::Denied
+            };
+            let subject = session_subject("auth.login", None);
+            record(conn, Some(&user), &subject, outcome, &meta)?;
+            Ok(if fresh {
+                Assertion::Accepted
+            } else {
+                Assertion::Replayed
+            })
+        })
+    }
+
+    /// Records a client assertion that failed its checks (`auth.login`, failed),
+    /// against the account it named when there is one.
+    pub fn refuse_assertion(&self, user: Option<User>, meta: RequestMeta) -> StoreResult<()> {
+        self.write(move |conn| {
+            let subject = session_subject("auth.login", None);
+            record(conn, user.as_ref(), &subject, Outcome::Failed, &meta)
+        })
+    }
+}

@@ -146,6 +146,11 @@ impl Clinic {
     ) -> StoreResult<()> {
         let mut conn = self.pool.get().map_err(StoreError::from)?;
         caller.confirm(&mut conn)?;
+        // A ticket names only the account: a token held to SMART scopes would leave
+        // them behind, so it gets none (it may not follow changes either).
+        if caller.smart.is_some() {
+            return Err(StoreError::InsufficientScope);
+        }
         let (user, session) = (caller.who.user_id, caller.session_id);
         let scopes = caller.who.scopes.to_string();
         self.write(move |conn| {

@@ -5,16 +5,18 @@
 use chrono::{DateTime, Duration, Utc};
 use domain::{
     identity::{AccountChanges, NewStaff, User},
+    jwks::Jwks,
     policy::{directory_scope, OrgAction},
 };
 use uuid::Uuid;
 
 pub use crate::accounts::UserFilter;
+pub use crate::service_keys::KeySet;
 use crate::{
     accounts::{self, NewUser},
     audit::Subject,
     gate::Caller,
-    now,
+    now, service_keys,
     versions::{expect, Expected},
     Clinic, Page, PageRequest, StoreResult,
 };
@@ -143,6 +145,59 @@ impl Clinic {
                 expect(&expected, before.version)?;
                 changes.fit(&before)?;
                 accounts::update_user(conn, org, user_id, before.version, changes, now())
+            },
+        )
+    }
+}
+
+/// The service account `user_id` names, in the caller's clinic: NotFound outside it,
+/// and a refusal naming the account for a person's account (people sign in with
+/// passwords, never keys).
+fn service_account(conn: &mut crate::Conn, org: Uuid, user_id: Uuid) -> StoreResult<User> {
+    let user = accounts::user(conn, org, user_id)?;
+    if user.role != domain::identity::Role::Service {
+        return Err(domain::Invalid::field(
+            "id",
+            "is not a service account: only integrations sign in with keys",
+        )
+        .into());
+    }
+    Ok(user)
+}
+
+impl Clinic {
+    /// A service account's current JWK Set (admins; `user.jwks.read`).
+    pub fn service_keys(&self, caller: &Caller, user_id: Uuid) -> StoreResult<KeySet> {
+        self.on_organization(
+            caller,
+            OrgAction::ManageUsers,
+            Subject::one("user.jwks.read", "service_keys", user_id),
+            move |conn, who| {
+                service_account(conn, who.organization_id, user_id)?;
+                service_keys::current(conn, user_id)
+            },
+        )
+    }
+
+    /// Registers a service account's JWK Set as its next version (admins;
+    /// `user.jwks.update`). The set replaces the current one for verifying; the
+    /// versions before it are kept. Rotating a key is registering a set with both
+    /// keys, then (once the client signs with the new one) a set without the old.
+    pub fn register_service_keys(
+        &self,
+        caller: &Caller,
+        user_id: Uuid,
+        expected: Expected,
+        jwks: Jwks,
+    ) -> StoreResult<KeySet> {
+        self.on_organization(
+            caller,
+            OrgAction::ManageUsers,
+            Subject::one("user.jwks.update", "service_keys", user_id),
+            move |conn, who| {
+                let org = who.organization_id;
+                service_account(conn, org, user_id)?;
+                service_keys::register(conn, org, user_id, &expected, &jwks, who.user_id, now())
             },
         )
     }

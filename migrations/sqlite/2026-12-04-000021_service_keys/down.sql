@@ -1,0 +1,2 @@
+DROP TABLE assertion_ids;
+DROP TABLE service_key_sets;
