@@ -11,6 +11,7 @@ mod conditional;
 mod durability;
 mod events;
 mod fhir;
+mod fhir_client;
 mod fhir_resources;
 mod fhir_write;
 mod figures;
