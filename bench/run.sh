@@ -39,8 +39,14 @@ for backend in $BACKENDS; do
   esac
 done
 
+# The FHIR search's CPU per request and thread shares, pinned and shared (SQLite).
+bench/fhir-cpu.sh | tee -a "$BENCH_RESULTS.fhir"
+
 echo
 echo "Headway benchmark: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, ${BENCH_CONNECTIONS} connections, ${BENCH_DURATION}s per run (wrk, loopback)"
 printf '%-9s %-40s %10s %9s %9s %s\n' backend scenario 'req/s' 'p50 ms' 'p99 ms' note
 cat "$BENCH_RESULTS"
-rm -f "$BENCH_RESULTS"
+echo
+echo "FHIR Observation search (bench/fhir-cpu.sh):"
+cat "$BENCH_RESULTS.fhir"
+rm -f "$BENCH_RESULTS" "$BENCH_RESULTS.fhir"
